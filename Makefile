@@ -1,0 +1,173 @@
+# synthfm - the one, non-recursive Makefile.
+#
+#   make            build build/bin/synthfm and the libraries
+#   make demo       install what is missing, build, run the embedded default
+#   make test       install what is missing, build, run every test (one summary)
+#   make asan       the test suite under AddressSanitizer + UBSan (build-asan/)
+#   make bench      benchmarks (throughput figures quoted in issues/notes)
+#   make deps       apt-get install the Debian packages we need (idempotent)
+#   make lint       clang-format check + cppcheck
+#   make clean
+#
+# Objects go out of tree: $(BUILD)/<dir>/*.o with -MMD -MP dependencies.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+BUILD ?= build
+CC ?= gcc
+CXX ?= g++
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+ifeq ($(origin CXX),default)
+CXX := g++
+endif
+
+# ----------------------------------------------------------------- deps
+DEB_PACKAGES := build-essential pkg-config libpng-dev zlib1g-dev \
+    libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libssl-dev \
+    libcriterion-dev libtorch-dev libopenblas0-pthread libzip-dev \
+    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev python3
+
+# ---------------------------------------------------------------- flags
+PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow
+# No -ffast-math anywhere near factory/ or harness/: outputs must not depend
+# on FMA contraction or reassociation (determinism).
+COMMON := $(OPT) $(WARN) -fopenmp -ffp-contract=off -MMD -MP $(SAN) \
+    -Ifactory -Iharness -Imodel
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(COMMON) \
+    -Wstrict-prototypes -Wmissing-prototypes $(PKG_CFLAGS) $(CFLAGS)
+
+# libtorch: Debian's by default; TORCH_DIR=/path/to/site-packages/torch (or
+# an unpacked libtorch) builds the same sources against that one (CUDA).
+TORCH_DIR ?= /usr
+ifeq ($(TORCH_DIR),/usr)
+TORCH_INC := -isystem /usr/include/torch/csrc/api/include
+TORCH_LIBS := -ltorch -ltorch_cpu -lc10
+else
+TORCH_INC := -isystem $(TORCH_DIR)/include \
+    -isystem $(TORCH_DIR)/include/torch/csrc/api/include
+TORCH_CUDA_LIBS := $(if $(wildcard $(TORCH_DIR)/lib/libtorch_cuda.so),\
+    -ltorch_cuda -lc10_cuda)
+TORCH_LIBS := -L$(TORCH_DIR)/lib -Wl,-rpath,$(TORCH_DIR)/lib \
+    -Wl,--no-as-needed -ltorch -ltorch_cpu -lc10 $(TORCH_CUDA_LIBS) \
+    -Wl,--as-needed
+# pip wheels state their C++ ABI; match it.
+TORCH_ABI ?= $(shell python3 -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null || echo 1)
+TORCH_INC += -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI)
+endif
+ALL_CXXFLAGS = -std=c++17 $(COMMON) -Wno-unused-parameter $(TORCH_INC) \
+    $(PKG_CFLAGS) $(CXXFLAGS)
+
+LDLIBS_ALL = $(PKG_LIBS) $(TORCH_LIBS) -lzip -lm -lpthread
+LDFLAGS_ALL = -fopenmp $(SAN) $(LDFLAGS)
+
+# -------------------------------------------------------------- sources
+FACTORY_SRC := $(filter-out factory/cmd_%.c,$(wildcard factory/*.c))
+FACTORY_CMD := $(wildcard factory/cmd_*.c)
+HARNESS_SRC := $(filter-out harness/cmd_%.c harness/synthfm.c,$(wildcard harness/*.c))
+HARNESS_CXX := $(wildcard harness/*.cpp)
+HARNESS_CMD := $(wildcard harness/cmd_*.c)
+MODEL_C := $(filter-out model/cmd_%.c,$(wildcard model/*.c))
+MODEL_CXX := $(filter-out model/cmd_%.cpp,$(wildcard model/*.cpp))
+MODEL_CMD := $(wildcard model/cmd_*.c model/cmd_*.cpp)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst %.cpp,$(BUILD)/%.o,$(1)))
+
+LIBSF := $(BUILD)/lib/libsf.a
+LIBHX := $(BUILD)/lib/libhx.a
+LIBSAM := $(BUILD)/lib/libsam.a
+SYNTHFM := $(BUILD)/bin/synthfm
+
+CMD_OBJ := $(call obj,$(FACTORY_CMD) $(HARNESS_CMD) $(MODEL_CMD) harness/synthfm.c)
+
+all: $(SYNTHFM)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
+
+# The default config is compiled in (.incbin), so rebuild when it changes.
+$(BUILD)/factory/default_config.o: schemas/factory/default.yaml
+
+$(LIBSF): $(call obj,$(FACTORY_SRC))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBHX): $(call obj,$(HARNESS_SRC) $(HARNESS_CXX))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSAM): $(call obj,$(MODEL_C) $(MODEL_CXX))
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(SYNTHFM): $(CMD_OBJ) $(LIBHX) $(LIBSAM) $(LIBSF)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $(CMD_OBJ) $(LIBHX) $(LIBSAM) $(LIBSF) $(LDLIBS_ALL)
+
+# ---------------------------------------------------------------- tests
+TEST_DIRS := factory harness model
+define test_bin
+TEST_$(1)_SRC := $$(wildcard tests/$(1)/test_*.c tests/$(1)/test_*.cpp)
+$(BUILD)/tests/test_$(1): $$(call obj,$$(TEST_$(1)_SRC)) $(LIBHX) $(LIBSAM) $(LIBSF)
+	@mkdir -p $$(@D)
+	$(CXX) $(LDFLAGS_ALL) -o $$@ $$(call obj,$$(TEST_$(1)_SRC)) $(LIBHX) $(LIBSAM) $(LIBSF) -lcriterion $(LDLIBS_ALL)
+endef
+$(foreach d,$(TEST_DIRS),$(eval $(call test_bin,$(d))))
+TEST_BINS := $(foreach d,$(TEST_DIRS),$(if $(TEST_$(d)_SRC),$(BUILD)/tests/test_$(d)))
+
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
+$(BUILD)/bin/bench_%: $(BUILD)/tests/bench/bench_%.o $(LIBHX) $(LIBSAM) $(LIBSF)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $< $(LIBHX) $(LIBSAM) $(LIBSF) $(LDLIBS_ALL)
+
+build-tests: $(SYNTHFM) $(TEST_BINS)
+
+# ------------------------------------------------------------- targets
+.PHONY: all deps test test-run asan bench demo report lint clean build-tests
+
+deps:
+	@bash tests/deps.sh $(DEB_PACKAGES)
+
+test: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) build-tests
+	@bash tests/run.sh $(BUILD)
+
+test-run: build-tests
+	@bash tests/run.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan OPT="-O1 -g" \
+	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    build-tests
+	@SF_SANITIZED=1 bash tests/run.sh build-asan
+
+bench: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) $(SYNTHFM) $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+DEMO_DIR ?= data/corpora/demo
+demo: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) $(SYNTHFM)
+	@bash tests/demo.sh $(BUILD) $(DEMO_DIR)
+
+lint:
+	clang-format --dry-run --Werror factory/*.c factory/*.h harness/*.c tests/*/*.c
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance \
+	    --suppress=missingIncludeSystem -Ifactory factory harness
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,273 @@
+/*
+ * sf.h - the SynthFM factory: deterministic synthetic medical-like images
+ * with instance label maps.
+ *
+ * Every sample is a pure function of (master seed, sample index, resolved
+ * config): same inputs give byte-identical images, labels and parameter
+ * records, whatever the thread count or shard split.
+ *
+ * Conventions (see STYLE.md): fallible calls return SF_OK (0) or a negative
+ * SF_E* code and fill a caller-owned sf_err (NULL allowed); results come back
+ * through T **out and belong to the caller; every _free accepts NULL.
+ */
+#ifndef SF_H
+#define SF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SF_VERSION "0.1.0"
+/* Bumped whenever any draw changes; recorded in every manifest. */
+#define SF_RNG_VERSION 1
+
+/* ---------------------------------------------------------------- errors */
+
+enum {
+    SF_OK = 0,
+    SF_ENOMEM = -1,   /* allocation failed */
+    SF_EINVAL = -2,   /* bad argument (programmer or CLI input) */
+    SF_EIO = -3,      /* read/write/rename failed */
+    SF_ECONFIG = -4,  /* config file invalid: file:line:col + key in msg */
+    SF_EFORMAT = -5,  /* input file is not what it claims (PNG, YAML, ...) */
+    SF_ECORRUPT = -6, /* integrity check failed (hash, count, manifest) */
+    SF_EEXIST = -7,   /* output exists and belongs to something else */
+    SF_ECANCEL = -8,  /* a progress callback asked to stop */
+    SF_ERANGE = -9,   /* a value or size is outside its allowed range */
+    SF_EDB = -10,     /* SQLite error */
+    SF_EUNSUPPORTED = -11
+};
+
+/* Error detail, owned by the caller. `where` holds file:line:col when the
+ * error is about a position in an input file, else "". */
+typedef struct sf_err {
+    int code;
+    char where[512];
+    char msg[512];
+} sf_err;
+
+/* Fill `e` (if non-NULL) with code and printf-style message; returns code. */
+int sf_err_set(sf_err *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Same, with a position "file:line:col" (line/col 1-based, 0 = unknown). */
+int sf_err_at(sf_err *e, int code, const char *file, int line, int col,
+              const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Prefix the message with more context ("while writing X: ..."). */
+int sf_err_wrap(sf_err *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sf_err_clear(sf_err *e);
+const char *sf_strerror(int code);
+/* "where: msg" or "msg" into buf; returns buf. */
+const char *sf_err_text(const sf_err *e, char *buf, size_t n);
+
+/* ----------------------------------------------------------------- log */
+
+enum { SF_LOG_DEBUG = 0, SF_LOG_INFO, SF_LOG_WARN, SF_LOG_ERROR };
+/* stderr logging; level from SF_LOG=debug|info|warn|error (default info)
+ * or sf_log_set_level. Used by CLI and drivers, never inside kernels. */
+void sf_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sf_log_set_level(int level);
+int sf_log_level(void);
+
+/* Progress callback: non-zero return cancels the long call (SF_ECANCEL). */
+typedef int (*sf_progress_fn)(void *ctx, size_t done, size_t total);
+
+/* ------------------------------------------------------------------ RNG */
+
+/* Counter-based Philox4x32-10. A key names one independent stream:
+ * (master seed, sample index, stream id). Draw n of that stream is
+ * sf_rng_block(key, n). Stream ids are a fixed enum (sf_int.h), never
+ * renumbered. */
+typedef struct sf_rng_key {
+    uint32_t k[2];  /* Philox key: a hash of (seed, stream) */
+    uint32_t id[2]; /* sample index, in counter words 2..3 */
+} sf_rng_key;
+
+sf_rng_key sf_rng_key_make(uint64_t seed, uint64_t index, uint32_t stream);
+/* Raw Philox4x32-10 on an explicit counter and key (for known-answer tests). */
+void sf_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2],
+                      uint32_t out[4]);
+/* Four independent 32-bit words for counter `ctr` of stream `k`. */
+void sf_rng_block(sf_rng_key k, uint64_t ctr, uint32_t out[4]);
+uint64_t sf_rng_u64(sf_rng_key k, uint64_t ctr);
+
+/* Per-sample seed recorded in the manifest: hash of (master seed, index). */
+uint64_t sf_sample_seed(uint64_t master_seed, uint64_t index);
+
+/* --------------------------------------------------------------- config */
+
+typedef struct sf_range { double lo, hi; } sf_range;
+typedef struct sf_irange { int lo, hi; } sf_irange;
+
+enum sf_mode { SF_MODE_BOTH = 0, SF_MODE_SHAPE = 1, SF_MODE_BOUNDARY = 2 };
+/* Contrast functions for the shape module (config key contrast.function). */
+enum sf_contrast_fn { SF_CONTRAST_ALTERNATING = 0, SF_CONTRAST_LINEAR = 1 };
+
+/* One noise model's configuration; which fields apply depends on the
+ * model (see schemas/factory/SCHEMA.md). */
+typedef struct sf_noise_cfg {
+    double probability;  /* chance the model is in a sample's plan */
+    sf_range sigma;      /* gaussian, speckle, rician: std of the noise */
+    sf_range photons;    /* poisson: photon count at intensity 1 */
+    sf_range amplitude;  /* perlin: peak amplitude */
+    sf_irange octaves;   /* perlin */
+    sf_range cells;      /* perlin: lattice cells across the image, octave 0 */
+    sf_range persistence;/* perlin: amplitude ratio between octaves */
+} sf_noise_cfg;
+
+enum sf_noise_id {
+    /* Ids are part of the RNG streams: append, never renumber. */
+    SF_NOISE_GAUSSIAN = 0,
+    SF_NOISE_POISSON = 1,
+    SF_NOISE_PERLIN = 2,
+    SF_NOISE_SPECKLE = 3,
+    SF_NOISE_RICIAN = 4,
+    SF_NOISE_COUNT
+};
+
+typedef struct sf_config {
+    int image_size;         /* px, square images */
+    int mode;               /* enum sf_mode */
+    double mix_shape;       /* mode both: P(shape module) */
+    int min_instance_area;  /* px: smaller visible objects are dropped */
+
+    struct {
+        sf_irange n_shapes;
+        sf_irange n_control_points;
+        sf_range radius;        /* mean radius, fraction of image size */
+        sf_range radius_jitter; /* per-point radius factor range, x mean */
+        sf_range smoothness;    /* Bezier handle length, fraction of chord */
+        double phantom_probability;
+        sf_range phantom_radius; /* fraction of image size */
+        sf_range phantom_aspect; /* minor/major axis ratio */
+    } shape;
+
+    struct {
+        int function;         /* enum sf_contrast_fn */
+        sf_range background;  /* I_b ~ U(lo, hi) */
+        sf_range delta;       /* delta ~ U(lo, hi) */
+        double min_contrast;  /* |I_i - surround| >= this, always */
+    } contrast;
+
+    struct {
+        sf_irange n_labels;
+        double label_scales[4];  /* fractions of image size, 0-terminated */
+        int n_label_scales;
+        sf_range label_sigma;    /* per-scale std ~ U(lo, hi) */
+        double warp_scales[4];
+        int n_warp_scales;
+        sf_range warp_sigma_px;  /* per-scale std ~ U(lo, hi), pixels */
+        sf_range erode_fraction; /* share of labels eroded ~ U(lo, hi) */
+        sf_irange erode_iterations;
+        sf_range canvas_low;     /* a ~ U(lo, hi) */
+        sf_range canvas_width;   /* |b - a| ~ U(lo, hi), sign random */
+        sf_range outlier_fraction;
+        sf_range background_shift; /* |shift| ~ U(lo, hi), sign random */
+    } boundary;
+
+    struct {
+        double shapes_probability; /* P(a planned model acts per shape) */
+        sf_noise_cfg model[SF_NOISE_COUNT];
+    } noise;
+
+    struct {
+        double probability;
+        sf_range sigma;  /* px */
+    } blur;
+
+    int png_level; /* zlib level 0..9 for written PNGs */
+} sf_config;
+
+/* The embedded default (schemas/factory/default.yaml, compiled in). */
+int sf_config_default(sf_config *out, sf_err *err);
+/* Parse and validate a YAML file on top of the defaults. Unknown keys,
+ * wrong types, out-of-range values and malformed YAML fail with
+ * SF_ECONFIG and file:line:col + key in err. */
+int sf_config_load(const char *path, sf_config *out, sf_err *err);
+/* Same from a memory buffer; `name` is used in error positions. */
+int sf_config_parse(const char *name, const char *text, size_t n,
+                    sf_config *out, sf_err *err);
+/* Check cross-field constraints (lo <= hi, sizes); SF_ECONFIG. */
+int sf_config_validate(const sf_config *c, sf_err *err);
+/* The resolved config as canonical YAML (every key, fixed order and number
+ * format): the text hashed into corpus identities. Caller frees. */
+int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err);
+const char *sf_mode_name(int mode);
+int sf_mode_parse(const char *s); /* -1 if unknown */
+const char *sf_noise_name(int id);
+
+/* ---------------------------------------------------------------- sample */
+
+typedef struct sf_sample {
+    int nx, ny;
+    uint8_t *image;    /* (ny, nx) 8-bit gray */
+    uint16_t *labels;  /* (ny, nx) 0 = background, 1..n_instances */
+    int n_instances;
+    int module;        /* SF_MODE_SHAPE or SF_MODE_BOUNDARY */
+    uint64_t seed;     /* per-sample seed = sf_sample_seed(master, index) */
+    char *params_json; /* every drawn parameter, canonical JSON */
+} sf_sample;
+
+/* Generate sample `index` of the corpus with master seed `seed`. */
+int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
+                       sf_sample **out, sf_err *err);
+void sf_sample_free(sf_sample *s);
+
+/* ------------------------------------------------------------------ PNG */
+
+/* Write an 8-bit gray or 16-bit gray PNG atomically enough for a caller
+ * that renames: writes exactly `path`. level = zlib level 0..9. */
+int sf_png_write_gray8(const char *path, const uint8_t *px, int nx, int ny,
+                       int level, sf_err *err);
+int sf_png_write_gray16(const char *path, const uint16_t *px, int nx, int ny,
+                        int level, sf_err *err);
+int sf_png_write_rgb8(const char *path, const uint8_t *rgb, int nx, int ny,
+                      int level, sf_err *err);
+/* Read a PNG as 8-bit gray (RGB is converted, 16-bit is refused unless
+ * want16). Limits: at most SF_PNG_MAX_SIDE per side. Corrupt or truncated
+ * files give SF_EFORMAT naming the file. Caller frees *px. */
+#define SF_PNG_MAX_SIDE 16384
+int sf_png_read_gray8(const char *path, uint8_t **px, int *nx, int *ny,
+                      sf_err *err);
+int sf_png_read_gray16(const char *path, uint16_t **px, int *nx, int *ny,
+                       sf_err *err);
+/* Read any 8-bit PNG as RGB (gray is replicated). */
+int sf_png_read_rgb8(const char *path, uint8_t **rgb, int *nx, int *ny,
+                     sf_err *err);
+
+/* --------------------------------------------------------------- driver */
+
+typedef struct sf_generate_opts {
+    const char *out_dir;
+    uint64_t seed;
+    uint64_t count;        /* samples in the whole corpus */
+    int shard_index;       /* 0-based; shard_count 1 = no sharding */
+    int shard_count;
+    int threads;           /* <= 0: all cores */
+    sf_progress_fn progress;
+    void *progress_ctx;
+    int write_files;       /* 0: generate only (benchmarks) */
+} sf_generate_opts;
+
+typedef struct sf_generate_stats {
+    uint64_t n_generated;  /* samples made by this call */
+    uint64_t n_skipped;    /* already present (resume) */
+    uint64_t bytes_written;
+    double seconds;
+} sf_generate_stats;
+
+/* Samples of shard i/N: [first, end). Contiguous blocks, so sharded runs
+ * name and fill exactly the files a single run would. */
+void sf_shard_range(uint64_t count, int shard_index, int shard_count,
+                    uint64_t *first, uint64_t *end);
+/* File base name of sample `index` in a corpus of `count` samples. */
+void sf_sample_name(uint64_t index, uint64_t count, char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SF_H */

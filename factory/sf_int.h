@@ -1,0 +1,195 @@
+/*
+ * sf_int.h - factory internals shared between factory/*.c files (and the
+ * unit tests). Not installed, not stable.
+ */
+#ifndef SF_INT_H
+#define SF_INT_H
+
+#include "sf.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ------------------------------------------------------------- streams */
+
+/* RNG stream ids. Part of the on-disk contract (corpora regenerate from
+ * them): append new ids, never renumber or reuse. */
+enum sf_stream {
+    SF_STREAM_PLAN = 1,            /* module choice, noise plan, blur */
+    SF_STREAM_SHAPE = 2,           /* shape geometry draws */
+    SF_STREAM_CONTRAST = 3,        /* I_b, delta, phantom */
+    SF_STREAM_BOUNDARY = 4,        /* boundary scalar draws */
+    SF_STREAM_BOUNDARY_FIELD = 5,  /* label field lattice values */
+    SF_STREAM_BOUNDARY_WARP = 6,   /* displacement lattice values */
+    SF_STREAM_BOUNDARY_CANVAS = 7, /* per-pixel canvas values */
+    SF_STREAM_NOISE_PARAMS = 8,    /* noise model parameter draws */
+    /* per-pixel noise: SF_STREAM_NOISE_PIXELS + 64 * application + sub */
+    SF_STREAM_NOISE_PIXELS = 0x10000
+};
+
+/* Sequential scalar draws on one stream: draw i uses counter i. Used for
+ * per-sample parameters (not per-pixel work). */
+typedef struct sf_draw {
+    sf_rng_key key;
+    uint64_t ctr;
+} sf_draw;
+
+void sf__draw_init(sf_draw *d, uint64_t seed, uint64_t index, uint32_t stream);
+double sf__draw_u01(sf_draw *d);                       /* [0,1) */
+double sf__draw_uniform(sf_draw *d, double lo, double hi);
+double sf__draw_range(sf_draw *d, sf_range r);
+int sf__draw_int(sf_draw *d, int lo, int hi);          /* inclusive */
+int sf__draw_irange(sf_draw *d, sf_irange r);
+int sf__draw_bernoulli(sf_draw *d, double p);
+double sf__draw_normal(sf_draw *d);                    /* N(0,1) */
+
+/* Uniform [0,1) float from the top 24 bits of a word. */
+static inline float sf__u01f(uint32_t u) {
+    return (float)(u >> 8) * (1.0f / 16777216.0f);
+}
+/* Uniform (0,1] float: never 0, safe for log. */
+static inline float sf__u01f_open0(uint32_t u) {
+    return ((float)(u >> 8) + 1.0f) * (1.0f / 16777216.0f);
+}
+static inline double sf__u01d(uint64_t u) {
+    return (double)(u >> 11) * (1.0 / 9007199254740992.0);
+}
+/* Two N(0,1) floats from two words (Box-Muller). */
+void sf__normal2f(uint32_t u0, uint32_t u1, float *z0, float *z1);
+
+/* ------------------------------------------------------------- images */
+
+/* Float working image, row-major (ny, nx), values nominally in [0,1]. */
+typedef struct sf_imgf {
+    int nx, ny;
+    float *px;
+} sf_imgf;
+
+int sf__imgf_alloc(sf_imgf *im, int nx, int ny, float fill);
+void sf__imgf_release(sf_imgf *im);
+/* Quantise to 8 bits: round(clamp(v,0,1)*255). */
+void sf__imgf_to_u8(const sf_imgf *im, uint8_t *out);
+
+/* ---------------------------------------------------------- text buffer */
+
+/* Growable string; on allocation failure it stays valid and sets oom. */
+typedef struct sf_buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sf_buf;
+
+void sf__buf_printf(sf_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void sf__buf_puts(sf_buf *b, const char *s);
+void sf__buf_release(sf_buf *b);
+/* Take ownership of the string (NULL on oom); buffer is reset. */
+char *sf__buf_take(sf_buf *b);
+/* JSON helpers for parameter records: canonical number format %.9g. */
+void sf__json_num(sf_buf *b, double v);
+void sf__json_str(sf_buf *b, const char *s);
+
+/* --------------------------------------------------------------- bezier */
+
+typedef struct sf_pt {
+    double x, y;
+} sf_pt;
+
+/* Point at t in [0,1] of the Bezier curve with n control points (degree
+ * n-1), evaluated in Bernstein form. */
+sf_pt sf__bezier_eval(const sf_pt *ctrl, int n, double t);
+
+/* Fill a closed polygon (nonzero winding, pixel centres) into `mask`
+ * (ny, nx) with value `v`. Returns number of pixels set. */
+long sf__fill_polygon(const sf_pt *poly, int n, uint8_t *mask, int nx, int ny,
+                      uint8_t v);
+
+/* ------------------------------------------------------------- contrast */
+
+/* The paper's contrast heuristic, our reading (named, swappable):
+ * ALTERNATING: I_i = I_b + (-1)^i * i * delta;  LINEAR: I_b + i * delta.
+ * Raw value, may leave [0,1]; see sf__contrast_visible. */
+double sf__contrast_raw(int function, double i_b, int i, double delta);
+/* Bring a raw intensity into [0,1] by reflecting at the bounds and keep it
+ * at least min_contrast from every value in `surround` (n values): flip the
+ * sign of the offset first, then move to the nearest admissible value.
+ * Deterministic; always succeeds when n*2*min_contrast < 1. */
+double sf__contrast_visible(double raw, double i_b, const double *surround,
+                            int n, double min_contrast);
+
+/* ---------------------------------------------------------------- noise */
+
+/* One noise application in a sample's plan, parameters already drawn. */
+typedef struct sf_noise_params {
+    int model;           /* enum sf_noise_id */
+    double sigma;        /* gaussian/speckle/rician */
+    double photons;      /* poisson */
+    double amplitude;    /* perlin */
+    int octaves;         /* perlin */
+    double cells;        /* perlin */
+    double persistence;  /* perlin */
+} sf_noise_params;
+
+/* Draw the parameters of `model` from its configured ranges. */
+void sf__noise_draw(const sf_noise_cfg *cfg, int model, sf_draw *d,
+                    sf_noise_params *p);
+/* Apply to `im` where mask == NULL, or where mask[i] == mask_value.
+ * Per-pixel draws come from stream key `k` (counter = pixel index based),
+ * so the result does not depend on threads. */
+void sf__noise_apply(const sf_noise_params *p, sf_imgf *im,
+                     const uint16_t *mask, uint16_t mask_value, sf_rng_key k);
+/* Append the parameters as a JSON object. */
+void sf__noise_json(const sf_noise_params *p, sf_buf *b);
+
+/* Poisson variate with mean mu from the counter stream (used by noise). */
+unsigned sf__poisson(double mu, sf_rng_key k, uint64_t ctr);
+
+/* ----------------------------------------------------------------- blur */
+
+/* Gaussian blur, std `sigma` px, edge-replicate boundary, cost independent
+ * of sigma (recursive filter). scratch may be NULL. Returns SF_ENOMEM. */
+int sf__blur_gauss(sf_imgf *im, double sigma);
+/* Reference: direct separable convolution, kernel radius ceil(6 sigma),
+ * edge-replicate; slow, for tests and benchmarks. */
+int sf__blur_gauss_direct(sf_imgf *im, double sigma);
+
+/* ------------------------------------------------------------- modules */
+
+/* Shape-aware module: fills image (before noise/blur) and labels.
+ * Appends drawn parameters to json (an object body, no braces). */
+int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
+                       sf_imgf *im, uint16_t *labels, int *n_instances,
+                       sf_buf *json, sf_err *err);
+
+/* Boundary-aware module: SynthMorph-style adjacent structures. */
+int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
+                          sf_imgf *im, uint16_t *labels, int *n_instances,
+                          sf_buf *json, sf_err *err);
+
+/* SynthMorph label map (before erosion): argmax of warped smooth fields.
+ * labels get 1..n_labels. Exposed for tests. */
+int sf__boundary_label_map(const sf_config *c, sf_draw *d, sf_rng_key fkey,
+                           sf_rng_key wkey, int n_labels, uint16_t *labels,
+                           int nx, int ny, sf_buf *json);
+/* Erode label `l` of `labels` by `iters` 4-neighbour steps; eroded pixels
+ * become 0. Borders of the image do not erode. */
+void sf__erode_label(uint16_t *labels, int nx, int ny, uint16_t l, int iters,
+                     uint8_t *scratch);
+
+/* Connected components (4-connectivity) of labels > 0 into 1..K, dropping
+ * components smaller than min_area (set to 0). In place. Returns K or a
+ * negative SF_E* code. */
+int sf__relabel_components(uint16_t *labels, int nx, int ny, int min_area);
+
+/* ----------------------------------------------------------------- misc */
+
+int sf__ncores(void);
+double sf__now(void); /* monotonic seconds */
+
+/* Embedded default config text (generated from schemas/factory/default.yaml
+ * at build time). */
+extern const char sf__default_yaml[];
+extern const size_t sf__default_yaml_len;
+
+#endif /* SF_INT_H */

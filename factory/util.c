@@ -1,0 +1,235 @@
+/*
+ * util.c - errors, logging, text buffers and JSON helpers, clocks.
+ */
+#include "sf_int.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void sf_err_clear(sf_err *e) {
+    if (!e) return;
+    e->code = SF_OK;
+    e->where[0] = e->msg[0] = '\0';
+}
+
+int sf_err_set(sf_err *e, int code, const char *fmt, ...) {
+    if (!e) return code;
+    e->code = code;
+    e->where[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sf_err_at(sf_err *e, int code, const char *file, int line, int col,
+              const char *fmt, ...) {
+    if (!e) return code;
+    e->code = code;
+    if (line > 0 && col > 0)
+        snprintf(e->where, sizeof e->where, "%s:%d:%d", file, line, col);
+    else if (line > 0)
+        snprintf(e->where, sizeof e->where, "%s:%d", file, line);
+    else
+        snprintf(e->where, sizeof e->where, "%s", file);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int sf_err_wrap(sf_err *e, const char *fmt, ...) {
+    if (!e) return SF_OK;
+    char pre[256], old[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%s: %s", pre, old);
+    return e->code;
+}
+
+const char *sf_strerror(int code) {
+    switch (code) {
+    case SF_OK: return "ok";
+    case SF_ENOMEM: return "out of memory";
+    case SF_EINVAL: return "invalid argument";
+    case SF_EIO: return "I/O error";
+    case SF_ECONFIG: return "invalid config";
+    case SF_EFORMAT: return "bad file format";
+    case SF_ECORRUPT: return "integrity check failed";
+    case SF_EEXIST: return "already exists";
+    case SF_ECANCEL: return "cancelled";
+    case SF_ERANGE: return "out of range";
+    case SF_EDB: return "database error";
+    case SF_EUNSUPPORTED: return "unsupported";
+    default: return "unknown error";
+    }
+}
+
+const char *sf_err_text(const sf_err *e, char *buf, size_t n) {
+    if (!e) {
+        snprintf(buf, n, "unknown error");
+    } else if (e->where[0]) {
+        snprintf(buf, n, "%s: %s", e->where, e->msg[0] ? e->msg : sf_strerror(e->code));
+    } else {
+        snprintf(buf, n, "%s", e->msg[0] ? e->msg : sf_strerror(e->code));
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------ log */
+
+static int g_level = -1;
+
+static int level_from_env(void) {
+    const char *s = getenv("SF_LOG");
+    if (!s) return SF_LOG_INFO;
+    if (!strcmp(s, "debug")) return SF_LOG_DEBUG;
+    if (!strcmp(s, "warn")) return SF_LOG_WARN;
+    if (!strcmp(s, "error")) return SF_LOG_ERROR;
+    return SF_LOG_INFO;
+}
+
+void sf_log_set_level(int level) { g_level = level; }
+
+int sf_log_level(void) {
+    if (g_level < 0) g_level = level_from_env();
+    return g_level;
+}
+
+void sf_log(int level, const char *fmt, ...) {
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    if (level < sf_log_level()) return;
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (level == SF_LOG_INFO)
+        fprintf(stderr, "synthfm: %s\n", line);
+    else
+        fprintf(stderr, "synthfm: %s: %s\n", names[level & 3], line);
+}
+
+/* --------------------------------------------------------------- buffers */
+
+static int buf_grow(sf_buf *b, size_t need) {
+    if (b->oom) return -1;
+    if (b->len + need + 1 <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + need + 1) cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (!s) {
+        b->oom = 1;
+        return -1;
+    }
+    b->s = s;
+    b->cap = cap;
+    return 0;
+}
+
+void sf__buf_printf(sf_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || buf_grow(b, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void sf__buf_puts(sf_buf *b, const char *s) {
+    size_t n = strlen(s);
+    if (buf_grow(b, n)) return;
+    memcpy(b->s + b->len, s, n + 1);
+    b->len += n;
+}
+
+void sf__buf_release(sf_buf *b) {
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+char *sf__buf_take(sf_buf *b) {
+    char *s = b->oom ? NULL : b->s;
+    if (b->oom) free(b->s);
+    if (s == NULL && !b->oom) s = calloc(1, 1);
+    memset(b, 0, sizeof *b);
+    return s;
+}
+
+void sf__json_num(sf_buf *b, double v) {
+    if (!isfinite(v)) {
+        sf__buf_puts(b, "null");
+        return;
+    }
+    /* Integers print exactly; others with 9 significant digits. */
+    if (v == floor(v) && fabs(v) < 1e15)
+        sf__buf_printf(b, "%.0f", v);
+    else
+        sf__buf_printf(b, "%.9g", v);
+}
+
+void sf__json_str(sf_buf *b, const char *s) {
+    sf__buf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            sf__buf_printf(b, "\\%c", ch);
+        else if (ch < 0x20)
+            sf__buf_printf(b, "\\u%04x", ch);
+        else
+            sf__buf_printf(b, "%c", ch);
+    }
+    sf__buf_puts(b, "\"");
+}
+
+/* ----------------------------------------------------------------- misc */
+
+int sf__ncores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+double sf__now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --------------------------------------------------------------- images */
+
+int sf__imgf_alloc(sf_imgf *im, int nx, int ny, float fill) {
+    im->nx = nx;
+    im->ny = ny;
+    im->px = malloc((size_t)nx * (size_t)ny * sizeof(float));
+    if (!im->px) return SF_ENOMEM;
+    size_t n = (size_t)nx * (size_t)ny;
+    for (size_t i = 0; i < n; i++) im->px[i] = fill;
+    return SF_OK;
+}
+
+void sf__imgf_release(sf_imgf *im) {
+    if (!im) return;
+    free(im->px);
+    im->px = NULL;
+}
+
+void sf__imgf_to_u8(const sf_imgf *im, uint8_t *out) {
+    size_t n = (size_t)im->nx * (size_t)im->ny;
+    for (size_t i = 0; i < n; i++) {
+        float v = im->px[i];
+        /* NaN compares false both ways and ends up 0 */
+        v = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
+        out[i] = (uint8_t)(v * 255.0f + 0.5f);
+    }
+}

@@ -1,0 +1,46 @@
+/*
+ * synthfm.c - the one CLI binary: dispatch to a library's subcommand.
+ */
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "sf.h"
+
+/* The one list to edit when a subcommand is added. */
+static const sf_command commands[] = {
+    {"generate", "make a synthetic corpus (images, labels, manifest)", sf_cmd_generate},
+    {NULL, NULL, NULL}};
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "synthfm %s - synthetic data for promptable medical image "
+            "segmentation\n\n"
+            "usage: synthfm COMMAND [OPTIONS]   (synthfm COMMAND --help)\n\n"
+            "commands:\n",
+            SF_VERSION);
+    for (const sf_command *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("synthfm %s\n", SF_VERSION);
+        return 0;
+    }
+    for (const sf_command *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "synthfm: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Run every test binary (Criterion) and every end-to-end shell test, then
+# print one overall summary line: "N passed, N failed, N skipped".
+set -uo pipefail
+BUILD=${1:-build}
+export SF_BUILD=$BUILD
+export SYNTHFM=$PWD/$BUILD/bin/synthfm
+passed=0; failed=0; skipped=0
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+jobs_flag=()
+if [ -n "${SF_SANITIZED:-}" ]; then
+    # libtorch's static state is not freed at exit; LSan would report it.
+    export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    jobs_flag=(-j1)
+fi
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    echo "== $name"
+    "$t" "${jobs_flag[@]}" --ascii 2>&1 | tee "$log/$name.out" | grep -E '^\[(FAIL|----|SKIP)|Synthesis|Assertion|^\[.*(FAIL|CRASH)' || true
+    syn=$(grep -E 'Synthesis: Tested' "$log/$name.out" | tail -1)
+    if [ -z "$syn" ]; then
+        echo "$name: no summary (crashed?)"; failed=$((failed + 1)); continue
+    fi
+    p=$(sed -E 's/.*Passing: ([0-9]+).*/\1/' <<<"$syn")
+    f=$(sed -E 's/.*Failing: ([0-9]+).*/\1/' <<<"$syn")
+    c=$(sed -E 's/.*Crashing: ([0-9]+).*/\1/' <<<"$syn")
+    t_all=$(sed -E 's/.*Tested: ([0-9]+).*/\1/' <<<"$syn")
+    s=$(grep -c '^\[SKIP\]' "$log/$name.out" || true)
+    passed=$((passed + p - s)); failed=$((failed + f + c)); skipped=$((skipped + s))
+    [ "$t_all" -ge 0 ] || true
+done
+for e in tests/e2e/test_*.sh; do
+    [ -f "$e" ] || continue
+    name=$(basename "$e" .sh)
+    out="$log/$name.out"
+    bash "$e" >"$out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+        echo "[PASS] e2e/$name"; passed=$((passed + 1))
+    elif [ $rc -eq 77 ]; then
+        echo "[SKIP] e2e/$name: $(tail -1 "$out")"; skipped=$((skipped + 1))
+    else
+        echo "[FAIL] e2e/$name (exit $rc)"; tail -20 "$out" | sed 's/^/    /'; failed=$((failed + 1))
+    fi
+done
+echo
+echo "synthfm tests: $passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]
