@@ -35,7 +35,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 OPT ?= -O2 -g
-WARN := -Wall -Wextra -Werror -Wshadow
+WARN := -Wall -Wextra -Werror -Wshadow -Wno-format-truncation
 # No -ffast-math anywhere near factory/ or harness/: outputs must not depend
 # on FMA contraction or reassociation (determinism).
 COMMON := $(OPT) $(WARN) -fopenmp -ffp-contract=off -MMD -MP $(SAN) \

@@ -26,39 +26,60 @@ static void on_warning(png_structp p, png_const_charp m) {
     (void)m; /* warnings (e.g. bad CRC in ancillary chunks) are not fatal */
 }
 
-static int write_png(const char *path, const void *px, int nx, int ny,
-                     int bit_depth, int color, int channels, int level,
-                     sf_err *err) {
-    if (nx <= 0 || ny <= 0 || level < 0 || level > 9)
-        return sf_err_set(err, SF_EINVAL, "%s: bad PNG size or level", path);
-    FILE *f = fopen(path, "wb");
-    if (!f) return sf_err_set(err, SF_EIO, "%s: cannot create: %m", path);
+typedef struct membuf {
+    unsigned char *p;
+    size_t n, cap;
+} membuf;
+
+static void mem_write(png_structp p, png_bytep data, png_size_t n) {
+    membuf *m = png_get_io_ptr(p);
+    if (m->n + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 65536;
+        while (cap < m->n + n) cap *= 2;
+        unsigned char *q = realloc(m->p, cap);
+        if (!q) png_error(p, "out of memory");
+        m->p = q;
+        m->cap = cap;
+    }
+    memcpy(m->p + m->n, data, n);
+    m->n += n;
+}
+
+static void mem_flush(png_structp p) { (void)p; }
+
+int sf__png_encode(const void *px, int nx, int ny, int bit_depth, int channels,
+                   int level, uint8_t **out, size_t *out_n, sf_err *err) {
+    *out = NULL;
+    *out_n = 0;
+    if (nx <= 0 || ny <= 0 || level < 0 || level > 9 ||
+        (bit_depth != 8 && bit_depth != 16) || (channels != 1 && channels != 3))
+        return sf_err_set(err, SF_EINVAL, "bad PNG size, depth or level");
+    int color = channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY;
     png_ctx ctx = {{0}};
     png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx,
                                             on_error, on_warning);
     png_infop info = p ? png_create_info_struct(p) : NULL;
     if (!p || !info) {
         png_destroy_write_struct(&p, &info);
-        fclose(f);
-        return sf_err_set(err, SF_ENOMEM, "%s: libpng init failed", path);
+        return sf_err_set(err, SF_ENOMEM, "libpng init failed");
     }
     size_t row_bytes = (size_t)nx * (size_t)channels * (size_t)(bit_depth / 8);
     unsigned char *volatile row = NULL;
+    membuf *volatile mb = calloc(1, sizeof *mb);
     if (setjmp(png_jmpbuf(p))) {
         png_destroy_write_struct(&p, &info);
-        fclose(f);
         free(row);
-        return sf_err_set(err, SF_EIO, "%s: PNG write failed: %s", path,
-                          ctx.msg);
+        if (mb) free(mb->p);
+        free(mb);
+        return sf_err_set(err, SF_ENOMEM, "PNG encoding failed: %s", ctx.msg);
     }
-    png_init_io(p, f);
+    if (!mb) png_error(p, "out of memory");
+    png_set_write_fn(p, mb, mem_write, mem_flush);
     png_set_compression_level(p, level);
-    if (bit_depth == 16 || color == PNG_COLOR_TYPE_RGB) {
-        png_set_filter(p, 0, PNG_FILTER_NONE);
-        if (bit_depth == 16) png_set_compression_strategy(p, Z_RLE);
-    } else {
-        png_set_filter(p, 0, PNG_FILTER_NONE);
-    }
+    /* Labels: long runs of equal values, RLE finds them fast. Images are
+     * noisy: filters buy little and cost time. */
+    png_set_filter(p, 0, PNG_FILTER_NONE);
+    if (bit_depth == 16) png_set_compression_strategy(p, Z_RLE);
     png_set_IHDR(p, info, (png_uint_32)nx, (png_uint_32)ny, bit_depth, color,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
@@ -84,28 +105,48 @@ static int write_png(const char *path, const void *px, int nx, int ny,
     png_write_end(p, NULL);
     png_destroy_write_struct(&p, &info);
     free(row);
-    if (fflush(f) != 0 || ferror(f)) {
+    *out = mb->p;
+    *out_n = mb->n;
+    free(mb);
+    return SF_OK;
+}
+
+int sf__write_file(const char *path, const void *data, size_t n, sf_err *err) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return sf_err_set(err, SF_EIO, "%s: cannot create: %m", path);
+    if (n && fwrite(data, 1, n, f) != n) {
         fclose(f);
         return sf_err_set(err, SF_EIO, "%s: write failed: %m", path);
     }
     if (fclose(f) != 0)
-        return sf_err_set(err, SF_EIO, "%s: close failed: %m", path);
+        return sf_err_set(err, SF_EIO, "%s: write failed: %m", path);
     return SF_OK;
+}
+
+static int write_png(const char *path, const void *px, int nx, int ny,
+                     int bit_depth, int channels, int level, sf_err *err) {
+    uint8_t *buf;
+    size_t n;
+    int rc = sf__png_encode(px, nx, ny, bit_depth, channels, level, &buf, &n, err);
+    if (rc) return sf_err_wrap(err, "%s", path);
+    rc = sf__write_file(path, buf, n, err);
+    free(buf);
+    return rc;
 }
 
 int sf_png_write_gray8(const char *path, const uint8_t *px, int nx, int ny,
                        int level, sf_err *err) {
-    return write_png(path, px, nx, ny, 8, PNG_COLOR_TYPE_GRAY, 1, level, err);
+    return write_png(path, px, nx, ny, 8, 1, level, err);
 }
 
 int sf_png_write_gray16(const char *path, const uint16_t *px, int nx, int ny,
                         int level, sf_err *err) {
-    return write_png(path, px, nx, ny, 16, PNG_COLOR_TYPE_GRAY, 1, level, err);
+    return write_png(path, px, nx, ny, 16, 1, level, err);
 }
 
 int sf_png_write_rgb8(const char *path, const uint8_t *rgb, int nx, int ny,
                       int level, sf_err *err) {
-    return write_png(path, rgb, nx, ny, 8, PNG_COLOR_TYPE_RGB, 3, level, err);
+    return write_png(path, rgb, nx, ny, 8, 3, level, err);
 }
 
 /* want: 1 = gray8, 2 = gray16, 3 = rgb8 */

@@ -241,6 +241,26 @@ int sf_png_read_rgb8(const char *path, uint8_t **rgb, int *nx, int *ny,
 
 /* --------------------------------------------------------------- driver */
 
+/* One instance of a sample, as the manifest records it. */
+typedef struct sf_instance {
+    int label;          /* 1..n_instances */
+    long area;          /* px */
+    int bbox[4];        /* x0, y0, x1, y1 inclusive */
+    double centroid[2]; /* x, y (px, pixel index units) */
+    int interior[2];    /* x, y: the instance's pixel nearest its centroid */
+} sf_instance;
+
+/* What the driver knows about one made sample. */
+typedef struct sf_record {
+    uint64_t index, seed;
+    int module, nx, ny, n_instances;
+    char image_path[64], label_path[64]; /* relative to the corpus dir */
+    char image_sha256[65], label_sha256[65];
+    size_t image_bytes, label_bytes;
+    char *params_json;
+    sf_instance *instances;
+} sf_record;
+
 typedef struct sf_generate_opts {
     const char *out_dir;
     uint64_t seed;
@@ -248,9 +268,17 @@ typedef struct sf_generate_opts {
     int shard_index;       /* 0-based; shard_count 1 = no sharding */
     int shard_count;
     int threads;           /* <= 0: all cores */
+    int write_files;       /* 0: no files (benchmarks) */
+    int encode_only;       /* benchmarks: encode + hash PNGs, write nothing */
+    int sync;              /* fsync each file before its rename */
     sf_progress_fn progress;
     void *progress_ctx;
-    int write_files;       /* 0: generate only (benchmarks) */
+    /* Resume and commit hooks (the corpus layer): is_done(index) skips a
+     * sample; commit gets each batch in index order (need[i] = made). */
+    int (*is_done)(void *ctx, uint64_t index);
+    int (*commit)(void *ctx, const sf_record *recs, const unsigned char *need,
+                  uint64_t n, sf_err *err);
+    void *hook_ctx;
 } sf_generate_opts;
 
 typedef struct sf_generate_stats {
@@ -260,11 +288,18 @@ typedef struct sf_generate_stats {
     double seconds;
 } sf_generate_stats;
 
+/* Make samples [first, end) of shard opts->shard_index/shard_count.
+ * With write_files, writes OUT/images/NAME.png (8-bit) and
+ * OUT/labels/NAME.png (16-bit) through temporary names. */
+int sf_generate(const sf_config *c, const sf_generate_opts *opts,
+                sf_generate_stats *stats, sf_err *err);
+
 /* Samples of shard i/N: [first, end). Contiguous blocks, so sharded runs
  * name and fill exactly the files a single run would. */
 void sf_shard_range(uint64_t count, int shard_index, int shard_count,
                     uint64_t *first, uint64_t *end);
-/* File base name of sample `index` in a corpus of `count` samples. */
+/* File base name of sample `index` in a corpus of `count` samples:
+ * zero-padded, at least 6 digits. */
 void sf_sample_name(uint64_t index, uint64_t count, char *buf, size_t n);
 
 #ifdef __cplusplus

@@ -1,5 +1,5 @@
 /*
- * sf_int.h - factory internals shared between factory/*.c files (and the
+ * sf_int.h - factory internals shared between the factory sources (and the
  * unit tests). Not installed, not stable.
  */
 #ifndef SF_INT_H
@@ -181,6 +181,24 @@ void sf__erode_label(uint16_t *labels, int nx, int ny, uint16_t l, int iters,
  * components smaller than min_area (set to 0). In place. Returns K or a
  * negative SF_E* code. */
 int sf__relabel_components(uint16_t *labels, int nx, int ny, int min_area);
+
+/* ------------------------------------------------------------------ PNG */
+
+/* Encode pixels (8/16-bit, 1 or 3 channels) as PNG bytes in memory;
+ * caller frees *out. */
+int sf__png_encode(const void *px, int nx, int ny, int bit_depth, int channels,
+                   int level, uint8_t **out, size_t *out_n, sf_err *err);
+/* Write bytes to path (plain fopen/fwrite/fclose; no rename). */
+int sf__write_file(const char *path, const void *data, size_t n, sf_err *err);
+
+/* ------------------------------------------------------------------ files */
+
+int sf__sha256_hex(const void *data, size_t n, char hex[65]);
+int sf__mkdir_p(const char *path, sf_err *err);
+/* path.tmp + optional fsync + rename. */
+int sf__write_atomic(const char *path, const void *data, size_t n, int sync,
+                     sf_err *err);
+void sf__record_free(sf_record *r);
 
 /* ----------------------------------------------------------------- misc */
 

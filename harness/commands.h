@@ -7,6 +7,8 @@
 #ifndef SF_COMMANDS_H
 #define SF_COMMANDS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -32,7 +34,7 @@ typedef struct sf_cli_progress {
     int tty;
 } sf_cli_progress;
 void sf_cli_progress_init(sf_cli_progress *p, const char *what);
-int sf_cli_progress_cb(void *ctx, unsigned long done, unsigned long total);
+int sf_cli_progress_cb(void *ctx, size_t done, size_t total);
 void sf_cli_progress_end(sf_cli_progress *p);
 
 #ifdef __cplusplus

@@ -11,6 +11,7 @@
 /* The one list to edit when a subcommand is added. */
 static const sf_command commands[] = {
     {"generate", "make a synthetic corpus (images, labels, manifest)", sf_cmd_generate},
+    {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

@@ -1,0 +1,281 @@
+/*
+ * generate.c - the corpus driver: samples in parallel (OpenMP, one sample
+ * per task), files written under a temporary name and renamed, results
+ * collected per batch and handed over in index order, so every output byte
+ * is independent of thread count and shard split.
+ */
+#include "sf_int.h"
+
+#include <errno.h>
+#include <omp.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void sf_shard_range(uint64_t count, int shard_index, int shard_count,
+                    uint64_t *first, uint64_t *end) {
+    if (shard_count < 1) shard_count = 1;
+    unsigned __int128 c = count;
+    *first = (uint64_t)(c * (unsigned)shard_index / (unsigned)shard_count);
+    *end = (uint64_t)(c * ((unsigned)shard_index + 1) / (unsigned)shard_count);
+}
+
+void sf_sample_name(uint64_t index, uint64_t count, char *buf, size_t n) {
+    int width = 6;
+    for (uint64_t m = 1000000; m < count && width < 20; m *= 10) width++;
+    snprintf(buf, n, "%0*llu", width, (unsigned long long)index);
+}
+
+int sf__sha256_hex(const void *data, size_t n, char hex[65]) {
+    unsigned char md[32];
+    unsigned int len = 0;
+    if (!EVP_Digest(data, n, md, &len, EVP_sha256(), NULL) || len != 32)
+        return SF_ENOMEM;
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return SF_OK;
+}
+
+int sf__mkdir_p(const char *path, sf_err *err) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf)
+        return sf_err_set(err, SF_EINVAL, "bad directory path '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char save = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return sf_err_set(err, SF_EIO, "%s: cannot create directory: %m", buf);
+        buf[i] = save;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return sf_err_set(err, SF_EIO, "%s: not a directory", path);
+    return SF_OK;
+}
+
+/* Write bytes to `path` through `path.tmp` + rename: a reader never sees a
+ * half-written file under the final name. */
+int sf__write_atomic(const char *path, const void *data, size_t n, int sync,
+                     sf_err *err) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return sf_err_set(err, SF_EIO, "%s: cannot create: %m", tmp);
+    int ok = (n == 0 || fwrite(data, 1, n, f) == n) && fflush(f) == 0;
+    if (ok && sync) ok = fsync(fileno(f)) == 0;
+    if (fclose(f) != 0) ok = 0;
+    if (!ok) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return sf_err_set(err, SF_EIO, "%s: write failed: %m", path);
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return sf_err_set(err, SF_EIO, "%s: rename failed: %m", path);
+    }
+    return SF_OK;
+}
+
+void sf__record_free(sf_record *r) {
+    if (!r) return;
+    free(r->params_json);
+    free(r->instances);
+    memset(r, 0, sizeof *r);
+}
+
+/* Instance statistics for the manifest: area, bbox, centroid and an
+ * interior point (the pixel of the instance nearest its centroid). */
+static int instance_stats(const sf_sample *s, sf_record *r) {
+    int k = s->n_instances;
+    r->n_instances = k;
+    if (k == 0) return SF_OK;
+    sf_instance *in = calloc((size_t)k, sizeof *in);
+    double *sx = calloc((size_t)k, sizeof *sx), *sy = calloc((size_t)k, sizeof *sy);
+    if (!in || !sx || !sy) {
+        free(in), free(sx), free(sy);
+        return SF_ENOMEM;
+    }
+    for (int l = 0; l < k; l++) {
+        in[l].label = l + 1;
+        in[l].bbox[0] = s->nx;
+        in[l].bbox[1] = s->ny;
+        in[l].bbox[2] = in[l].bbox[3] = -1;
+    }
+    for (int y = 0; y < s->ny; y++)
+        for (int x = 0; x < s->nx; x++) {
+            int l = s->labels[(size_t)y * s->nx + x];
+            if (!l || l > k) continue;
+            sf_instance *p = &in[l - 1];
+            p->area++;
+            sx[l - 1] += x;
+            sy[l - 1] += y;
+            if (x < p->bbox[0]) p->bbox[0] = x;
+            if (y < p->bbox[1]) p->bbox[1] = y;
+            if (x > p->bbox[2]) p->bbox[2] = x;
+            if (y > p->bbox[3]) p->bbox[3] = y;
+        }
+    for (int l = 0; l < k; l++) {
+        if (in[l].area) {
+            in[l].centroid[0] = sx[l] / (double)in[l].area;
+            in[l].centroid[1] = sy[l] / (double)in[l].area;
+        }
+        in[l].interior[0] = in[l].interior[1] = -1;
+    }
+    double *best = sx; /* reuse: squared distance of best interior pixel */
+    for (int l = 0; l < k; l++) best[l] = INFINITY;
+    for (int y = 0; y < s->ny; y++)
+        for (int x = 0; x < s->nx; x++) {
+            int l = s->labels[(size_t)y * s->nx + x];
+            if (!l || l > k) continue;
+            double dx = x - in[l - 1].centroid[0], dy = y - in[l - 1].centroid[1];
+            double d2 = dx * dx + dy * dy;
+            if (d2 < best[l - 1]) {
+                best[l - 1] = d2;
+                in[l - 1].interior[0] = x;
+                in[l - 1].interior[1] = y;
+            }
+        }
+    free(sx);
+    free(sy);
+    r->instances = in;
+    return SF_OK;
+}
+
+/* Make one sample and (optionally) its two files. Thread-safe. */
+static int make_one(const sf_config *c, const sf_generate_opts *o,
+                    uint64_t index, sf_record *r, sf_err *err) {
+    sf_sample *s = NULL;
+    uint8_t *png_i = NULL, *png_l = NULL;
+    size_t n_i = 0, n_l = 0;
+    char name[64], path[4200];
+    int rc = sf_sample_generate(c, o->seed, index, &s, err);
+    if (rc) goto out;
+    r->index = index;
+    r->seed = s->seed;
+    r->module = s->module;
+    r->nx = s->nx;
+    r->ny = s->ny;
+    if ((rc = instance_stats(s, r))) {
+        sf_err_set(err, rc, "out of memory");
+        goto out;
+    }
+    if (o->write_files || o->encode_only) {
+        if ((rc = sf__png_encode(s->image, s->nx, s->ny, 8, 1, c->png_level,
+                                 &png_i, &n_i, err)) ||
+            (rc = sf__png_encode(s->labels, s->nx, s->ny, 16, 1, c->png_level,
+                                 &png_l, &n_l, err)))
+            goto out;
+        if (sf__sha256_hex(png_i, n_i, r->image_sha256) ||
+            sf__sha256_hex(png_l, n_l, r->label_sha256)) {
+            rc = sf_err_set(err, SF_ENOMEM, "SHA-256 failed");
+            goto out;
+        }
+        r->image_bytes = n_i;
+        r->label_bytes = n_l;
+    }
+    sf_sample_name(index, o->count, name, sizeof name);
+    snprintf(r->image_path, sizeof r->image_path, "images/%s.png", name);
+    snprintf(r->label_path, sizeof r->label_path, "labels/%s.png", name);
+    if (o->write_files) {
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->image_path);
+        if ((rc = sf__write_atomic(path, png_i, n_i, o->sync, err))) goto out;
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->label_path);
+        if ((rc = sf__write_atomic(path, png_l, n_l, o->sync, err))) goto out;
+    }
+    r->params_json = s->params_json;
+    s->params_json = NULL;
+out:
+    free(png_i);
+    free(png_l);
+    sf_sample_free(s);
+    return rc;
+}
+
+int sf_generate(const sf_config *c, const sf_generate_opts *o,
+                sf_generate_stats *st, sf_err *err) {
+    uint64_t first, end;
+    int rc = SF_OK;
+    sf_record *recs = NULL;
+    sf_err *errs = NULL;
+    int *rcs = NULL;
+    double t0 = sf__now();
+    memset(st, 0, sizeof *st);
+    if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
+        return sf_err_set(err, SF_EINVAL, "bad shard %d/%d", o->shard_index, o->shard_count);
+    sf_shard_range(o->count, o->shard_index, o->shard_count, &first, &end);
+    int threads = o->threads > 0 ? o->threads : sf__ncores();
+    if (o->write_files) {
+        char p[4200];
+        snprintf(p, sizeof p, "%s/images", o->out_dir);
+        if ((rc = sf__mkdir_p(p, err))) return rc;
+        snprintf(p, sizeof p, "%s/labels", o->out_dir);
+        if ((rc = sf__mkdir_p(p, err))) return rc;
+    }
+    /* Batches keep memory bounded and give the committer index order. */
+    const uint64_t batch = (uint64_t)threads * 8;
+    recs = calloc(batch, sizeof *recs);
+    errs = calloc(batch, sizeof *errs);
+    rcs = calloc(batch, sizeof *rcs);
+    if (!recs || !errs || !rcs) {
+        rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+        goto out;
+    }
+    uint64_t done = 0, total = end - first;
+    for (uint64_t b0 = first; b0 < end; b0 += batch) {
+        uint64_t nb = end - b0 < batch ? end - b0 : batch;
+        /* Which samples of this batch still need making (resume). */
+        unsigned char *need = calloc(nb, 1);
+        if (!need) {
+            rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+            goto out;
+        }
+        for (uint64_t i = 0; i < nb; i++)
+            need[i] = !o->is_done || !o->is_done(o->hook_ctx, b0 + i);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+        for (uint64_t i = 0; i < nb; i++) {
+            sf_err_clear(&errs[i]);
+            rcs[i] = need[i] ? make_one(c, o, b0 + i, &recs[i], &errs[i]) : SF_OK;
+        }
+        for (uint64_t i = 0; i < nb && !rc; i++) {
+            if (rcs[i]) {
+                if (err) *err = errs[i];
+                rc = rcs[i];
+                sf_err_wrap(err, "sample %llu", (unsigned long long)(b0 + i));
+            }
+        }
+        if (!rc) {
+            for (uint64_t i = 0; i < nb; i++) {
+                if (!need[i]) {
+                    st->n_skipped++;
+                    continue;
+                }
+                st->n_generated++;
+                st->bytes_written += recs[i].image_bytes + recs[i].label_bytes;
+            }
+            if (o->commit)
+                rc = o->commit(o->hook_ctx, recs, need, nb, err);
+        }
+        for (uint64_t i = 0; i < nb; i++) sf__record_free(&recs[i]);
+        free(need);
+        if (rc) goto out;
+        done += nb;
+        if (o->progress && o->progress(o->progress_ctx, done, total)) {
+            rc = sf_err_set(err, SF_ECANCEL, "cancelled after %llu samples",
+                            (unsigned long long)done);
+            goto out;
+        }
+    }
+out:
+    st->seconds = sf__now() - t0;
+    free(recs);
+    free(errs);
+    free(rcs);
+    return rc;
+}
