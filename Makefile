@@ -27,10 +27,10 @@ endif
 DEB_PACKAGES := build-essential pkg-config libpng-dev zlib1g-dev \
     libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libssl-dev \
     libcriterion-dev libtorch-dev libopenblas0-pthread libzip-dev \
-    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev python3
+    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev
 
 # ---------------------------------------------------------------- flags
-PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib
+PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -96,8 +96,17 @@ $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
+# The build's git commit, recorded in manifests: the header is rewritten
+# only when the commit changes (or the tree is dirty/clean toggles).
+GIT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+$(shell mkdir -p $(BUILD)/gen && echo '#define SF_GIT_COMMIT "$(GIT_COMMIT)"' > $(BUILD)/gen/git_commit.h.new && \
+    (cmp -s $(BUILD)/gen/git_commit.h.new $(BUILD)/gen/git_commit.h || mv $(BUILD)/gen/git_commit.h.new $(BUILD)/gen/git_commit.h); \
+    rm -f $(BUILD)/gen/git_commit.h.new)
+$(BUILD)/factory/version.o: ALL_CFLAGS += -I$(BUILD)/gen
+$(BUILD)/factory/version.o: $(BUILD)/gen/git_commit.h
+
 # The default config is compiled in (.incbin), so rebuild when it changes.
-$(BUILD)/factory/default_config.o: schemas/factory/default.yaml
+$(BUILD)/factory/default_config.o: schemas/factory/default.yaml schemas/manifest.sql
 
 $(LIBSF): $(call obj,$(FACTORY_SRC))
 	@mkdir -p $(@D)

@@ -14,9 +14,13 @@
 static const char usage_text[] =
     "usage: synthfm generate --out DIR [options]\n"
     "\n"
-    "Make a synthetic corpus: DIR/images/NNNNNN.png (8-bit gray) and\n"
-    "DIR/labels/NNNNNN.png (16-bit instance ids, 0 = background).\n"
-    "Every sample is a pure function of (seed, index, config).\n"
+    "Make a synthetic corpus: DIR/images/NNNNNN.png (8-bit gray),\n"
+    "DIR/labels/NNNNNN.png (16-bit instance ids, 0 = background),\n"
+    "DIR/manifest.sqlite (every seed and drawn parameter), config.yaml,\n"
+    "SHA256SUMS, README.md (dataset card), croissant.json, preview.png.\n"
+    "Every sample is a pure function of (seed, index, config). Rerunning\n"
+    "the same command resumes an interrupted run; a finished corpus is left\n"
+    "as it is. Shards go to separate directories: see `synthfm merge`.\n"
     "\n"
     "options:\n"
     "  --config FILE     factory YAML (default: the embedded\n"
@@ -141,11 +145,17 @@ int sf_cmd_generate(int argc, char **argv) {
         o.progress_ctx = &prog;
     }
     sf_generate_stats st;
-    rc = sf_generate(&cfg, &o, &st, &err);
+    sf_corpus_result res;
+    rc = sf_corpus_generate(&cfg, &o, &st, &res, &err);
     if (!quiet) sf_cli_progress_end(&prog);
     if (rc) {
         fprintf(stderr, "synthfm generate: %s\n", sf_err_text(&err, msg, sizeof msg));
-        return 1;
+        return rc == SF_EEXIST ? 2 : 1;
+    }
+    if (res.was_complete) {
+        fprintf(stderr, "synthfm generate: %s is complete (%llu samples): nothing to do\n",
+                out, (unsigned long long)st.n_skipped);
+        return 0;
     }
     fprintf(stderr,
             "synthfm generate: %llu samples (%llu already present) in %.2f s, "

@@ -1,6 +1,7 @@
 /*
  * default_config.c - schemas/factory/default.yaml compiled into the library
- * (.incbin), so the documented file and the embedded default cannot drift.
+ * (.incbin), so the documented file and the embedded default cannot drift;
+ * likewise schemas/manifest.sql.
  * The build compiles this file from the repository root.
  */
 #include "sf_int.h"
@@ -19,4 +20,9 @@ __asm__(".section .rodata\n"
         ".type sf__default_yaml_len, @object\n"
         "sf__default_yaml_len:\n"
         ".quad sf__default_yaml_nul - sf__default_yaml\n"
+        ".global sf__manifest_sql\n"
+        ".type sf__manifest_sql, @object\n"
+        "sf__manifest_sql:\n"
+        ".incbin \"schemas/manifest.sql\"\n"
+        ".byte 0\n"
         ".previous\n");

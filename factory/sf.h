@@ -302,6 +302,92 @@ void sf_shard_range(uint64_t count, int shard_index, int shard_count,
  * zero-padded, at least 6 digits. */
 void sf_sample_name(uint64_t index, uint64_t count, char *buf, size_t n);
 
+/* --------------------------------------------------------------- corpus */
+
+/* A corpus directory: images/, labels/, manifest.sqlite (schemas/
+ * manifest.sql), config.yaml, SHA256SUMS, README.md, croissant.json,
+ * samples.csv, preview.png. */
+typedef struct sf_corpus sf_corpus;
+
+typedef struct sf_corpus_info {
+    char generator[64];
+    char git_commit[64];
+    int rng_version;
+    uint64_t master_seed;
+    uint64_t sample_count;     /* of the whole corpus */
+    uint64_t first, end;       /* this directory's index range */
+    int shard_index, shard_count;
+    int image_size;
+    char config_sha256[65];
+    char created_at[32];
+} sf_corpus_info;
+
+typedef struct sf_corpus_sample {
+    uint64_t index, seed;
+    int module, nx, ny, n_instances;
+    char image_path[64], label_path[64]; /* relative to the corpus dir */
+    char image_sha256[65], label_sha256[65];
+    uint64_t image_bytes, label_bytes;
+} sf_corpus_sample;
+
+/* What `synthfm generate` did. */
+typedef struct sf_corpus_result {
+    int created;       /* new corpus directory */
+    int was_complete;  /* nothing to do: every sample was already there */
+} sf_corpus_result;
+
+/* Generate (or resume) the corpus in o->out_dir: creates the manifest on
+ * first use; refuses (SF_EEXIST) a directory that holds another corpus
+ * (different config, seed, count or shard) or foreign files. Samples
+ * already in the manifest are skipped; a sample's row is committed only
+ * after its files are renamed into place and synced. When all samples of
+ * the directory are present, writes SHA256SUMS, README.md, croissant.json,
+ * samples.csv and preview.png. */
+int sf_corpus_generate(const sf_config *c, const sf_generate_opts *o,
+                       sf_generate_stats *st, sf_corpus_result *res,
+                       sf_err *err);
+
+/* Open a corpus for reading (read-only). Checks the manifest's format and
+ * that every recorded path is a plain relative name under images/ or
+ * labels/. */
+int sf_corpus_open(const char *dir, sf_corpus **out, sf_err *err);
+void sf_corpus_close(sf_corpus *c);
+/* Borrowed until sf_corpus_close. */
+const sf_corpus_info *sf_corpus_get_info(const sf_corpus *c);
+const char *sf_corpus_config_yaml(const sf_corpus *c);
+const char *sf_corpus_dir(const sf_corpus *c);
+/* Samples present, in index order; pos is 0..count-1. */
+uint64_t sf_corpus_count(const sf_corpus *c);
+int sf_corpus_sample_at(const sf_corpus *c, uint64_t pos, sf_corpus_sample *out,
+                        sf_err *err);
+/* Decode sample pos: 8-bit image and 16-bit labels (caller frees both).
+ * A missing, corrupt or truncated PNG, or one whose size or labels do not
+ * match the manifest, fails with SF_EFORMAT / SF_ECORRUPT naming the file. */
+int sf_corpus_load(const sf_corpus *c, uint64_t pos, uint8_t **image,
+                   uint16_t **labels, int *nx, int *ny, sf_err *err);
+/* Instances of sample pos (caller frees *out). */
+int sf_corpus_instances(const sf_corpus *c, uint64_t pos, sf_instance **out,
+                        int *n, sf_err *err);
+/* Identity of the corpus content: SHA-256 over config hash, seed, count and
+ * every file's hash in index order (what training runs record). */
+int sf_corpus_identity(const sf_corpus *c, char hex[65], sf_err *err);
+
+/* Verification problem callback: one call per problem found. */
+typedef void (*sf_problem_fn)(void *ctx, const char *problem);
+/* Check files against manifest and SHA256SUMS, manifest integrity
+ * (counts, missing rows, orphans) and, with regenerate > 0, re-create that
+ * many samples (picked by pick_seed) and compare bytes. *n_problems gets
+ * the count; returns SF_OK when the check itself could run. */
+int sf_corpus_verify(const char *dir, int regenerate, uint64_t pick_seed,
+                     sf_problem_fn fn, void *ctx, long *n_problems,
+                     sf_err *err);
+
+/* Merge shard directories into a new corpus `out`, equal to a single run.
+ * Refuses shards of different configs, seeds, counts or generator builds,
+ * incomplete shards, gaps and overlaps. */
+int sf_corpus_merge(const char *out, const char *const *shards, int n_shards,
+                    sf_progress_fn progress, void *progress_ctx, sf_err *err);
+
 #ifdef __cplusplus
 }
 #endif

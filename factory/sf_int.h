@@ -200,6 +200,17 @@ int sf__write_atomic(const char *path, const void *data, size_t n, int sync,
                      sf_err *err);
 void sf__record_free(sf_record *r);
 
+/* --------------------------------------------------------------- corpus */
+
+/* images/DIGITS.png style check for manifest paths (sub = "images"). */
+int sf__corpus_path_ok(const char *p, const char *sub);
+/* Write the derived files of a complete corpus directory from its
+ * manifest: SHA256SUMS, samples.csv, README.md (dataset card),
+ * croissant.json, preview.png (publish.c). Each written atomically. */
+int sf__corpus_publish(const char *dir, sf_err *err);
+/* Git commit of this build ("unknown" outside a git checkout). */
+const char *sf__git_commit(void);
+
 /* ----------------------------------------------------------------- misc */
 
 int sf__ncores(void);
@@ -209,5 +220,6 @@ double sf__now(void); /* monotonic seconds */
  * at build time). */
 extern const char sf__default_yaml[];
 extern const size_t sf__default_yaml_len;
+extern const char sf__manifest_sql[]; /* schemas/manifest.sql */
 
 #endif /* SF_INT_H */

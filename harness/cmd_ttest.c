@@ -9,12 +9,24 @@
 #include "commands.h"
 #include "hx.h"
 
+#define USAGE "usage: synthfm ttest FILE.csv\n"
+
+/* A usage error: the message, the synopsis, exit status 2. */
+static int usage_error(const char *what, const char *arg) {
+    fprintf(stderr,
+            "synthfm ttest: %s%s%s%s\n" USAGE
+            "(synthfm ttest --help for more)\n",
+            what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    return 2;
+}
+
 static void usage(FILE *f) {
-    fputs("usage: synthfm ttest FILE.csv\n"
+    fputs(USAGE
           "\n"
           "Paired Student's t-test (two-sided) of the pairs in FILE.csv, one\n"
           "\"a,b\" per line (d = a - b). An optional header line, blank lines\n"
-          "and lines starting with '#' are skipped. FILE '-' reads stdin.\n"
+          "and lines starting with '#' are skipped. FILE '-' reads stdin\n"
+          "('-- FILE' for a file whose name starts with '-').\n"
           "\n"
           "Prints one line on stdout:\n"
           "  t=T df=DF p=P n=N                 (T, P with 17 significant "
@@ -32,30 +44,23 @@ static void usage(FILE *f) {
 }
 
 int hx_cmd_ttest(int argc, char **argv) {
+    if (sf_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
     const char *path = NULL;
+    int opts = 1; /* "--" ends the options: a FILE may start with '-' */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return 0;
+        if (opts && !strcmp(argv[i], "--")) {
+            opts = 0;
+            continue;
         }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "synthfm ttest: unknown option '%s'\n\n",
-                    argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        if (path) {
-            fprintf(stderr, "synthfm ttest: one FILE only ('%s')\n\n",
-                    argv[i]);
-            usage(stderr);
-            return 2;
-        }
+        if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
+            return usage_error("unknown option", argv[i]);
+        if (path) return usage_error("one FILE only, got another:", argv[i]);
         path = argv[i];
     }
-    if (!path) {
-        usage(stderr);
-        return 2;
-    }
+    if (!path) return usage_error("missing FILE", NULL);
     hx_init();
 
     int is_stdin = !strcmp(path, "-");

@@ -76,14 +76,15 @@ typedef struct hx_ttest {
  *    A variance that is pure rounding noise therefore never produces a
  *    huge finite t (SciPy gives t = 5.9e15 for such data).
  *
- * Errors: SF_EINVAL if out is NULL or a/b is NULL with n > 0, or n exceeds
- * INT_MAX; SF_ERANGE with status HX_TTEST_NONFINITE (t = p = NaN) if an
- * input, a difference, or the sum of squares is not finite - err names the
- * first offending index.
+ * Errors: SF_ERANGE if an input or a difference a - b is not finite (err
+ * names the first such pair) or the sum of the differences overflows;
+ * SF_EINVAL if out is NULL, a or b is NULL with n > 0, or n > INT_MAX. On
+ * any error *out (if non-NULL) holds status HX_TTEST_NONFINITE, t = p = NaN:
+ * no result, never to be shown as one.
  */
 #define HX_TTEST_ROUNDING 8.0
-int hx_ttest_paired(const double *a, const double *b, size_t n,
-                    hx_ttest *out, sf_err *err);
+int hx_ttest_paired(const double *a, const double *b, size_t n, hx_ttest *out,
+                    sf_err *err);
 
 /* Short lower-case name of a status ("ok", "too_few", "zero_var_zero_mean",
  * "zero_var", "nonfinite"; "unknown" otherwise). Static storage. */
@@ -103,8 +104,7 @@ const char *hx_sig_mark(const hx_ttest *r);
  * T and P are printed with %.*g at `digits` significant digits (17 round-
  * trips a double; values outside 1..17 are clamped); inf prints as "inf".
  * NaN is never printed. Writes at most n bytes (truncating) and returns buf. */
-const char *hx_ttest_format(const hx_ttest *r, int digits, char *buf,
-                            size_t n);
+const char *hx_ttest_format(const hx_ttest *r, int digits, char *buf, size_t n);
 
 /* Paired samples as read from a text file: a[i], b[i] for i < n. */
 typedef struct hx_pairs {

@@ -53,8 +53,8 @@ static void ttest_set(hx_ttest *r, size_t n, int status, double t, double p) {
     r->p = p;
 }
 
-int hx_ttest_paired(const double *a, const double *b, size_t n,
-                    hx_ttest *out, sf_err *err) {
+int hx_ttest_paired(const double *a, const double *b, size_t n, hx_ttest *out,
+                    sf_err *err) {
     int rc = SF_EINVAL;
     if (!out) {
         sf_err_set(err, rc, "hx_ttest_paired: out is NULL");
@@ -106,15 +106,16 @@ int hx_ttest_paired(const double *a, const double *b, size_t n,
         if (fabs(mean) <= tol)
             ttest_set(out, n, HX_TTEST_ZERO_VAR_ZERO_MEAN, 0.0, 1.0);
         else
-            ttest_set(out, n, HX_TTEST_ZERO_VAR, copysign(INFINITY, mean),
-                      0.0);
+            ttest_set(out, n, HX_TTEST_ZERO_VAR, copysign(INFINITY, mean), 0.0);
         goto out;
     }
 
     /* Pass 2: sum of squared deviations. Each deviation is scaled by the
-     * power of two 2^-e with spread = f * 2^e, f in [0.5, 1): exact, so the
-     * result is bit-identical to the plain loop, but the squares can neither
-     * overflow nor underflow to 0. */
+     * power of two 2^-e, spread = f * 2^e with f in [0.5, 1), so the largest
+     * square is about 1: no overflow for differences ~1e200, no underflow to
+     * 0 for ~1e-200. Scaling by a power of two is exact, so wherever the
+     * plain loop neither overflows nor underflows the result is bit-identical
+     * to it (the golden t values depend on that summation order). */
     int e;
     (void)frexp(spread, &e);
     double ss = 0.0;
@@ -192,8 +193,8 @@ void hx_pairs_free(hx_pairs *p) {
 static char *trim(char *s) {
     while (*s == ' ' || *s == '\t') s++;
     size_t k = strlen(s);
-    while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t' ||
-                     s[k - 1] == '\r' || s[k - 1] == '\n'))
+    while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t' || s[k - 1] == '\r' ||
+                     s[k - 1] == '\n'))
         s[--k] = '\0';
     return s;
 }

@@ -11,6 +11,8 @@
 /* The one list to edit when a subcommand is added. */
 static const sf_command commands[] = {
     {"generate", "make a synthetic corpus (images, labels, manifest)", sf_cmd_generate},
+    {"verify", "check a corpus against its manifest and SHA256SUMS", sf_cmd_verify},
+    {"merge", "combine shard directories into one corpus", sf_cmd_merge},
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
     {NULL, NULL, NULL}};
 

@@ -16,7 +16,7 @@ extern "C" {
 
 /* Limits checked before anything is allocated. */
 #define SAM_CKPT_MAX_NDIM 8
-#define SAM_CKPT_MAX_PICKLE_BYTES ((size_t)256 << 20)
+#define SAM_CKPT_MAX_PICKLE_BYTES ((size_t)32 << 20)
 #define SAM_CKPT_MAX_TENSORS 100000
 #define SAM_CKPT_MAX_STRING 65536
 #define SAM_CKPT_MAX_TOTAL_BYTES ((uint64_t)64 << 30)

@@ -19,7 +19,7 @@ for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     echo "== $name"
-    "$t" "${jobs_flag[@]}" 2>&1 | tee "$log/$name.out" | grep -E '^\[(FAIL|----|SKIP)|Synthesis|Assertion|^\[.*(FAIL|CRASH)' || true
+    "$t" --verbose "${jobs_flag[@]}" 2>&1 | tee "$log/$name.out" | grep -E '^\[(FAIL|----|SKIP)|Synthesis|Assertion|^\[.*(FAIL|CRASH)' || true
     syn=$(grep -E 'Synthesis: Tested' "$log/$name.out" | tail -1)
     if [ -z "$syn" ]; then
         echo "$name: no summary (crashed?)"; failed=$((failed + 1)); continue

@@ -1,0 +1,120 @@
+/*
+ * bench_factory - `make bench`: factory throughput at 1024x1024.
+ * Pairs/s for each mode, generation only and with PNG writing, one thread
+ * and all threads; then ms per call of the hot kernels.
+ *   BENCH_COUNT=N  samples per measurement (default 48)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sf_int.h"
+
+static double pairs_per_s(const sf_config *c, int threads, int write, uint64_t count) {
+    char dir[] = "/tmp/sf_bench_XXXXXX";
+    if (write && !mkdtemp(dir)) return -1;
+    sf_generate_opts o = {0};
+    o.out_dir = dir;
+    o.seed = 1;
+    o.count = count;
+    o.shard_count = 1;
+    o.threads = threads;
+    o.write_files = write;
+    sf_generate_stats st;
+    sf_err e = {0};
+    int rc = sf_generate(c, &o, &st, &e);
+    if (write) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (system(cmd)) fprintf(stderr, "cleanup failed\n");
+    }
+    if (rc) {
+        fprintf(stderr, "bench: %s\n", e.msg);
+        exit(1);
+    }
+    return st.n_generated / st.seconds;
+}
+
+static double ms_per(double t0, int reps) { return 1000.0 * (sf__now() - t0) / reps; }
+
+int main(void) {
+    sf_config c;
+    sf_err e = {0};
+    if (sf_config_default(&c, &e)) return 1;
+    const char *s = getenv("BENCH_COUNT");
+    uint64_t count = s ? strtoull(s, NULL, 10) : 48;
+    int all = sf__ncores();
+    printf("factory throughput, %dx%d, %llu samples per figure, %d cores (pairs/s)\n",
+           c.image_size, c.image_size, (unsigned long long)count, all);
+    printf("%-9s %14s %14s %14s %14s\n", "mode", "gen 1 thr", "gen all thr",
+           "+png 1 thr", "+png all thr");
+    for (int mode = 0; mode < 3; mode++) {
+        c.mode = mode;
+        double g1 = pairs_per_s(&c, 1, 0, count), ga = pairs_per_s(&c, all, 0, count);
+        double w1 = pairs_per_s(&c, 1, 1, count), wa = pairs_per_s(&c, all, 1, count);
+        printf("%-9s %14.1f %14.1f %14.1f %14.1f\n", sf_mode_name(mode), g1, ga, w1, wa);
+    }
+    c.mode = SF_MODE_BOTH;
+
+    /* Kernels, one thread, 1024x1024. */
+    const int n = 1024, reps = 10;
+    sf_imgf im;
+    if (sf__imgf_alloc(&im, n, n, 0.5f)) return 1;
+    printf("\nkernels at %dx%d, one thread (ms per call)\n", n, n);
+    for (int m = 0; m < SF_NOISE_COUNT; m++) {
+        sf_noise_params p;
+        sf_draw d;
+        sf__draw_init(&d, 1, 0, 99);
+        sf__noise_draw(&c.noise.model[m], m, &d, &p);
+        double t0 = sf__now();
+        for (int r = 0; r < reps; r++)
+            sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(1, (uint64_t)r, 5));
+        printf("  noise %-10s %8.2f\n", sf_noise_name(m), ms_per(t0, reps));
+        for (size_t i = 0; i < (size_t)n * n; i++) im.px[i] = 0.5f;
+    }
+    double sig[] = {1.0, 2.5, 8.0};
+    for (int k = 0; k < 3; k++) {
+        double t0 = sf__now();
+        for (int r = 0; r < reps; r++) sf__blur_gauss(&im, sig[k]);
+        double fast = ms_per(t0, reps);
+        t0 = sf__now();
+        sf__blur_gauss_direct(&im, sig[k]);
+        double direct = ms_per(t0, 1);
+        printf("  blur sigma %-5.1f %8.2f  (direct convolution %.2f, %.1fx)\n", sig[k], fast,
+               direct, direct / fast);
+    }
+    uint16_t *lab = malloc(sizeof *lab * (size_t)n * n);
+    int k = 0;
+    for (int mod = 0; mod < 2; mod++) {
+        double t0 = sf__now();
+        for (int r = 0; r < reps; r++) {
+            sf_buf j = {0};
+            if (mod == 0)
+                sf__shape_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
+            else
+                sf__boundary_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
+            sf__buf_release(&j);
+        }
+        printf("  module %-9s %8.2f\n", mod ? "boundary" : "shape", ms_per(t0, reps));
+    }
+    uint8_t *u8 = malloc((size_t)n * n), *png;
+    size_t np;
+    sf__imgf_to_u8(&im, u8);
+    double t0 = sf__now();
+    for (int r = 0; r < reps; r++) {
+        sf__png_encode(u8, n, n, 8, 1, c.png_level, &png, &np, &e);
+        free(png);
+    }
+    printf("  png encode 8-bit  %8.2f  (%zu bytes)\n", ms_per(t0, reps), np);
+    t0 = sf__now();
+    for (int r = 0; r < reps; r++) {
+        sf__png_encode(lab, n, n, 16, 1, c.png_level, &png, &np, &e);
+        free(png);
+    }
+    printf("  png encode 16-bit %8.2f  (%zu bytes)\n", ms_per(t0, reps), np);
+    free(u8);
+    free(lab);
+    sf__imgf_release(&im);
+    return 0;
+}
