@@ -34,13 +34,15 @@ PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-OPT ?= -O2 -g
+# C kernels gain from -O3 (vectorisation); it keeps IEEE semantics.
+OPT ?= -O3 -g
+CXXOPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-format-truncation
 # No -ffast-math anywhere near factory/ or harness/: outputs must not depend
 # on FMA contraction or reassociation (determinism).
-COMMON := $(OPT) $(WARN) -fopenmp -ffp-contract=off -MMD -MP $(SAN) \
+COMMON := $(WARN) -fopenmp -ffp-contract=off -MMD -MP $(SAN) \
     -Ifactory -Iharness -Imodel
-ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(COMMON) \
+ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(OPT) $(COMMON) \
     -Wstrict-prototypes -Wmissing-prototypes $(PKG_CFLAGS) $(CFLAGS)
 
 # libtorch: Debian's by default; TORCH_DIR=/path/to/site-packages/torch (or
@@ -61,7 +63,7 @@ TORCH_LIBS := -L$(TORCH_DIR)/lib -Wl,-rpath,$(TORCH_DIR)/lib \
 TORCH_ABI ?= $(shell python3 -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null || echo 1)
 TORCH_INC += -D_GLIBCXX_USE_CXX11_ABI=$(TORCH_ABI)
 endif
-ALL_CXXFLAGS = -std=c++17 $(COMMON) -Wno-unused-parameter $(TORCH_INC) \
+ALL_CXXFLAGS = -std=c++17 $(CXXOPT) $(COMMON) -Wno-unused-parameter $(TORCH_INC) \
     $(PKG_CFLAGS) $(CXXFLAGS)
 
 LDLIBS_ALL = $(PKG_LIBS) $(TORCH_LIBS) -lzip -lm -lpthread
@@ -126,20 +128,29 @@ $(SYNTHFM): $(CMD_OBJ) $(LIBHX) $(LIBSAM) $(LIBSF)
 
 # ---------------------------------------------------------------- tests
 TEST_DIRS := factory harness model
+# Each test binary links only the libraries its module depends on.
+TEST_LIBS_factory := $(LIBSF)
+TEST_LIBS_harness := $(LIBHX) $(LIBSAM) $(LIBSF)
+TEST_LIBS_model := $(LIBSAM) $(LIBSF)
 define test_bin
 TEST_$(1)_SRC := $$(wildcard tests/$(1)/test_*.c tests/$(1)/test_*.cpp)
-$(BUILD)/tests/test_$(1): $$(call obj,$$(TEST_$(1)_SRC)) $(LIBHX) $(LIBSAM) $(LIBSF)
+$(BUILD)/tests/test_$(1): $$(call obj,$$(TEST_$(1)_SRC)) $$(TEST_LIBS_$(1))
 	@mkdir -p $$(@D)
-	$(CXX) $(LDFLAGS_ALL) -o $$@ $$(call obj,$$(TEST_$(1)_SRC)) $(LIBHX) $(LIBSAM) $(LIBSF) -lcriterion $(LDLIBS_ALL)
+	$(CXX) $(LDFLAGS_ALL) -o $$@ $$(call obj,$$(TEST_$(1)_SRC)) $$(TEST_LIBS_$(1)) -lcriterion $(LDLIBS_ALL)
 endef
 $(foreach d,$(TEST_DIRS),$(eval $(call test_bin,$(d))))
 TEST_BINS := $(foreach d,$(TEST_DIRS),$(if $(TEST_$(d)_SRC),$(BUILD)/tests/test_$(d)))
 
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bin/%,$(BENCH_SRC))
-$(BUILD)/bin/bench_%: $(BUILD)/tests/bench/bench_%.o $(LIBHX) $(LIBSAM) $(LIBSF)
+# A benchmark links the libraries of its module (bench_<module>.c).
+BENCH_LIBS_factory := $(LIBSF)
+BENCH_LIBS_harness := $(LIBHX) $(LIBSAM) $(LIBSF)
+BENCH_LIBS_model := $(LIBSAM) $(LIBSF)
+.SECONDEXPANSION:
+$(BUILD)/bin/bench_%: $(BUILD)/tests/bench/bench_%.o $$(BENCH_LIBS_$$*)
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS_ALL) -o $@ $< $(LIBHX) $(LIBSAM) $(LIBSF) $(LDLIBS_ALL)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $< $(BENCH_LIBS_$*) $(LDLIBS_ALL)
 
 build-tests: $(SYNTHFM) $(TEST_BINS)
 
@@ -157,7 +168,7 @@ test-run: build-tests
 	@bash tests/run.sh $(BUILD)
 
 asan: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan OPT="-O1 -g" \
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan OPT="-O1 -g" CXXOPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    build-tests
 	@SF_SANITIZED=1 bash tests/run.sh build-asan

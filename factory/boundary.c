@@ -16,24 +16,26 @@
  *    the canvas mean shifted slightly up or down.
  *
  * Lattices. A field at scale s (a fraction of the image resolution, as in
- * draw_perlin) is a lattice of nodes spaced 1/s px, node k at x = k/s, so
- * about N*s cells span the image; it is upsampled linearly. When the
- * spacings are integer multiples of the finest one (the defaults: 1/32 and
- * 1/64; 1/16, 1/32 and 1/64) every coarse cell is a union of fine cells, so
- * the sum of the upsampled scales is itself the bilinear interpolant of one
- * lattice at the finest spacing whose nodes hold that sum. We build that
- * lattice once (exact, up to float rounding) and interpolate one lattice
- * per pixel instead of one per scale. For spacings that do not nest, the
- * coarser scales are resampled onto the finest lattice, a smooth field of
- * the same kind.
+ * draw_perlin) is a lattice of nodes spaced 1/s px, node k at pixel k/s
+ * (so about N*s cells span N pixels; the last node lies at or beyond pixel
+ * N-1), upsampled linearly. When the spacings are whole multiples of the
+ * finest one (the defaults: 1/32 and 1/64; 1/16, 1/32 and 1/64) every
+ * coarse cell is a union of fine cells, so the sum of the upsampled scales
+ * is itself the bilinear interpolant of one lattice at the finest spacing
+ * whose nodes hold that sum: we build that lattice once (exact up to float
+ * rounding) and interpolate one lattice per pixel instead of one per
+ * scale. Spacings that do not nest keep one lattice per scale.
  *
  * Performance. Upsampled fields are never stored: a pixel evaluates the
  * lattice directly by bilinear interpolation at its displaced position,
  * with one cell index and one set of weights for all labels; the node
  * values of all labels are interleaved, (gy, gx, L), so the per-label loop
- * is contiguous 4-wide vector code. Erosion of all clusters at once is a
- * capped city-block distance transform (two raster passes), which equals
- * sf__erode_label applied per label.
+ * is contiguous 4-wide vector code. Most pixels skip even that: when the
+ * undisplaced map (cheap: fields are linear along a row inside a cell)
+ * has one winner on all four pixels around the displaced position, that
+ * winner is exact there (see sf__boundary_label_map). Erosion of all
+ * clusters at once is a capped city-block distance transform (two raster
+ * passes), which equals sf__erode_label applied per label.
  */
 #include "sf_int.h"
 
@@ -71,8 +73,8 @@ static inline int argmax(const float *v, int n) {
     return l;
 }
 
-/* Node values of a field: (gy, gx, stride) floats; 16-byte aligned (malloc
- * on glibc), as the label lattice is read as v4f. */
+/* Node values of a field: (gy, gx, stride) floats, 16-byte aligned (the
+ * label lattice is read as v4f). */
 typedef struct lattice {
     int gx, gy, stride;
     float s;  /* scale: pixel x is lattice coordinate x * s */
@@ -91,9 +93,12 @@ static int lattice_alloc(lattice *t, int nx, int ny, double scale,
     t->gy = lattice_nodes(ny, scale);
     t->stride = stride;
     t->s = scale > 0.0 ? (float)scale : 0.0f;
-    t->v = calloc((size_t)t->gx * (size_t)t->gy * (size_t)stride,
-                  sizeof *t->v);
-    return t->v ? SF_OK : SF_ENOMEM;
+    size_t bytes = (size_t)t->gx * (size_t)t->gy * (size_t)stride *
+                   sizeof *t->v;
+    bytes = (bytes + 15) & ~(size_t)15;
+    if (!(t->v = aligned_alloc(16, bytes))) return SF_ENOMEM;
+    memset(t->v, 0, bytes);
+    return SF_OK;
 }
 
 /* Cell index of lattice coordinate c (clamped into [0, g-1]) and the
@@ -165,23 +170,48 @@ static uint64_t lattice_ctr(uint64_t label1, int s, size_t node) {
     return (label1 << 40) | ((uint64_t)s << 32) | (uint64_t)node;
 }
 
-/* Build the summed lattice of `n` scales into *out (stride channels, of
- * which `used` are drawn: channel ch of node k at scale s is std[s] times a
- * normal from counter lattice_ctr(label1(ch), s, k)). For the displacement
- * (label1 = 0) one block gives both channels. */
-static int build_field(lattice *out, int nx, int ny, const double *scales,
+/* A field: the sum of its scales' upsampled lattices, held as one merged
+ * lattice when the scales nest, else one lattice per scale. */
+typedef struct field {
+    int n;
+    lattice lat[MAX_SCALES];
+} field;
+
+static void field_release(field *f) {
+    for (int k = 0; k < MAX_SCALES; k++) free(f->lat[k].v);
+}
+
+/* Every spacing 1/scales[s] a whole multiple of the finest one? */
+static int scales_nest(const double *scales, int n, int fine) {
+    for (int s = 0; s < n; s++) {
+        if (!(scales[s] > 0.0)) return 0;
+        double r = scales[fine] / scales[s];
+        if (fabs(r - nearbyint(r)) > 1e-9 * r) return 0;
+    }
+    return 1;
+}
+
+/* Build field f from `n` scales: channel ch of node k at scale s is
+ * std[s] times a normal from counter lattice_ctr(ch + 1, s, k) on `key`
+ * (`used` channels of `stride`). For the displacement (warp != 0) one
+ * block at lattice_ctr(0, s, k) gives both channels. No scales: one
+ * all-zero lattice. */
+static int build_field(field *f, int nx, int ny, const double *scales,
                        const double *std, int n, int stride, int used,
                        sf_rng_key key, int warp) {
     lattice tmp = {0};
     int rc = SF_OK, fine = 0;
     for (int s = 1; s < n; s++)
         if (scales[s] > scales[fine]) fine = s;
-    if ((rc = lattice_alloc(out, nx, ny, n ? scales[fine] : 0.0, stride)))
+    const int merge = n <= 1 || scales_nest(scales, n, fine);
+    f->n = merge ? 1 : n;
+    if (merge && (rc = lattice_alloc(&f->lat[0], nx, ny,
+                                     n ? scales[fine] : 0.0, stride)))
         goto out;
     for (int s = 0; s < n; s++) {
-        lattice *t = s == fine ? out : &tmp;
-        if (t == &tmp && (rc = lattice_alloc(t, nx, ny, scales[s], stride)))
-            goto out;
+        lattice *t = merge ? (s == fine ? &f->lat[0] : &tmp) : &f->lat[s];
+        if (t != &f->lat[0] || !merge)
+            if ((rc = lattice_alloc(t, nx, ny, scales[s], stride))) goto out;
         size_t nodes = (size_t)t->gx * (size_t)t->gy;
         float sd = (float)std[s];
         for (size_t k = 0; k < nodes; k++) {
@@ -202,7 +232,7 @@ static int build_field(lattice *out, int nx, int ny, const double *scales,
             }
         }
         if (t == &tmp) {
-            lattice_add(out, &tmp);
+            lattice_add(&f->lat[0], &tmp);
             free(tmp.v);
             tmp.v = NULL;
         }
@@ -212,16 +242,110 @@ out:
     return rc;
 }
 
+/* Label (0-based) at position (px, py), pixels: every field by bilinear
+ * interpolation of each lattice, label lanes interleaved (nv vectors per
+ * node), first maximum wins. acc: nv vectors of scratch; bias: 0 in label
+ * lanes, -inf in padding lanes. */
+static int exact_label(const field *f, int nv, int L, const v4f *bias,
+                       v4f *acc, float px, float py) {
+    for (int k = 0; k < nv; k++) acc[k] = bias[k];
+    for (int q = 0; q < f->n; q++) {
+        const lattice *t = &f->lat[q];
+        float gx, gy;
+        int ix = cell(px * t->s, t->gx, &gx);
+        int iy = cell(py * t->s, t->gy, &gy);
+        float v00 = (1.0f - gx) * (1.0f - gy), v01 = gx * (1.0f - gy);
+        float v10 = (1.0f - gx) * gy, v11 = gx * gy;
+        const size_t row = (size_t)t->gx * (size_t)nv;
+        const v4f *a = (const v4f *)t->v + (size_t)iy * row + (size_t)ix * nv;
+        const v4f *b = a + nv, *c = a + row, *d = c + nv;
+        for (int k = 0; k < nv; k++)
+            acc[k] += v00 * a[k] + v01 * b[k] + v10 * c[k] + v11 * d[k];
+    }
+    return argmax((const float *)acc, L);
+}
+
+/*
+ * The undisplaced map at integer pixels, m0 = 1 + argmax, row by row. On
+ * a row, inside one lattice cell, every field is linear in the cell
+ * coordinate t: A + B t. The winner at the first pixel of the segment
+ * holds until the first label with a steeper slope overtakes it (the
+ * smallest crossing time wins, the steeper label on a tie), so a segment
+ * costs O(L) per change of winner instead of O(L) per pixel. m0 serves
+ * only to recognise pixels deep inside a region (see the main loop), so
+ * float rounding at exact ties does not matter here.
+ * lix/lfx: lattice cell and coordinate per column; R: 2 * gx * stride.
+ */
+static void undisplaced_map(const lattice *lf, int L, int nx, int ny,
+                            const int *lix, const float *lfx, float *R,
+                            uint16_t *m0) {
+    const size_t st = (size_t)lf->stride;
+    float *B = R + (size_t)lf->gx * st; /* slopes of the current cell */
+    for (int y = 0; y < ny; y++) {
+        float fy;
+        int iy = cell((float)y * lf->s, lf->gy, &fy);
+        const float *v0 = lf->v + (size_t)iy * lf->gx * st;
+        const float *v1 = v0 + (size_t)lf->gx * st;
+        for (size_t k = 0; k < (size_t)lf->gx * st; k++)
+            R[k] = (1.0f - fy) * v0[k] + fy * v1[k];
+        uint16_t *row = m0 + (size_t)y * (size_t)nx;
+        int x = 0;
+        while (x < nx) {
+            const int i = lix[x];
+            const float *A = R + (size_t)i * st, *A1 = A + st;
+            for (int l = 0; l < L; l++) B[l] = A1[l] - A[l];
+            int w = 0;
+            float bv = A[0] + B[0] * lfx[x];
+            for (int l = 1; l < L; l++) {
+                float v = A[l] + B[l] * lfx[x];
+                if (v > bv) {
+                    bv = v;
+                    w = l;
+                }
+            }
+            for (;;) {
+                /* First label to overtake w after the current pixel. */
+                float tn = INFINITY;
+                int wn = -1;
+                for (int m = 0; m < L; m++) {
+                    float db = B[m] - B[w];
+                    if (!(db > 0.0f)) continue;
+                    float tc = (A[w] - A[m]) / db;
+                    if (wn < 0 || tc < tn || (tc == tn && B[m] > B[wn])) {
+                        tn = tc;
+                        wn = m;
+                    }
+                }
+                while (x < nx && lix[x] == i && lfx[x] < tn)
+                    row[x++] = (uint16_t)(w + 1);
+                if (x >= nx || lix[x] != i) break;
+                w = wn; /* pixels remain, so some label overtook w */
+            }
+        }
+    }
+}
+
+/*
+ * SynthMorph label map: labels (nx * ny) get 1 + argmax over n_labels
+ * fields sampled at x + u(x). Draws from d: one std per label scale, then
+ * one per warp scale (appended to json as "label_sigma" and
+ * "warp_sigma_px" when json is non-NULL). Lattice values come from fkey
+ * (counter (label + 1) << 40 | scale << 32 | node) and wkey (counter
+ * scale << 32 | node, words 0-1 -> x, y). Returns SF_OK, SF_EINVAL (bad
+ * sizes, n_labels or scale counts) or SF_ENOMEM.
+ */
 int sf__boundary_label_map(const sf_config *c, sf_draw *d, sf_rng_key fkey,
                            sf_rng_key wkey, int n_labels, uint16_t *labels,
                            int nx, int ny, sf_buf *json) {
     const int n_ls = c->boundary.n_label_scales;
     const int n_ws = c->boundary.n_warp_scales;
-    lattice lf = {0}, wf = {0};
+    field lf = {0}, wf = {0};
     double lsig[MAX_SCALES], wsig[MAX_SCALES];
-    int *wix = NULL;
-    float *wfx = NULL;
+    int *wix = NULL, *lix = NULL;
+    float *wfx = NULL, *wrow = NULL, *urow = NULL, *lfx = NULL, *R = NULL;
     v4f *acc = NULL;
+    uint8_t *inner = NULL;
+    uint16_t *m0 = NULL;
     int rc = SF_EINVAL;
 
     if (n_labels < 1 || n_labels > 65535 || nx <= 0 || ny <= 0 ||
@@ -246,53 +370,99 @@ int sf__boundary_label_map(const sf_config *c, sf_draw *d, sf_rng_key fkey,
                           2, 2, wkey, 1)))
         goto out;
 
-    /* Displacement cell per column (the same for every row). */
     rc = SF_ENOMEM;
-    wix = malloc((size_t)nx * sizeof *wix);
-    wfx = malloc((size_t)nx * sizeof *wfx);
-    if (!wix || !wfx) goto out;
-    for (int x = 0; x < nx; x++) wix[x] = cell((float)x * wf.s, wf.gx, &wfx[x]);
-
-    /* acc: one value per label lane; bias: 0 in label lanes, -inf in the
-     * padding lanes, which then never win the argmax. */
+    const size_t n = (size_t)nx * (size_t)ny;
+    const lattice *l0 = &lf.lat[0];
+    int wgx = 2; /* widest warp lattice */
+    for (int q = 0; q < wf.n; q++)
+        if (wf.lat[q].gx > wgx) wgx = wf.lat[q].gx;
+    wix = malloc((size_t)wf.n * (size_t)nx * sizeof *wix);
+    wfx = malloc((size_t)wf.n * (size_t)nx * sizeof *wfx);
+    wrow = malloc(2 * (size_t)wgx * sizeof *wrow);
+    urow = malloc(2 * (size_t)nx * sizeof *urow);
     acc = malloc(2 * (size_t)nv * sizeof *acc);
-    if (!acc) goto out;
+    if (!wix || !wfx || !wrow || !urow || !acc) goto out;
     v4f *bias = acc + nv;
     for (int l = 0; l < Lp; l++) ((float *)bias)[l] = l < L ? 0.0f : -INFINITY;
+    /* Displacement cells per column (the same for every row). */
+    for (int q = 0; q < wf.n; q++)
+        for (int x = 0; x < nx; x++)
+            wix[q * nx + x] =
+                cell((float)x * wf.lat[q].s, wf.lat[q].gx, &wfx[q * nx + x]);
 
+    /* The shortcut below needs one label lattice and 2 x 2 pixels. */
+    const int shortcut = lf.n == 1 && nx >= 2 && ny >= 2;
+    if (shortcut) {
+        lix = malloc((size_t)nx * sizeof *lix);
+        lfx = malloc((size_t)nx * sizeof *lfx);
+        inner = malloc((size_t)nx + (size_t)ny);
+        R = malloc(2 * (size_t)l0->gx * (size_t)Lp * sizeof *R);
+        m0 = malloc(n * sizeof *m0);
+        if (!lix || !lfx || !inner || !R || !m0) goto out;
+        for (int x = 0; x < nx; x++)
+            lix[x] = cell((float)x * l0->s, l0->gx, &lfx[x]);
+        /* Unit squares [x, x+1] x [y, y+1] inside one lattice cell (no
+         * node line strictly inside): inner[x] for columns, inner[nx + y]
+         * for rows. With the default scales node lines fall on whole
+         * pixels, so every square qualifies. */
+        for (int k = 0; k < nx + ny; k++) {
+            int q = k < nx ? k : k - nx;
+            double node = floor((double)q * l0->s) + 1.0;
+            inner[k] = !(node < (double)(q + 1) * l0->s);
+        }
+        undisplaced_map(l0, L, nx, ny, lix, lfx, R, m0);
+    }
+
+    /*
+     * Every pixel samples the fields at p = x + u(x). Where the four
+     * pixels around p share the winner w of the undisplaced map and their
+     * unit square lies in one lattice cell, w wins at p as well: there
+     * each difference F_w - F_m is bilinear on the square, so its value at
+     * p is a convex combination of its (non-negative) corner values. Only
+     * the other pixels, near region boundaries, evaluate every field.
+     */
     const float xmax = (float)(nx - 1), ymax = (float)(ny - 1);
-    const size_t lrow = (size_t)lf.gx * (size_t)nv;
     for (int y = 0; y < ny; y++) {
         uint16_t *out_row = labels + (size_t)y * (size_t)nx;
-        float wfy;
-        int wiy = cell((float)y * wf.s, wf.gy, &wfy);
-        const float *wrow = wf.v + 2 * (size_t)wiy * (size_t)wf.gx;
+        /* Displacement u(x, y) of the whole row, px: per warp lattice,
+         * interpolate its two node rows at y, then along x. */
+        for (int x = 0; x < nx; x++) urow[2 * x] = urow[2 * x + 1] = 0.0f;
+        for (int q = 0; q < wf.n; q++) {
+            const lattice *t = &wf.lat[q];
+            float fy;
+            int iy = cell((float)y * t->s, t->gy, &fy);
+            const float *v0 = t->v + 2 * (size_t)iy * (size_t)t->gx;
+            const float *v1 = v0 + 2 * (size_t)t->gx;
+            for (int k = 0; k < 2 * t->gx; k++)
+                wrow[k] = (1.0f - fy) * v0[k] + fy * v1[k];
+            const int *ix = wix + (size_t)q * nx;
+            const float *fx = wfx + (size_t)q * nx;
+            for (int x = 0; x < nx; x++) {
+                const float *a = wrow + 2 * ix[x];
+                urow[2 * x] += (1.0f - fx[x]) * a[0] + fx[x] * a[2];
+                urow[2 * x + 1] += (1.0f - fx[x]) * a[1] + fx[x] * a[3];
+            }
+        }
         for (int x = 0; x < nx; x++) {
-            /* Displacement u(x, y), px. */
-            float fx = wfx[x];
-            float w00 = (1.0f - fx) * (1.0f - wfy), w01 = fx * (1.0f - wfy);
-            float w10 = (1.0f - fx) * wfy, w11 = fx * wfy;
-            const float *p0 = wrow + 2 * (size_t)wix[x];
-            const float *p1 = p0 + 2 * (size_t)wf.gx;
-            float ux = w00 * p0[0] + w01 * p0[2] + w10 * p1[0] + w11 * p1[2];
-            float uy = w00 * p0[1] + w01 * p0[3] + w10 * p1[1] + w11 * p1[3];
-
-            /* All label fields at the displaced position (clamped). */
+            float ux = urow[2 * x], uy = urow[2 * x + 1];
             float px = (float)x + ux, py = (float)y + uy;
             px = px > 0.0f ? (px < xmax ? px : xmax) : 0.0f;
             py = py > 0.0f ? (py < ymax ? py : ymax) : 0.0f;
-            float gx, gy;
-            int ix = cell(px * lf.s, lf.gx, &gx);
-            int iy = cell(py * lf.s, lf.gy, &gy);
-            float v00 = (1.0f - gx) * (1.0f - gy), v01 = gx * (1.0f - gy);
-            float v10 = (1.0f - gx) * gy, v11 = gx * gy;
-            const v4f *a = (const v4f *)lf.v + (size_t)iy * lrow +
-                           (size_t)ix * (size_t)nv;
-            const v4f *b = a + nv, *cc = a + lrow, *dd = cc + nv;
-            for (int k = 0; k < nv; k++)
-                acc[k] = bias[k] + (v00 * a[k] + v01 * b[k] + v10 * cc[k] +
-                                    v11 * dd[k]);
-            out_row[x] = (uint16_t)(argmax((const float *)acc, L) + 1);
+
+            if (shortcut) {
+                int i = (int)px, j = (int)py;
+                i = i < nx - 2 ? i : nx - 2;
+                j = j < ny - 2 ? j : ny - 2;
+                const uint16_t *q = m0 + (size_t)j * (size_t)nx + i;
+                uint16_t w = q[0];
+                if (inner[i] && inner[nx + j] && q[1] == w && q[nx] == w &&
+                    q[nx + 1] == w) {
+                    out_row[x] = w;
+                    continue;
+                }
+            }
+            out_row[x] =
+                (uint16_t)(exact_label(&lf, nv, L, bias, acc, px, py) + 1);
         }
     }
 
@@ -303,11 +473,18 @@ int sf__boundary_label_map(const sf_config *c, sf_draw *d, sf_rng_key fkey,
     rc = SF_OK;
 
 out:
-    free(lf.v);
-    free(wf.v);
+    field_release(&lf);
+    field_release(&wf);
     free(wix);
     free(wfx);
+    free(wrow);
+    free(urow);
     free(acc);
+    free(lix);
+    free(lfx);
+    free(inner);
+    free(R);
+    free(m0);
     return rc;
 }
 
@@ -327,42 +504,73 @@ out:
  */
 static void erode_all(uint16_t *labels, int nx, int ny, const int *iters,
                       int kmax, uint8_t *dist) {
-    const size_t n = (size_t)nx * (size_t)ny, w = (size_t)nx;
-    const uint8_t cap = (uint8_t)kmax;
-    memset(dist, cap, n);
+    const size_t w = (size_t)nx;
+    const unsigned cap = (unsigned)kmax;
+    /* 0 on pixels with a 4-neighbour of another value, else the cap. */
     for (int y = 0; y < ny; y++) {
         const uint16_t *r = labels + (size_t)y * w;
-        uint8_t *dr = dist + (size_t)y * w;
-        for (int x = 0; x + 1 < nx; x++)
-            if (r[x] != r[x + 1]) dr[x] = dr[x + 1] = 0;
-        if (y + 1 < ny)
-            for (int x = 0; x < nx; x++)
-                if (r[x] != r[x + w]) dr[x] = dr[x + w] = 0;
-    }
-    for (int y = 0; y < ny; y++) { /* forward: left and up */
+        const uint16_t *up = y > 0 ? r - w : r, *dn = y + 1 < ny ? r + w : r;
         uint8_t *dr = dist + (size_t)y * w;
         for (int x = 0; x < nx; x++) {
-            unsigned d = dr[x];
-            if (x > 0 && dr[x - 1] + 1u < d) d = dr[x - 1] + 1u;
-            if (y > 0 && dr[x - w] + 1u < d) d = dr[x - w] + 1u;
-            dr[x] = (uint8_t)d;
+            uint16_t v = r[x];
+            uint16_t lt = x > 0 ? r[x - 1] : v, rt = x + 1 < nx ? r[x + 1] : v;
+            int edge = (v != lt) | (v != rt) | (v != up[x]) | (v != dn[x]);
+            dr[x] = (uint8_t)(edge ? 0u : cap);
         }
     }
-    for (int y = ny - 1; y >= 0; y--) { /* backward: right and down */
-        uint8_t *dr = dist + (size_t)y * w;
-        for (int x = nx - 1; x >= 0; x--) {
-            unsigned d = dr[x];
-            if (x + 1 < nx && dr[x + 1] + 1u < d) d = dr[x + 1] + 1u;
-            if (y + 1 < ny && dr[x + w] + 1u < d) d = dr[x + w] + 1u;
-            dr[x] = (uint8_t)d;
+    if (kmax > 1) {
+        /* City-block distance, capped: forward (left, up), backward (right,
+         * down). Values stay <= cap <= 254, so +1 cannot wrap. */
+        for (int y = 0; y < ny; y++) {
+            uint8_t *dr = dist + (size_t)y * w;
+            const uint8_t *up = y > 0 ? dr - w : dr;
+            unsigned left = cap;
+            for (int x = 0; x < nx; x++) {
+                unsigned d = dr[x], a = left + 1u, b = up[x] + 1u;
+                d = a < d ? a : d;
+                d = b < d ? b : d;
+                dr[x] = (uint8_t)d;
+                left = d;
+            }
+        }
+        for (int y = ny - 1; y >= 0; y--) {
+            uint8_t *dr = dist + (size_t)y * w;
+            const uint8_t *dn = y + 1 < ny ? dr + w : dr;
+            unsigned right = cap;
+            for (int x = nx - 1; x >= 0; x--) {
+                unsigned d = dr[x], a = right + 1u, b = dn[x] + 1u;
+                d = a < d ? a : d;
+                d = b < d ? b : d;
+                dr[x] = (uint8_t)d;
+                right = d;
+            }
         }
     }
+    /* iters[0] = 0: background never erodes. */
+    const size_t n = w * (size_t)ny;
     for (size_t i = 0; i < n; i++)
-        if (labels[i] && dist[i] < iters[labels[i]]) labels[i] = 0;
+        labels[i] = dist[i] < iters[labels[i]] ? 0 : labels[i];
 }
 
 /* ---------------------------------------------------------------- module */
 
+static int oom(sf_err *err) {
+    return sf_err_set(err, SF_ENOMEM, "boundary: out of memory");
+}
+
+/*
+ * One sample: im (nx, ny, px allocated by the caller) gets the image before
+ * noise and blur, labels (nx * ny) the instances 1..*n_instances (0 =
+ * background), json the drawn parameters as object members, in draw order:
+ *   "n_labels", "label_sigma":[per label scale], "warp_sigma_px":[per warp
+ *   scale, px at this size], "erode_fraction", "eroded":[[label,steps],..],
+ *   "canvas_a", "canvas_b", "outlier_fraction", "canvas_mean" (over the
+ *   foreground), "shift" (signed, as applied), "background_level".
+ * Scalar draws come from stream SF_STREAM_BOUNDARY, lattices from
+ * SF_STREAM_BOUNDARY_FIELD / _WARP, canvas pixels from _CANVAS. Returns
+ * SF_OK, SF_ENOMEM, SF_EINVAL (bad n_labels or scales) or SF_ERANGE (more
+ * than 65535 instances); err says which. Reentrant.
+ */
 int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
                           sf_imgf *im, uint16_t *labels, int *n_instances,
                           sf_buf *json, sf_err *err) {
@@ -396,9 +604,11 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
 
     /* 2. Erode a random subset of the clusters: each with probability f,
      * by a random number of steps. */
-    rc = SF_ENOMEM;
     iters = calloc((size_t)n_labels + 1, sizeof *iters);
-    if (!iters) goto nomem;
+    if (!iters) {
+        rc = oom(err);
+        goto out;
+    }
     double f = sf__draw_range(&d, c->boundary.erode_fraction);
     json_member(js, "erode_fraction", f);
     json_key(js, "eroded");
@@ -406,34 +616,40 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
     int kmax = 0, first = 1;
     for (int l = 1; l <= n_labels; l++) {
         if (!sf__draw_bernoulli(&d, f)) continue;
-        int k = sf__draw_irange(&d, c->boundary.erode_iterations);
-        k = k < 0 ? 0 : (k > MAX_ERODE ? MAX_ERODE : k);
-        iters[l] = k;
-        kmax = k > kmax ? k : kmax;
-        sf__buf_printf(js, "%s[%d,%d]", first ? "" : ",", l, k);
+        int steps = sf__draw_irange(&d, c->boundary.erode_iterations);
+        steps = steps < 0 ? 0 : (steps > MAX_ERODE ? MAX_ERODE : steps);
+        iters[l] = steps;
+        kmax = steps > kmax ? steps : kmax;
+        sf__buf_printf(js, "%s[%d,%d]", first ? "" : ",", l, steps);
         first = 0;
     }
     sf__buf_puts(js, "]");
     if (kmax > 0) {
-        if (!(dist = malloc(n))) goto nomem;
+        if (!(dist = malloc(n))) {
+            rc = oom(err);
+            goto out;
+        }
         erode_all(labels, nx, ny, iters, kmax, dist);
     }
 
     /* 3. Binary mask; instances are its 4-connected components. */
     for (size_t i = 0; i < n; i++) labels[i] = labels[i] != 0;
-    int k = sf__relabel_components(labels, nx, ny, c->min_instance_area);
-    if (k < 0) {
-        rc = sf_err_set(err, k, "boundary: components: %s", sf_strerror(k));
+    int n_inst = sf__relabel_components(labels, nx, ny, c->min_instance_area);
+    if (n_inst < 0) {
+        rc = sf_err_set(err, n_inst, "boundary: components: %s",
+                        sf_strerror(n_inst));
         goto out;
     }
-    *n_instances = k;
+    *n_instances = n_inst;
 
     /* 4. Canvas: uniform in [a, b], b = a +- w, with a proportion p of
-     * outliers uniform in [0, 1]. Two pixels per Philox block (counter =
-     * pixel index / 2; words 0-1 for the even pixel, 2-3 for the odd):
-     * the first word gives the value, the second the outlier decision. An
-     * outlier reuses the first word as a uniform value in [0, 1], which is
-     * independent of the decision. */
+     * outliers uniform in [0, 1]; only the foreground shows it, so only
+     * foreground pixels are drawn. One 32-bit word per pixel, four pixels
+     * per Philox block (counter = pixel index / 4, word = index % 4): the
+     * high 16 bits give a uniform u (the image ends up 8-bit, so 16 bits
+     * are plenty), the low 16 bits the outlier decision; the canvas value
+     * is a + (b - a) u, or u itself for an outlier (u is independent of
+     * the decision). */
     double a = sf__draw_range(&d, c->boundary.canvas_low);
     double w = sf__draw_range(&d, c->boundary.canvas_width);
     int up = sf__draw_bernoulli(&d, 0.5);
@@ -446,23 +662,34 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
 
     sf_rng_key ck = sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_CANVAS);
     const float fa = (float)a, fspan = (float)(b - a), fp = (float)p;
+    const float k16 = 1.0f / 65536.0f;
     float *px = im->px;
     double sum = 0.0;
-    for (size_t i = 0; i < n; i += 2) {
+    size_t n_fg = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        size_t m = n - i < 4 ? n - i : 4;
+        int any = 0;
+        for (size_t j = 0; j < m; j++) any |= labels[i + j] != 0;
+        if (!any) continue;
         uint32_t r[4];
-        sf_rng_block(ck, i / 2, r);
-        for (size_t j = 0; j < 2 && i + j < n; j++) {
-            float u = sf__u01f(r[2 * j]);
-            float v = sf__u01f(r[2 * j + 1]) < fp ? u : fa + fspan * u;
+        sf__rng_block_inline(ck, i / 4, r);
+        for (size_t j = 0; j < m; j++) {
+            if (!labels[i + j]) continue;
+            float u = (float)(r[j] >> 16) * k16;
+            float v = (float)(r[j] & 0xFFFFu) * k16 < fp ? u : fa + fspan * u;
             px[i + j] = v;
-            sum += v;
+            sum += v; /* raster order: deterministic */
+            n_fg++;
         }
     }
-    double mean = sum / (double)n;
+    /* The canvas mean where it shows (the paper averages the canvas); with
+     * no foreground at all, the mean of [a, b]. */
+    double mean = n_fg ? sum / (double)n_fg : 0.5 * (a + b);
 
-    /* 5. Background: the canvas mean shifted by at least min_contrast, the
-     * sign flipped if the first choice leaves [0, 1]; if neither side has
-     * room for the drawn shift, the level goes to the bound with more room
+    /* 5. Background: the canvas mean shifted by at least min_contrast, so
+     * the foreground mean and the background level differ by at least
+     * min_contrast. The sign flips if the first choice leaves [0, 1]; if
+     * neither side has room, the level goes to the bound with more room
      * (at least 0.5 from the mean). */
     double mc = c->contrast.min_contrast;
     double mag = shift > mc ? shift : mc;
@@ -479,12 +706,8 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
     json_member(js, "canvas_mean", mean);
     json_member(js, "shift", lvl - mean);
     json_member(js, "background_level", lvl);
-    if (js->oom) goto nomem;
-    rc = SF_OK;
-    goto out;
+    rc = js->oom ? oom(err) : SF_OK;
 
-nomem:
-    rc = sf_err_set(err, SF_ENOMEM, "boundary: out of memory");
 out:
     free(iters);
     free(dist);

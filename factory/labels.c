@@ -7,12 +7,12 @@
  */
 #include "sf_int.h"
 
+#include <assert.h>
 #include <stdlib.h>
-#include <string.h>
 
 /* ------------------------------------------------------------ components */
 
-/* Union-find over provisional labels. Roots are always the smallest label of
+/* Union-find over run numbers. Roots are always the smallest number of
  * their set (union by minimum), so parent[j] <= j holds throughout. */
 static uint32_t uf_find(uint32_t *parent, uint32_t a) {
     while (parent[a] != a) {
@@ -22,30 +22,32 @@ static uint32_t uf_find(uint32_t *parent, uint32_t a) {
     return a;
 }
 
-static uint32_t uf_union(uint32_t *parent, uint32_t a, uint32_t b) {
+static void uf_union(uint32_t *parent, uint32_t a, uint32_t b) {
     a = uf_find(parent, a);
     b = uf_find(parent, b);
-    if (a < b) {
+    if (a < b)
         parent[b] = a;
-        return a;
-    }
-    parent[a] = b;
-    return b;
+    else
+        parent[a] = b;
 }
 
+/* A horizontal run of one nonzero value: pixels [x0, x1) of its row. */
+typedef struct run {
+    int x0, x1;
+    uint16_t v;
+} run;
+
 /*
- * Two-pass connected components, 4-connectivity, one component = a maximal
- * 4-connected set of pixels sharing one nonzero value.
- *
- * Pass 1 gives each pixel a provisional label (raster order) and records
- * equivalences; a component's root is the provisional label of its first
- * pixel in raster order (that pixel had no earlier neighbour in the
- * component, so it opened a new label, the smallest of its set). Visiting
- * roots in ascending order is therefore visiting components in raster order
- * of their first pixel, which makes the final numbering deterministic.
- *
- * Memory: 4 bytes per pixel for provisional labels, plus 8 bytes per
- * provisional label (at most one per pixel).
+ * Connected components, 4-connectivity, one component = a maximal
+ * 4-connected set of pixels sharing one nonzero value. Run-based two-pass
+ * labelling: each run of equal values in a row is a node, joined to the
+ * runs of the row above that overlap it and hold the same value. Runs are
+ * numbered in raster order and union-find keeps the smallest number as the
+ * root, so a component's root is the run holding its first pixel in raster
+ * order: numbering roots in ascending order numbers components in raster
+ * order of their first pixel (deterministic). Memory: about 20 bytes per
+ * run (at most one run per pixel). On error (SF_ENOMEM, or SF_ERANGE when
+ * more than 65535 components survive) labels is left unchanged.
  */
 int sf__relabel_components(uint16_t *labels, int nx, int ny, int min_area) {
     if (nx <= 0 || ny <= 0) return 0;
@@ -53,60 +55,66 @@ int sf__relabel_components(uint16_t *labels, int nx, int ny, int min_area) {
     if (n >= UINT32_MAX) return SF_ERANGE;
 
     int rc = SF_ENOMEM;
-    uint32_t *prov = malloc(n * sizeof *prov);
-    uint32_t *parent = NULL, *area = NULL;
-    if (!prov) goto out;
-    /* Provisional labels start at 1; worst case one per pixel (e.g. a
-     * checkerboard of two values). Grown on demand. */
-    size_t cap = n < 4096 ? n + 1 : 4096;
-    parent = malloc(cap * sizeof *parent);
-    if (!parent) goto out;
+    size_t cap = 4096, nr = 0;
+    run *runs = malloc(cap * sizeof *runs);
+    uint32_t *parent = malloc(cap * sizeof *parent); /* by run index */
+    uint32_t *area = NULL;
+    size_t *row0 = malloc(((size_t)ny + 1) * sizeof *row0); /* first run */
+    if (!runs || !parent || !row0) goto out;
 
-    uint32_t m = 0; /* provisional labels used: 1..m */
     for (int y = 0; y < ny; y++) {
-        const uint16_t *row = labels + (size_t)y * (size_t)nx;
-        uint32_t *prow = prov + (size_t)y * (size_t)nx;
-        for (int x = 0; x < nx; x++) {
-            uint16_t v = row[x];
-            if (!v) {
-                prow[x] = 0;
-                continue;
+        const uint16_t *r = labels + (size_t)y * (size_t)nx;
+        row0[y] = nr;
+        for (int x = 0; x < nx;) {
+            uint16_t v = r[x];
+            int x0 = x;
+            while (x < nx && r[x] == v) x++;
+            if (!v) continue;
+            if (nr == cap) {
+                size_t ncap = cap * 2;
+                run *nruns = realloc(runs, ncap * sizeof *runs);
+                if (nruns) runs = nruns;
+                uint32_t *npar = realloc(parent, ncap * sizeof *parent);
+                if (npar) parent = npar;
+                if (!nruns || !npar) goto out;
+                cap = ncap;
             }
-            uint32_t left = (x > 0 && row[x - 1] == v) ? prow[x - 1] : 0;
-            uint32_t up = (y > 0 && row[x - (ptrdiff_t)nx] == v)
-                              ? prow[x - (ptrdiff_t)nx]
-                              : 0;
-            if (left && up) {
-                prow[x] = left == up ? left : uf_union(parent, left, up);
-            } else if (left | up) {
-                prow[x] = left | up;
+            runs[nr] = (run){x0, x, v};
+            parent[nr] = (uint32_t)nr;
+            nr++;
+        }
+        if (y == 0) continue;
+        /* Join overlapping runs of equal value with the row above. */
+        size_t i = row0[y - 1], j = row0[y];
+        while (i < row0[y] && j < nr) {
+            const run *a = &runs[i], *b = &runs[j];
+            if (a->x1 <= b->x0) {
+                i++;
+            } else if (b->x1 <= a->x0) {
+                j++;
             } else {
-                if ((size_t)m + 1 >= cap) {
-                    size_t ncap = cap * 2 > n + 1 ? n + 1 : cap * 2;
-                    uint32_t *p = realloc(parent, ncap * sizeof *p);
-                    if (!p) goto out;
-                    parent = p;
-                    cap = ncap;
-                }
-                m++;
-                parent[m] = m;
-                prow[x] = m;
+                if (a->v == b->v) uf_union(parent, (uint32_t)i, (uint32_t)j);
+                if (a->x1 < b->x1)
+                    i++;
+                else
+                    j++;
             }
         }
     }
+    row0[ny] = nr;
 
-    /* Flatten: parent[j] < j is already a root once lower labels are done. */
-    area = calloc((size_t)m + 1, sizeof *area);
+    /* Flatten (parent[j] < j is final once lower runs are), then areas. */
+    area = calloc(nr ? nr : 1, sizeof *area);
     if (!area) goto out;
-    for (uint32_t j = 1; j <= m; j++) parent[j] = parent[parent[j]];
-    for (size_t i = 0; i < n; i++)
-        if (prov[i]) area[parent[prov[i]]]++;
-
+    for (size_t j = 0; j < nr; j++) {
+        parent[j] = parent[parent[j]];
+        area[parent[j]] += (uint32_t)(runs[j].x1 - runs[j].x0);
+    }
     /* Final ids in ascending root order; area[] becomes the id map. */
-    uint32_t k = 0;
-    for (uint32_t j = 1; j <= m; j++) {
+    uint32_t k = 0, amin = (uint32_t)(min_area > 0 ? min_area : 0);
+    for (size_t j = 0; j < nr; j++) {
         if (parent[j] != j) continue;
-        if (area[j] < (uint32_t)(min_area > 0 ? min_area : 0)) {
+        if (area[j] < amin) {
             area[j] = 0;
             continue;
         }
@@ -116,14 +124,20 @@ int sf__relabel_components(uint16_t *labels, int nx, int ny, int min_area) {
         }
         area[j] = ++k;
     }
-    for (size_t i = 0; i < n; i++)
-        labels[i] = prov[i] ? (uint16_t)area[parent[prov[i]]] : 0;
+    for (int y = 0; y < ny; y++) {
+        uint16_t *r = labels + (size_t)y * (size_t)nx;
+        for (size_t j = row0[y]; j < row0[y + 1]; j++) {
+            uint16_t id = (uint16_t)area[parent[j]];
+            for (int x = runs[j].x0; x < runs[j].x1; x++) r[x] = id;
+        }
+    }
     rc = (int)k;
 
 out:
-    free(prov);
+    free(runs);
     free(parent);
     free(area);
+    free(row0);
     return rc;
 }
 
@@ -131,16 +145,21 @@ out:
 
 /*
  * Reference erosion, one row at a time: pixel (x, y) of label l becomes 0
- * when a 4-neighbour inside the image holds another value. Row y is decided
- * from the original rows y-1, y, y+1; row y-1 has already been rewritten,
- * so its original membership is kept in scratch (2 * nx bytes: previous and
- * current row). The caller provides scratch, so this never fails (it
- * returns void and must not allocate). Cost: iters full passes over the
- * rows holding l; boundary.c erodes many labels at once with a distance
- * transform and is tested against this.
+ * when a 4-neighbour inside the image holds another value (0 included).
+ * Row y is decided from the original rows y-1, y, y+1; row y-1 has already
+ * been rewritten, so its original membership is kept in scratch.
+ *
+ * scratch: min(ny, 2) * nx bytes (nx * ny always suffices), provided by
+ * the caller and required: the function returns void, so it must not
+ * allocate (it cannot fail). NULL is a programmer error (asserted; a no-op
+ * under NDEBUG). l = 0 or iters <= 0 change nothing.
+ *
+ * Cost: iters passes over the rows that hold l. boundary.c erodes all
+ * clusters at once with a distance transform and is tested against this.
  */
 void sf__erode_label(uint16_t *labels, int nx, int ny, uint16_t l, int iters,
                      uint8_t *scratch) {
+    assert(scratch);
     if (nx <= 0 || ny <= 0 || iters <= 0 || l == 0 || !scratch) return;
 
     /* Rows that hold l: nothing outside [y0, y1] can change. */
@@ -157,8 +176,10 @@ void sf__erode_label(uint16_t *labels, int nx, int ny, uint16_t l, int iters,
     }
     if (y0 < 0) return;
 
-    uint8_t *prev = scratch, *cur = scratch + nx;
     for (int it = 0; it < iters; it++) {
+        /* The first row goes to scratch[0, nx); the second half is touched
+         * only from the second row on, so a one-row image needs nx bytes. */
+        uint8_t *cur = scratch, *prev = scratch + nx;
         for (int y = y0; y <= y1; y++) {
             uint16_t *row = labels + (size_t)y * (size_t)nx;
             const uint16_t *down = y + 1 < ny ? row + nx : NULL;

@@ -76,10 +76,10 @@ int sf__png_encode(const void *px, int nx, int ny, int bit_depth, int channels,
     if (!mb) png_error(p, "out of memory");
     png_set_write_fn(p, mb, mem_write, mem_flush);
     png_set_compression_level(p, level);
-    /* Labels: long runs of equal values, RLE finds them fast. Images are
-     * noisy: filters buy little and cost time. */
-    png_set_filter(p, 0, PNG_FILTER_NONE);
-    if (bit_depth == 16) png_set_compression_strategy(p, Z_RLE);
+    /* Measured at 1024x1024, level 1: label maps compress best and fastest
+     * unfiltered with the default strategy (Z_RLE misses the 2-byte period
+     * of 16-bit runs); images gain ~15% size from SUB at no cost. */
+    png_set_filter(p, 0, bit_depth == 16 ? PNG_FILTER_NONE : PNG_FILTER_SUB);
     png_set_IHDR(p, info, (png_uint_32)nx, (png_uint_32)ny, bit_depth, color,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);

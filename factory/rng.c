@@ -59,8 +59,7 @@ sf_rng_key sf_rng_key_make(uint64_t seed, uint64_t index, uint32_t stream) {
 }
 
 void sf_rng_block(sf_rng_key k, uint64_t ctr, uint32_t out[4]) {
-    uint32_t c[4] = {(uint32_t)ctr, (uint32_t)(ctr >> 32), k.id[0], k.id[1]};
-    sf_philox4x32_10(c, k.k, out);
+    sf__rng_block_inline(k, ctr, out);
 }
 
 uint64_t sf_rng_u64(sf_rng_key k, uint64_t ctr) {

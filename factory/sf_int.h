@@ -28,6 +28,36 @@ enum sf_stream {
     SF_STREAM_NOISE_PIXELS = 0x10000
 };
 
+/* Philox4x32-10 of (ctr, k), inline and unrolled for per-pixel loops;
+ * identical to sf_rng_block. */
+#define SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1)                          \
+    do {                                                                  \
+        uint64_t p0_ = (uint64_t)0xD2511F53u * (c0);                      \
+        uint64_t p1_ = (uint64_t)0xCD9E8D57u * (c2);                      \
+        uint32_t n0_ = (uint32_t)(p1_ >> 32) ^ (c1) ^ (k0);               \
+        uint32_t n2_ = (uint32_t)(p0_ >> 32) ^ (c3) ^ (k1);               \
+        (c1) = (uint32_t)p1_;                                             \
+        (c3) = (uint32_t)p0_;                                             \
+        (c0) = n0_;                                                       \
+        (c2) = n2_;                                                       \
+    } while (0)
+
+static inline void sf__rng_block_inline(sf_rng_key k, uint64_t ctr,
+                                        uint32_t out[4]) {
+    uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32);
+    uint32_t c2 = k.id[0], c3 = k.id[1], k0 = k.k[0], k1 = k.k[1];
+    SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1);
+    for (int r = 1; r < 10; r++) {
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+        SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1);
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
 /* Sequential scalar draws on one stream: draw i uses counter i. Used for
  * per-sample parameters (not per-pixel work). */
 typedef struct sf_draw {

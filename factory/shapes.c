@@ -222,15 +222,28 @@ static void paint(shape *sh, int n, uint16_t *labels, int nx, int ny) {
     }
 }
 
+/* Pixels whose centres lie in the rotated ellipse: solve each row's
+ * quadratic in x instead of testing every pixel. */
 static void fill_ellipse(uint8_t *m, int nx, int ny, double cx, double cy,
                          double a, double b, double th) {
     double ct = cos(th), st = sin(th);
-    for (int y = 0; y < ny; y++)
-        for (int x = 0; x < nx; x++) {
-            double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-            double u = dx * ct + dy * st, v = -dx * st + dy * ct;
-            m[(size_t)y * nx + x] = (u * u) / (a * a) + (v * v) / (b * b) <= 1.0;
-        }
+    double qa = ct * ct / (a * a) + st * st / (b * b);
+    double qb = 2.0 * ct * st * (1.0 / (a * a) - 1.0 / (b * b));
+    double qc = st * st / (a * a) + ct * ct / (b * b);
+    memset(m, 0, (size_t)nx * (size_t)ny);
+    for (int y = 0; y < ny; y++) {
+        double dy = y + 0.5 - cy;
+        /* qa dx^2 + qb dy dx + qc dy^2 - 1 <= 0 */
+        double B = qb * dy, C = qc * dy * dy - 1.0;
+        double disc = B * B - 4.0 * qa * C;
+        if (disc < 0) continue;
+        double r = sqrt(disc);
+        double x0 = cx + (-B - r) / (2.0 * qa), x1 = cx + (-B + r) / (2.0 * qa);
+        int xa = (int)ceil(x0 - 0.5), xb = (int)floor(x1 - 0.5);
+        if (xa < 0) xa = 0;
+        if (xb > nx - 1) xb = nx - 1;
+        if (xb >= xa) memset(m + (size_t)y * nx + xa, 1, (size_t)(xb - xa + 1));
+    }
 }
 
 static void json_pts(sf_buf *b, const sf_pt *p, int n) {
@@ -339,7 +352,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
         map[i + 1] = sh[i].label;
     }
     size_t npx = (size_t)nx * (size_t)ny;
-    for (size_t p = 0; p < npx; p++) labels[p] = map[labels[p]];
+    if (k != n) /* some shape was dropped: renumber */
+        for (size_t p = 0; p < npx; p++) labels[p] = map[labels[p]];
 
     /* Background kind per pixel: 1 = phantom (I_b), 0 = black (or I_b
      * when there is no phantom: the canvas is then I_b everywhere). */
@@ -350,25 +364,29 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
 
     /* Adjacency (4-neighbour) of each shape to other shapes and to the two
      * background kinds: what surrounds it. */
-    uint64_t adj[MAX_SHAPES + 1] = {0}; /* bit m-1: shape m; bit 62: black; 63: phantom */
+    uint64_t adj[MAX_SHAPES + 1] = {0};
     int track = k <= MAX_SHAPES;
     if (track) {
         for (int y = 0; y < ny; y++) {
+            const uint16_t *row = labels + (size_t)y * nx;
+            const uint16_t *below = y + 1 < ny ? row + nx : NULL;
+            const uint8_t *bk = bgkind + (size_t)y * nx;
             for (int x = 0; x < nx; x++) {
-                size_t p = (size_t)y * nx + x;
+                int a = row[x];
+                /* skip runs that match both neighbours: most pixels */
+                int right = x + 1 < nx ? row[x + 1] : a, down = below ? below[x] : a;
+                if (a == right && a == down) continue;
                 for (int dir = 0; dir < 2; dir++) {
-                    size_t q;
-                    if (dir == 0) { if (x + 1 >= nx) continue; q = p + 1; }
-                    else { if (y + 1 >= ny) continue; q = p + (size_t)nx; }
-                    int a = labels[p], b = labels[q];
+                    int b = dir ? down : right;
                     if (a == b) continue;
+                    size_t q = dir ? (size_t)nx : 1;
                     if (a && b) {
                         adj[a] |= 1ull << (b - 1);
                         adj[b] |= 1ull << (a - 1);
                     } else if (a) {
-                        adj[a] |= 1ull << (bgkind[q] ? 63 : 62);
+                        adj[a] |= 1ull << (bk[x + q] ? 63 : 62);
                     } else {
-                        adj[b] |= 1ull << (bgkind[p] ? 63 : 62);
+                        adj[b] |= 1ull << (bk[x] ? 63 : 62);
                     }
                 }
             }
@@ -398,11 +416,12 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     }
 
     /* Compose the image. */
-    float lut[MAX_SHAPES + 1];
+    float lut[MAX_SHAPES + 1], bgv[2] = {0.0f, (float)i_b};
     for (int l = 0; l <= MAX_SHAPES; l++) lut[l] = (float)inten[l];
+    float *restrict px = im->px;
     for (size_t p = 0; p < npx; p++) {
         int l = labels[p];
-        im->px[p] = l ? lut[l] : (bgkind[p] ? (float)i_b : 0.0f);
+        px[p] = l ? lut[l] : bgv[bgkind[p]];
     }
     *n_instances = k;
 

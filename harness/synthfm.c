@@ -14,6 +14,7 @@ static const sf_command commands[] = {
     {"verify", "check a corpus against its manifest and SHA256SUMS", sf_cmd_verify},
     {"merge", "combine shard directories into one corpus", sf_cmd_merge},
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
+    {"predict", "run a SAM-format checkpoint on one image", sam_cmd_predict},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

@@ -149,7 +149,6 @@ int sam_config_parse(const char *name, const char *text, size_t n,
     yaml_document_t doc;
     int rc = SF_OK, have_doc = 0;
     sam_config c;
-    base_config(&c);
     sam_config_preset("vit_b", &c, NULL);
     if (!yaml_parser_initialize(&parser))
         return sf_err_set(err, SF_ENOMEM, "out of memory");
@@ -228,6 +227,8 @@ int sam_config_parse(const char *name, const char *text, size_t n,
                 goto out;
             }
             int cnt = 0;
+            memset(c.encoder_global_attn_indexes, 0,
+                   sizeof c.encoder_global_attn_indexes);
             for (yaml_node_item_t *it = v->data.sequence.items.start;
                  it < v->data.sequence.items.top; it++) {
                 yaml_node_t *e = yaml_document_get_node(&doc, *it);

@@ -28,6 +28,17 @@ void sam_preprocess_shape(int ny, int nx, int long_side, int *out_ny,
     *out_nx = (int)(nx * scale + 0.5);
 }
 
+void sam__input_shape(const sam_config *c, int ny, int nx, int *in_ny,
+                      int *in_nx) {
+    if (c->preprocess == SAM_PREPROCESS_MEDSAM) {
+        *in_ny = *in_nx = c->image_size;
+        return;
+    }
+    sam_preprocess_shape(ny, nx, c->image_size, in_ny, in_nx);
+    if (*in_ny < 1) *in_ny = 1;
+    if (*in_nx < 1) *in_nx = 1;
+}
+
 static double triangle(double x) {
     if (x < 0.0) x = -x;
     return x < 1.0 ? 1.0 - x : 0.0;
@@ -164,11 +175,7 @@ int sam_preprocess_image(const sam_config *c, const uint8_t *px, int nx,
             rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
         src = rgb;
     }
-    if (c->preprocess == SAM_PREPROCESS_MEDSAM) {
-        oy = ox = S;
-    } else {
-        sam_preprocess_shape(ny, nx, S, &oy, &ox);
-    }
+    sam__input_shape(c, ny, nx, &oy, &ox);
     if (!(rs = malloc((size_t)ox * oy * 3))) goto oom;
     if ((rc = sam_resize_bilinear_u8(src, nx, ny, 3, rs, ox, oy, err)))
         goto out;

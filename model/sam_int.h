@@ -84,6 +84,12 @@ int sam__ckpt_find(const sam_ckpt *ck, const char *name);
 
 /* --------------------------------------------------------------- config */
 
+/* Size of the resized image inside the encoder input: S x S for MedSAM,
+ * else sam_preprocess_shape clamped to >= 1 px per side (where the
+ * reference would produce an empty image and fail). */
+void sam__input_shape(const sam_config *c, int ny, int nx, int *in_ny,
+                      int *in_nx);
+
 /* Built-in preset names, NULL-terminated. */
 extern const char *const sam__preset_names[];
 
@@ -101,6 +107,10 @@ int sam__model_dense_pe(sam_model *m, float **out, sf_err *err);
 int sam__model_embed_prompt(sam_model *m, const sam_prompt *p,
                             float **sparse, int *n_tokens, float **dense,
                             sf_err *err);
+
+/* Prompt encoder + mask decoder only (no postprocessing), results
+ * discarded: for benchmarks. */
+int sam__model_decode_only(sam_model *m, const sam_prompt *p, sf_err *err);
 
 #ifdef __cplusplus
 }

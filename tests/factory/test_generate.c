@@ -8,6 +8,7 @@
 #include "sf_int.h"
 
 static char *read_all(const char *path, size_t *n) {
+    *n = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     fseek(f, 0, SEEK_END);
@@ -121,7 +122,7 @@ Test(generate, png_round_trip) {
     /* 8-bit file read as 16-bit label map: clear error */
     cr_expect_eq(sf_png_read_gray16(path, &l2, &nx, &ny, &e), SF_EFORMAT);
     /* truncated file */
-    size_t n;
+    size_t n = 0;
     char *all = read_all(path, &n);
     FILE *f = fopen(path, "wb");
     fwrite(all, 1, n / 2, f);
