@@ -76,7 +76,8 @@ static void blur_coef_make(blur_coef *bc, double sigma) {
         double c = blur_fit[k][0], d = blur_fit[k][1];
         double a = blur_fit[k][2], b = blur_fit[k][3];
         /* h_k(n) = r^n (a cos(w n) + b sin(w n)), n >= 0, has the z-transform
-         * (a + (b r sin w - a r cos w) z^-1) / (1 - 2 r cos w z^-1 + r^2 z^-2). */
+         * (a + (b r sin w - a r cos w) z^-1) / (1 - 2 r cos w z^-1 + r^2 z^-2).
+         */
         double r = exp(-c / sigma), w = d / sigma;
         n0[k] = a;
         n1[k] = r * (b * sin(w) - a * cos(w));
@@ -114,80 +115,82 @@ typedef double blur_v2d __attribute__((vector_size(16)));
  * group g by one sample; leaves their summed output in `sum`. The order
  * y = ((n0 x + n1 x') - d2 y'') - d1 y' adds the newest state last, which
  * keeps the loop-carried dependency short. */
-#define BLUR_STEP(T, VT)                                                      \
-    VT xv;                                                                    \
-    for (int l = 0; l < VL; l++) xv[l] = (T)x[g * VL + l];                    \
-    xv -= ref[g];                                                             \
-    VT yp = ((a0 * xv + b0 * xe[g]) - e0 * p2[g]) - c0 * p1[g];               \
-    VT yq = ((a1 * xv + b1 * xe[g]) - e1 * q2[g]) - c1 * q1[g];               \
-    VT yr = ((a2 * xv + b2 * xe[g]) - e2 * r2[g]) - c2 * r1[g];               \
-    p2[g] = p1[g];                                                            \
-    p1[g] = yp;                                                               \
-    q2[g] = q1[g];                                                            \
-    q1[g] = yq;                                                               \
-    r2[g] = r1[g];                                                            \
-    r1[g] = yr;                                                               \
-    xe[g] = xv;                                                               \
+#define BLUR_STEP(T, VT)                                                       \
+    VT xv;                                                                     \
+    for (int l = 0; l < VL; l++)                                               \
+        xv[l] = (T)x[g * VL + l];                                              \
+    xv -= ref[g];                                                              \
+    VT yp = ((a0 * xv + b0 * xe[g]) - e0 * p2[g]) - c0 * p1[g];                \
+    VT yq = ((a1 * xv + b1 * xe[g]) - e1 * q2[g]) - c1 * q1[g];                \
+    VT yr = ((a2 * xv + b2 * xe[g]) - e2 * r2[g]) - c2 * r1[g];                \
+    p2[g] = p1[g];                                                             \
+    p1[g] = yp;                                                                \
+    q2[g] = q1[g];                                                             \
+    q1[g] = yq;                                                                \
+    r2[g] = r1[g];                                                             \
+    r1[g] = yr;                                                                \
+    xe[g] = xv;                                                                \
     VT sum = (yp + yq) + yr
 
 /* Start every section in the steady state of row `edge` repeated
  * forever (the exact state for an edge-replicated signal). */
-#define BLUR_START(T, edge)                                                   \
-    for (int g = 0; g < G; g++) {                                             \
-        for (int l = 0; l < VL; l++) xe[g][l] = (T)(edge)[g * VL + l];        \
-        xe[g] -= ref[g];                                                      \
-        p1[g] = p2[g] = g0 * xe[g];                                           \
-        q1[g] = q2[g] = g1 * xe[g];                                           \
-        r1[g] = r2[g] = g2 * xe[g];                                           \
+#define BLUR_START(T, edge)                                                    \
+    for (int g = 0; g < G; g++) {                                              \
+        for (int l = 0; l < VL; l++)                                           \
+            xe[g][l] = (T)(edge)[g * VL + l];                                  \
+        xe[g] -= ref[g];                                                       \
+        p1[g] = p2[g] = g0 * xe[g];                                            \
+        q1[g] = q2[g] = g1 * xe[g];                                            \
+        r1[g] = r2[g] = g2 * xe[g];                                            \
     }
 
-#define BLUR_STRIP_FN(NAME, T, VT)                                            \
-    static void NAME(const blur_coef *bc, float *data, size_t stride, int n,  \
-                     T *tmp) {                                                \
-        enum { VL = (int)(sizeof(VT) / sizeof(T)), G = BLUR_LANES / VL };     \
-        VT a0, a1, a2, b0, b1, b2, c0, c1, c2, e0, e1, e2, g0, g1, g2, h0;    \
-        for (int l = 0; l < VL; l++) {                                        \
-            a0[l] = (T)bc->n0[0], a1[l] = (T)bc->n0[1], a2[l] = (T)bc->n0[2]; \
-            b0[l] = (T)bc->n1[0], b1[l] = (T)bc->n1[1], b2[l] = (T)bc->n1[2]; \
-            c0[l] = (T)bc->d1[0], c1[l] = (T)bc->d1[1], c2[l] = (T)bc->d1[2]; \
-            e0[l] = (T)bc->d2[0], e1[l] = (T)bc->d2[1], e2[l] = (T)bc->d2[2]; \
-            g0[l] = (T)bc->gain[0], g1[l] = (T)bc->gain[1];                   \
-            g2[l] = (T)bc->gain[2], h0[l] = (T)bc->h0;                        \
-        }                                                                     \
-        VT xe[G], p1[G], p2[G], q1[G], q2[G], r1[G], r2[G], ref[G];           \
-        /* The filter has DC gain 1, so it runs on x - ref (ref = row 0)  */  \
-        /* and adds ref back: a constant strip comes out exact, and the   */  \
-        /* sections work on smaller numbers.                              */  \
-        for (int g = 0; g < G; g++)                                           \
-            for (int l = 0; l < VL; l++) ref[g][l] = (T)data[g * VL + l];     \
-        /* Causal pass: sums to tmp. Strided rows defeat the hardware */      \
-        /* prefetcher, so fetch BLUR_PREFETCH rows ahead.              */     \
-        BLUR_START(T, data)                                                   \
-        for (int i = 0; i < n; i++) {                                         \
-            const float *x = data + (size_t)i * stride;                       \
-            T *t = tmp + (size_t)i * BLUR_LANES;                              \
-            if (i + BLUR_PREFETCH < n)                                        \
-                __builtin_prefetch(x + BLUR_PREFETCH * stride);               \
-            _Pragma("GCC unroll 1")                                           \
-            for (int g = 0; g < G; g++) {                                     \
-                BLUR_STEP(T, VT);                                             \
-                memcpy(t + g * VL, &sum, sizeof sum);                         \
-            }                                                                 \
-        }                                                                     \
-        /* Anticausal pass (counts h(0) a second time), output in place. */   \
-        BLUR_START(T, data + (size_t)(n - 1) * stride)                        \
-        for (int i = n - 1; i >= 0; i--) {                                    \
-            float *x = data + (size_t)i * stride;                             \
-            const T *t = tmp + (size_t)i * BLUR_LANES;                        \
-            _Pragma("GCC unroll 1")                                           \
-            for (int g = 0; g < G; g++) {                                     \
-                BLUR_STEP(T, VT);                                             \
-                VT tv;                                                        \
-                memcpy(&tv, t + g * VL, sizeof tv);                           \
-                VT out = ((tv + sum) - h0 * xv) + ref[g];                     \
-                for (int l = 0; l < VL; l++) x[g * VL + l] = (float)out[l];   \
-            }                                                                 \
-        }                                                                     \
+#define BLUR_STRIP_FN(NAME, T, VT)                                             \
+    static void NAME(const blur_coef *bc, float *data, size_t stride, int n,   \
+                     T *tmp) {                                                 \
+        enum { VL = (int)(sizeof(VT) / sizeof(T)), G = BLUR_LANES / VL };      \
+        VT a0, a1, a2, b0, b1, b2, c0, c1, c2, e0, e1, e2, g0, g1, g2, h0;     \
+        for (int l = 0; l < VL; l++) {                                         \
+            a0[l] = (T)bc->n0[0], a1[l] = (T)bc->n0[1], a2[l] = (T)bc->n0[2];  \
+            b0[l] = (T)bc->n1[0], b1[l] = (T)bc->n1[1], b2[l] = (T)bc->n1[2];  \
+            c0[l] = (T)bc->d1[0], c1[l] = (T)bc->d1[1], c2[l] = (T)bc->d1[2];  \
+            e0[l] = (T)bc->d2[0], e1[l] = (T)bc->d2[1], e2[l] = (T)bc->d2[2];  \
+            g0[l] = (T)bc->gain[0], g1[l] = (T)bc->gain[1];                    \
+            g2[l] = (T)bc->gain[2], h0[l] = (T)bc->h0;                         \
+        }                                                                      \
+        VT xe[G], p1[G], p2[G], q1[G], q2[G], r1[G], r2[G], ref[G];            \
+        /* The filter has DC gain 1, so it runs on x - ref (ref = row 0)  */   \
+        /* and adds ref back: a constant strip comes out exact, and the   */   \
+        /* sections work on smaller numbers.                              */   \
+        for (int g = 0; g < G; g++)                                            \
+            for (int l = 0; l < VL; l++)                                       \
+                ref[g][l] = (T)data[g * VL + l];                               \
+        /* Causal pass: sums to tmp. Strided rows defeat the hardware */       \
+        /* prefetcher, so fetch BLUR_PREFETCH rows ahead.              */      \
+        BLUR_START(T, data)                                                    \
+        for (int i = 0; i < n; i++) {                                          \
+            const float *x = data + (size_t)i * stride;                        \
+            T *t = tmp + (size_t)i * BLUR_LANES;                               \
+            if (i + BLUR_PREFETCH < n)                                         \
+                __builtin_prefetch(x + BLUR_PREFETCH * stride);                \
+            _Pragma("GCC unroll 1") for (int g = 0; g < G; g++) {              \
+                BLUR_STEP(T, VT);                                              \
+                memcpy(t + g * VL, &sum, sizeof sum);                          \
+            }                                                                  \
+        }                                                                      \
+        /* Anticausal pass (counts h(0) a second time), output in place. */    \
+        BLUR_START(T, data + (size_t)(n - 1) * stride)                         \
+        for (int i = n - 1; i >= 0; i--) {                                     \
+            float *x = data + (size_t)i * stride;                              \
+            const T *t = tmp + (size_t)i * BLUR_LANES;                         \
+            _Pragma("GCC unroll 1") for (int g = 0; g < G; g++) {              \
+                BLUR_STEP(T, VT);                                              \
+                VT tv;                                                         \
+                memcpy(&tv, t + g * VL, sizeof tv);                            \
+                VT out = ((tv + sum) - h0 * xv) + ref[g];                      \
+                for (int l = 0; l < VL; l++)                                   \
+                    x[g * VL + l] = (float)out[l];                             \
+            }                                                                  \
+        }                                                                      \
     }
 
 BLUR_STRIP_FN(blur_strip_f, float, blur_v4f)
@@ -225,28 +228,33 @@ int sf__blur_gauss(sf_imgf *im, double sigma) {
         size_t nl = ny - y0 < L ? ny - y0 : L;
         for (size_t l = 0; l < L; l++) {
             const float *src = im->px + (y0 + (l < nl ? l : nl - 1)) * nx;
-            for (size_t x = 0; x < nx; x++) lanes[x * L + l] = src[x];
+            for (size_t x = 0; x < nx; x++)
+                lanes[x * L + l] = src[x];
         }
         blur_strip(&bc, lanes, L, (int)nx, tmp);
         for (size_t l = 0; l < nl; l++) {
             float *dst = im->px + (y0 + l) * nx;
-            for (size_t x = 0; x < nx; x++) dst[x] = lanes[x * L + l];
+            for (size_t x = 0; x < nx; x++)
+                dst[x] = lanes[x * L + l];
         }
     }
     /* Columns: L adjacent columns in place; a short last group goes
      * through the lane buffer the same way. */
     size_t x0 = 0;
-    for (; x0 + L <= nx; x0 += L) blur_strip(&bc, im->px + x0, nx, (int)ny, tmp);
+    for (; x0 + L <= nx; x0 += L)
+        blur_strip(&bc, im->px + x0, nx, (int)ny, tmp);
     if (x0 < nx) {
         size_t nl = nx - x0;
         for (size_t y = 0; y < ny; y++) {
             const float *src = im->px + y * nx + x0;
-            for (size_t l = 0; l < L; l++) lanes[y * L + l] = src[l < nl ? l : nl - 1];
+            for (size_t l = 0; l < L; l++)
+                lanes[y * L + l] = src[l < nl ? l : nl - 1];
         }
         blur_strip(&bc, lanes, L, (int)ny, tmp);
         for (size_t y = 0; y < ny; y++) {
             float *dst = im->px + y * nx + x0;
-            for (size_t l = 0; l < nl; l++) dst[l] = lanes[y * L + l];
+            for (size_t l = 0; l < nl; l++)
+                dst[l] = lanes[y * L + l];
         }
     }
     free(lanes);
@@ -276,7 +284,8 @@ int sf__blur_gauss_direct(sf_imgf *im, double sigma) {
         w[j] = exp(-0.5 * (double)j * (double)j / (sigma * sigma));
         sum += j ? 2.0 * w[j] : w[j];
     }
-    for (int j = 0; j <= r; j++) w[j] /= sum;
+    for (int j = 0; j <= r; j++)
+        w[j] /= sum;
 
     /* Rows: through a replicate-padded copy of the row. */
     for (int y = 0; y < ny; y++) {
@@ -288,7 +297,8 @@ int sf__blur_gauss_direct(sf_imgf *im, double sigma) {
         const double *e = ext + r;
         for (int x = 0; x < nx; x++) {
             double s = w[0] * e[x];
-            for (int j = 1; j <= r; j++) s += w[j] * (e[x - j] + e[x + j]);
+            for (int j = 1; j <= r; j++)
+                s += w[j] * (e[x - j] + e[x + j]);
             row[x] = (float)s;
         }
     }
@@ -297,7 +307,8 @@ int sf__blur_gauss_direct(sf_imgf *im, double sigma) {
     memcpy(copy, im->px, sizeof(float) * (size_t)nx * (size_t)ny);
     for (int y = 0; y < ny; y++) {
         const float *c0 = copy + (size_t)y * (size_t)nx;
-        for (int x = 0; x < nx; x++) acc[x] = w[0] * c0[x];
+        for (int x = 0; x < nx; x++)
+            acc[x] = w[0] * c0[x];
         for (int j = 1; j <= r; j++) {
             int ya = y - j < 0 ? 0 : y - j, yb = y + j >= ny ? ny - 1 : y + j;
             const float *a = copy + (size_t)ya * (size_t)nx;
@@ -306,7 +317,8 @@ int sf__blur_gauss_direct(sf_imgf *im, double sigma) {
                 acc[x] += w[j] * ((double)a[x] + (double)b[x]);
         }
         float *dst = im->px + (size_t)y * (size_t)nx;
-        for (int x = 0; x < nx; x++) dst[x] = (float)acc[x];
+        for (int x = 0; x < nx; x++)
+            dst[x] = (float)acc[x];
     }
     rc = SF_OK;
 out:

@@ -406,7 +406,9 @@ int sf_corpus_generate(const sf_config *c, const sf_generate_opts *opts, sf_gene
     } else {
         st->n_skipped = n_done;
     }
-    if ((rc = db_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", err))) goto out;
+    /* Back to a single-file manifest for publishing: readers (read-only,
+     * maybe on read-only media) then need no -wal/-shm files. */
+    if ((rc = db_exec(db, "PRAGMA journal_mode=DELETE", err))) goto out;
     sqlite3_close(db);
     db = NULL;
     rc = sf__corpus_publish(o.out_dir, err);

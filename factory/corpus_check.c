@@ -477,7 +477,7 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
             }
         }
     }
-    if (sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, &msg)) {
+    if (sqlite3_exec(db, "PRAGMA journal_mode=DELETE;", NULL, NULL, &msg)) {
         rc = sf_err_set(err, SF_EDB, "%s: %s", path, msg ? msg : "error");
         sqlite3_free(msg);
         goto out;

@@ -46,192 +46,223 @@ static const char usage_text[] =
     "written mask>, \"mask_index\": ..., \"ious\": [...],\n"
     "\"foreground_pixels\": ...}.\n";
 
-static int fail_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "synthfm predict: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see synthfm predict --help)\n");
-    return 2;
+static int fail_usage(const char* fmt, const char* arg) {
+  fprintf(stderr, "synthfm predict: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n(see synthfm predict --help)\n");
+  return 2;
 }
 
 /* Parse exactly n comma-separated finite numbers. */
-static int parse_floats(const char *s, double *v, int n) {
-    const char *p = s;
-    for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        v[i] = strtod(p, &end);
-        if (end == p || errno || !isfinite(v[i])) return -1;
-        p = end;
-        if (i + 1 < n) {
-            if (*p != ',') return -1;
-            p++;
-        }
+static int parse_floats(const char* s, double* v, int n) {
+  const char* p = s;
+  for (int i = 0; i < n; i++) {
+    char* end;
+    errno = 0;
+    v[i] = strtod(p, &end);
+    if (end == p || errno || !isfinite(v[i]))
+      return -1;
+    p = end;
+    if (i + 1 < n) {
+      if (*p != ',')
+        return -1;
+      p++;
     }
-    return *p ? -1 : 0;
+  }
+  return *p ? -1 : 0;
 }
 
-static int fail(const char *what, const sf_err *err) {
-    char msg[1200];
-    fprintf(stderr, "synthfm predict: %s: %s\n", what,
-            sf_err_text(err, msg, sizeof msg));
-    return err->code == SF_ECONFIG ? 2 : 1;
+static int fail(const char* what, const sf_err* err) {
+  char msg[1200];
+  fprintf(
+      stderr,
+      "synthfm predict: %s: %s\n",
+      what,
+      sf_err_text(err, msg, sizeof msg));
+  return err->code == SF_ECONFIG ? 2 : 1;
 }
 
-int sam_cmd_predict(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"checkpoint", required_argument, 0, 'c'},
-        {"model-config", required_argument, 0, 'm'},
-        {"image", required_argument, 0, 'i'},
-        {"point", required_argument, 0, 'p'},
-        {"box", required_argument, 0, 'b'},
-        {"multimask", no_argument, 0, 'M'},
-        {"device", required_argument, 0, 'd'},
-        {"threads", required_argument, 0, 't'},
-        {"out", required_argument, 0, 'o'},
-        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *ckpt = NULL, *spec = "vit_b", *image = NULL, *out = NULL;
-    float points[2 * MAX_POINTS], box[4];
-    int labels[MAX_POINTS], n_points = 0, have_box = 0, multimask = 0;
-    int device = SAM_DEVICE_CPU, threads = 0;
-    double v[4];
-    optind = 1;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'c': ckpt = optarg; break;
-        case 'm': spec = optarg; break;
-        case 'i': image = optarg; break;
-        case 'o': out = optarg; break;
-        case 'M': multimask = 1; break;
-        case 'p':
-            if (n_points >= MAX_POINTS)
-                return fail_usage("at most 256 points, got more at '%s'",
-                                  optarg);
-            if (parse_floats(optarg, v, 3) || (v[2] != 0 && v[2] != 1))
-                return fail_usage("--point expects X,Y,LABEL with LABEL 0 or "
-                                  "1, got '%s'", optarg);
-            points[2 * n_points] = (float)v[0];
-            points[2 * n_points + 1] = (float)v[1];
-            labels[n_points++] = (int)v[2];
-            break;
-        case 'b':
-            if (parse_floats(optarg, v, 4))
-                return fail_usage("--box expects X0,Y0,X1,Y1, got '%s'",
-                                  optarg);
-            for (int i = 0; i < 4; i++) box[i] = (float)v[i];
-            have_box = 1;
-            break;
-        case 'd':
-            if ((device = sam_device_parse(optarg)) < 0)
-                return fail_usage("--device expects cpu or cuda, got '%s'",
-                                  optarg);
-            break;
-        case 't': {
-            char *end;
-            long t = strtol(optarg, &end, 10);
-            if (*end || t < 1 || t > 1024)
-                return fail_usage("--threads expects 1..1024, got '%s'",
-                                  optarg);
-            threads = (int)t;
-            break;
-        }
-        case 'h': fputs(usage_text, stdout); return 0;
-        default:
-            return fail_usage("unknown or incomplete option '%s'",
-                              argv[optind - 1]);
-        }
+int sam_cmd_predict(int argc, char** argv) {
+  static const struct option opts[] = {
+      {"checkpoint", required_argument, 0, 'c'},
+      {"model-config", required_argument, 0, 'm'},
+      {"image", required_argument, 0, 'i'},
+      {"point", required_argument, 0, 'p'},
+      {"box", required_argument, 0, 'b'},
+      {"multimask", no_argument, 0, 'M'},
+      {"device", required_argument, 0, 'd'},
+      {"threads", required_argument, 0, 't'},
+      {"out", required_argument, 0, 'o'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char *ckpt = NULL, *spec = "vit_b", *image = NULL, *out = NULL;
+  float points[2 * MAX_POINTS], box[4];
+  int labels[MAX_POINTS], n_points = 0, have_box = 0, multimask = 0;
+  int device = SAM_DEVICE_CPU, threads = 0;
+  double v[4];
+  optind = 1;
+  opterr = 0;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (ch) {
+      case 'c':
+        ckpt = optarg;
+        break;
+      case 'm':
+        spec = optarg;
+        break;
+      case 'i':
+        image = optarg;
+        break;
+      case 'o':
+        out = optarg;
+        break;
+      case 'M':
+        multimask = 1;
+        break;
+      case 'p':
+        if (n_points >= MAX_POINTS)
+          return fail_usage("at most 256 points, got more at '%s'", optarg);
+        if (parse_floats(optarg, v, 3) || (v[2] != 0 && v[2] != 1))
+          return fail_usage(
+              "--point expects X,Y,LABEL with LABEL 0 or "
+              "1, got '%s'",
+              optarg);
+        points[2 * n_points] = (float)v[0];
+        points[2 * n_points + 1] = (float)v[1];
+        labels[n_points++] = (int)v[2];
+        break;
+      case 'b':
+        if (parse_floats(optarg, v, 4))
+          return fail_usage("--box expects X0,Y0,X1,Y1, got '%s'", optarg);
+        for (int i = 0; i < 4; i++)
+          box[i] = (float)v[i];
+        have_box = 1;
+        break;
+      case 'd':
+        if ((device = sam_device_parse(optarg)) < 0)
+          return fail_usage("--device expects cpu or cuda, got '%s'", optarg);
+        break;
+      case 't': {
+        char* end;
+        long t = strtol(optarg, &end, 10);
+        if (*end || t < 1 || t > 1024)
+          return fail_usage("--threads expects 1..1024, got '%s'", optarg);
+        threads = (int)t;
+        break;
+      }
+      case 'h':
+        fputs(usage_text, stdout);
+        return 0;
+      default:
+        return fail_usage(
+            "unknown or incomplete option '%s'", argv[optind - 1]);
     }
-    if (optind < argc)
-        return fail_usage("unexpected argument '%s'", argv[optind]);
-    if (!ckpt) return fail_usage("%s", "--checkpoint CKPT is required");
-    if (!image) return fail_usage("%s", "--image FILE is required");
-    if (!out) return fail_usage("%s", "--out MASK.png is required");
-    if (!n_points && !have_box)
-        return fail_usage("%s", "give at least one --point or a --box");
+  }
+  if (optind < argc)
+    return fail_usage("unexpected argument '%s'", argv[optind]);
+  if (!ckpt)
+    return fail_usage("%s", "--checkpoint CKPT is required");
+  if (!image)
+    return fail_usage("%s", "--image FILE is required");
+  if (!out)
+    return fail_usage("%s", "--out MASK.png is required");
+  if (!n_points && !have_box)
+    return fail_usage("%s", "give at least one --point or a --box");
 
-    int rc = 1;
-    sf_err err = {0};
-    sam_config cfg;
-    sam_model *m = NULL;
-    sam_prediction *pr = NULL;
-    uint8_t *rgb = NULL, *mask = NULL;
-    int nx = 0, ny = 0;
-    char tmp[4096];
+  int rc = 1;
+  sf_err err = {0};
+  sam_config cfg;
+  sam_model* m = NULL;
+  sam_prediction* pr = NULL;
+  uint8_t *rgb = NULL, *mask = NULL;
+  int nx = 0, ny = 0;
+  char tmp[4096];
 
-    if (sam_config_load(spec, &cfg, &err)) {
-        rc = fail("model config", &err);
-        goto out;
-    }
-    if (threads) sam_set_num_threads(threads);
-    if (sf_png_read_rgb8(image, &rgb, &nx, &ny, &err)) {
-        rc = fail("image", &err);
-        goto out;
-    }
-    if (sam_model_load(ckpt, &cfg, device, &m, &err)) {
-        rc = fail("checkpoint", &err);
-        if (err.code == SF_ECORRUPT)
-            fprintf(stderr, "(is --model-config right for this "
-                    "checkpoint? it is '%s')\n", spec);
-        goto out;
-    }
-    if (sam_model_set_image(m, rgb, nx, ny, 3, &err)) {
-        rc = fail("image encoder", &err);
-        goto out;
-    }
-    sam_prompt p = {0};
-    p.n_points = n_points;
-    p.points = n_points ? points : NULL;
-    p.labels = n_points ? labels : NULL;
-    p.box = have_box ? box : NULL;
-    p.multimask = multimask;
-    if (sam_model_predict(m, &p, &pr, &err)) {
-        rc = fail("predict", &err);
-        goto out;
-    }
-    size_t npx = (size_t)nx * (size_t)ny, fg = 0;
-    if (!(mask = malloc(npx))) {
-        fprintf(stderr, "synthfm predict: out of memory\n");
-        goto out;
-    }
-    const uint8_t *src = pr->masks + (size_t)pr->best * npx;
-    for (size_t i = 0; i < npx; i++) {
-        mask[i] = src[i] ? 255 : 0;
-        fg += src[i] != 0;
-    }
-    /* Written next to the target, then renamed: no half-written PNGs. */
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld.png", out, (long)getpid()) >=
-        (int)sizeof tmp) {
-        fprintf(stderr, "synthfm predict: output path too long\n");
-        goto out;
-    }
-    if (sf_png_write_gray8(tmp, mask, nx, ny, 6, &err)) {
-        rc = fail("write mask", &err);
-        unlink(tmp);
-        goto out;
-    }
-    if (rename(tmp, out)) {
-        fprintf(stderr, "synthfm predict: rename %s -> %s: %s\n", tmp, out,
-                strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    printf("{\"out\": \"");
-    for (const char *s = out; *s; s++) {
-        if (*s == '"' || *s == '\\') putchar('\\');
-        if ((unsigned char)*s >= 0x20) putchar(*s);
-    }
-    printf("\", \"iou\": %.7g, \"mask_index\": %d, \"ious\": [", pr->iou[pr->best],
-           pr->best);
-    for (int i = 0; i < pr->n_masks; i++)
-        printf("%s%.7g", i ? ", " : "", pr->iou[i]);
-    printf("], \"foreground_pixels\": %zu}\n", fg);
-    rc = 0;
+  if (sam_config_load(spec, &cfg, &err)) {
+    rc = fail("model config", &err);
+    goto out;
+  }
+  if (threads)
+    sam_set_num_threads(threads);
+  if (sf_png_read_rgb8(image, &rgb, &nx, &ny, &err)) {
+    rc = fail("image", &err);
+    goto out;
+  }
+  if (sam_model_load(ckpt, &cfg, device, &m, &err)) {
+    rc = fail("checkpoint", &err);
+    if (err.code == SF_ECORRUPT)
+      fprintf(
+          stderr,
+          "(is --model-config right for this "
+          "checkpoint? it is '%s')\n",
+          spec);
+    goto out;
+  }
+  if (sam_model_set_image(m, rgb, nx, ny, 3, &err)) {
+    rc = fail("image encoder", &err);
+    goto out;
+  }
+  sam_prompt p = {0};
+  p.n_points = n_points;
+  p.points = n_points ? points : NULL;
+  p.labels = n_points ? labels : NULL;
+  p.box = have_box ? box : NULL;
+  p.multimask = multimask;
+  if (sam_model_predict(m, &p, &pr, &err)) {
+    rc = fail("predict", &err);
+    goto out;
+  }
+  size_t npx = (size_t)nx * (size_t)ny, fg = 0;
+  if (!(mask = malloc(npx))) {
+    fprintf(stderr, "synthfm predict: out of memory\n");
+    goto out;
+  }
+  const uint8_t* src = pr->masks + (size_t)pr->best * npx;
+  for (size_t i = 0; i < npx; i++) {
+    mask[i] = src[i] ? 255 : 0;
+    fg += src[i] != 0;
+  }
+  /* Written next to the target, then renamed: no half-written PNGs. */
+  if (snprintf(tmp, sizeof tmp, "%s.tmp%ld.png", out, (long)getpid()) >=
+      (int)sizeof tmp) {
+    fprintf(stderr, "synthfm predict: output path too long\n");
+    goto out;
+  }
+  if (sf_png_write_gray8(tmp, mask, nx, ny, 6, &err)) {
+    rc = fail("write mask", &err);
+    unlink(tmp);
+    goto out;
+  }
+  if (rename(tmp, out)) {
+    fprintf(
+        stderr,
+        "synthfm predict: rename %s -> %s: %s\n",
+        tmp,
+        out,
+        strerror(errno));
+    unlink(tmp);
+    goto out;
+  }
+  printf("{\"out\": \"");
+  for (const char* s = out; *s; s++) {
+    if (*s == '"' || *s == '\\')
+      putchar('\\');
+    if ((unsigned char)*s >= 0x20)
+      putchar(*s);
+  }
+  printf(
+      "\", \"iou\": %.7g, \"mask_index\": %d, \"ious\": [",
+      pr->iou[pr->best],
+      pr->best);
+  for (int i = 0; i < pr->n_masks; i++)
+    printf("%s%.7g", i ? ", " : "", pr->iou[i]);
+  printf("], \"foreground_pixels\": %zu}\n", fg);
+  rc = 0;
 out:
-    sam_prediction_free(pr);
-    sam_model_free(m);
-    free(rgb);
-    free(mask);
-    return rc;
+  sam_prediction_free(pr);
+  sam_model_free(m);
+  free(rgb);
+  free(mask);
+  return rc;
 }

@@ -26,7 +26,7 @@ LayerNorm2dImpl::LayerNorm2dImpl(int64_t num_channels, double eps_)
   bias = register_parameter("bias", torch::zeros({num_channels}));
 }
 
-Tensor LayerNorm2dImpl::forward(const Tensor &x) {
+Tensor LayerNorm2dImpl::forward(const Tensor& x) {
   auto u = x.mean(1, true);
   auto xc = x - u;
   auto s = xc.pow(2).mean(1, true);
@@ -34,41 +34,47 @@ Tensor LayerNorm2dImpl::forward(const Tensor &x) {
   return weight.view({-1, 1, 1}) * y + bias.view({-1, 1, 1});
 }
 
-MLPBlockImpl::MLPBlockImpl(int64_t embedding_dim, int64_t mlp_dim,
-                           bool relu_)
+MLPBlockImpl::MLPBlockImpl(int64_t embedding_dim, int64_t mlp_dim, bool relu_)
     : relu(relu_) {
   lin1 = register_module("lin1", torch::nn::Linear(embedding_dim, mlp_dim));
   lin2 = register_module("lin2", torch::nn::Linear(mlp_dim, embedding_dim));
 }
 
-Tensor MLPBlockImpl::forward(const Tensor &x) {
+Tensor MLPBlockImpl::forward(const Tensor& x) {
   auto h = lin1(x);
   return lin2(relu ? torch::relu(h) : torch::gelu(h));
 }
 
 // ----------------------------------------------------------- image encoder
 
-AttentionImpl::AttentionImpl(int64_t dim, int64_t heads, bool qkv_bias,
-                             bool rel, int64_t input_h, int64_t input_w)
+AttentionImpl::AttentionImpl(
+    int64_t dim,
+    int64_t heads,
+    bool qkv_bias,
+    bool rel,
+    int64_t input_h,
+    int64_t input_w)
     : num_heads(heads), use_rel_pos(rel) {
   int64_t head_dim = dim / heads;
   scale = std::pow(double(head_dim), -0.5);
   qkv = register_module(
-      "qkv", torch::nn::Linear(
-                 torch::nn::LinearOptions(dim, dim * 3).bias(qkv_bias)));
+      "qkv",
+      torch::nn::Linear(torch::nn::LinearOptions(dim, dim * 3).bias(qkv_bias)));
   proj = register_module("proj", torch::nn::Linear(dim, dim));
   if (use_rel_pos) {
-    rel_pos_h = register_parameter("rel_pos_h",
-                                   torch::zeros({2 * input_h - 1, head_dim}));
-    rel_pos_w = register_parameter("rel_pos_w",
-                                   torch::zeros({2 * input_w - 1, head_dim}));
+    rel_pos_h = register_parameter(
+        "rel_pos_h", torch::zeros({2 * input_h - 1, head_dim}));
+    rel_pos_w = register_parameter(
+        "rel_pos_w", torch::zeros({2 * input_w - 1, head_dim}));
   }
 }
 
 // Relative positional embeddings for every (query, key) pair along one
 // axis: (q_size, k_size, C), interpolated when the table's length differs.
-static Tensor get_rel_pos(int64_t q_size, int64_t k_size,
-                          const Tensor &rel_pos) {
+static Tensor get_rel_pos(
+    int64_t q_size,
+    int64_t k_size,
+    const Tensor& rel_pos) {
   int64_t max_rel_dist = 2 * std::max(q_size, k_size) - 1;
   Tensor resized = rel_pos;
   if (rel_pos.size(0) != max_rel_dist) {
@@ -90,10 +96,15 @@ static Tensor get_rel_pos(int64_t q_size, int64_t k_size,
 
 // attn (B, qh*qw, kh*kw) += rel_h + rel_w, in place (same sums, same order
 // as the reference's out-of-place form).
-static void add_decomposed_rel_pos(Tensor &attn, const Tensor &q,
-                                   const Tensor &rel_pos_h,
-                                   const Tensor &rel_pos_w, int64_t qh,
-                                   int64_t qw, int64_t kh, int64_t kw) {
+static void add_decomposed_rel_pos(
+    Tensor& attn,
+    const Tensor& q,
+    const Tensor& rel_pos_h,
+    const Tensor& rel_pos_w,
+    int64_t qh,
+    int64_t qw,
+    int64_t kh,
+    int64_t kw) {
   auto Rh = get_rel_pos(qh, kh, rel_pos_h);
   auto Rw = get_rel_pos(qw, kw, rel_pos_w);
   int64_t B = q.size(0), dim = q.size(2);
@@ -105,17 +116,17 @@ static void add_decomposed_rel_pos(Tensor &attn, const Tensor &q,
   a.add_(rel_w.unsqueeze(3));
 }
 
-Tensor AttentionImpl::forward(const Tensor &x) {
+Tensor AttentionImpl::forward(const Tensor& x) {
   int64_t B = x.size(0), H = x.size(1), W = x.size(2);
   // qkv with shape (3, B, nHead, H * W, C)
-  auto qkv_ = qkv(x).reshape({B, H * W, 3, num_heads, -1})
-                  .permute({2, 0, 3, 1, 4});
+  auto qkv_ =
+      qkv(x).reshape({B, H * W, 3, num_heads, -1}).permute({2, 0, 3, 1, 4});
   // q, k, v with shape (B * nHead, H * W, C)
   auto parts = qkv_.reshape({3, B * num_heads, H * W, -1}).unbind(0);
   const Tensor &q = parts[0], &k = parts[1], &v = parts[2];
   int64_t n = B * num_heads, L = H * W;
-  int64_t per = std::max<int64_t>(
-      1, kAttnChunkBytes / std::max<int64_t>(1, L * L * 4));
+  int64_t per =
+      std::max<int64_t>(1, kAttnChunkBytes / std::max<int64_t>(1, L * L * 4));
   std::vector<Tensor> outs;
   for (int64_t s = 0; s < n; s += per) {
     int64_t m = std::min(per, n - s);
@@ -127,13 +138,18 @@ Tensor AttentionImpl::forward(const Tensor &x) {
     outs.push_back(torch::matmul(attn, v.narrow(0, s, m)));
   }
   auto o = outs.size() == 1 ? outs[0] : torch::cat(outs, 0);
-  o = o.view({B, num_heads, H, W, -1}).permute({0, 2, 3, 1, 4})
+  o = o.view({B, num_heads, H, W, -1})
+          .permute({0, 2, 3, 1, 4})
           .reshape({B, H, W, -1});
   return proj(o);
 }
 
-BlockImpl::BlockImpl(int64_t dim, int64_t heads, double mlp_ratio,
-                     int64_t window, int64_t input_size)
+BlockImpl::BlockImpl(
+    int64_t dim,
+    int64_t heads,
+    double mlp_ratio,
+    int64_t window,
+    int64_t input_size)
     : window_size(window) {
   auto ln = torch::nn::LayerNormOptions({dim}).eps(1e-6);
   norm1 = register_module("norm1", torch::nn::LayerNorm(ln));
@@ -145,8 +161,7 @@ BlockImpl::BlockImpl(int64_t dim, int64_t heads, double mlp_ratio,
 }
 
 // (B, H, W, C) -> (B * nW, ws, ws, C), zero-padding H, W up to multiples.
-static Tensor window_partition(Tensor x, int64_t ws, int64_t *Hp,
-                               int64_t *Wp) {
+static Tensor window_partition(Tensor x, int64_t ws, int64_t* Hp, int64_t* Wp) {
   int64_t B = x.size(0), H = x.size(1), W = x.size(2), C = x.size(3);
   int64_t pad_h = (ws - H % ws) % ws, pad_w = (ws - W % ws) % ws;
   if (pad_h > 0 || pad_w > 0)
@@ -157,9 +172,13 @@ static Tensor window_partition(Tensor x, int64_t ws, int64_t *Hp,
   return x.permute({0, 1, 3, 2, 4, 5}).contiguous().view({-1, ws, ws, C});
 }
 
-static Tensor window_unpartition(const Tensor &windows, int64_t ws,
-                                 int64_t Hp, int64_t Wp, int64_t H,
-                                 int64_t W) {
+static Tensor window_unpartition(
+    const Tensor& windows,
+    int64_t ws,
+    int64_t Hp,
+    int64_t Wp,
+    int64_t H,
+    int64_t W) {
   int64_t B = windows.size(0) / (Hp * Wp / ws / ws);
   auto x = windows.view({B, Hp / ws, Wp / ws, ws, ws, -1});
   x = x.permute({0, 1, 3, 2, 4, 5}).contiguous().view({B, Hp, Wp, -1});
@@ -169,45 +188,47 @@ static Tensor window_unpartition(const Tensor &windows, int64_t ws,
   return x;
 }
 
-Tensor BlockImpl::forward(const Tensor &x_in) {
+Tensor BlockImpl::forward(const Tensor& x_in) {
   auto shortcut = x_in;
   auto x = norm1(x_in);
   int64_t H = x.size(1), W = x.size(2), Hp = 0, Wp = 0;
-  if (window_size > 0) x = window_partition(x, window_size, &Hp, &Wp);
+  if (window_size > 0)
+    x = window_partition(x, window_size, &Hp, &Wp);
   x = attn(x);
-  if (window_size > 0) x = window_unpartition(x, window_size, Hp, Wp, H, W);
+  if (window_size > 0)
+    x = window_unpartition(x, window_size, Hp, Wp, H, W);
   x = shortcut + x;
   x = x + mlp(norm2(x));
   return x;
 }
 
-PatchEmbedImpl::PatchEmbedImpl(int64_t patch, int64_t in_chans,
-                               int64_t embed_dim) {
+PatchEmbedImpl::PatchEmbedImpl(
+    int64_t patch,
+    int64_t in_chans,
+    int64_t embed_dim) {
   proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(in_chans, embed_dim,
-                                                         patch)
-                                    .stride(patch)));
+      "proj",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(in_chans, embed_dim, patch).stride(patch)));
 }
 
-Tensor PatchEmbedImpl::forward(const Tensor &x) {
+Tensor PatchEmbedImpl::forward(const Tensor& x) {
   return proj(x).permute({0, 2, 3, 1});
 }
 
-ImageEncoderViTImpl::ImageEncoderViTImpl(const sam_config &c)
+ImageEncoderViTImpl::ImageEncoderViTImpl(const sam_config& c)
     : img_size(c.image_size) {
   int64_t D = c.encoder_embed_dim, grid = c.image_size / c.patch_size;
   int64_t out = c.prompt_embed_dim;
-  patch_embed = register_module("patch_embed",
-                                PatchEmbed(c.patch_size, 3, D));
-  pos_embed = register_parameter("pos_embed",
-                                 torch::zeros({1, grid, grid, D}));
+  patch_embed = register_module("patch_embed", PatchEmbed(c.patch_size, 3, D));
+  pos_embed = register_parameter("pos_embed", torch::zeros({1, grid, grid, D}));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int i = 0; i < c.encoder_depth; i++) {
     bool global = false;
     for (int j = 0; j < c.n_encoder_global_attn_indexes; j++)
       global |= c.encoder_global_attn_indexes[j] == i;
-    Block b(D, c.encoder_num_heads, c.mlp_ratio,
-            global ? 0 : c.window_size, grid);
+    Block b(
+        D, c.encoder_num_heads, c.mlp_ratio, global ? 0 : c.window_size, grid);
     blocks->push_back(b);
     block_list.push_back(b);
   }
@@ -221,15 +242,19 @@ ImageEncoderViTImpl::ImageEncoderViTImpl(const sam_config &c)
           LayerNorm2d(out)));
 }
 
-Tensor ImageEncoderViTImpl::forward(const Tensor &x_in,
-                                    std::vector<Tensor> *trace) {
+Tensor ImageEncoderViTImpl::forward(
+    const Tensor& x_in,
+    std::vector<Tensor>* trace) {
   auto x = patch_embed(x_in);
-  if (trace) trace->push_back(x);
+  if (trace)
+    trace->push_back(x);
   x = x + pos_embed;
-  if (trace) trace->push_back(x);
-  for (auto &blk : block_list) {
+  if (trace)
+    trace->push_back(x);
+  for (auto& blk : block_list) {
     x = blk(x);
-    if (trace) trace->push_back(x);
+    if (trace)
+      trace->push_back(x);
   }
   return neck->forward(x.permute({0, 3, 1, 2}));
 }
@@ -251,9 +276,10 @@ Tensor PositionEmbeddingRandomImpl::pe_encoding(Tensor coords) {
 
 Tensor PositionEmbeddingRandomImpl::forward(int64_t h, int64_t w) {
   auto grid = torch::ones(
-      {h, w}, torch::TensorOptions()
-                  .dtype(torch::kFloat)
-                  .device(positional_encoding_gaussian_matrix.device()));
+      {h, w},
+      torch::TensorOptions()
+          .dtype(torch::kFloat)
+          .device(positional_encoding_gaussian_matrix.device()));
   auto y_embed = grid.cumsum(0) - 0.5;
   auto x_embed = grid.cumsum(1) - 0.5;
   y_embed = y_embed / h;
@@ -263,39 +289,45 @@ Tensor PositionEmbeddingRandomImpl::forward(int64_t h, int64_t w) {
 }
 
 Tensor PositionEmbeddingRandomImpl::forward_with_coords(
-    const Tensor &coords_input, int64_t image_h, int64_t image_w) {
+    const Tensor& coords_input,
+    int64_t image_h,
+    int64_t image_w) {
   auto coords = coords_input.clone();
-  coords.index_put_({Slice(), Slice(), 0},
-                    coords.index({Slice(), Slice(), 0}) / image_w);
-  coords.index_put_({Slice(), Slice(), 1},
-                    coords.index({Slice(), Slice(), 1}) / image_h);
+  coords.index_put_(
+      {Slice(), Slice(), 0}, coords.index({Slice(), Slice(), 0}) / image_w);
+  coords.index_put_(
+      {Slice(), Slice(), 1}, coords.index({Slice(), Slice(), 1}) / image_h);
   return pe_encoding(coords.to(torch::kFloat));
 }
 
-PromptEncoderImpl::PromptEncoderImpl(const sam_config &c)
+PromptEncoderImpl::PromptEncoderImpl(const sam_config& c)
     : embed_dim(c.prompt_embed_dim),
       image_embedding_size(c.image_size / c.patch_size),
       input_image_size(c.image_size) {
   int64_t C = embed_dim, mic = c.mask_in_chans;
   pe_layer = register_module("pe_layer", PositionEmbeddingRandom(C / 2));
-  point_embeddings = register_module("point_embeddings",
-                                     torch::nn::ModuleList());
+  point_embeddings =
+      register_module("point_embeddings", torch::nn::ModuleList());
   for (int i = 0; i < 4; i++) { // pos/neg point + 2 box corners
     torch::nn::Embedding e(1, C);
     point_embeddings->push_back(e);
     point_embedding_list.push_back(e);
   }
-  not_a_point_embed = register_module("not_a_point_embed",
-                                      torch::nn::Embedding(1, C));
+  not_a_point_embed =
+      register_module("not_a_point_embed", torch::nn::Embedding(1, C));
   auto conv = [](int64_t i, int64_t o, int64_t k) {
     return torch::nn::Conv2d(torch::nn::Conv2dOptions(i, o, k).stride(k));
   };
   mask_downscaling = register_module(
       "mask_downscaling",
-      torch::nn::Sequential(conv(1, mic / 4, 2), LayerNorm2d(mic / 4),
-                            torch::nn::GELU(), conv(mic / 4, mic, 2),
-                            LayerNorm2d(mic), torch::nn::GELU(),
-                            conv(mic, C, 1)));
+      torch::nn::Sequential(
+          conv(1, mic / 4, 2),
+          LayerNorm2d(mic / 4),
+          torch::nn::GELU(),
+          conv(mic / 4, mic, 2),
+          LayerNorm2d(mic),
+          torch::nn::GELU(),
+          conv(mic, C, 1)));
   no_mask_embed = register_module("no_mask_embed", torch::nn::Embedding(1, C));
 }
 
@@ -304,8 +336,7 @@ Tensor PromptEncoderImpl::get_dense_pe() {
       .unsqueeze(0);
 }
 
-Tensor PromptEncoderImpl::embed_points(Tensor points, Tensor labels,
-                                       bool pad) {
+Tensor PromptEncoderImpl::embed_points(Tensor points, Tensor labels, bool pad) {
   points = points + 0.5; // shift to the centre of the pixel
   if (pad) {
     auto padding_point = torch::zeros({points.size(0), 1, 2}, points.options());
@@ -313,12 +344,11 @@ Tensor PromptEncoderImpl::embed_points(Tensor points, Tensor labels,
     points = torch::cat({points, padding_point}, 1);
     labels = torch::cat({labels, padding_label}, 1);
   }
-  auto pe = pe_layer->forward_with_coords(points, input_image_size,
-                                          input_image_size);
+  auto pe =
+      pe_layer->forward_with_coords(points, input_image_size, input_image_size);
   auto pad_mask = labels == -1;
   pe.index_put_({pad_mask}, 0.0);
-  pe.index_put_({pad_mask},
-                pe.index({pad_mask}) + not_a_point_embed->weight);
+  pe.index_put_({pad_mask}, pe.index({pad_mask}) + not_a_point_embed->weight);
   auto neg = labels == 0, pos = labels == 1;
   pe.index_put_({neg}, pe.index({neg}) + point_embedding_list[0]->weight);
   pe.index_put_({pos}, pe.index({pos}) + point_embedding_list[1]->weight);
@@ -328,28 +358,30 @@ Tensor PromptEncoderImpl::embed_points(Tensor points, Tensor labels,
 Tensor PromptEncoderImpl::embed_boxes(Tensor boxes) {
   boxes = boxes + 0.5; // shift to the centre of the pixel
   auto coords = boxes.reshape({-1, 2, 2});
-  auto ce = pe_layer->forward_with_coords(coords, input_image_size,
-                                          input_image_size);
+  auto ce =
+      pe_layer->forward_with_coords(coords, input_image_size, input_image_size);
   ce.select(1, 0).add_(point_embedding_list[2]->weight);
   ce.select(1, 1).add_(point_embedding_list[3]->weight);
   return ce;
 }
 
-std::pair<Tensor, Tensor> PromptEncoderImpl::forward(const Tensor &points,
-                                                     const Tensor &labels,
-                                                     const Tensor &boxes,
-                                                     const Tensor &masks) {
-  int64_t bs = points.defined()  ? points.size(0)
-               : boxes.defined() ? boxes.size(0)
-               : masks.defined() ? masks.size(0)
-                                 : 1;
+std::pair<Tensor, Tensor> PromptEncoderImpl::forward(
+    const Tensor& points,
+    const Tensor& labels,
+    const Tensor& boxes,
+    const Tensor& masks) {
+  int64_t bs = points.defined() ? points.size(0)
+      : boxes.defined()         ? boxes.size(0)
+      : masks.defined()         ? masks.size(0)
+                                : 1;
   auto dev = point_embedding_list[0]->weight.device();
-  auto sparse = torch::empty({bs, 0, embed_dim},
-                             torch::TensorOptions().device(dev));
+  auto sparse =
+      torch::empty({bs, 0, embed_dim}, torch::TensorOptions().device(dev));
   if (points.defined())
-    sparse = torch::cat(
-        {sparse, embed_points(points, labels, !boxes.defined())}, 1);
-  if (boxes.defined()) sparse = torch::cat({sparse, embed_boxes(boxes)}, 1);
+    sparse =
+        torch::cat({sparse, embed_points(points, labels, !boxes.defined())}, 1);
+  if (boxes.defined())
+    sparse = torch::cat({sparse, embed_boxes(boxes)}, 1);
   Tensor dense;
   if (masks.defined()) {
     dense = mask_downscaling->forward(masks);
@@ -362,29 +394,36 @@ std::pair<Tensor, Tensor> PromptEncoderImpl::forward(const Tensor &points,
 
 // ------------------------------------------------------------ mask decoder
 
-TokenAttentionImpl::TokenAttentionImpl(int64_t embedding_dim, int64_t heads,
-                                       int64_t downsample_rate)
+TokenAttentionImpl::TokenAttentionImpl(
+    int64_t embedding_dim,
+    int64_t heads,
+    int64_t downsample_rate)
     : num_heads(heads) {
   int64_t internal = embedding_dim / downsample_rate;
-  q_proj = register_module("q_proj", torch::nn::Linear(embedding_dim, internal));
-  k_proj = register_module("k_proj", torch::nn::Linear(embedding_dim, internal));
-  v_proj = register_module("v_proj", torch::nn::Linear(embedding_dim, internal));
-  out_proj = register_module("out_proj",
-                             torch::nn::Linear(internal, embedding_dim));
+  q_proj =
+      register_module("q_proj", torch::nn::Linear(embedding_dim, internal));
+  k_proj =
+      register_module("k_proj", torch::nn::Linear(embedding_dim, internal));
+  v_proj =
+      register_module("v_proj", torch::nn::Linear(embedding_dim, internal));
+  out_proj =
+      register_module("out_proj", torch::nn::Linear(internal, embedding_dim));
 }
 
-static Tensor separate_heads(const Tensor &x, int64_t heads) {
+static Tensor separate_heads(const Tensor& x, int64_t heads) {
   int64_t b = x.size(0), n = x.size(1), c = x.size(2);
   return x.reshape({b, n, heads, c / heads}).transpose(1, 2);
 }
 
-static Tensor recombine_heads(const Tensor &x) {
+static Tensor recombine_heads(const Tensor& x) {
   int64_t b = x.size(0), h = x.size(1), n = x.size(2), c = x.size(3);
   return x.transpose(1, 2).reshape({b, n, h * c});
 }
 
-Tensor TokenAttentionImpl::forward(const Tensor &q_in, const Tensor &k_in,
-                                   const Tensor &v_in) {
+Tensor TokenAttentionImpl::forward(
+    const Tensor& q_in,
+    const Tensor& k_in,
+    const Tensor& v_in) {
   auto q = separate_heads(q_proj(q_in), num_heads);
   auto k = separate_heads(k_proj(k_in), num_heads);
   auto v = separate_heads(v_proj(v_in), num_heads);
@@ -396,11 +435,12 @@ Tensor TokenAttentionImpl::forward(const Tensor &q_in, const Tensor &k_in,
   return out_proj(out);
 }
 
-TwoWayAttentionBlockImpl::TwoWayAttentionBlockImpl(int64_t dim,
-                                                   int64_t heads,
-                                                   int64_t mlp_dim,
-                                                   int64_t downsample,
-                                                   bool skip)
+TwoWayAttentionBlockImpl::TwoWayAttentionBlockImpl(
+    int64_t dim,
+    int64_t heads,
+    int64_t mlp_dim,
+    int64_t downsample,
+    bool skip)
     : skip_first_layer_pe(skip) {
   auto ln = torch::nn::LayerNormOptions({dim}).eps(1e-5);
   self_attn = register_module("self_attn", TokenAttention(dim, heads));
@@ -416,8 +456,10 @@ TwoWayAttentionBlockImpl::TwoWayAttentionBlockImpl(int64_t dim,
 }
 
 std::pair<Tensor, Tensor> TwoWayAttentionBlockImpl::forward(
-    Tensor queries, Tensor keys, const Tensor &query_pe,
-    const Tensor &key_pe) {
+    Tensor queries,
+    Tensor keys,
+    const Tensor& query_pe,
+    const Tensor& key_pe) {
   // Self attention block
   if (skip_first_layer_pe) {
     queries = self_attn(queries, queries, queries);
@@ -450,12 +492,16 @@ std::pair<Tensor, Tensor> TwoWayAttentionBlockImpl::forward(
   return {queries, keys};
 }
 
-TwoWayTransformerImpl::TwoWayTransformerImpl(const sam_config &c) {
+TwoWayTransformerImpl::TwoWayTransformerImpl(const sam_config& c) {
   int64_t dim = c.prompt_embed_dim;
   layers = register_module("layers", torch::nn::ModuleList());
   for (int i = 0; i < c.decoder_depth; i++) {
-    TwoWayAttentionBlock b(dim, c.decoder_num_heads, c.decoder_mlp_dim,
-                           c.attention_downsample_rate, i == 0);
+    TwoWayAttentionBlock b(
+        dim,
+        c.decoder_num_heads,
+        c.decoder_mlp_dim,
+        c.attention_downsample_rate,
+        i == 0);
     layers->push_back(b);
     layer_list.push_back(b);
   }
@@ -468,14 +514,15 @@ TwoWayTransformerImpl::TwoWayTransformerImpl(const sam_config &c) {
 }
 
 std::pair<Tensor, Tensor> TwoWayTransformerImpl::forward(
-    const Tensor &image_embedding, const Tensor &image_pe_in,
-    const Tensor &point_embedding) {
+    const Tensor& image_embedding,
+    const Tensor& image_pe_in,
+    const Tensor& point_embedding) {
   // BxCxHxW -> BxHWxC == B x N_image_tokens x C
   auto image = image_embedding.flatten(2).permute({0, 2, 1});
   auto image_pe = image_pe_in.flatten(2).permute({0, 2, 1});
   auto queries = point_embedding;
   auto keys = image;
-  for (auto &layer : layer_list)
+  for (auto& layer : layer_list)
     std::tie(queries, keys) = layer(queries, keys, point_embedding, image_pe);
   auto q = queries + point_embedding;
   auto k = keys + image_pe;
@@ -485,8 +532,11 @@ std::pair<Tensor, Tensor> TwoWayTransformerImpl::forward(
   return {queries, keys};
 }
 
-MLPImpl::MLPImpl(int64_t input_dim, int64_t hidden_dim, int64_t output_dim,
-                 int64_t num_layers) {
+MLPImpl::MLPImpl(
+    int64_t input_dim,
+    int64_t hidden_dim,
+    int64_t output_dim,
+    int64_t num_layers) {
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < num_layers; i++) {
     int64_t n = i == 0 ? input_dim : hidden_dim;
@@ -504,24 +554,27 @@ Tensor MLPImpl::forward(Tensor x) {
   return x;
 }
 
-MaskDecoderImpl::MaskDecoderImpl(const sam_config &c)
+MaskDecoderImpl::MaskDecoderImpl(const sam_config& c)
     : num_mask_tokens(c.num_multimask_outputs + 1) {
   int64_t dim = c.prompt_embed_dim;
   transformer = register_module("transformer", TwoWayTransformer(c));
   iou_token = register_module("iou_token", torch::nn::Embedding(1, dim));
-  mask_tokens = register_module("mask_tokens",
-                                torch::nn::Embedding(num_mask_tokens, dim));
+  mask_tokens = register_module(
+      "mask_tokens", torch::nn::Embedding(num_mask_tokens, dim));
   auto up = [](int64_t i, int64_t o) {
     return torch::nn::ConvTranspose2d(
         torch::nn::ConvTranspose2dOptions(i, o, 2).stride(2));
   };
   output_upscaling = register_module(
       "output_upscaling",
-      torch::nn::Sequential(up(dim, dim / 4), LayerNorm2d(dim / 4),
-                            torch::nn::GELU(), up(dim / 4, dim / 8),
-                            torch::nn::GELU()));
-  output_hypernetworks_mlps = register_module("output_hypernetworks_mlps",
-                                              torch::nn::ModuleList());
+      torch::nn::Sequential(
+          up(dim, dim / 4),
+          LayerNorm2d(dim / 4),
+          torch::nn::GELU(),
+          up(dim / 4, dim / 8),
+          torch::nn::GELU()));
+  output_hypernetworks_mlps =
+      register_module("output_hypernetworks_mlps", torch::nn::ModuleList());
   for (int64_t i = 0; i < num_mask_tokens; i++) {
     MLP m(dim, dim, dim / 8, 3);
     output_hypernetworks_mlps->push_back(m);
@@ -533,8 +586,11 @@ MaskDecoderImpl::MaskDecoderImpl(const sam_config &c)
 }
 
 std::pair<Tensor, Tensor> MaskDecoderImpl::forward(
-    const Tensor &image_embeddings, const Tensor &image_pe,
-    const Tensor &sparse, const Tensor &dense, bool multimask_output) {
+    const Tensor& image_embeddings,
+    const Tensor& image_pe,
+    const Tensor& sparse,
+    const Tensor& dense,
+    bool multimask_output) {
   auto [masks, iou_pred] =
       predict_masks(image_embeddings, image_pe, sparse, dense);
   // Select the correct mask or masks for output
@@ -545,8 +601,10 @@ std::pair<Tensor, Tensor> MaskDecoderImpl::forward(
 }
 
 std::pair<Tensor, Tensor> MaskDecoderImpl::predict_masks(
-    const Tensor &image_embeddings, const Tensor &image_pe,
-    const Tensor &sparse, const Tensor &dense) {
+    const Tensor& image_embeddings,
+    const Tensor& image_pe,
+    const Tensor& sparse,
+    const Tensor& dense) {
   // Concatenate output tokens
   auto output_tokens = torch::cat({iou_token->weight, mask_tokens->weight}, 0);
   output_tokens = output_tokens.unsqueeze(0).expand({sparse.size(0), -1, -1});
@@ -580,15 +638,18 @@ std::pair<Tensor, Tensor> MaskDecoderImpl::predict_masks(
 
 // ------------------------------------------------------------------- Sam
 
-SamImpl::SamImpl(const sam_config &c) : config(c) {
+SamImpl::SamImpl(const sam_config& c) : config(c) {
   image_encoder = register_module("image_encoder", ImageEncoderViT(c));
   prompt_encoder = register_module("prompt_encoder", PromptEncoder(c));
   mask_decoder = register_module("mask_decoder", MaskDecoder(c));
 }
 
-Tensor SamImpl::postprocess_masks(const Tensor &masks, int64_t input_h,
-                                  int64_t input_w, int64_t orig_h,
-                                  int64_t orig_w) {
+Tensor SamImpl::postprocess_masks(
+    const Tensor& masks,
+    int64_t input_h,
+    int64_t input_w,
+    int64_t orig_h,
+    int64_t orig_w) {
   auto opts = [](int64_t h, int64_t w) {
     return F::InterpolateFuncOptions()
         .size(std::vector<int64_t>{h, w})

@@ -25,7 +25,7 @@ using torch::Tensor;
 // eps 1e-6), written with the same operations.
 struct LayerNorm2dImpl : torch::nn::Module {
   explicit LayerNorm2dImpl(int64_t num_channels, double eps = 1e-6);
-  Tensor forward(const Tensor &x);
+  Tensor forward(const Tensor& x);
   Tensor weight, bias;
   double eps;
 };
@@ -34,7 +34,7 @@ TORCH_MODULE(LayerNorm2d);
 // lin2(act(lin1(x))); act is GELU (exact erf) or ReLU.
 struct MLPBlockImpl : torch::nn::Module {
   MLPBlockImpl(int64_t embedding_dim, int64_t mlp_dim, bool relu);
-  Tensor forward(const Tensor &x);
+  Tensor forward(const Tensor& x);
   torch::nn::Linear lin1{nullptr}, lin2{nullptr};
   bool relu;
 };
@@ -45,9 +45,14 @@ TORCH_MODULE(MLPBlock);
 // Multi-head attention with decomposed relative position embeddings, on
 // (B, H, W, C) tokens.
 struct AttentionImpl : torch::nn::Module {
-  AttentionImpl(int64_t dim, int64_t num_heads, bool qkv_bias,
-                bool use_rel_pos, int64_t input_h, int64_t input_w);
-  Tensor forward(const Tensor &x);
+  AttentionImpl(
+      int64_t dim,
+      int64_t num_heads,
+      bool qkv_bias,
+      bool use_rel_pos,
+      int64_t input_h,
+      int64_t input_w);
+  Tensor forward(const Tensor& x);
   torch::nn::Linear qkv{nullptr}, proj{nullptr};
   Tensor rel_pos_h, rel_pos_w; // (2 * size - 1, head_dim)
   int64_t num_heads;
@@ -58,9 +63,13 @@ TORCH_MODULE(Attention);
 
 // Transformer block; window_size > 0: windowed attention with padding.
 struct BlockImpl : torch::nn::Module {
-  BlockImpl(int64_t dim, int64_t num_heads, double mlp_ratio, int64_t window,
-            int64_t input_size);
-  Tensor forward(const Tensor &x);
+  BlockImpl(
+      int64_t dim,
+      int64_t num_heads,
+      double mlp_ratio,
+      int64_t window,
+      int64_t input_size);
+  Tensor forward(const Tensor& x);
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
   Attention attn{nullptr};
   MLPBlock mlp{nullptr};
@@ -70,17 +79,17 @@ TORCH_MODULE(Block);
 
 struct PatchEmbedImpl : torch::nn::Module {
   PatchEmbedImpl(int64_t patch, int64_t in_chans, int64_t embed_dim);
-  Tensor forward(const Tensor &x); // (B, C, H, W) -> (B, H', W', D)
+  Tensor forward(const Tensor& x); // (B, C, H, W) -> (B, H', W', D)
   torch::nn::Conv2d proj{nullptr};
 };
 TORCH_MODULE(PatchEmbed);
 
 struct ImageEncoderViTImpl : torch::nn::Module {
-  explicit ImageEncoderViTImpl(const sam_config &c);
+  explicit ImageEncoderViTImpl(const sam_config& c);
   // (B, 3, S, S) -> (B, out_chans, S / patch, S / patch). With `trace`,
   // appends the patch embedding, its sum with pos_embed and every block's
   // output (NHWC).
-  Tensor forward(const Tensor &x, std::vector<Tensor> *trace = nullptr);
+  Tensor forward(const Tensor& x, std::vector<Tensor>* trace = nullptr);
   PatchEmbed patch_embed{nullptr};
   Tensor pos_embed; // (1, S / patch, S / patch, D)
   torch::nn::ModuleList blocks{nullptr};
@@ -94,22 +103,27 @@ TORCH_MODULE(ImageEncoderViT);
 
 struct PositionEmbeddingRandomImpl : torch::nn::Module {
   explicit PositionEmbeddingRandomImpl(int64_t num_pos_feats);
-  Tensor pe_encoding(Tensor coords);            // [0,1]^2 coords
-  Tensor forward(int64_t h, int64_t w);         // (C, h, w)
-  Tensor forward_with_coords(const Tensor &coords_input, int64_t image_h,
-                             int64_t image_w);  // (B, N, C)
-  Tensor positional_encoding_gaussian_matrix;   // (2, C / 2) buffer
+  Tensor pe_encoding(Tensor coords); // [0,1]^2 coords
+  Tensor forward(int64_t h, int64_t w); // (C, h, w)
+  Tensor forward_with_coords(
+      const Tensor& coords_input,
+      int64_t image_h,
+      int64_t image_w); // (B, N, C)
+  Tensor positional_encoding_gaussian_matrix; // (2, C / 2) buffer
 };
 TORCH_MODULE(PositionEmbeddingRandom);
 
 struct PromptEncoderImpl : torch::nn::Module {
-  explicit PromptEncoderImpl(const sam_config &c);
+  explicit PromptEncoderImpl(const sam_config& c);
   Tensor get_dense_pe(); // (1, C, E, E)
   // Any of points (B, N, 2) with labels (B, N), boxes (B, 4), masks
   // (B, 1, 4E, 4E) may be undefined. Returns sparse (B, T, C) and dense
   // (B, C, E, E) embeddings.
-  std::pair<Tensor, Tensor> forward(const Tensor &points, const Tensor &labels,
-                                    const Tensor &boxes, const Tensor &masks);
+  std::pair<Tensor, Tensor> forward(
+      const Tensor& points,
+      const Tensor& labels,
+      const Tensor& boxes,
+      const Tensor& masks);
   Tensor embed_points(Tensor points, Tensor labels, bool pad);
   Tensor embed_boxes(Tensor boxes);
   PositionEmbeddingRandom pe_layer{nullptr};
@@ -125,9 +139,11 @@ TORCH_MODULE(PromptEncoder);
 
 // Attention that projects to embedding_dim / downsample_rate internally.
 struct TokenAttentionImpl : torch::nn::Module {
-  TokenAttentionImpl(int64_t embedding_dim, int64_t num_heads,
-                     int64_t downsample_rate = 1);
-  Tensor forward(const Tensor &q, const Tensor &k, const Tensor &v);
+  TokenAttentionImpl(
+      int64_t embedding_dim,
+      int64_t num_heads,
+      int64_t downsample_rate = 1);
+  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v);
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr},
       out_proj{nullptr};
   int64_t num_heads;
@@ -135,11 +151,17 @@ struct TokenAttentionImpl : torch::nn::Module {
 TORCH_MODULE(TokenAttention);
 
 struct TwoWayAttentionBlockImpl : torch::nn::Module {
-  TwoWayAttentionBlockImpl(int64_t dim, int64_t num_heads, int64_t mlp_dim,
-                           int64_t downsample, bool skip_first_layer_pe);
-  std::pair<Tensor, Tensor> forward(Tensor queries, Tensor keys,
-                                    const Tensor &query_pe,
-                                    const Tensor &key_pe);
+  TwoWayAttentionBlockImpl(
+      int64_t dim,
+      int64_t num_heads,
+      int64_t mlp_dim,
+      int64_t downsample,
+      bool skip_first_layer_pe);
+  std::pair<Tensor, Tensor> forward(
+      Tensor queries,
+      Tensor keys,
+      const Tensor& query_pe,
+      const Tensor& key_pe);
   TokenAttention self_attn{nullptr}, cross_attn_token_to_image{nullptr},
       cross_attn_image_to_token{nullptr};
   torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, norm3{nullptr},
@@ -150,12 +172,13 @@ struct TwoWayAttentionBlockImpl : torch::nn::Module {
 TORCH_MODULE(TwoWayAttentionBlock);
 
 struct TwoWayTransformerImpl : torch::nn::Module {
-  explicit TwoWayTransformerImpl(const sam_config &c);
+  explicit TwoWayTransformerImpl(const sam_config& c);
   // image (B, C, h, w), image_pe (B, C, h, w), points (B, N, C) ->
   // queries (B, N, C), keys (B, h * w, C)
-  std::pair<Tensor, Tensor> forward(const Tensor &image_embedding,
-                                    const Tensor &image_pe,
-                                    const Tensor &point_embedding);
+  std::pair<Tensor, Tensor> forward(
+      const Tensor& image_embedding,
+      const Tensor& image_pe,
+      const Tensor& point_embedding);
   torch::nn::ModuleList layers{nullptr};
   std::vector<TwoWayAttentionBlock> layer_list;
   TokenAttention final_attn_token_to_image{nullptr};
@@ -165,8 +188,11 @@ TORCH_MODULE(TwoWayTransformer);
 
 // The reference's MaskFormer-style MLP (ReLU between layers).
 struct MLPImpl : torch::nn::Module {
-  MLPImpl(int64_t input_dim, int64_t hidden_dim, int64_t output_dim,
-          int64_t num_layers);
+  MLPImpl(
+      int64_t input_dim,
+      int64_t hidden_dim,
+      int64_t output_dim,
+      int64_t num_layers);
   Tensor forward(Tensor x);
   torch::nn::ModuleList layers{nullptr};
   std::vector<torch::nn::Linear> layer_list;
@@ -174,18 +200,20 @@ struct MLPImpl : torch::nn::Module {
 TORCH_MODULE(MLP);
 
 struct MaskDecoderImpl : torch::nn::Module {
-  explicit MaskDecoderImpl(const sam_config &c);
+  explicit MaskDecoderImpl(const sam_config& c);
   // Returns low-res mask logits (B, M, 4E, 4E) and IoU predictions (B, M),
   // M = num_multimask_outputs with multimask_output (tokens 1..), else 1.
-  std::pair<Tensor, Tensor> forward(const Tensor &image_embeddings,
-                                    const Tensor &image_pe,
-                                    const Tensor &sparse_prompt_embeddings,
-                                    const Tensor &dense_prompt_embeddings,
-                                    bool multimask_output);
-  std::pair<Tensor, Tensor> predict_masks(const Tensor &image_embeddings,
-                                          const Tensor &image_pe,
-                                          const Tensor &sparse,
-                                          const Tensor &dense);
+  std::pair<Tensor, Tensor> forward(
+      const Tensor& image_embeddings,
+      const Tensor& image_pe,
+      const Tensor& sparse_prompt_embeddings,
+      const Tensor& dense_prompt_embeddings,
+      bool multimask_output);
+  std::pair<Tensor, Tensor> predict_masks(
+      const Tensor& image_embeddings,
+      const Tensor& image_pe,
+      const Tensor& sparse,
+      const Tensor& dense);
   TwoWayTransformer transformer{nullptr};
   torch::nn::Embedding iou_token{nullptr}, mask_tokens{nullptr};
   torch::nn::Sequential output_upscaling{nullptr};
@@ -199,11 +227,15 @@ TORCH_MODULE(MaskDecoder);
 // ------------------------------------------------------------------- Sam
 
 struct SamImpl : torch::nn::Module {
-  explicit SamImpl(const sam_config &c);
+  explicit SamImpl(const sam_config& c);
   // Reference Sam.postprocess_masks: (B, M, 4E, 4E) logits -> upsampled to
   // S x S, cropped to the input size, upsampled to the original size.
-  Tensor postprocess_masks(const Tensor &masks, int64_t input_h,
-                           int64_t input_w, int64_t orig_h, int64_t orig_w);
+  Tensor postprocess_masks(
+      const Tensor& masks,
+      int64_t input_h,
+      int64_t input_w,
+      int64_t orig_h,
+      int64_t orig_w);
   ImageEncoderViT image_encoder{nullptr};
   PromptEncoder prompt_encoder{nullptr};
   MaskDecoder mask_decoder{nullptr};
@@ -216,17 +248,16 @@ TORCH_MODULE(Sam);
 // The state_dict in the reference's order (per module: own parameters,
 // own buffers, then children) and with its key names.
 std::vector<std::pair<std::string, Tensor>> state_dict(
-    const torch::nn::Module &m);
+    const torch::nn::Module& m);
 // Strict load of a torch.save checkpoint into `m` (see sam_model_load).
 // Returns SF_OK or an SF_E* code with the message in err; never throws.
-int load_state_dict(torch::nn::Module &m, const char *path, sf_err *err);
+int load_state_dict(torch::nn::Module& m, const char* path, sf_err* err);
 // Save `m` as a torch.save-compatible state_dict checkpoint.
-int save_state_dict(const torch::nn::Module &m, const char *path,
-                    sf_err *err);
+int save_state_dict(const torch::nn::Module& m, const char* path, sf_err* err);
 
 // The model behind a C handle (for the trainer). Borrowed.
-Sam &net(sam_model *m);
-torch::Device device(const sam_model *m);
+Sam& net(sam_model* m);
+torch::Device device(const sam_model* m);
 
 } // namespace sam
 

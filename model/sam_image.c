@@ -21,201 +21,260 @@
 
 #define PRECISION_BITS (32 - 8 - 2)
 
-void sam_preprocess_shape(int ny, int nx, int long_side, int *out_ny,
-                          int *out_nx) {
-    double scale = long_side * 1.0 / (ny > nx ? ny : nx);
-    *out_ny = (int)(ny * scale + 0.5);
-    *out_nx = (int)(nx * scale + 0.5);
+void sam_preprocess_shape(
+    int ny,
+    int nx,
+    int long_side,
+    int* out_ny,
+    int* out_nx) {
+  double scale = long_side * 1.0 / (ny > nx ? ny : nx);
+  *out_ny = (int)(ny * scale + 0.5);
+  *out_nx = (int)(nx * scale + 0.5);
 }
 
-void sam__input_shape(const sam_config *c, int ny, int nx, int *in_ny,
-                      int *in_nx) {
-    if (c->preprocess == SAM_PREPROCESS_MEDSAM) {
-        *in_ny = *in_nx = c->image_size;
-        return;
-    }
-    sam_preprocess_shape(ny, nx, c->image_size, in_ny, in_nx);
-    if (*in_ny < 1) *in_ny = 1;
-    if (*in_nx < 1) *in_nx = 1;
+void sam__input_shape(
+    const sam_config* c,
+    int ny,
+    int nx,
+    int* in_ny,
+    int* in_nx) {
+  if (c->preprocess == SAM_PREPROCESS_MEDSAM) {
+    *in_ny = *in_nx = c->image_size;
+    return;
+  }
+  sam_preprocess_shape(ny, nx, c->image_size, in_ny, in_nx);
+  if (*in_ny < 1)
+    *in_ny = 1;
+  if (*in_nx < 1)
+    *in_nx = 1;
 }
 
 static double triangle(double x) {
-    if (x < 0.0) x = -x;
-    return x < 1.0 ? 1.0 - x : 0.0;
+  if (x < 0.0)
+    x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
 }
 
 /* Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear
  * filter: per output sample, the first source index, the tap count and
  * ksize fixed-point weights. */
-static int coeffs(int in_size, int out_size, int **bounds_out,
-                  int32_t **kk_out, int *ksize_out) {
-    double scale = (double)in_size / out_size, filterscale = scale;
-    if (filterscale < 1.0) filterscale = 1.0;
-    double support = 1.0 * filterscale;
-    int ksize = (int)ceil(support) * 2 + 1;
-    int *bounds = malloc((size_t)out_size * 2 * sizeof *bounds);
-    int32_t *kk = malloc((size_t)out_size * (size_t)ksize * sizeof *kk);
-    double *k = malloc((size_t)ksize * sizeof *k);
-    if (!bounds || !kk || !k) {
-        free(bounds), free(kk), free(k);
-        return SF_ENOMEM;
+static int coeffs(
+    int in_size,
+    int out_size,
+    int** bounds_out,
+    int32_t** kk_out,
+    int* ksize_out) {
+  double scale = (double)in_size / out_size, filterscale = scale;
+  if (filterscale < 1.0)
+    filterscale = 1.0;
+  double support = 1.0 * filterscale;
+  int ksize = (int)ceil(support) * 2 + 1;
+  int* bounds = malloc((size_t)out_size * 2 * sizeof *bounds);
+  int32_t* kk = malloc((size_t)out_size * (size_t)ksize * sizeof *kk);
+  double* k = malloc((size_t)ksize * sizeof *k);
+  if (!bounds || !kk || !k) {
+    free(bounds), free(kk), free(k);
+    return SF_ENOMEM;
+  }
+  for (int xx = 0; xx < out_size; xx++) {
+    double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+    int xmin = (int)(center - support + 0.5);
+    if (xmin < 0)
+      xmin = 0;
+    int xmax = (int)(center + support + 0.5);
+    if (xmax > in_size)
+      xmax = in_size;
+    xmax -= xmin;
+    int x;
+    for (x = 0; x < xmax; x++) {
+      double w = triangle((x + xmin - center + 0.5) * ss);
+      k[x] = w;
+      ww += w;
     }
-    for (int xx = 0; xx < out_size; xx++) {
-        double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
-        int xmin = (int)(center - support + 0.5);
-        if (xmin < 0) xmin = 0;
-        int xmax = (int)(center + support + 0.5);
-        if (xmax > in_size) xmax = in_size;
-        xmax -= xmin;
-        int x;
-        for (x = 0; x < xmax; x++) {
-            double w = triangle((x + xmin - center + 0.5) * ss);
-            k[x] = w;
-            ww += w;
-        }
-        for (x = 0; x < xmax; x++)
-            if (ww != 0.0) k[x] /= ww;
-        for (; x < ksize; x++) k[x] = 0;
-        for (x = 0; x < ksize; x++)
-            kk[(size_t)xx * ksize + x] =
-                k[x] < 0 ? (int32_t)(-0.5 + k[x] * (1 << PRECISION_BITS))
-                         : (int32_t)(0.5 + k[x] * (1 << PRECISION_BITS));
-        bounds[xx * 2] = xmin;
-        bounds[xx * 2 + 1] = xmax;
-    }
-    free(k);
-    *bounds_out = bounds;
-    *kk_out = kk;
-    *ksize_out = ksize;
-    return SF_OK;
+    for (x = 0; x < xmax; x++)
+      if (ww != 0.0)
+        k[x] /= ww;
+    for (; x < ksize; x++)
+      k[x] = 0;
+    for (x = 0; x < ksize; x++)
+      kk[(size_t)xx * ksize + x] = k[x] < 0
+          ? (int32_t)(-0.5 + k[x] * (1 << PRECISION_BITS))
+          : (int32_t)(0.5 + k[x] * (1 << PRECISION_BITS));
+    bounds[xx * 2] = xmin;
+    bounds[xx * 2 + 1] = xmax;
+  }
+  free(k);
+  *bounds_out = bounds;
+  *kk_out = kk;
+  *ksize_out = ksize;
+  return SF_OK;
 }
 
 static inline uint8_t clip8(int32_t v) {
-    v >>= PRECISION_BITS; /* arithmetic shift, as Pillow's lookup index */
-    return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
+  v >>= PRECISION_BITS; /* arithmetic shift, as Pillow's lookup index */
+  return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-int sam_resize_bilinear_u8(const uint8_t *src, int nx, int ny, int nc,
-                           uint8_t *dst, int ox, int oy, sf_err *err) {
-    if (!src || !dst || nx < 1 || ny < 1 || ox < 1 || oy < 1 || nc < 1 ||
-        nc > 4 || nx > SF_PNG_MAX_SIDE || ny > SF_PNG_MAX_SIDE ||
-        ox > SF_PNG_MAX_SIDE || oy > SF_PNG_MAX_SIDE)
-        return sf_err_set(err, SF_EINVAL, "resize: bad size %dx%dx%d -> "
-                          "%dx%d", nx, ny, nc, ox, oy);
-    int rc = SF_OK, kx = 0, ky = 0;
-    int *bx = NULL, *by = NULL;
-    int32_t *wx = NULL, *wy = NULL;
-    uint8_t *tmp = NULL;
-    if ((rc = coeffs(nx, ox, &bx, &wx, &kx)) ||
-        (rc = coeffs(ny, oy, &by, &wy, &ky)))
-        goto out;
-    /* Horizontal pass (skipped when the width is unchanged, as Pillow). */
-    const uint8_t *h = src;
-    if (ox != nx) {
-        if (!(tmp = malloc((size_t)ox * (size_t)ny * (size_t)nc))) {
-            rc = SF_ENOMEM;
-            goto out;
-        }
-        for (int y = 0; y < ny; y++) {
-            const uint8_t *row = src + (size_t)y * nx * nc;
-            uint8_t *o = tmp + (size_t)y * ox * nc;
-            for (int xx = 0; xx < ox; xx++) {
-                const int32_t *k = wx + (size_t)xx * kx;
-                int xmin = bx[2 * xx], n = bx[2 * xx + 1];
-                for (int c = 0; c < nc; c++) {
-                    int32_t ss = 1 << (PRECISION_BITS - 1);
-                    for (int x = 0; x < n; x++)
-                        ss += row[(size_t)(x + xmin) * nc + c] * k[x];
-                    o[(size_t)xx * nc + c] = clip8(ss);
-                }
-            }
-        }
-        h = tmp;
-    }
-    /* Vertical pass. */
-    if (oy != ny) {
-        for (int yy = 0; yy < oy; yy++) {
-            const int32_t *k = wy + (size_t)yy * ky;
-            int ymin = by[2 * yy], n = by[2 * yy + 1];
-            uint8_t *o = dst + (size_t)yy * ox * nc;
-            for (int xx = 0; xx < ox * nc; xx++) {
-                int32_t ss = 1 << (PRECISION_BITS - 1);
-                for (int y = 0; y < n; y++)
-                    ss += h[(size_t)(y + ymin) * ox * nc + xx] * k[y];
-                o[xx] = clip8(ss);
-            }
-        }
-    } else {
-        memcpy(dst, h, (size_t)ox * oy * nc);
-    }
-out:
-    if (rc == SF_ENOMEM) sf_err_set(err, rc, "resize: out of memory");
-    free(bx), free(by), free(wx), free(wy), free(tmp);
-    return rc;
-}
-
-int sam_preprocess_image(const sam_config *c, const uint8_t *px, int nx,
-                         int ny, int channels, float **out, int *in_ny,
-                         int *in_nx, uint8_t **resized, sf_err *err) {
-    if (!c || !px || !out || !in_ny || !in_nx)
-        return sf_err_set(err, SF_EINVAL, "preprocess: NULL argument");
-    if (nx < 1 || ny < 1 || nx > SF_PNG_MAX_SIDE || ny > SF_PNG_MAX_SIDE)
-        return sf_err_set(err, SF_EINVAL, "image size %dx%d out of range "
-                          "1..%d", nx, ny, SF_PNG_MAX_SIDE);
-    if (channels != 1 && channels != 3)
-        return sf_err_set(err, SF_EINVAL, "image has %d channels (1 or 3 "
-                          "expected)", channels);
-    int rc = SF_OK, S = c->image_size, oy, ox;
-    uint8_t *rgb = NULL, *rs = NULL;
-    float *t = NULL;
-    const uint8_t *src = px;
-    if (channels == 1) { /* gray -> RGB, as the reference's 3-channel input */
-        if (!(rgb = malloc((size_t)nx * ny * 3))) goto oom;
-        for (size_t i = 0; i < (size_t)nx * ny; i++)
-            rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
-        src = rgb;
-    }
-    sam__input_shape(c, ny, nx, &oy, &ox);
-    if (!(rs = malloc((size_t)ox * oy * 3))) goto oom;
-    if ((rc = sam_resize_bilinear_u8(src, nx, ny, 3, rs, ox, oy, err)))
-        goto out;
-    if (!(t = calloc((size_t)3 * S * S, sizeof *t))) goto oom;
-    if (c->preprocess == SAM_PREPROCESS_MEDSAM) {
-        /* (img - min) / clip(max - min, 1e-8), computed in float64 as
-         * numpy does, then cast to float32. */
-        uint8_t lo = 255, hi = 0;
-        for (size_t i = 0; i < (size_t)ox * oy * 3; i++) {
-            if (rs[i] < lo) lo = rs[i];
-            if (rs[i] > hi) hi = rs[i];
-        }
-        double range = hi > lo ? (double)(hi - lo) : 1e-8;
-        for (int ch = 0; ch < 3; ch++)
-            for (size_t i = 0; i < (size_t)S * S; i++)
-                t[(size_t)ch * S * S + i] =
-                    (float)((double)(rs[i * 3 + ch] - lo) / range);
-    } else {
-        for (int ch = 0; ch < 3; ch++) {
-            float m = c->pixel_mean[ch], sd = c->pixel_std[ch];
-            for (int y = 0; y < oy; y++)
-                for (int x = 0; x < ox; x++)
-                    t[((size_t)ch * S + y) * S + x] =
-                        ((float)rs[((size_t)y * ox + x) * 3 + ch] - m) / sd;
-        }
-    }
-    *out = t;
-    t = NULL;
-    *in_ny = oy;
-    *in_nx = ox;
-    if (resized) {
-        *resized = rs;
-        rs = NULL;
-    }
+int sam_resize_bilinear_u8(
+    const uint8_t* src,
+    int nx,
+    int ny,
+    int nc,
+    uint8_t* dst,
+    int ox,
+    int oy,
+    sf_err* err) {
+  if (!src || !dst || nx < 1 || ny < 1 || ox < 1 || oy < 1 || nc < 1 ||
+      nc > 4 || nx > SF_PNG_MAX_SIDE || ny > SF_PNG_MAX_SIDE ||
+      ox > SF_PNG_MAX_SIDE || oy > SF_PNG_MAX_SIDE)
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "resize: bad size %dx%dx%d -> "
+        "%dx%d",
+        nx,
+        ny,
+        nc,
+        ox,
+        oy);
+  int rc = SF_OK, kx = 0, ky = 0;
+  int *bx = NULL, *by = NULL;
+  int32_t *wx = NULL, *wy = NULL;
+  uint8_t* tmp = NULL;
+  if ((rc = coeffs(nx, ox, &bx, &wx, &kx)) ||
+      (rc = coeffs(ny, oy, &by, &wy, &ky)))
     goto out;
-oom:
-    rc = sf_err_set(err, SF_ENOMEM, "preprocess: out of memory");
+  /* Horizontal pass (skipped when the width is unchanged, as Pillow). */
+  const uint8_t* h = src;
+  if (ox != nx) {
+    if (!(tmp = malloc((size_t)ox * (size_t)ny * (size_t)nc))) {
+      rc = SF_ENOMEM;
+      goto out;
+    }
+    for (int y = 0; y < ny; y++) {
+      const uint8_t* row = src + (size_t)y * nx * nc;
+      uint8_t* o = tmp + (size_t)y * ox * nc;
+      for (int xx = 0; xx < ox; xx++) {
+        const int32_t* k = wx + (size_t)xx * kx;
+        int xmin = bx[2 * xx], n = bx[2 * xx + 1];
+        for (int c = 0; c < nc; c++) {
+          int32_t ss = 1 << (PRECISION_BITS - 1);
+          for (int x = 0; x < n; x++)
+            ss += row[(size_t)(x + xmin) * nc + c] * k[x];
+          o[(size_t)xx * nc + c] = clip8(ss);
+        }
+      }
+    }
+    h = tmp;
+  }
+  /* Vertical pass. */
+  if (oy != ny) {
+    for (int yy = 0; yy < oy; yy++) {
+      const int32_t* k = wy + (size_t)yy * ky;
+      int ymin = by[2 * yy], n = by[2 * yy + 1];
+      uint8_t* o = dst + (size_t)yy * ox * nc;
+      for (int xx = 0; xx < ox * nc; xx++) {
+        int32_t ss = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < n; y++)
+          ss += h[(size_t)(y + ymin) * ox * nc + xx] * k[y];
+        o[xx] = clip8(ss);
+      }
+    }
+  } else {
+    memcpy(dst, h, (size_t)ox * oy * nc);
+  }
 out:
-    free(rgb);
-    free(rs);
-    free(t);
-    return rc;
+  if (rc == SF_ENOMEM)
+    sf_err_set(err, rc, "resize: out of memory");
+  free(bx), free(by), free(wx), free(wy), free(tmp);
+  return rc;
+}
+
+int sam_preprocess_image(
+    const sam_config* c,
+    const uint8_t* px,
+    int nx,
+    int ny,
+    int channels,
+    float** out,
+    int* in_ny,
+    int* in_nx,
+    uint8_t** resized,
+    sf_err* err) {
+  if (!c || !px || !out || !in_ny || !in_nx)
+    return sf_err_set(err, SF_EINVAL, "preprocess: NULL argument");
+  if (nx < 1 || ny < 1 || nx > SF_PNG_MAX_SIDE || ny > SF_PNG_MAX_SIDE)
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "image size %dx%d out of range "
+        "1..%d",
+        nx,
+        ny,
+        SF_PNG_MAX_SIDE);
+  if (channels != 1 && channels != 3)
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "image has %d channels (1 or 3 "
+        "expected)",
+        channels);
+  int rc = SF_OK, S = c->image_size, oy, ox;
+  uint8_t *rgb = NULL, *rs = NULL;
+  float* t = NULL;
+  const uint8_t* src = px;
+  if (channels == 1) { /* gray -> RGB, as the reference's 3-channel input */
+    if (!(rgb = malloc((size_t)nx * ny * 3)))
+      goto oom;
+    for (size_t i = 0; i < (size_t)nx * ny; i++)
+      rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = px[i];
+    src = rgb;
+  }
+  sam__input_shape(c, ny, nx, &oy, &ox);
+  if (!(rs = malloc((size_t)ox * oy * 3)))
+    goto oom;
+  if ((rc = sam_resize_bilinear_u8(src, nx, ny, 3, rs, ox, oy, err)))
+    goto out;
+  if (!(t = calloc((size_t)3 * S * S, sizeof *t)))
+    goto oom;
+  if (c->preprocess == SAM_PREPROCESS_MEDSAM) {
+    /* (img - min) / clip(max - min, 1e-8), computed in float64 as
+     * numpy does, then cast to float32. */
+    uint8_t lo = 255, hi = 0;
+    for (size_t i = 0; i < (size_t)ox * oy * 3; i++) {
+      if (rs[i] < lo)
+        lo = rs[i];
+      if (rs[i] > hi)
+        hi = rs[i];
+    }
+    double range = hi > lo ? (double)(hi - lo) : 1e-8;
+    for (int ch = 0; ch < 3; ch++)
+      for (size_t i = 0; i < (size_t)S * S; i++)
+        t[(size_t)ch * S * S + i] =
+            (float)((double)(rs[i * 3 + ch] - lo) / range);
+  } else {
+    for (int ch = 0; ch < 3; ch++) {
+      float m = c->pixel_mean[ch], sd = c->pixel_std[ch];
+      for (int y = 0; y < oy; y++)
+        for (int x = 0; x < ox; x++)
+          t[((size_t)ch * S + y) * S + x] =
+              ((float)rs[((size_t)y * ox + x) * 3 + ch] - m) / sd;
+    }
+  }
+  *out = t;
+  t = NULL;
+  *in_ny = oy;
+  *in_nx = ox;
+  if (resized) {
+    *resized = rs;
+    rs = NULL;
+  }
+  goto out;
+oom:
+  rc = sf_err_set(err, SF_ENOMEM, "preprocess: out of memory");
+out:
+  free(rgb);
+  free(rs);
+  free(t);
+  return rc;
 }

@@ -33,12 +33,12 @@ extern "C" {
 #define SAM_MAX_DEPTH 64 /* encoder blocks */
 
 enum sam_preprocess {
-    /* ResizeLongestSide (PIL bilinear), (x - mean) / std on the 0..255
-     * scale, zero padding bottom/right; masks: logit > 0. */
-    SAM_PREPROCESS_SAM = 0,
-    /* Square resize to image_size x image_size (aspect not kept), min-max
-     * to [0,1], no mean/std, no padding; masks: sigmoid > 0.5. */
-    SAM_PREPROCESS_MEDSAM = 1
+  /* ResizeLongestSide (PIL bilinear), (x - mean) / std on the 0..255
+   * scale, zero padding bottom/right; masks: logit > 0. */
+  SAM_PREPROCESS_SAM = 0,
+  /* Square resize to image_size x image_size (aspect not kept), min-max
+   * to [0,1], no mean/std, no padding; masks: sigmoid > 0.5. */
+  SAM_PREPROCESS_MEDSAM = 1
 };
 
 /* Model configuration. The first block uses the reference's own parameter
@@ -46,47 +46,51 @@ enum sam_preprocess {
  * reference builder for every official model and kept here so that the
  * architecture code has no magic numbers. */
 typedef struct sam_config {
-    int image_size;        /* encoder input side, px (1024) */
-    int patch_size;        /* ViT patch side, px (16) */
-    int encoder_embed_dim; /* 768 / 1024 / 1280 */
-    int encoder_depth;     /* 12 / 24 / 32 */
-    int encoder_num_heads; /* 12 / 16 / 16 */
-    int encoder_global_attn_indexes[SAM_MAX_DEPTH];
-    int n_encoder_global_attn_indexes;
-    int window_size;       /* 14; 0 = every block global */
-    int prompt_embed_dim;  /* 256: encoder out_chans = decoder dim */
-    int preprocess;        /* enum sam_preprocess */
+  int image_size; /* encoder input side, px (1024) */
+  int patch_size; /* ViT patch side, px (16) */
+  int encoder_embed_dim; /* 768 / 1024 / 1280 */
+  int encoder_depth; /* 12 / 24 / 32 */
+  int encoder_num_heads; /* 12 / 16 / 16 */
+  int encoder_global_attn_indexes[SAM_MAX_DEPTH];
+  int n_encoder_global_attn_indexes;
+  int window_size; /* 14; 0 = every block global */
+  int prompt_embed_dim; /* 256: encoder out_chans = decoder dim */
+  int preprocess; /* enum sam_preprocess */
 
-    /* fixed by _build_sam */
-    double mlp_ratio;           /* 4 */
-    int mask_in_chans;          /* 16 */
-    int decoder_depth;          /* TwoWayTransformer depth, 2 */
-    int decoder_mlp_dim;        /* 2048 */
-    int decoder_num_heads;      /* 8 */
-    int attention_downsample_rate; /* 2 */
-    int num_multimask_outputs;  /* 3 */
-    int iou_head_depth;         /* 3 */
-    int iou_head_hidden_dim;    /* 256 */
-    float pixel_mean[3];        /* RGB, 0..255 scale */
-    float pixel_std[3];
+  /* fixed by _build_sam */
+  double mlp_ratio; /* 4 */
+  int mask_in_chans; /* 16 */
+  int decoder_depth; /* TwoWayTransformer depth, 2 */
+  int decoder_mlp_dim; /* 2048 */
+  int decoder_num_heads; /* 8 */
+  int attention_downsample_rate; /* 2 */
+  int num_multimask_outputs; /* 3 */
+  int iou_head_depth; /* 3 */
+  int iou_head_hidden_dim; /* 256 */
+  float pixel_mean[3]; /* RGB, 0..255 scale */
+  float pixel_std[3];
 } sam_config;
 
 /* Fill `out` with a built-in preset: "vit_b", "vit_l", "vit_h" (SAM) or
  * "medsam" (vit_b with MedSAM preprocessing). SF_EINVAL if unknown. */
-int sam_config_preset(const char *name, sam_config *out, sf_err *err);
+int sam_config_preset(const char* name, sam_config* out, sf_err* err);
 /* `spec` is a preset name or a YAML file path. A file is a mapping with
  * the reference's keys (image_size, patch_size, encoder_embed_dim,
  * encoder_depth, encoder_num_heads, encoder_global_attn_indexes,
  * window_size, prompt_embed_dim), `preprocess: sam|medsam`, and an
  * optional `preset:` naming the base (default vit_b). Unknown keys, wrong
  * types and invalid values fail with SF_ECONFIG and file:line:col. */
-int sam_config_load(const char *spec, sam_config *out, sf_err *err);
+int sam_config_load(const char* spec, sam_config* out, sf_err* err);
 /* Same from a memory buffer; `name` is used in error positions. */
-int sam_config_parse(const char *name, const char *text, size_t n,
-                     sam_config *out, sf_err *err);
+int sam_config_parse(
+    const char* name,
+    const char* text,
+    size_t n,
+    sam_config* out,
+    sf_err* err);
 /* Cross-field checks (divisibility, ranges); SF_ECONFIG. */
-int sam_config_validate(const sam_config *c, sf_err *err);
-const char *sam_preprocess_name(int preprocess);
+int sam_config_validate(const sam_config* c, sf_err* err);
+const char* sam_preprocess_name(int preprocess);
 
 /* ---------------------------------------------------------------- model */
 
@@ -94,7 +98,7 @@ typedef struct sam_model sam_model;
 
 enum sam_device { SAM_DEVICE_CPU = 0, SAM_DEVICE_CUDA = 1 };
 /* "cpu" or "cuda" (also "cuda:N" is refused: one device); -1 if unknown. */
-int sam_device_parse(const char *s);
+int sam_device_parse(const char* s);
 /* 1 when this build and machine can run on CUDA. */
 int sam_cuda_available(void);
 /* Set the CPU thread count used by libtorch (n <= 0: all cores). Called
@@ -104,8 +108,12 @@ void sam_set_num_threads(int n);
 /* Build a model from `c` with the reference's random initialisation,
  * seeded by `seed` (torch::manual_seed). For training from scratch and for
  * benchmarks. SF_EUNSUPPORTED if CUDA is asked for and absent. */
-int sam_model_new(const sam_config *c, int device, uint64_t seed,
-                  sam_model **out, sf_err *err);
+int sam_model_new(
+    const sam_config* c,
+    int device,
+    uint64_t seed,
+    sam_model** out,
+    sf_err* err);
 /* Load an official-format checkpoint (a state_dict written by torch.save:
  * zip + pickle) into a model built from `c`, strictly: missing keys,
  * unexpected keys and shape mismatches fail together with SF_ECORRUPT and
@@ -113,16 +121,20 @@ int sam_model_new(const sam_config *c, int device, uint64_t seed,
  * SF_EFORMAT; a pickle that asks for anything but the state_dict subset
  * (other opcodes, other globals) gives SF_EFORMAT; no code in a file is
  * ever run. float16/bfloat16/float64 tensors are converted to float32. */
-int sam_model_load(const char *ckpt_path, const sam_config *c, int device,
-                   sam_model **out, sf_err *err);
+int sam_model_load(
+    const char* ckpt_path,
+    const sam_config* c,
+    int device,
+    sam_model** out,
+    sf_err* err);
 /* Write the weights as a state_dict checkpoint with the official key
  * names, loadable by torch.load + Sam.load_state_dict. Written to a
  * temporary name next to `path`, then renamed. */
-int sam_model_save(const sam_model *m, const char *path, sf_err *err);
-void sam_model_free(sam_model *m);
+int sam_model_save(const sam_model* m, const char* path, sf_err* err);
+void sam_model_free(sam_model* m);
 /* Borrowed; valid until sam_model_free. */
-const sam_config *sam_model_config(const sam_model *m);
-int sam_model_device(const sam_model *m);
+const sam_config* sam_model_config(const sam_model* m);
+int sam_model_device(const sam_model* m);
 
 /* ---------------------------------------------------------- predictor */
 
@@ -130,92 +142,132 @@ int sam_model_device(const sam_model *m);
  * 3 = RGB interleaved, row-major (ny, nx, channels)) and run the image
  * encoder; the embedding is kept for any number of sam_model_predict
  * calls. SF_EINVAL on NULL/size/channel errors (sides 1..SF_PNG_MAX_SIDE). */
-int sam_model_set_image(sam_model *m, const uint8_t *px, int nx, int ny,
-                        int channels, sf_err *err);
+int sam_model_set_image(
+    sam_model* m,
+    const uint8_t* px,
+    int nx,
+    int ny,
+    int channels,
+    sf_err* err);
 /* Use a precomputed embedding (prompt_embed_dim, E, E), E = image_size /
  * patch_size, for an original image of nx x ny (as the reference's
  * set_image_embedding). */
-int sam_model_set_embeddings(sam_model *m, const float *emb, int nx, int ny,
-                             sf_err *err);
+int sam_model_set_embeddings(
+    sam_model* m,
+    const float* emb,
+    int nx,
+    int ny,
+    sf_err* err);
 /* Shape of the image embedding: channels and side E. */
-void sam_model_embedding_shape(const sam_model *m, int *channels, int *side);
+void sam_model_embedding_shape(const sam_model* m, int* channels, int* side);
 /* Copy the current image embedding (C, E, E) into `out` (n_floats >= C*E*E).
  * SF_EINVAL if no image is set. */
-int sam_model_get_embeddings(const sam_model *m, float *out, size_t n_floats,
-                             sf_err *err);
+int sam_model_get_embeddings(
+    const sam_model* m,
+    float* out,
+    size_t n_floats,
+    sf_err* err);
 
 typedef struct sam_prompt {
-    int n_points;
-    const float *points; /* (n_points, 2) x, y in original pixels */
-    const int *labels;   /* (n_points) 1 foreground, 0 background */
-    const float *box;    /* NULL or x0, y0, x1, y1 in original pixels */
-    const float *mask_input; /* NULL or (1, 4E, 4E) low-res logits, e.g.
-                                a previous prediction's low_res[best] */
-    int multimask;       /* 1: the 3 disambiguating masks, 0: one mask */
-    int want_logits;     /* 1: fill sam_prediction.logits */
+  int n_points;
+  const float* points; /* (n_points, 2) x, y in original pixels */
+  const int* labels; /* (n_points) 1 foreground, 0 background */
+  const float* box; /* NULL or x0, y0, x1, y1 in original pixels */
+  const float* mask_input; /* NULL or (1, 4E, 4E) low-res logits, e.g.
+                              a previous prediction's low_res[best] */
+  int multimask; /* 1: the 3 disambiguating masks, 0: one mask */
+  int want_logits; /* 1: fill sam_prediction.logits */
 } sam_prompt;
 
 typedef struct sam_prediction {
-    int n_masks;        /* 3 with multimask, else 1 */
-    int nx, ny;         /* original image size */
-    uint8_t *masks;     /* (n_masks, ny, nx), 0/1 */
-    float *iou;         /* (n_masks) predicted IoU */
-    int best;           /* index of the highest predicted IoU */
-    int low_res_side;   /* 4E (256) */
-    float *low_res;     /* (n_masks, low_res_side, low_res_side) logits */
-    float *logits;      /* want_logits: (n_masks, ny, nx) scores whose sign
-                           is the mask: SAM upscaled logits; MedSAM upscaled
-                           sigmoid - 0.5. Else NULL. */
+  int n_masks; /* 3 with multimask, else 1 */
+  int nx, ny; /* original image size */
+  uint8_t* masks; /* (n_masks, ny, nx), 0/1 */
+  float* iou; /* (n_masks) predicted IoU */
+  int best; /* index of the highest predicted IoU */
+  int low_res_side; /* 4E (256) */
+  float* low_res; /* (n_masks, low_res_side, low_res_side) logits */
+  float* logits; /* want_logits: (n_masks, ny, nx) scores whose sign
+                    is the mask: SAM upscaled logits; MedSAM upscaled
+                    sigmoid - 0.5. Else NULL. */
 } sam_prediction;
 
 /* Predict masks for one prompt on the image set last. At least one of
  * points, box, mask_input. SF_EINVAL if no image is set or on bad
  * arguments (labels other than 0/1, NaN coordinates). Points outside the
  * image are allowed, as in the reference. */
-int sam_model_predict(sam_model *m, const sam_prompt *p, sam_prediction **out,
-                      sf_err *err);
-void sam_prediction_free(sam_prediction *p);
+int sam_model_predict(
+    sam_model* m,
+    const sam_prompt* p,
+    sam_prediction** out,
+    sf_err* err);
+void sam_prediction_free(sam_prediction* p);
 
 /* ------------------------------------------------------- preprocessing */
 
 /* ResizeLongestSide.get_preprocess_shape: the long side becomes
  * `long_side`, the other int(side * scale + 0.5). */
-void sam_preprocess_shape(int ny, int nx, int long_side, int *out_ny,
-                          int *out_nx);
+void sam_preprocess_shape(
+    int ny,
+    int nx,
+    int long_side,
+    int* out_ny,
+    int* out_nx);
 /* PIL's bilinear resize (Image.resize(..., BILINEAR), Pillow 9),
  * reproduced bit-exactly: separable, horizontal pass first, 22-bit fixed
  * point, antialiased when downscaling. `src` (ny, nx, nc) -> `dst`
  * (oy, ox, nc). SF_EINVAL on bad sizes, SF_ENOMEM. */
-int sam_resize_bilinear_u8(const uint8_t *src, int nx, int ny, int nc,
-                           uint8_t *dst, int ox, int oy, sf_err *err);
+int sam_resize_bilinear_u8(
+    const uint8_t* src,
+    int nx,
+    int ny,
+    int nc,
+    uint8_t* dst,
+    int ox,
+    int oy,
+    sf_err* err);
 /* The encoder input for an image: (3, S, S) float32, S = image_size, by
  * the config's preprocessing. *in_ny/in_nx get the size of the resized
  * image inside the padded square (SAM) or S x S (MedSAM). If `resized` is
  * non-NULL it receives the resized uint8 RGB image (in_ny, in_nx, 3).
  * Caller frees *out and *resized. */
-int sam_preprocess_image(const sam_config *c, const uint8_t *px, int nx,
-                         int ny, int channels, float **out, int *in_ny,
-                         int *in_nx, uint8_t **resized, sf_err *err);
+int sam_preprocess_image(
+    const sam_config* c,
+    const uint8_t* px,
+    int nx,
+    int ny,
+    int channels,
+    float** out,
+    int* in_ny,
+    int* in_nx,
+    uint8_t** resized,
+    sf_err* err);
 
 /* ----------------------------------------------------------------- npy */
 
 /* A NumPy .npy array (format 1.x/2.x, little-endian, C order). */
 typedef struct sam_npy {
-    char dtype;    /* 'f' float, 'i' signed int, 'u' unsigned, 'b' bool */
-    int elsize;    /* bytes per element */
-    int ndim;
-    int64_t shape[8];
-    int64_t numel;
-    void *data;
+  char dtype; /* 'f' float, 'i' signed int, 'u' unsigned, 'b' bool */
+  int elsize; /* bytes per element */
+  int ndim;
+  int64_t shape[8];
+  int64_t numel;
+  void* data;
 } sam_npy;
 
 /* Read a .npy file; SF_EFORMAT on anything else (big-endian, Fortran
  * order, object arrays, truncation). Caller frees with sam_npy_free. */
-int sam_npy_read(const char *path, sam_npy **out, sf_err *err);
+int sam_npy_read(const char* path, sam_npy** out, sf_err* err);
 /* Write `data` as a little-endian C-order .npy (dtype 'f'4, 'u'1, 'i'4). */
-int sam_npy_write(const char *path, char dtype, int elsize, int ndim,
-                  const int64_t *shape, const void *data, sf_err *err);
-void sam_npy_free(sam_npy *a);
+int sam_npy_write(
+    const char* path,
+    char dtype,
+    int elsize,
+    int ndim,
+    const int64_t* shape,
+    const void* data,
+    sf_err* err);
+void sam_npy_free(sam_npy* a);
 
 #ifdef __cplusplus
 }

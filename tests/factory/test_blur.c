@@ -20,7 +20,15 @@ static sf_imgf img_copy(const sf_imgf *a) {
     return b;
 }
 
-enum { PAT_RANDOM, PAT_STEP_X, PAT_STEP_Y, PAT_QUADRANTS, PAT_CHECKER, PAT_IMPULSES, N_PAT };
+enum {
+    PAT_RANDOM,
+    PAT_STEP_X,
+    PAT_STEP_Y,
+    PAT_QUADRANTS,
+    PAT_CHECKER,
+    PAT_IMPULSES,
+    N_PAT
+};
 static const char *const pat_names[N_PAT] = {"random",   "step-x",  "step-y",
                                              "quadrant", "checker", "impulses"};
 
@@ -35,9 +43,13 @@ static sf_imgf img_pattern(int nx, int ny, int pat) {
             case PAT_RANDOM: v = sf__u01f((uint32_t)sf_rng_u64(k, i)); break;
             case PAT_STEP_X: v = x >= nx / 3 ? 1.0f : 0.0f; break;
             case PAT_STEP_Y: v = y >= ny / 2 ? 1.0f : 0.0f; break;
-            case PAT_QUADRANTS: v = (x >= nx / 3) != (y >= ny / 2) ? 1.0f : 0.0f; break;
+            case PAT_QUADRANTS:
+                v = (x >= nx / 3) != (y >= ny / 2) ? 1.0f : 0.0f;
+                break;
             case PAT_CHECKER: v = ((x / 3) + (y / 3)) % 2 ? 1.0f : 0.0f; break;
-            case PAT_IMPULSES: v = (x % 37 == 5 && y % 29 == 7) ? 1.0f : 0.0f; break;
+            case PAT_IMPULSES:
+                v = (x % 37 == 5 && y % 29 == 7) ? 1.0f : 0.0f;
+                break;
             }
             im.px[i] = v;
         }
@@ -68,8 +80,8 @@ Test(blur, recursive_matches_direct) {
         sf_imgf in = img_pattern(257, 193, pat);
         for (size_t s = 0; s < sizeof sig / sizeof sig[0]; s++) {
             double d = rec_vs_direct(&in, sig[s]);
-            cr_expect(d < 1e-4, "%s sigma %g: max |recursive - direct| = %g", pat_names[pat],
-                      sig[s], d);
+            cr_expect(d < 1e-4, "%s sigma %g: max |recursive - direct| = %g",
+                      pat_names[pat], sig[s], d);
         }
         sf__imgf_release(&in);
     }
@@ -78,14 +90,15 @@ Test(blur, recursive_matches_direct) {
 Test(blur, recursive_matches_direct_odd_and_small_sizes) {
     /* partial lane groups, single rows/columns, images smaller than the
      * kernel */
-    const int sizes[][2] = {{1, 1}, {1, 40}, {40, 1}, {3, 2}, {15, 17}, {16, 16},
-                            {17, 33}, {31, 5}, {100, 3}};
+    const int sizes[][2] = {{1, 1},   {1, 40},  {40, 1}, {3, 2},  {15, 17},
+                            {16, 16}, {17, 33}, {31, 5}, {100, 3}};
     const double sig[] = {0.7, 2.0, 8.0};
     for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
         sf_imgf in = img_pattern(sizes[z][0], sizes[z][1], PAT_RANDOM);
         for (size_t s = 0; s < sizeof sig / sizeof sig[0]; s++) {
             double d = rec_vs_direct(&in, sig[s]);
-            cr_expect(d < 1e-4, "%dx%d sigma %g: %g", sizes[z][0], sizes[z][1], sig[s], d);
+            cr_expect(d < 1e-4, "%dx%d sigma %g: %g", sizes[z][0], sizes[z][1],
+                      sig[s], d);
         }
         sf__imgf_release(&in);
     }
@@ -102,7 +115,8 @@ Test(blur, large_sigma_uses_a_stable_recursion) {
 }
 
 Test(blur, tiny_sigma_is_the_direct_kernel) {
-    sf_imgf in = img_pattern(50, 40, PAT_RANDOM), a = img_copy(&in), b = img_copy(&in);
+    sf_imgf in = img_pattern(50, 40, PAT_RANDOM), a = img_copy(&in),
+            b = img_copy(&in);
     cr_assert_eq(sf__blur_gauss(&a, 0.3), SF_OK);
     cr_assert_eq(sf__blur_gauss_direct(&b, 0.3), SF_OK);
     cr_expect(!memcmp(a.px, b.px, sizeof(float) * 50 * 40));
@@ -119,7 +133,8 @@ Test(blur, constant_image_stays_constant) {
         cr_assert_eq(sf__imgf_alloc(&im, 131, 77, 0.7310f), SF_OK);
         cr_assert_eq(sf__blur_gauss(&im, sig[s]), SF_OK);
         double m = 0;
-        for (int i = 0; i < 131 * 77; i++) m = fmax(m, fabs(im.px[i] - 0.7310f));
+        for (int i = 0; i < 131 * 77; i++)
+            m = fmax(m, fabs(im.px[i] - 0.7310f));
         cr_expect(m <= 1e-6, "sigma %g: constant moved by %g", sig[s], m);
         sf__imgf_release(&im);
     }
@@ -157,8 +172,9 @@ Test(blur, interior_mass_centroid_and_spread) {
         cr_expect(fabs(m - 1.0) < 1e-5, "sigma %g: mass %.9f", sig[s], m);
         cr_expect(fabs(mx / m - cx) < 1e-4 && fabs(my / m - cy) < 1e-4,
                   "sigma %g: centroid (%g, %g)", sig[s], mx / m, my / m);
-        cr_expect(fabs(vx / m - var) < 1e-3 * var && fabs(vy / m - var) < 1e-3 * var,
-                  "sigma %g: variance (%g, %g) vs %g", sig[s], vx / m, vy / m, var);
+        cr_expect(
+            fabs(vx / m - var) < 1e-3 * var && fabs(vy / m - var) < 1e-3 * var,
+            "sigma %g: variance (%g, %g) vs %g", sig[s], vx / m, vy / m, var);
         sf__imgf_release(&im);
     }
 }
@@ -172,7 +188,8 @@ Test(blur, direct_matches_naive_2d_reference) {
     cr_assert_eq(sf__blur_gauss_direct(&im, sigma), SF_OK);
     int r = (int)ceil(6 * sigma);
     double g[64], gs = 0;
-    for (int j = -r; j <= r; j++) gs += g[j + r] = exp(-0.5 * j * j / (sigma * sigma));
+    for (int j = -r; j <= r; j++)
+        gs += g[j + r] = exp(-0.5 * j * j / (sigma * sigma));
     double m = 0;
     for (int y = 0; y < ny; y++)
         for (int x = 0; x < nx; x++) {
@@ -196,19 +213,22 @@ Test(blur, edge_replicate_boundary) {
     int nx = 64, ny = 9;
     const double sigma = 3.0;
     sf_imgf im = img_alloc(nx, ny);
-    for (int y = 0; y < ny; y++) im.px[(size_t)y * nx] = 1.0f;
+    for (int y = 0; y < ny; y++)
+        im.px[(size_t)y * nx] = 1.0f;
     cr_assert_eq(sf__blur_gauss(&im, sigma), SF_OK);
     double w = 0, g0 = 1.0;
-    for (int j = -18; j <= 18; j++) w += exp(-0.5 * j * j / (sigma * sigma));
+    for (int j = -18; j <= 18; j++)
+        w += exp(-0.5 * j * j / (sigma * sigma));
     double want0 = 0.5 * (1.0 + g0 / w);
     for (int y = 0; y < ny; y++)
-        cr_expect(fabs(im.px[(size_t)y * nx] - want0) < 1e-5, "row %d: %g vs %g", y,
-                  (double)im.px[(size_t)y * nx], want0);
+        cr_expect(fabs(im.px[(size_t)y * nx] - want0) < 1e-5,
+                  "row %d: %g vs %g", y, (double)im.px[(size_t)y * nx], want0);
     sf__imgf_release(&im);
 }
 
 Test(blur, deterministic) {
-    sf_imgf in = img_pattern(129, 65, PAT_RANDOM), a = img_copy(&in), b = img_copy(&in);
+    sf_imgf in = img_pattern(129, 65, PAT_RANDOM), a = img_copy(&in),
+            b = img_copy(&in);
     cr_assert_eq(sf__blur_gauss(&a, 2.2), SF_OK);
     cr_assert_eq(sf__blur_gauss(&b, 2.2), SF_OK);
     cr_expect(!memcmp(a.px, b.px, sizeof(float) * 129 * 65));
@@ -223,7 +243,8 @@ Test(blur, arguments) {
     cr_expect_eq(sf__blur_gauss(&im, -1.0), SF_OK);
     cr_expect_eq(sf__blur_gauss(&im, NAN), SF_OK);
     cr_expect_eq(sf__blur_gauss_direct(&im, 0.0), SF_OK);
-    cr_expect(!memcmp(im.px, in.px, sizeof(float) * 200), "sigma <= 0: unchanged");
+    cr_expect(!memcmp(im.px, in.px, sizeof(float) * 200),
+              "sigma <= 0: unchanged");
     cr_expect_eq(sf__blur_gauss(&im, INFINITY), SF_EINVAL);
     cr_expect_eq(sf__blur_gauss_direct(&im, INFINITY), SF_EINVAL);
     sf_imgf none = {0, 0, NULL};

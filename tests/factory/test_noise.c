@@ -51,7 +51,8 @@ typedef struct moments {
 
 static moments moments_of(const double *d, size_t n) {
     moments m = {0, 0, 0, 0};
-    for (size_t i = 0; i < n; i++) m.mean += d[i];
+    for (size_t i = 0; i < n; i++)
+        m.mean += d[i];
     m.mean /= (double)n;
     double m2 = 0, m3 = 0, m4 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -71,7 +72,8 @@ static double *deltas(const sf_imgf *in, const sf_imgf *out) {
     size_t n = (size_t)in->nx * (size_t)in->ny;
     double *d = malloc(sizeof *d * n);
     cr_assert(d);
-    for (size_t i = 0; i < n; i++) d[i] = (double)out->px[i] - (double)in->px[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = (double)out->px[i] - (double)in->px[i];
     return d;
 }
 
@@ -88,29 +90,31 @@ static double poisson_pmf(double mu, int k) {
 /* Check counts x[0..n) (Poisson(mu) claimed) against mean, variance, third
  * central moment (= mu) and the pmf of the 9 values around the mode, each
  * within 5 standard errors. */
-static void expect_poisson(const double *x, size_t n, double mu, const char *what) {
+static void expect_poisson(const double *x, size_t n, double mu,
+                           const char *what) {
     moments m = moments_of(x, n);
     double N = (double)n;
     double se_mean = sqrt(mu / N);
     double se_var = sqrt((mu + 2.0 * mu * mu) / N);
-    /* Var(m3) ~ (mu6 - mu3^2 - 6 mu4 mu2 + 9 mu2^3) / N; for Poisson the
-     * leading terms give ~ (6 mu^3 + 22 mu^2 + mu) / N. */
-    double se_m3 = sqrt((6.0 * mu * mu * mu + 22.0 * mu * mu + mu) / N);
-    cr_expect(fabs(m.mean - mu) < 5 * se_mean, "%s: mean %.5f vs mu %.5f (se %.5f)", what,
-              m.mean, mu, se_mean);
-    cr_expect(fabs(m.var - mu) < 5 * se_var, "%s: var %.5f vs mu %.5f (se %.5f)", what,
-              m.var, mu, se_var);
-    cr_expect(fabs(m.m3 - mu) < 5 * se_m3, "%s: m3 %.4f vs mu %.4f (se %.4f)", what, m.m3,
-              mu, se_m3);
+    /* Var(m3) ~ (mu6 - mu3^2 - 6 mu4 mu2 + 9 mu2^3) / N, which for the
+     * Poisson central moments is (6 mu^3 + 18 mu^2 + mu) / N. */
+    double se_m3 = sqrt((6.0 * mu * mu * mu + 18.0 * mu * mu + mu) / N);
+    cr_expect(fabs(m.mean - mu) < 5 * se_mean,
+              "%s: mean %.5f vs mu %.5f (se %.5f)", what, m.mean, mu, se_mean);
+    cr_expect(fabs(m.var - mu) < 5 * se_var,
+              "%s: var %.5f vs mu %.5f (se %.5f)", what, m.var, mu, se_var);
+    cr_expect(fabs(m.m3 - mu) < 5 * se_m3, "%s: m3 %.4f vs mu %.4f (se %.4f)",
+              what, m.m3, mu, se_m3);
     int mode = (int)floor(mu);
     for (int k = mode - 4; k <= mode + 4; k++) {
         if (k < 0) continue;
         size_t c = 0;
-        for (size_t i = 0; i < n; i++) c += x[i] == (double)k;
+        for (size_t i = 0; i < n; i++)
+            c += x[i] == (double)k;
         double p = poisson_pmf(mu, k), f = (double)c / N;
         double se = sqrt(p * (1.0 - p) / N);
-        cr_expect(fabs(f - p) < 5 * se + 1e-12, "%s: P(X=%d) %.6f vs %.6f (se %.6f)", what, k,
-                  f, p, se);
+        cr_expect(fabs(f - p) < 5 * se + 1e-12,
+                  "%s: P(X=%d) %.6f vs %.6f (se %.6f)", what, k, f, p, se);
     }
 }
 
@@ -123,13 +127,15 @@ static void poisson_pixels(float v, double photons) {
     sf_imgf im = img_const(nx, ny, v);
     sf_noise_params p = params(SF_NOISE_POISSON);
     p.photons = photons;
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(11, 3, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(11, 3, SF_STREAM_NOISE_PIXELS));
     double *x = malloc(sizeof *x * n);
     cr_assert(x);
     for (size_t i = 0; i < n; i++) {
         x[i] = (double)im.px[i] * photons;
         double r = floor(x[i] + 0.5);
-        cr_assert(fabs(x[i] - r) < 1e-3 * (1.0 + r), "pixel %zu: %g not a count", i, x[i]);
+        cr_assert(fabs(x[i] - r) < 1e-3 * (1.0 + r),
+                  "pixel %zu: %g not a count", i, x[i]);
         x[i] = r;
     }
     char what[64];
@@ -139,9 +145,15 @@ static void poisson_pixels(float v, double photons) {
     sf__imgf_release(&im);
 }
 
-Test(noise, poisson_small_mu_pixels) { poisson_pixels(0.3f, 10.0); }     /* mu 3 */
-Test(noise, poisson_large_mu_pixels) { poisson_pixels(0.8f, 250.0); }    /* mu 200 */
-Test(noise, poisson_threshold_mu_pixels) { poisson_pixels(0.5f, 20.0); } /* mu 10 */
+Test(noise, poisson_small_mu_pixels) {
+    poisson_pixels(0.3f, 10.0);
+} /* mu 3 */
+Test(noise, poisson_large_mu_pixels) {
+    poisson_pixels(0.8f, 250.0);
+} /* mu 200 */
+Test(noise, poisson_threshold_mu_pixels) {
+    poisson_pixels(0.5f, 20.0);
+} /* mu 10 */
 
 Test(noise, poisson_variates_several_mu) {
     const double mus[] = {0.05, 0.5, 3.0, 9.9, 10.0, 37.5, 1000.0, 123456.7};
@@ -150,7 +162,8 @@ Test(noise, poisson_variates_several_mu) {
     cr_assert(x);
     for (size_t j = 0; j < sizeof mus / sizeof mus[0]; j++) {
         sf_rng_key k = sf_rng_key_make(5, j, 9);
-        for (size_t i = 0; i < n; i++) x[i] = (double)sf__poisson(mus[j], k, i);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (double)sf__poisson(mus[j], k, i);
         char what[64];
         snprintf(what, sizeof what, "sf__poisson mu=%g", mus[j]);
         expect_poisson(x, n, mus[j], what);
@@ -173,7 +186,8 @@ Test(noise, poisson_edge_cases) {
     im.px[1] = NAN;
     sf_noise_params p = params(SF_NOISE_POISSON);
     sf__noise_apply(&p, &im, NULL, 0, k);
-    for (int i = 0; i < 2; i++) cr_expect_eq(im.px[i], 0.0f);
+    for (int i = 0; i < 2; i++)
+        cr_expect_eq(im.px[i], 0.0f);
     sf__imgf_release(&im);
 }
 
@@ -184,10 +198,12 @@ Test(noise, gaussian_moments_and_tails) {
     size_t n = (size_t)nx * ny;
     sf_imgf in = img_const(nx, ny, 0.5f), im = img_copy(&in);
     sf_noise_params p = params(SF_NOISE_GAUSSIAN);
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(2, 0, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(2, 0, SF_STREAM_NOISE_PIXELS));
     double *d = deltas(&in, &im);
     double s = p.sigma, N = (double)n;
-    for (size_t i = 0; i < n; i++) d[i] /= s; /* standard normal */
+    for (size_t i = 0; i < n; i++)
+        d[i] /= s; /* standard normal */
     moments m = moments_of(d, n);
     cr_expect(fabs(m.mean) < 5 / sqrt(N), "mean %g", m.mean);
     cr_expect(fabs(sqrt(m.var) - 1.0) < 5 / sqrt(2 * N), "std %g", sqrt(m.var));
@@ -199,19 +215,22 @@ Test(noise, gaussian_moments_and_tails) {
     for (size_t j = 0; j < sizeof ts / sizeof ts[0]; j++) {
         double pr = erfc(ts[j] / sqrt(2.0));
         size_t c = 0;
-        for (size_t i = 0; i < n; i++) c += fabs(d[i]) > ts[j];
+        for (size_t i = 0; i < n; i++)
+            c += fabs(d[i]) > ts[j];
         double f = (double)c / N, se = sqrt(pr * (1 - pr) / N);
-        cr_expect(fabs(f - pr) < 5 * se, "P(|z|>%g) %.6g vs %.6g (se %.3g)", ts[j], f, pr,
-                  se);
+        cr_expect(fabs(f - pr) < 5 * se, "P(|z|>%g) %.6g vs %.6g (se %.3g)",
+                  ts[j], f, pr, se);
     }
     /* 64 bins of width 1/8 over [-4, 4]: every bin within 5 se */
     for (int b = 0; b < 64; b++) {
         double lo = -4.0 + b * 0.125, hi = lo + 0.125;
         double pr = 0.5 * (erfc(lo / sqrt(2.0)) - erfc(hi / sqrt(2.0)));
         size_t c = 0;
-        for (size_t i = 0; i < n; i++) c += d[i] >= lo && d[i] < hi;
+        for (size_t i = 0; i < n; i++)
+            c += d[i] >= lo && d[i] < hi;
         double f = (double)c / N, se = sqrt(pr * (1 - pr) / N);
-        cr_expect(fabs(f - pr) < 5 * se, "bin [%g,%g): %.6g vs %.6g", lo, hi, f, pr);
+        cr_expect(fabs(f - pr) < 5 * se, "bin [%g,%g): %.6g vs %.6g", lo, hi, f,
+                  pr);
     }
     free(d);
     sf__imgf_release(&in);
@@ -224,18 +243,24 @@ Test(noise, speckle_keeps_mean_and_scales_std) {
     const float v = 0.4f;
     sf_imgf in = img_const(nx, ny, v), im = img_copy(&in);
     sf_noise_params p = params(SF_NOISE_SPECKLE);
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(3, 0, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(3, 0, SF_STREAM_NOISE_PIXELS));
     double *d = malloc(sizeof *d * n);
     cr_assert(d);
-    for (size_t i = 0; i < n; i++) d[i] = im.px[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = im.px[i];
     moments m = moments_of(d, n);
     double sd = p.sigma * v, N = (double)n;
-    cr_expect(fabs(m.mean - v) < 5 * sd / sqrt(N), "mean %g vs %g", m.mean, (double)v);
-    cr_expect(fabs(sqrt(m.var) - sd) < 5 * sd / sqrt(2 * N), "std %g vs %g", sqrt(m.var), sd);
+    cr_expect(fabs(m.mean - v) < 5 * sd / sqrt(N), "mean %g vs %g", m.mean,
+              (double)v);
+    cr_expect(fabs(sqrt(m.var) - sd) < 5 * sd / sqrt(2 * N), "std %g vs %g",
+              sqrt(m.var), sd);
     /* zero stays zero: the noise is multiplicative */
     sf_imgf z = img_const(16, 16, 0.0f);
-    sf__noise_apply(&p, &z, NULL, 0, sf_rng_key_make(3, 1, SF_STREAM_NOISE_PIXELS));
-    for (int i = 0; i < 256; i++) cr_expect_eq(z.px[i], 0.0f);
+    sf__noise_apply(&p, &z, NULL, 0,
+                    sf_rng_key_make(3, 1, SF_STREAM_NOISE_PIXELS));
+    for (int i = 0; i < 256; i++)
+        cr_expect_eq(z.px[i], 0.0f);
     free(d);
     sf__imgf_release(&z);
     sf__imgf_release(&in);
@@ -249,7 +274,8 @@ Test(noise, rician_zero_signal_is_rayleigh) {
     size_t n = (size_t)nx * ny;
     sf_imgf im = img_const(nx, ny, 0.0f);
     sf_noise_params p = params(SF_NOISE_RICIAN);
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(4, 0, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(4, 0, SF_STREAM_NOISE_PIXELS));
     double *d = malloc(sizeof *d * n);
     cr_assert(d);
     for (size_t i = 0; i < n; i++) {
@@ -259,15 +285,18 @@ Test(noise, rician_zero_signal_is_rayleigh) {
     moments m = moments_of(d, n);
     double s = p.sigma, N = (double)n;
     double mean = s * sqrt(M_PI / 2), sd = s * sqrt(2 - M_PI / 2);
-    cr_expect(fabs(m.mean - mean) < 5 * sd / sqrt(N), "mean %g vs %g", m.mean, mean);
-    cr_expect(fabs(sqrt(m.var) - sd) < 0.01 * sd, "std %g vs %g", sqrt(m.var), sd);
+    cr_expect(fabs(m.mean - mean) < 5 * sd / sqrt(N), "mean %g vs %g", m.mean,
+              mean);
+    cr_expect(fabs(sqrt(m.var) - sd) < 0.01 * sd, "std %g vs %g", sqrt(m.var),
+              sd);
     /* Rayleigh: P(R > t) = exp(-t^2 / (2 s^2)) */
     for (double t = 0.5; t <= 3.0; t += 0.5) {
         double pr = exp(-t * t / 2), se = sqrt(pr * (1 - pr) / N);
         size_t c = 0;
-        for (size_t i = 0; i < n; i++) c += d[i] > t * s;
-        cr_expect(fabs((double)c / N - pr) < 5 * se, "P(R>%g s) %g vs %g", t, (double)c / N,
-                  pr);
+        for (size_t i = 0; i < n; i++)
+            c += d[i] > t * s;
+        cr_expect(fabs((double)c / N - pr) < 5 * se, "P(R>%g s) %g vs %g", t,
+                  (double)c / N, pr);
     }
     free(d);
     sf__imgf_release(&im);
@@ -280,15 +309,19 @@ Test(noise, rician_high_snr_is_near_gaussian) {
     sf_imgf im = img_const(nx, ny, v);
     sf_noise_params p = params(SF_NOISE_RICIAN);
     p.sigma = 0.01;
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(4, 1, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(4, 1, SF_STREAM_NOISE_PIXELS));
     double *d = malloc(sizeof *d * n);
     cr_assert(d);
-    for (size_t i = 0; i < n; i++) d[i] = im.px[i];
+    for (size_t i = 0; i < n; i++)
+        d[i] = im.px[i];
     moments m = moments_of(d, n);
     /* E|v + s z| ~ v + s^2 / (2 v); std ~ s */
     double mean = v + p.sigma * p.sigma / (2 * v), N = (double)n;
-    cr_expect(fabs(m.mean - mean) < 5 * p.sigma / sqrt(N), "mean %g vs %g", m.mean, mean);
-    cr_expect(fabs(sqrt(m.var) - p.sigma) < 0.02 * p.sigma, "std %g", sqrt(m.var));
+    cr_expect(fabs(m.mean - mean) < 5 * p.sigma / sqrt(N), "mean %g vs %g",
+              m.mean, mean);
+    cr_expect(fabs(sqrt(m.var) - p.sigma) < 0.02 * p.sigma, "std %g",
+              sqrt(m.var));
     free(d);
     sf__imgf_release(&im);
 }
@@ -301,11 +334,13 @@ Test(noise, perlin_is_bounded_smooth_and_not_constant) {
     sf_imgf in = img_const(nx, ny, 0.5f), im = img_copy(&in);
     sf_noise_params p = params(SF_NOISE_PERLIN);
     double a = p.amplitude;
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(6, 0, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(6, 0, SF_STREAM_NOISE_PIXELS));
     double *d = deltas(&in, &im);
     double lo = 1, hi = -1, sum = 0, sumsq = 0;
     for (size_t i = 0; i < n; i++) {
-        cr_assert(fabs(d[i]) <= a * (1 + 1e-5), "pixel %zu: %g beyond amplitude", i, d[i]);
+        cr_assert(fabs(d[i]) <= a * (1 + 1e-5),
+                  "pixel %zu: %g beyond amplitude", i, d[i]);
         lo = fmin(lo, d[i]);
         hi = fmax(hi, d[i]);
         sum += d[i];
@@ -335,8 +370,8 @@ Test(noise, perlin_is_bounded_smooth_and_not_constant) {
                 dn++;
             }
         }
-    cr_expect(dsum / (double)dn < 0.1 * sd, "mean |neighbour diff| %g vs std %g",
-              dsum / (double)dn, sd);
+    cr_expect(dsum / (double)dn < 0.1 * sd,
+              "mean |neighbour diff| %g vs std %g", dsum / (double)dn, sd);
     cr_expect(dmax < 0.1 * a, "max |neighbour diff| %g", dmax);
     free(d);
     sf__imgf_release(&in);
@@ -352,7 +387,8 @@ Test(noise, perlin_is_c1_across_cell_borders) {
     p.amplitude = 1.0;
     p.octaves = 1;
     p.cells = 4.0;
-    sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(6, 1, SF_STREAM_NOISE_PIXELS));
+    sf__noise_apply(&p, &im, NULL, 0,
+                    sf_rng_key_make(6, 1, SF_STREAM_NOISE_PIXELS));
     double d2 = 0;
     for (int y = 1; y < 255; y++)
         for (int x = 1; x < 255; x++) {
@@ -374,15 +410,18 @@ Test(noise, perlin_mean_is_zero_over_many_fields) {
         sf_imgf im = img_const(96, 96, 0.0f);
         sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(7, (uint64_t)r, 1));
         double s = 0;
-        for (int i = 0; i < 96 * 96; i++) s += im.px[i];
+        for (int i = 0; i < 96 * 96; i++)
+            s += im.px[i];
         means[r] = s / (96 * 96);
         total += means[r];
         sf__imgf_release(&im);
     }
     double mm = total / 64, v = 0;
-    for (int r = 0; r < 64; r++) v += (means[r] - mm) * (means[r] - mm);
+    for (int r = 0; r < 64; r++)
+        v += (means[r] - mm) * (means[r] - mm);
     double se = sqrt(v / 63 / 64);
-    cr_expect(fabs(mm) < 5 * se + 1e-6, "mean of field means %g (se %g)", mm, se);
+    cr_expect(fabs(mm) < 5 * se + 1e-6, "mean of field means %g (se %g)", mm,
+              se);
 }
 
 Test(noise, perlin_degenerate_parameters) {
@@ -437,7 +476,8 @@ Test(noise, mask_leaves_outside_untouched_and_matches_full_apply) {
     uint16_t *lab = labels_for(nx, ny);
     for (int model = 0; model < SF_NOISE_COUNT; model++) {
         sf_noise_params p = params(model);
-        sf_rng_key k = sf_rng_key_make(10, (uint64_t)model, SF_STREAM_NOISE_PIXELS);
+        sf_rng_key k =
+            sf_rng_key_make(10, (uint64_t)model, SF_STREAM_NOISE_PIXELS);
         sf_imgf in = img_random(nx, ny, 5);
         in.px[0] = -0.0f; /* must stay -0.0 where not selected */
         sf_imgf full = img_copy(&in), part = img_copy(&in);
@@ -453,11 +493,12 @@ Test(noise, mask_leaves_outside_untouched_and_matches_full_apply) {
                           (double)part.px[i], (double)full.px[i]);
             } else {
                 cr_assert(!memcmp(&part.px[i], &in.px[i], sizeof(float)),
-                          "model %d pixel %zu outside the mask changed", model, i);
+                          "model %d pixel %zu outside the mask changed", model,
+                          i);
             }
         }
-        cr_expect(inside > 1000 && changed > inside / 2, "model %d: %zu of %zu changed",
-                  model, changed, inside);
+        cr_expect(inside > 1000 && changed > inside / 2,
+                  "model %d: %zu of %zu changed", model, changed, inside);
         sf__imgf_release(&in);
         sf__imgf_release(&full);
         sf__imgf_release(&part);
@@ -477,12 +518,13 @@ Test(noise, deterministic_per_key) {
         sf__noise_apply(&p, &a, NULL, 0, k1);
         sf__noise_apply(&p, &b, NULL, 0, k1);
         sf__noise_apply(&p, &c, NULL, 0, k2);
-        cr_expect(!memcmp(a.px, b.px, sizeof(float) * n), "model %d: same key differs",
-                  model);
+        cr_expect(!memcmp(a.px, b.px, sizeof(float) * n),
+                  "model %d: same key differs", model);
         size_t diff = 0;
-        for (size_t i = 0; i < n; i++) diff += a.px[i] != c.px[i];
-        cr_expect(diff > n / 2, "model %d: other key changes only %zu of %zu", model, diff,
-                  n);
+        for (size_t i = 0; i < n; i++)
+            diff += a.px[i] != c.px[i];
+        cr_expect(diff > n / 2, "model %d: other key changes only %zu of %zu",
+                  model, diff, n);
         sf__imgf_release(&in);
         sf__imgf_release(&a);
         sf__imgf_release(&b);
@@ -501,7 +543,8 @@ Test(noise, pixel_depends_on_index_not_on_image_size) {
         sf_imgf a = img_const(64, 10, 0.3f), b = img_const(64, 33, 0.3f);
         sf__noise_apply(&p, &a, NULL, 0, k);
         sf__noise_apply(&p, &b, NULL, 0, k);
-        cr_expect(!memcmp(a.px, b.px, sizeof(float) * 64 * 10), "model %d", models[j]);
+        cr_expect(!memcmp(a.px, b.px, sizeof(float) * 64 * 10), "model %d",
+                  models[j]);
         sf__imgf_release(&a);
         sf__imgf_release(&b);
     }
@@ -545,12 +588,17 @@ Test(noise, draw_uses_only_the_models_parameters) {
             cr_assert_eq(p.model, m);
             cr_assert_eq(d.ctr, n_draws[m], "model %d drew %llu", m,
                          (unsigned long long)d.ctr);
-            int sig = m == SF_NOISE_GAUSSIAN || m == SF_NOISE_SPECKLE || m == SF_NOISE_RICIAN;
+            int sig = m == SF_NOISE_GAUSSIAN || m == SF_NOISE_SPECKLE ||
+                      m == SF_NOISE_RICIAN;
             int per = m == SF_NOISE_PERLIN;
-            if (sig) cr_assert(p.sigma >= 0.01 && p.sigma < 0.02);
-            else cr_assert_eq(p.sigma, 0.0);
-            if (m == SF_NOISE_POISSON) cr_assert(p.photons >= 30 && p.photons < 40);
-            else cr_assert_eq(p.photons, 0.0);
+            if (sig)
+                cr_assert(p.sigma >= 0.01 && p.sigma < 0.02);
+            else
+                cr_assert_eq(p.sigma, 0.0);
+            if (m == SF_NOISE_POISSON)
+                cr_assert(p.photons >= 30 && p.photons < 40);
+            else
+                cr_assert_eq(p.photons, 0.0);
             if (per) {
                 cr_assert(p.amplitude >= 0.1 && p.amplitude < 0.2);
                 cr_assert(p.octaves >= 2 && p.octaves <= 5);
@@ -603,6 +651,8 @@ Test(noise, json_records_the_models_fields) {
     p.octaves = 3;
     p.cells = 4.5;
     p.persistence = 0.5;
-    expect_json(&p, "{\"model\":\"perlin\",\"amplitude\":0.05,\"octaves\":3,\"cells\":4.5,"
-                    "\"persistence\":0.5}");
+    expect_json(
+        &p,
+        "{\"model\":\"perlin\",\"amplitude\":0.05,\"octaves\":3,\"cells\":4.5,"
+        "\"persistence\":0.5}");
 }
