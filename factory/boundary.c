@@ -41,6 +41,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 enum {
     MAX_SCALES = 4, /* sf_config holds at most 4 scales per field */
@@ -219,14 +222,15 @@ static int build_field(field *f, int nx, int ny, const double *scales,
             uint32_t w[4];
             float z0, z1;
             if (warp) {
-                sf_rng_block(key, lattice_ctr(0, s, k), w);
+                sf__rng_block_inline(key, lattice_ctr(0, s, k), w);
                 sf__normal2f(w[0], w[1], &z0, &z1);
                 o[0] += z0 * sd; /* x displacement, px */
                 o[1] += z1 * sd; /* y displacement, px */
                 continue;
             }
             for (int ch = 0; ch < used; ch++) {
-                sf_rng_block(key, lattice_ctr((uint64_t)ch + 1, s, k), w);
+                sf__rng_block_inline(key, lattice_ctr((uint64_t)ch + 1, s, k),
+                                     w);
                 sf__normal2f(w[0], w[1], &z0, &z1);
                 o[ch] += z0 * sd;
             }
@@ -245,7 +249,8 @@ out:
 /* Label (0-based) at position (px, py), pixels: every field by bilinear
  * interpolation of each lattice, label lanes interleaved (nv vectors per
  * node), first maximum wins. acc: nv vectors of scratch; bias: 0 in label
- * lanes, -inf in padding lanes. */
+ * lanes, -inf in padding lanes. The general path (scales that do not
+ * nest); one merged lattice uses the cell candidates below instead. */
 static int exact_label(const field *f, int nv, int L, const v4f *bias,
                        v4f *acc, float px, float py) {
     for (int k = 0; k < nv; k++) acc[k] = bias[k];
@@ -266,63 +271,383 @@ static int exact_label(const field *f, int nv, int L, const v4f *bias,
 }
 
 /*
- * The undisplaced map at integer pixels, m0 = 1 + argmax, row by row. On
- * a row, inside one lattice cell, every field is linear in the cell
- * coordinate t: A + B t. The winner at the first pixel of the segment
- * holds until the first label with a steeper slope overtakes it (the
- * smallest crossing time wins, the steeper label on a tie), so a segment
- * costs O(L) per change of winner instead of O(L) per pixel. m0 serves
- * only to recognise pixels deep inside a region (see the main loop), so
- * float rounding at exact ties does not matter here.
- * lix/lfx: lattice cell and coordinate per column; R: 2 * gx * stride.
+ * Candidates of the cells of one merged label lattice. Inside a cell every
+ * field is bilinear, so a label that another label beats at all four
+ * corner nodes (strictly) is beaten everywhere in the cell and never wins
+ * there: only the others, typically 3-6 of 10-15, are evaluated. Per
+ * cell, its candidates in label order (so the first maximum is still the
+ * first label), each as 5 vectors, every lane alike: with corner values
+ * a (node 00), b (01, x + 1), c (10, y + 1), d (11), the coefficients
+ * a, b - a, c - a, (d - c) - (b - a) of the field at cell coordinates
+ * (x, y), a + x (b - a) + y (c - a) + x y ((d - c) - (b - a)), and the
+ * label + 1 or its code (as a float; codes are below 2^16).
  */
-static void undisplaced_map(const lattice *lf, int L, int nx, int ny,
-                            const int *lix, const float *lfx, float *R,
-                            uint16_t *m0) {
-    const size_t st = (size_t)lf->stride;
-    float *B = R + (size_t)lf->gx * st; /* slopes of the current cell */
-    for (int y = 0; y < ny; y++) {
-        float fy;
-        int iy = cell((float)y * lf->s, lf->gy, &fy);
-        const float *v0 = lf->v + (size_t)iy * lf->gx * st;
-        const float *v1 = v0 + (size_t)lf->gx * st;
-        for (size_t k = 0; k < (size_t)lf->gx * st; k++)
-            R[k] = (1.0f - fy) * v0[k] + fy * v1[k];
-        uint16_t *row = m0 + (size_t)y * (size_t)nx;
-        int x = 0;
-        while (x < nx) {
-            const int i = lix[x];
-            const float *A = R + (size_t)i * st, *A1 = A + st;
-            for (int l = 0; l < L; l++) B[l] = A1[l] - A[l];
-            int w = 0;
-            float bv = A[0] + B[0] * lfx[x];
-            for (int l = 1; l < L; l++) {
-                float v = A[l] + B[l] * lfx[x];
-                if (v > bv) {
-                    bv = v;
-                    w = l;
-                }
+typedef struct cands {
+    int ncx, ncy;  /* cells per axis */
+    int *off;      /* (ncx * ncy + 1): first candidate of each cell */
+    v4f *v;        /* 5 per candidate */
+} cands;
+
+static void cands_release(cands *cd) {
+    free(cd->off);
+    free(cd->v);
+}
+
+/* Does label a beat label b at all four corners p[0..3]? */
+static inline int dominates(const float *const p[4], int a, int b) {
+    return p[0][a] > p[0][b] && p[1][a] > p[1][b] && p[2][a] > p[2][b] &&
+           p[3][a] > p[3][b];
+}
+
+static int cands_build(cands *cd, const lattice *t, int L,
+                       const uint16_t *code) {
+    const size_t st = (size_t)t->stride, gx = (size_t)t->gx;
+    const int ncx = t->gx - 1, ncy = t->gy - 1;
+    const size_t nc = (size_t)ncx * (size_t)ncy;
+    size_t cap = 4 * nc + (size_t)L, len = 0;
+    uint16_t *list = malloc(cap * sizeof *list); /* candidates, all cells */
+    int *c0 = malloc((size_t)L * sizeof *c0);
+    int rc = SF_ENOMEM;
+    cd->ncx = ncx;
+    cd->ncy = ncy;
+    cd->off = malloc((nc + 1) * sizeof *cd->off);
+    if (!list || !c0 || !cd->off) goto out;
+
+    for (int j = 0; j < ncy; j++)
+        for (int i = 0; i < ncx; i++) {
+            const float *p[4];
+            p[0] = t->v + ((size_t)j * gx + (size_t)i) * st;
+            p[1] = p[0] + st;
+            p[2] = p[0] + gx * st;
+            p[3] = p[2] + st;
+            int w[4];
+            for (int k = 0; k < 4; k++) w[k] = argmax(p[k], L);
+            /* Not beaten by a corner winner; then not by another such
+             * label (enough: whatever beats a label that a corner winner
+             * beats is beaten by that winner too). */
+            int n0 = 0;
+            for (int m = 0; m < L; m++) {
+                int out = 0;
+                for (int k = 0; k < 4 && !out; k++) out = dominates(p, w[k], m);
+                if (!out) c0[n0++] = m;
             }
-            for (;;) {
-                /* First label to overtake w after the current pixel. */
-                float tn = INFINITY;
-                int wn = -1;
-                for (int m = 0; m < L; m++) {
-                    float db = B[m] - B[w];
-                    if (!(db > 0.0f)) continue;
-                    float tc = (A[w] - A[m]) / db;
-                    if (wn < 0 || tc < tn || (tc == tn && B[m] > B[wn])) {
-                        tn = tc;
-                        wn = m;
-                    }
-                }
-                while (x < nx && lix[x] == i && lfx[x] < tn)
-                    row[x++] = (uint16_t)(w + 1);
-                if (x >= nx || lix[x] != i) break;
-                w = wn; /* pixels remain, so some label overtook w */
+            if (len + (size_t)n0 > cap) {
+                size_t ncap = 2 * cap + (size_t)n0;
+                uint16_t *nl = realloc(list, ncap * sizeof *list);
+                if (!nl) goto out;
+                list = nl;
+                cap = ncap;
+            }
+            cd->off[(size_t)j * (size_t)ncx + (size_t)i] = (int)len;
+            for (int a = 0; a < n0; a++) {
+                int out = 0;
+                for (int b = 0; b < n0 && !out; b++)
+                    out = b != a && dominates(p, c0[b], c0[a]);
+                if (!out) list[len++] = (uint16_t)c0[a];
             }
         }
+    cd->off[nc] = (int)len;
+
+    if (!(cd->v = aligned_alloc(16, 5 * (len ? len : 1) * sizeof *cd->v)))
+        goto out;
+    for (size_t c = 0; c < nc; c++) {
+        const size_t j = c / (size_t)ncx, i = c % (size_t)ncx;
+        const float *p00 = t->v + (j * gx + i) * st, *p01 = p00 + st;
+        const float *p10 = p00 + gx * st, *p11 = p10 + st;
+        for (int k = cd->off[c]; k < cd->off[c + 1]; k++) {
+            const int m = list[k];
+            const float a = p00[m], ba = p01[m] - a, ca = p10[m] - a;
+            const float dd = (p11[m] - p10[m]) - ba;
+            const float w = (float)(code ? code[m + 1] : m + 1);
+            v4f *o = cd->v + 5 * (size_t)k;
+            o[0] = (v4f){a, a, a, a};
+            o[1] = (v4f){ba, ba, ba, ba};
+            o[2] = (v4f){ca, ca, ca, ca};
+            o[3] = (v4f){dd, dd, dd, dd};
+            o[4] = (v4f){w, w, w, w};
+        }
     }
+    rc = SF_OK;
+out:
+    free(list);
+    free(c0);
+    return rc;
+}
+
+/* Vector helpers: unaligned load, lane select by a comparison mask. */
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p) {
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline v4f sel4f(v4i m, v4f a, v4f b) {
+    return (v4f)(((v4i)a & m) | ((v4i)b & ~m));
+}
+
+static inline v4i sel4i(v4i m, v4i a, v4i b) { return (a & m) | (b & ~m); }
+
+/* Lane-wise maximum and minimum (no NaNs): maxps/minps on SSE2, the same
+ * lanes by select elsewhere. */
+static inline v4f max4f(v4f a, v4f b) {
+#ifdef __SSE2__
+    return (v4f)_mm_max_ps((__m128)a, (__m128)b); /* a > b ? a : b */
+#else
+    return sel4f(a > b, a, b);
+#endif
+}
+
+static inline v4f min4f(v4f a, v4f b) {
+#ifdef __SSE2__
+    return (v4f)_mm_min_ps((__m128)a, (__m128)b); /* a < b ? a : b */
+#else
+    return sel4f(a < b, a, b);
+#endif
+}
+
+/*
+ * Labels + 1 of the pixels [x, x1) of a row whose sample points all lie in
+ * cell c of the merged lattice, at cell coordinates (fx, fy) (7 readable
+ * floats past x1): the first maximum over the cell's candidates, 8 pixels
+ * at a time (two independent dependency chains). out gets whole groups of
+ * 8 (up to 7 values past x1, which the caller overwrites or ignores).
+ */
+static void cell_run(const cands *cd, size_t c, int x, int x1,
+                     const float *fxa, const float *fya, uint16_t *out) {
+    const int nk = cd->off[c + 1] - cd->off[c];
+    const v4f *B = cd->v + 5 * (size_t)cd->off[c];
+    if (nk == 1) {
+        const uint16_t w = (uint16_t)B[4][0];
+        for (; x < x1; x++) out[x] = w;
+        return;
+    }
+    for (; x < x1; x += 8) {
+        const v4f ga = load4(fxa + x), ha = load4(fya + x), ka = ga * ha;
+        const v4f gb = load4(fxa + x + 4), hb = load4(fya + x + 4);
+        const v4f kb = gb * hb;
+        v4f besta = B[0] + ga * B[1] + ha * B[2] + ka * B[3];
+        v4f bestb = B[0] + gb * B[1] + hb * B[2] + kb * B[3];
+        v4f wina = B[4], winb = B[4];
+        for (int k = 1; k < nk; k++) {
+            const v4f *b = B + 5 * k;
+            const v4f va = b[0] + ga * b[1] + ha * b[2] + ka * b[3];
+            const v4f vb = b[0] + gb * b[1] + hb * b[2] + kb * b[3];
+            wina = sel4f(va > besta, b[4], wina);
+            winb = sel4f(vb > bestb, b[4], winb);
+            besta = max4f(va, besta);
+            bestb = max4f(vb, bestb);
+        }
+        const v4i wa = __builtin_convertvector(wina, v4i);
+        const v4i wb = __builtin_convertvector(winb, v4i);
+        for (int k = 0; k < 4; k++) {
+            out[x + k] = (uint16_t)wa[k];
+            out[x + 4 + k] = (uint16_t)wb[k];
+        }
+    }
+}
+
+/*
+ * The scalar draws of a label map, from d: one std per label scale, then
+ * one per warp scale (appended to json as "label_sigma" and
+ * "warp_sigma_px" when json is non-NULL). Returns SF_OK or SF_EINVAL (bad
+ * sizes, n_labels or scale counts; nothing drawn).
+ */
+static int map_draws(const sf_config *c, sf_draw *d, int n_labels, int nx,
+                     int ny, double *lsig, double *wsig, sf_buf *json) {
+    const int n_ls = c->boundary.n_label_scales;
+    const int n_ws = c->boundary.n_warp_scales;
+    if (n_labels < 1 || n_labels > 65535 || nx <= 0 || ny <= 0 ||
+        n_ls < 1 || n_ls > MAX_SCALES || n_ws < 0 || n_ws > MAX_SCALES)
+        return SF_EINVAL;
+    /* One std per scale, shared by the fields of all labels, as in
+     * neurite's draw_perlin: all labels are then identically distributed
+     * and each keeps its share of the image. Warp stds are pixels at 1024
+     * px and scale with the image. */
+    const double px_scale = (double)(nx > ny ? nx : ny) / 1024.0;
+    for (int s = 0; s < n_ls; s++)
+        lsig[s] = sf__draw_range(d, c->boundary.label_sigma);
+    for (int s = 0; s < n_ws; s++)
+        wsig[s] = sf__draw_range(d, c->boundary.warp_sigma_px) * px_scale;
+    if (json) {
+        json_array(json, "label_sigma", lsig, n_ls);
+        json_array(json, "warp_sigma_px", wsig, n_ws);
+    }
+    return SF_OK;
+}
+
+/*
+ * Render the label map of map_draws' stds: labels (nx * ny) get 1 +
+ * argmax over n_labels fields sampled at x + u(x), or code[1 + argmax]
+ * when code (n_labels + 1 distinct values) is non-NULL. Lattice values
+ * come from fkey (counter (label + 1) << 40 | scale << 32 | node) and wkey
+ * (counter scale << 32 | node, words 0-1 -> x, y). Returns SF_OK or
+ * SF_ENOMEM.
+ */
+static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
+                      int n_labels, const double *lsig, const double *wsig,
+                      const uint16_t *code, uint16_t *labels, int nx,
+                      int ny) {
+    const int n_ls = c->boundary.n_label_scales;
+    const int n_ws = c->boundary.n_warp_scales;
+    field lf = {0}, wf = {0};
+    cands cd = {0};
+    int *wix = NULL, *wrun = NULL, *cid = NULL;
+    float *wfx = NULL, *wrow = NULL, *ux = NULL, *fxa = NULL;
+    v4f *acc = NULL;
+    uint16_t *lrow = NULL;
+    int rc;
+
+    /* Labels padded to whole vectors. */
+    const int L = n_labels, nv = (n_labels + 3) / 4, Lp = 4 * nv;
+    if ((rc = build_field(&lf, nx, ny, c->boundary.label_scales, lsig, n_ls,
+                          Lp, L, fkey, 0)) ||
+        (rc = build_field(&wf, nx, ny, c->boundary.warp_scales, wsig, n_ws,
+                          2, 2, wkey, 1)))
+        goto out;
+    const lattice *l0 = &lf.lat[0];
+    const int merged = lf.n == 1;
+    if (merged && (rc = cands_build(&cd, l0, L, code))) goto out;
+
+    rc = SF_ENOMEM;
+    int wgx = 2; /* widest warp lattice */
+    for (int q = 0; q < wf.n; q++)
+        if (wf.lat[q].gx > wgx) wgx = wf.lat[q].gx;
+    const size_t wn = (size_t)wf.n * (size_t)nx, nx4 = (size_t)nx + 8;
+    wix = malloc(wn * sizeof *wix);
+    wfx = malloc(wn * sizeof *wfx);
+    wrun = malloc((wn + (size_t)wf.n) * sizeof *wrun);
+    wrow = malloc(2 * (size_t)wgx * sizeof *wrow);
+    /* Row buffers, padded for whole quads: u_x, u_y, cell x and y
+     * coordinates; cell ids; labels. */
+    ux = calloc(4 * nx4, sizeof *ux);
+    cid = malloc(nx4 * sizeof *cid);
+    lrow = malloc(nx4 * sizeof *lrow);
+    acc = aligned_alloc(16, 2 * (size_t)nv * sizeof *acc);
+    if (!wix || !wfx || !wrun || !wrow || !ux || !cid || !lrow || !acc)
+        goto out;
+    float *uy = ux + nx4;
+    fxa = uy + nx4;
+    float *fya = fxa + nx4;
+    v4f *bias = acc + nv;
+    for (int l = 0; l < Lp; l++) ((float *)bias)[l] = l < L ? 0.0f : -INFINITY;
+    /* Displacement cells per column (the same for every row), and the
+     * runs of columns in one cell: wrun[q * (nx + 1) + r], ending at nx. */
+    int nwrun[MAX_SCALES];
+    for (int q = 0; q < wf.n; q++) {
+        int *ix = wix + (size_t)q * nx, *rn = wrun + (size_t)q * (nx + 1);
+        float *fx = wfx + (size_t)q * nx;
+        nwrun[q] = 0;
+        for (int x = 0; x < nx; x++) {
+            ix[x] = cell((float)x * wf.lat[q].s, wf.lat[q].gx, &fx[x]);
+            if (!x || ix[x] != ix[x - 1]) rn[nwrun[q]++] = x;
+        }
+        rn[nwrun[q]] = nx;
+    }
+
+    /*
+     * Every pixel samples the fields at p = x + u(x), clamped to the
+     * image. With one merged lattice, a row's pixels are taken in runs
+     * whose points p share a lattice cell, and evaluate only that cell's
+     * candidates (cell_run); otherwise every label, pixel by pixel.
+     */
+    const float xmax = (float)(nx - 1), ymax = (float)(ny - 1);
+    const float ls = l0->s;
+    const float cxm = (float)(l0->gx - 1), cym = (float)(l0->gy - 1);
+    const int ncx = l0->gx - 1;
+    const v4i gx2 = {l0->gx - 2, l0->gx - 2, l0->gx - 2, l0->gx - 2};
+    const v4i gy2 = {l0->gy - 2, l0->gy - 2, l0->gy - 2, l0->gy - 2};
+    const v4f zero = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int y = 0; y < ny; y++) {
+        uint16_t *out_row = labels + (size_t)y * (size_t)nx;
+        /* Displacement u(x, y) of the whole row, px: per warp lattice,
+         * interpolate its two node rows at y, then along x, one cell (a
+         * run of columns with the same two nodes) at a time. */
+        for (int q = 0; q < wf.n; q++) {
+            const lattice *t = &wf.lat[q];
+            float fy;
+            int iy = cell((float)y * t->s, t->gy, &fy);
+            const float *v0 = t->v + 2 * (size_t)iy * (size_t)t->gx;
+            const float *v1 = v0 + 2 * (size_t)t->gx;
+            for (int k = 0; k < 2 * t->gx; k++)
+                wrow[k] = (1.0f - fy) * v0[k] + fy * v1[k];
+            const int *ix = wix + (size_t)q * nx;
+            const int *rn = wrun + (size_t)q * (nx + 1);
+            const float *fx = wfx + (size_t)q * nx;
+            for (int r = 0; r < nwrun[q]; r++) {
+                const float *a = wrow + 2 * ix[rn[r]];
+                const float ax = a[0], ay = a[1], bx = a[2], by = a[3];
+                for (int x = rn[r]; x < rn[r + 1]; x++) {
+                    float vx = (1.0f - fx[x]) * ax + fx[x] * bx;
+                    float vy = (1.0f - fx[x]) * ay + fx[x] * by;
+                    ux[x] = q ? ux[x] + vx : vx;
+                    uy[x] = q ? uy[x] + vy : vy;
+                }
+            }
+        }
+        if (!merged) {
+            for (int x = 0; x < nx; x++) {
+                float px = (float)x + ux[x], py = (float)y + uy[x];
+                px = px > 0.0f ? (px < xmax ? px : xmax) : 0.0f;
+                py = py > 0.0f ? (py < ymax ? py : ymax) : 0.0f;
+                const int l = exact_label(&lf, nv, L, bias, acc, px, py) + 1;
+                out_row[x] = code ? code[l] : (uint16_t)l;
+            }
+            continue;
+        }
+        /* Sample points, 4 at a time: the arithmetic of cell() on the
+         * clamped point, cell id and coordinates. */
+        const float fy0 = (float)y;
+        const v4f Y = {fy0, fy0, fy0, fy0};
+        v4f X = {0.0f, 1.0f, 2.0f, 3.0f};
+        for (int x = 0; x < nx; x += 4, X += 4.0f) {
+            v4f px = X + load4(ux + x), py = Y + load4(uy + x);
+            px = sel4f(px > zero, px, zero);
+            px = sel4f(px < xmax, px, (v4f){xmax, xmax, xmax, xmax});
+            py = sel4f(py > zero, py, zero);
+            py = sel4f(py < ymax, py, (v4f){ymax, ymax, ymax, ymax});
+            v4f cx = px * ls, cy = py * ls;
+            cx = sel4f(cx > zero, cx, zero);
+            cx = sel4f(cx < cxm, cx, (v4f){cxm, cxm, cxm, cxm});
+            cy = sel4f(cy > zero, cy, zero);
+            cy = sel4f(cy < cym, cy, (v4f){cym, cym, cym, cym});
+            v4i ix = __builtin_convertvector(cx, v4i);
+            v4i iy = __builtin_convertvector(cy, v4i);
+            ix = sel4i(ix > gx2, gx2, ix);
+            iy = sel4i(iy > gy2, gy2, iy);
+            const v4f fx = cx - __builtin_convertvector(ix, v4f);
+            const v4f fy = cy - __builtin_convertvector(iy, v4f);
+            const v4i id = iy * ncx + ix;
+            memcpy(fxa + x, &fx, sizeof fx);
+            memcpy(fya + x, &fy, sizeof fy);
+            memcpy(cid + x, &id, sizeof id);
+        }
+        for (int x = 0; x < nx;) {
+            const int id = cid[x];
+            int x1 = x + 1;
+            while (x1 < nx && cid[x1] == id) x1++;
+            cell_run(&cd, (size_t)id, x, x1, fxa, fya, lrow);
+            x = x1;
+        }
+        memcpy(out_row, lrow, (size_t)nx * sizeof *lrow);
+    }
+
+    rc = SF_OK;
+
+out:
+    field_release(&lf);
+    field_release(&wf);
+    cands_release(&cd);
+    free(wix);
+    free(wfx);
+    free(wrun);
+    free(wrow);
+    free(ux);
+    free(cid);
+    free(lrow);
+    free(acc);
+    return rc;
 }
 
 /*
@@ -337,219 +662,268 @@ static void undisplaced_map(const lattice *lf, int L, int nx, int ny,
 int sf__boundary_label_map(const sf_config *c, sf_draw *d, sf_rng_key fkey,
                            sf_rng_key wkey, int n_labels, uint16_t *labels,
                            int nx, int ny, sf_buf *json) {
-    const int n_ls = c->boundary.n_label_scales;
-    const int n_ws = c->boundary.n_warp_scales;
-    field lf = {0}, wf = {0};
     double lsig[MAX_SCALES], wsig[MAX_SCALES];
-    int *wix = NULL, *lix = NULL;
-    float *wfx = NULL, *wrow = NULL, *urow = NULL, *lfx = NULL, *R = NULL;
-    v4f *acc = NULL;
-    uint8_t *inner = NULL;
-    uint16_t *m0 = NULL;
-    int rc = SF_EINVAL;
-
-    if (n_labels < 1 || n_labels > 65535 || nx <= 0 || ny <= 0 ||
-        n_ls < 1 || n_ls > MAX_SCALES || n_ws < 0 || n_ws > MAX_SCALES)
-        goto out;
-
-    /* One std per scale, shared by the fields of all labels, as in
-     * neurite's draw_perlin: all labels are then identically distributed
-     * and each keeps its share of the image. Warp stds are pixels at 1024
-     * px and scale with the image. */
-    const double px_scale = (double)(nx > ny ? nx : ny) / 1024.0;
-    for (int s = 0; s < n_ls; s++)
-        lsig[s] = sf__draw_range(d, c->boundary.label_sigma);
-    for (int s = 0; s < n_ws; s++)
-        wsig[s] = sf__draw_range(d, c->boundary.warp_sigma_px) * px_scale;
-
-    /* Labels padded to whole vectors. */
-    const int L = n_labels, nv = (n_labels + 3) / 4, Lp = 4 * nv;
-    if ((rc = build_field(&lf, nx, ny, c->boundary.label_scales, lsig, n_ls,
-                          Lp, L, fkey, 0)) ||
-        (rc = build_field(&wf, nx, ny, c->boundary.warp_scales, wsig, n_ws,
-                          2, 2, wkey, 1)))
-        goto out;
-
-    rc = SF_ENOMEM;
-    const size_t n = (size_t)nx * (size_t)ny;
-    const lattice *l0 = &lf.lat[0];
-    int wgx = 2; /* widest warp lattice */
-    for (int q = 0; q < wf.n; q++)
-        if (wf.lat[q].gx > wgx) wgx = wf.lat[q].gx;
-    wix = malloc((size_t)wf.n * (size_t)nx * sizeof *wix);
-    wfx = malloc((size_t)wf.n * (size_t)nx * sizeof *wfx);
-    wrow = malloc(2 * (size_t)wgx * sizeof *wrow);
-    urow = malloc(2 * (size_t)nx * sizeof *urow);
-    acc = malloc(2 * (size_t)nv * sizeof *acc);
-    if (!wix || !wfx || !wrow || !urow || !acc) goto out;
-    v4f *bias = acc + nv;
-    for (int l = 0; l < Lp; l++) ((float *)bias)[l] = l < L ? 0.0f : -INFINITY;
-    /* Displacement cells per column (the same for every row). */
-    for (int q = 0; q < wf.n; q++)
-        for (int x = 0; x < nx; x++)
-            wix[q * nx + x] =
-                cell((float)x * wf.lat[q].s, wf.lat[q].gx, &wfx[q * nx + x]);
-
-    /* The shortcut below needs one label lattice and 2 x 2 pixels. */
-    const int shortcut = lf.n == 1 && nx >= 2 && ny >= 2;
-    if (shortcut) {
-        lix = malloc((size_t)nx * sizeof *lix);
-        lfx = malloc((size_t)nx * sizeof *lfx);
-        inner = malloc((size_t)nx + (size_t)ny);
-        R = malloc(2 * (size_t)l0->gx * (size_t)Lp * sizeof *R);
-        m0 = malloc(n * sizeof *m0);
-        if (!lix || !lfx || !inner || !R || !m0) goto out;
-        for (int x = 0; x < nx; x++)
-            lix[x] = cell((float)x * l0->s, l0->gx, &lfx[x]);
-        /* Unit squares [x, x+1] x [y, y+1] inside one lattice cell (no
-         * node line strictly inside): inner[x] for columns, inner[nx + y]
-         * for rows. With the default scales node lines fall on whole
-         * pixels, so every square qualifies. */
-        for (int k = 0; k < nx + ny; k++) {
-            int q = k < nx ? k : k - nx;
-            double node = floor((double)q * l0->s) + 1.0;
-            inner[k] = !(node < (double)(q + 1) * l0->s);
-        }
-        undisplaced_map(l0, L, nx, ny, lix, lfx, R, m0);
-    }
-
-    /*
-     * Every pixel samples the fields at p = x + u(x). Where the four
-     * pixels around p share the winner w of the undisplaced map and their
-     * unit square lies in one lattice cell, w wins at p as well: there
-     * each difference F_w - F_m is bilinear on the square, so its value at
-     * p is a convex combination of its (non-negative) corner values. Only
-     * the other pixels, near region boundaries, evaluate every field.
-     */
-    const float xmax = (float)(nx - 1), ymax = (float)(ny - 1);
-    for (int y = 0; y < ny; y++) {
-        uint16_t *out_row = labels + (size_t)y * (size_t)nx;
-        /* Displacement u(x, y) of the whole row, px: per warp lattice,
-         * interpolate its two node rows at y, then along x. */
-        for (int x = 0; x < nx; x++) urow[2 * x] = urow[2 * x + 1] = 0.0f;
-        for (int q = 0; q < wf.n; q++) {
-            const lattice *t = &wf.lat[q];
-            float fy;
-            int iy = cell((float)y * t->s, t->gy, &fy);
-            const float *v0 = t->v + 2 * (size_t)iy * (size_t)t->gx;
-            const float *v1 = v0 + 2 * (size_t)t->gx;
-            for (int k = 0; k < 2 * t->gx; k++)
-                wrow[k] = (1.0f - fy) * v0[k] + fy * v1[k];
-            const int *ix = wix + (size_t)q * nx;
-            const float *fx = wfx + (size_t)q * nx;
-            for (int x = 0; x < nx; x++) {
-                const float *a = wrow + 2 * ix[x];
-                urow[2 * x] += (1.0f - fx[x]) * a[0] + fx[x] * a[2];
-                urow[2 * x + 1] += (1.0f - fx[x]) * a[1] + fx[x] * a[3];
-            }
-        }
-        for (int x = 0; x < nx; x++) {
-            float ux = urow[2 * x], uy = urow[2 * x + 1];
-            float px = (float)x + ux, py = (float)y + uy;
-            px = px > 0.0f ? (px < xmax ? px : xmax) : 0.0f;
-            py = py > 0.0f ? (py < ymax ? py : ymax) : 0.0f;
-
-            if (shortcut) {
-                int i = (int)px, j = (int)py;
-                i = i < nx - 2 ? i : nx - 2;
-                j = j < ny - 2 ? j : ny - 2;
-                const uint16_t *q = m0 + (size_t)j * (size_t)nx + i;
-                uint16_t w = q[0];
-                if (inner[i] && inner[nx + j] && q[1] == w && q[nx] == w &&
-                    q[nx + 1] == w) {
-                    out_row[x] = w;
-                    continue;
-                }
-            }
-            out_row[x] =
-                (uint16_t)(exact_label(&lf, nv, L, bias, acc, px, py) + 1);
-        }
-    }
-
-    if (json) {
-        json_array(json, "label_sigma", lsig, n_ls);
-        json_array(json, "warp_sigma_px", wsig, n_ws);
-    }
-    rc = SF_OK;
-
-out:
-    field_release(&lf);
-    field_release(&wf);
-    free(wix);
-    free(wfx);
-    free(wrow);
-    free(urow);
-    free(acc);
-    free(lix);
-    free(lfx);
-    free(inner);
-    free(R);
-    free(m0);
-    return rc;
+    int rc = map_draws(c, d, n_labels, nx, ny, lsig, wsig, json);
+    return rc ? rc : render_map(c, fkey, wkey, n_labels, lsig, wsig, NULL,
+                                labels, nx, ny);
 }
 
 /* --------------------------------------------------------------- erosion */
 
 /*
- * Erode every label l with iters[l] > 0 by iters[l] cross steps at once.
- * Iterated 4-neighbour erosion removes exactly the pixels within city-block
+ * Erode every label l with iters[l] > 0 by iters[l] cross steps at once,
+ * and reduce the result to the binary foreground (1 = kept). Iterated
+ * 4-neighbour erosion removes exactly the pixels within city-block
  * distance iters[l] of a pixel of another value (image borders do not
  * erode). For a pixel of label l that distance is 1 + its distance to the
  * nearest pixel of l that has a 4-neighbour of another value, and no
  * "boundary pixel" of another label lies nearer (reaching it crosses l's
- * own boundary first). So one capped distance transform to all boundary
- * pixels, whatever their label, serves every label: pixel i of label l is
- * eroded iff dist[i] < iters[l]. Two raster passes give the exact
- * city-block distance. dist: nx*ny bytes of scratch.
+ * own boundary first). So one distance transform to all boundary pixels,
+ * whatever their label, serves every label: pixel i of label l is eroded
+ * iff dist[i] < iters[l] <= kmax, and distances only matter below kmax.
+ * City-block distance is separable: exact 1-D distances down the columns
+ * (two raster passes, whole rows at a time), then along each row the
+ * minimum of d[x + k] + |k| over |k| < kmax (shifts 1, 2, 4, ... reach
+ * every |k| < 2^m at cost |k|). labels: 1..n on entry (no 0), or, when
+ * coded, label | steps << 8 (the steps of each pixel at hand: no table
+ * lookup per pixel). dist: nx * ny bytes; tmp: 2 * (nx + 128) bytes.
  */
-static void erode_all(uint16_t *labels, int nx, int ny, const int *iters,
-                      int kmax, uint8_t *dist) {
+static void erode_all(uint16_t *labels, int nx, int ny, const uint8_t *iters,
+                      int coded, int kmax, uint8_t *dist, uint8_t *tmp) {
     const size_t w = (size_t)nx;
-    const unsigned cap = (unsigned)kmax;
-    /* 0 on pixels with a 4-neighbour of another value, else the cap. */
+    const uint8_t cap = (uint8_t)kmax;
+    if (kmax <= 0) {
+        for (size_t i = 0; i < w * (size_t)ny; i++) labels[i] = 1;
+        return;
+    }
+    /* 0 on pixels with a 4-neighbour of another value, else the cap; then
+     * the distance down the columns, from above. */
     for (int y = 0; y < ny; y++) {
         const uint16_t *r = labels + (size_t)y * w;
         const uint16_t *up = y > 0 ? r - w : r, *dn = y + 1 < ny ? r + w : r;
         uint8_t *dr = dist + (size_t)y * w;
-        for (int x = 0; x < nx; x++) {
+        for (int e = 0; e < 2; e++) { /* the two end columns */
+            const int x = e ? nx - 1 : 0;
             uint16_t v = r[x];
             uint16_t lt = x > 0 ? r[x - 1] : v, rt = x + 1 < nx ? r[x + 1] : v;
             int edge = (v != lt) | (v != rt) | (v != up[x]) | (v != dn[x]);
-            dr[x] = (uint8_t)(edge ? 0u : cap);
+            dr[x] = edge ? 0 : cap;
+        }
+        for (int x = 1; x < nx - 1; x++) {
+            uint16_t v = r[x];
+            int edge = (v != r[x - 1]) | (v != r[x + 1]) | (v != up[x]) |
+                       (v != dn[x]);
+            dr[x] = edge ? 0 : cap;
+        }
+        if (y > 0 && kmax > 1) {
+            const uint8_t *du = dr - w;
+            for (int x = 0; x < nx; x++) {
+                uint8_t a = (uint8_t)(du[x] + 1); /* <= 255: no wrap */
+                dr[x] = a < dr[x] ? a : dr[x];
+            }
         }
     }
-    if (kmax > 1) {
-        /* City-block distance, capped: forward (left, up), backward (right,
-         * down). Values stay <= cap <= 254, so +1 cannot wrap. */
-        for (int y = 0; y < ny; y++) {
-            uint8_t *dr = dist + (size_t)y * w;
-            const uint8_t *up = y > 0 ? dr - w : dr;
+    /* Bottom-up: the column distance from below, then along the row, then
+     * the binary foreground of the row. */
+    const int pad = 64, dbl = kmax <= 2 * pad;
+    uint8_t *s0 = tmp + pad, *s1 = tmp + (w + 2 * (size_t)pad) + pad;
+    if (dbl)
+        for (int k = 0; k < pad; k++)
+            s0[-1 - k] = s0[nx + k] = s1[-1 - k] = s1[nx + k] = cap;
+    for (int y = ny - 1; y >= 0; y--) {
+        uint8_t *dr = dist + (size_t)y * w;
+        uint16_t *r = labels + (size_t)y * w;
+        if (y + 1 < ny && kmax > 1) {
+            const uint8_t *dd = dr + w;
+            for (int x = 0; x < nx; x++) {
+                uint8_t a = (uint8_t)(dd[x] + 1);
+                dr[x] = a < dr[x] ? a : dr[x];
+            }
+        }
+        const uint8_t *h = dr;
+        if (kmax > 1 && dbl) {
+            /* Values stay below cap + 2 * pad <= 255. */
+            uint8_t *src = s0, *dst = s1;
+            memcpy(src, dr, w);
+            for (int s = 1; s < kmax; s *= 2) {
+                for (int x = 0; x < nx; x++) {
+                    uint8_t a = (uint8_t)(src[x - s] + s);
+                    uint8_t b = (uint8_t)(src[x + s] + s), v = src[x];
+                    v = a < v ? a : v;
+                    dst[x] = b < v ? b : v;
+                }
+                uint8_t *t = src;
+                src = dst;
+                dst = t;
+            }
+            h = src;
+        } else if (kmax > 1) {
+            /* Long erosions: exact two-pass distance along the row. */
             unsigned left = cap;
             for (int x = 0; x < nx; x++) {
-                unsigned d = dr[x], a = left + 1u, b = up[x] + 1u;
-                d = a < d ? a : d;
-                d = b < d ? b : d;
-                dr[x] = (uint8_t)d;
-                left = d;
+                unsigned v = dr[x], a = left + 1u;
+                left = s0[x] = (uint8_t)(a < v ? a : v);
             }
-        }
-        for (int y = ny - 1; y >= 0; y--) {
-            uint8_t *dr = dist + (size_t)y * w;
-            const uint8_t *dn = y + 1 < ny ? dr + w : dr;
             unsigned right = cap;
             for (int x = nx - 1; x >= 0; x--) {
-                unsigned d = dr[x], a = right + 1u, b = dn[x] + 1u;
-                d = a < d ? a : d;
-                d = b < d ? b : d;
-                dr[x] = (uint8_t)d;
-                right = d;
+                unsigned v = s0[x], a = right + 1u;
+                right = s0[x] = (uint8_t)(a < v ? a : v);
             }
+            h = s0;
+        }
+        if (coded)
+            for (int x = 0; x < nx; x++) r[x] = h[x] >= (r[x] >> 8);
+        else
+            for (int x = 0; x < nx; x++) r[x] = h[x] >= iters[r[x]];
+    }
+}
+
+/* ---------------------------------------------------------------- canvas */
+
+/*
+ * Canvas values of pixels [i, i + 4 * nb) (nb Philox blocks from counter
+ * i / 4, word j of a block -> pixel i + 4 * block + j) written to px, and
+ * the sums over those with fg[i] != 0: s[0] outlier count, s[1] their
+ * u16 sum, s[2] non-outlier count, s[3] their u16 sum. Word r: u16 = r >>
+ * 16, the canvas value u16 / 65536 for an outlier (r & 0xFFFF < thr),
+ * else fa + fspan * u16 / 65536. The scalar form; the SSE2 form below
+ * gives the same bits.
+ */
+static void canvas_scalar(sf_rng_key k, size_t i, size_t m,
+                          const uint16_t *fg, float *px, uint32_t thr,
+                          float fa, float fspan, uint64_t s[4]) {
+    const float k16 = 1.0f / 65536.0f;
+    for (size_t q = 0; q < m; q += 4) {
+        uint32_t r[4];
+        sf__rng_block_inline(k, (i + q) / 4, r);
+        for (size_t j = 0; j < 4 && q + j < m; j++) {
+            uint32_t u = r[j] >> 16, out = (r[j] & 0xFFFFu) < thr;
+            float uf = (float)u * k16;
+            px[q + j] = out ? uf : fa + fspan * uf;
+            if (!fg[q + j]) continue;
+            s[out ? 0 : 2]++;
+            s[out ? 1 : 3] += u;
         }
     }
-    /* iters[0] = 0: background never erodes. */
-    const size_t n = w * (size_t)ny;
-    for (size_t i = 0; i < n; i++)
-        labels[i] = dist[i] < iters[labels[i]] ? 0 : labels[i];
+}
+
+#ifdef __SSE2__
+/* 32 x 32 -> 64-bit products of 4 lanes by m: high and low words. */
+static inline void mul_hilo(__m128i a, __m128i m, __m128i *hi, __m128i *lo) {
+    __m128i p02 = _mm_mul_epu32(a, m);                    /* lo0 hi0 lo2 hi2 */
+    __m128i p13 = _mm_mul_epu32(_mm_srli_epi64(a, 32), m); /* lo1 hi1 .. */
+    __m128i t0 = _mm_shuffle_epi32(p02, _MM_SHUFFLE(3, 1, 2, 0));
+    __m128i t1 = _mm_shuffle_epi32(p13, _MM_SHUFFLE(3, 1, 2, 0));
+    *lo = _mm_unpacklo_epi32(t0, t1);
+    *hi = _mm_unpackhi_epi32(t0, t1);
+}
+
+/* canvas_scalar for 16 pixels from i (i % 16 == 0): four Philox blocks in
+ * the four lanes (the rounds of sf__rng_block_inline), words transposed to
+ * pixel order, sums in 64-bit lanes. */
+static inline void canvas16_sse2(sf_rng_key k, size_t i, const uint16_t *fg,
+                                 float *px, __m128i thr, __m128 fa,
+                                 __m128 fspan, __m128i *cnt, __m128i *sum) {
+    const uint64_t b = i / 4;
+    __m128i c0 = _mm_setr_epi32((int)(uint32_t)b, (int)(uint32_t)(b + 1),
+                                (int)(uint32_t)(b + 2), (int)(uint32_t)(b + 3));
+    __m128i c1 = _mm_setr_epi32(
+        (int)(uint32_t)(b >> 32), (int)(uint32_t)((b + 1) >> 32),
+        (int)(uint32_t)((b + 2) >> 32), (int)(uint32_t)((b + 3) >> 32));
+    __m128i c2 = _mm_set1_epi32((int)k.id[0]), c3 = _mm_set1_epi32((int)k.id[1]);
+    const __m128i m0 = _mm_set1_epi32((int)0xD2511F53u);
+    const __m128i m1 = _mm_set1_epi32((int)0xCD9E8D57u);
+    uint32_t k0 = k.k[0], k1 = k.k[1];
+    for (int r = 0; r < 10; r++) {
+        if (r) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        __m128i h0, l0, h1, l1;
+        mul_hilo(c0, m0, &h0, &l0);
+        mul_hilo(c2, m1, &h1, &l1);
+        c0 = _mm_xor_si128(_mm_xor_si128(h1, c1), _mm_set1_epi32((int)k0));
+        c2 = _mm_xor_si128(_mm_xor_si128(h0, c3), _mm_set1_epi32((int)k1));
+        c1 = l1;
+        c3 = l0;
+    }
+    /* Lane = block, vector = word: transpose to 4 pixels per vector. */
+    __m128i t0 = _mm_unpacklo_epi32(c0, c1), t1 = _mm_unpacklo_epi32(c2, c3);
+    __m128i t2 = _mm_unpackhi_epi32(c0, c1), t3 = _mm_unpackhi_epi32(c2, c3);
+    __m128i w[4] = {_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1),
+                    _mm_unpacklo_epi64(t2, t3), _mm_unpackhi_epi64(t2, t3)};
+    const __m128i lo16 = _mm_set1_epi32(0xFFFF), zero = _mm_setzero_si128();
+    const __m128 k16 = _mm_set1_ps(1.0f / 65536.0f);
+    __m128i f8[2] = {_mm_loadu_si128((const __m128i *)fg),
+                     _mm_loadu_si128((const __m128i *)(fg + 8))};
+    for (int q = 0; q < 4; q++) {
+        __m128i u = _mm_srli_epi32(w[q], 16);
+        __m128i out = _mm_cmplt_epi32(_mm_and_si128(w[q], lo16), thr);
+        __m128 uf = _mm_mul_ps(_mm_cvtepi32_ps(u), k16);
+        __m128 in = _mm_add_ps(fa, _mm_mul_ps(fspan, uf));
+        __m128 om = _mm_castsi128_ps(out);
+        _mm_storeu_ps(px + 4 * q,
+                      _mm_or_ps(_mm_and_ps(om, uf), _mm_andnot_ps(om, in)));
+        /* Foreground lanes: 16-bit labels != 0, widened to 32 bits. */
+        __m128i f16 = f8[q / 2];
+        __m128i nz = _mm_xor_si128(_mm_cmpeq_epi16(f16, zero),
+                                   _mm_set1_epi32(-1));
+        __m128i f = q % 2 ? _mm_unpackhi_epi16(nz, nz) : _mm_unpacklo_epi16(nz, nz);
+        __m128i fo = _mm_and_si128(f, out), fi = _mm_andnot_si128(out, f);
+        cnt[0] = _mm_sub_epi32(cnt[0], fo);
+        cnt[1] = _mm_sub_epi32(cnt[1], fi);
+        __m128i uo = _mm_and_si128(u, fo), ui = _mm_and_si128(u, fi);
+        sum[0] = _mm_add_epi64(sum[0], _mm_unpacklo_epi32(uo, zero));
+        sum[0] = _mm_add_epi64(sum[0], _mm_unpackhi_epi32(uo, zero));
+        sum[1] = _mm_add_epi64(sum[1], _mm_unpacklo_epi32(ui, zero));
+        sum[1] = _mm_add_epi64(sum[1], _mm_unpackhi_epi32(ui, zero));
+    }
+}
+#endif
+
+/* The canvas of all foreground pixels (fg[i] != 0), and its sums (see
+ * canvas_scalar). Pixels in 16-pixel groups without foreground are left
+ * as they are; others get canvas values, background ones included (the
+ * caller overwrites them). */
+static void canvas(sf_rng_key k, size_t n, const uint16_t *fg, float *px,
+                   uint32_t thr, float fa, float fspan, uint64_t s[4]) {
+    size_t i = 0;
+    s[0] = s[1] = s[2] = s[3] = 0;
+#ifdef __SSE2__
+    const __m128i vthr = _mm_set1_epi32((int)thr);
+    const __m128 va = _mm_set1_ps(fa), vspan = _mm_set1_ps(fspan);
+    const __m128i zero = _mm_setzero_si128();
+    for (; i + 16 <= n;) {
+        /* Counts in 32-bit lanes: flush before they could wrap. */
+        __m128i cnt[2] = {zero, zero}, sum[2] = {zero, zero};
+        size_t end = n - i > ((size_t)1 << 28) ? i + ((size_t)1 << 28) : n;
+        for (; i + 16 <= end; i += 16) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(fg + i));
+            __m128i b = _mm_loadu_si128((const __m128i *)(fg + i + 8));
+            __m128i z = _mm_cmpeq_epi16(_mm_or_si128(a, b), zero);
+            if (_mm_movemask_epi8(z) == 0xFFFF) continue;
+            canvas16_sse2(k, i, fg + i, px + i, vthr, va, vspan, cnt, sum);
+        }
+        uint32_t c[2][4];
+        uint64_t u[2][2];
+        _mm_storeu_si128((__m128i *)c[0], cnt[0]);
+        _mm_storeu_si128((__m128i *)c[1], cnt[1]);
+        _mm_storeu_si128((__m128i *)u[0], sum[0]);
+        _mm_storeu_si128((__m128i *)u[1], sum[1]);
+        for (int l = 0; l < 4; l++) {
+            s[0] += c[0][l];
+            s[2] += c[1][l];
+        }
+        s[1] += u[0][0] + u[0][1];
+        s[3] += u[1][0] + u[1][1];
+    }
+#endif
+    for (; i < n; i += 16) {
+        size_t m = n - i < 16 ? n - i : 16;
+        int any = 0;
+        for (size_t j = 0; j < m; j++) any |= fg[i + j] != 0;
+        if (any) canvas_scalar(k, i, m, fg + i, px + i, thr, fa, fspan, s);
+    }
 }
 
 /* ---------------------------------------------------------------- module */
@@ -569,15 +943,17 @@ static int oom(sf_err *err) {
  * Scalar draws come from stream SF_STREAM_BOUNDARY, lattices from
  * SF_STREAM_BOUNDARY_FIELD / _WARP, canvas pixels from _CANVAS. Returns
  * SF_OK, SF_ENOMEM, SF_EINVAL (bad n_labels or scales) or SF_ERANGE (more
- * than 65535 instances); err says which. Reentrant.
+ * than 65535 instances); err says which. Reentrant. im->px doubles as the
+ * erosion's scratch before it gets the image.
  */
 int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
                           sf_imgf *im, uint16_t *labels, int *n_instances,
                           sf_buf *json, sf_err *err) {
     const int nx = im->nx, ny = im->ny;
     const size_t n = (size_t)nx * (size_t)ny;
-    int rc = SF_OK, *iters = NULL;
-    uint8_t *dist = NULL;
+    int rc = SF_OK;
+    uint8_t *iters = NULL, *tmp = NULL;
+    uint16_t *code = NULL;
     sf_draw d;
     sf_buf local = {0};
     sf_buf *js = json ? json : &local; /* always record; drop if no json */
@@ -592,20 +968,20 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
     }
     json_member(js, "n_labels", n_labels);
 
-    /* 1. Label map. */
-    rc = sf__boundary_label_map(
-        c, &d, sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_FIELD),
-        sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_WARP), n_labels,
-        labels, nx, ny, js);
-    if (rc) {
+    /* 1. Label map: its draws; the erosion's draws; then the map, each
+     * label coded with its erosion steps when they fit. */
+    double lsig[MAX_SCALES], wsig[MAX_SCALES];
+    if ((rc = map_draws(c, &d, n_labels, nx, ny, lsig, wsig, js))) {
         sf_err_set(err, rc, "boundary: label map: %s", sf_strerror(rc));
         goto out;
     }
 
     /* 2. Erode a random subset of the clusters: each with probability f,
-     * by a random number of steps. */
+     * by a random number of steps. The result is the binary foreground. */
     iters = calloc((size_t)n_labels + 1, sizeof *iters);
-    if (!iters) {
+    code = malloc(((size_t)n_labels + 1) * sizeof *code);
+    tmp = malloc(2 * ((size_t)nx + 128));
+    if (!iters || !code || !tmp) {
         rc = oom(err);
         goto out;
     }
@@ -618,22 +994,26 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
         if (!sf__draw_bernoulli(&d, f)) continue;
         int steps = sf__draw_irange(&d, c->boundary.erode_iterations);
         steps = steps < 0 ? 0 : (steps > MAX_ERODE ? MAX_ERODE : steps);
-        iters[l] = steps;
+        iters[l] = (uint8_t)steps;
         kmax = steps > kmax ? steps : kmax;
         sf__buf_printf(js, "%s[%d,%d]", first ? "" : ",", l, steps);
         first = 0;
     }
     sf__buf_puts(js, "]");
-    if (kmax > 0) {
-        if (!(dist = malloc(n))) {
-            rc = oom(err);
-            goto out;
-        }
-        erode_all(labels, nx, ny, iters, kmax, dist);
+    const int coded = n_labels <= 255;
+    for (int l = 0; l <= n_labels && coded; l++)
+        code[l] = (uint16_t)(l | iters[l] << 8);
+    rc = render_map(c, sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_FIELD),
+                    sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_WARP),
+                    n_labels, lsig, wsig, coded ? code : NULL, labels, nx, ny);
+    if (rc) {
+        sf_err_set(err, rc, "boundary: label map: %s", sf_strerror(rc));
+        goto out;
     }
+    /* Distances: the image, 1 byte per pixel, before it gets the image. */
+    erode_all(labels, nx, ny, iters, coded, kmax, (uint8_t *)im->px, tmp);
 
-    /* 3. Binary mask; instances are its 4-connected components. */
-    for (size_t i = 0; i < n; i++) labels[i] = labels[i] != 0;
+    /* 3. Instances: the 4-connected components of the foreground. */
     int n_inst = sf__relabel_components(labels, nx, ny, c->min_instance_area);
     if (n_inst < 0) {
         rc = sf_err_set(err, n_inst, "boundary: components: %s",
@@ -647,9 +1027,9 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
      * foreground pixels are drawn. One 32-bit word per pixel, four pixels
      * per Philox block (counter = pixel index / 4, word = index % 4): the
      * high 16 bits give a uniform u (the image ends up 8-bit, so 16 bits
-     * are plenty), the low 16 bits the outlier decision; the canvas value
-     * is a + (b - a) u, or u itself for an outlier (u is independent of
-     * the decision). */
+     * are plenty), the low 16 bits the outlier decision (outlier when
+     * below p * 65536); the canvas value is a + (b - a) u, or u itself
+     * for an outlier (u is independent of the decision). */
     double a = sf__draw_range(&d, c->boundary.canvas_low);
     double w = sf__draw_range(&d, c->boundary.canvas_width);
     int up = sf__draw_bernoulli(&d, 0.5);
@@ -662,29 +1042,22 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
 
     sf_rng_key ck = sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_CANVAS);
     const float fa = (float)a, fspan = (float)(b - a), fp = (float)p;
-    const float k16 = 1.0f / 65536.0f;
+    /* (float)lo / 65536 < fp  <=>  lo < ceil(fp * 65536), exactly. */
+    const float pt = ceilf(fp * 65536.0f);
+    const uint32_t thr =
+        pt > 0.0f ? (pt < 65536.0f ? (uint32_t)pt : 65536u) : 0u;
+    uint64_t s[4];
     float *px = im->px;
-    double sum = 0.0;
-    size_t n_fg = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        size_t m = n - i < 4 ? n - i : 4;
-        int any = 0;
-        for (size_t j = 0; j < m; j++) any |= labels[i + j] != 0;
-        if (!any) continue;
-        uint32_t r[4];
-        sf__rng_block_inline(ck, i / 4, r);
-        for (size_t j = 0; j < m; j++) {
-            if (!labels[i + j]) continue;
-            float u = (float)(r[j] >> 16) * k16;
-            float v = (float)(r[j] & 0xFFFFu) * k16 < fp ? u : fa + fspan * u;
-            px[i + j] = v;
-            sum += v; /* raster order: deterministic */
-            n_fg++;
-        }
-    }
-    /* The canvas mean where it shows (the paper averages the canvas); with
-     * no foreground at all, the mean of [a, b]. */
-    double mean = n_fg ? sum / (double)n_fg : 0.5 * (a + b);
+    canvas(ck, n, labels, px, thr, fa, fspan, s);
+    /* The canvas mean where it shows (the paper averages the canvas), from
+     * exact integer sums: u = u16 / 65536, the outliers' u plus a + (b - a)
+     * u over the others; with no foreground at all, the mean of [a, b]. */
+    const uint64_t n_fg = s[0] + s[2];
+    const double k16 = 1.0 / 65536.0;
+    double mean = n_fg ? ((double)s[1] * k16 + (double)s[2] * fa +
+                          (double)fspan * ((double)s[3] * k16)) /
+                             (double)n_fg
+                       : 0.5 * (a + b);
 
     /* 5. Background: the canvas mean shifted by at least min_contrast, so
      * the foreground mean and the background level differ by at least
@@ -697,8 +1070,7 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
     if (lvl < 0.0 || lvl > 1.0) lvl = shift_up ? mean - mag : mean + mag;
     if (lvl < 0.0 || lvl > 1.0) lvl = mean < 0.5 ? 1.0 : 0.0;
     const float flvl = (float)lvl;
-    for (size_t i = 0; i < n; i++)
-        if (!labels[i]) px[i] = flvl;
+    for (size_t i = 0; i < n; i++) px[i] = labels[i] ? px[i] : flvl;
 
     json_member(js, "canvas_a", a);
     json_member(js, "canvas_b", b);
@@ -710,7 +1082,8 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
 
 out:
     free(iters);
-    free(dist);
+    free(code);
+    free(tmp);
     sf__buf_release(&local);
     return rc;
 }

@@ -242,7 +242,7 @@ static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pi
     if (n == 0 || k <= 0) return;
     if ((uint64_t)k > n) k = (int)n;
     sf_draw d;
-    sf__draw_init(&d, pick_seed, 0, 0xFFFF0001u);
+    sf__draw_init(&d, pick_seed, 0, SF_STREAM_VERIFY_PICK);
     unsigned char *picked = calloc(n, 1);
     sqlite3_stmt *st = NULL;
     sqlite3_prepare_v2(db, "SELECT params_json FROM samples WHERE sample_index = ?", -1, &st, NULL);

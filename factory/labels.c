@@ -9,6 +9,9 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ------------------------------------------------------------ components */
 
@@ -29,6 +32,21 @@ static void uf_union(uint32_t *parent, uint32_t a, uint32_t b) {
         parent[b] = a;
     else
         parent[a] = b;
+}
+
+/* End of the run of value v that starts at r[x]: the first x' >= x with
+ * r[x'] != v, or nx. Eight pixels per step on SSE2. */
+static inline int run_end(const uint16_t *r, int x, int nx, uint16_t v) {
+#ifdef __SSE2__
+    const __m128i vv = _mm_set1_epi16((short)v);
+    for (; x + 8 <= nx; x += 8) {
+        __m128i q = _mm_loadu_si128((const __m128i *)(r + x));
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(q, vv));
+        if (m != 0xFFFFu) return x + __builtin_ctz(~m) / 2;
+    }
+#endif
+    while (x < nx && r[x] == v) x++;
+    return x;
 }
 
 /* A horizontal run of one nonzero value: pixels [x0, x1) of its row. */
@@ -68,7 +86,7 @@ int sf__relabel_components(uint16_t *labels, int nx, int ny, int min_area) {
         for (int x = 0; x < nx;) {
             uint16_t v = r[x];
             int x0 = x;
-            while (x < nx && r[x] == v) x++;
+            x = run_end(r, x + 1, nx, v);
             if (!v) continue;
             if (nr == cap) {
                 size_t ncap = cap * 2;

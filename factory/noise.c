@@ -4,33 +4,45 @@
  *
  * Every model is a pure function of (parameters, stream key, input pixel,
  * pixel position): per-pixel randomness comes from the counter-based RNG
- * (sf_rng_block, through its inline twin sf__rng_block_inline) with a
- * counter derived from the pixel index, never from a sequential state. So the
- * result does not depend on threads, on the order pixels are visited, or on
- * which other pixels a mask selects: applying a model inside a mask gives,
- * there, exactly the values the unmasked apply gives. Pixels outside the mask
- * are not written at all.
+ * (Philox4x32-10, as sf_rng_block) with a counter derived from the pixel
+ * index, never from a sequential state. So the result does not depend on
+ * threads, on the order pixels are visited, or on which other pixels a mask
+ * selects: applying a model inside a mask gives, there, exactly the values
+ * the unmasked apply gives. Pixels outside the mask are not written at all.
+ * The same holds per label: sf__noise_apply_labels, one pass with a
+ * parameter set per label, equals one masked apply per label.
  *
  * Counter layout per model (i = y * nx + x, the row-major pixel index):
  *   gaussian, speckle  ctr = i / 4, word i % 4: one ziggurat normal.
  *   rician             ctr = i / 2, words 2 (i % 2) and 2 (i % 2) + 1:
  *                      the normals z1, z2.
- *   poisson            ctr = i, all 4 words (two 53-bit uniforms).
+ *   poisson            ctr = i / 2, words 2 (i % 2) and 2 (i % 2) + 1:
+ *                      PTRS's two 32-bit uniforms u, v, or (mean < 10)
+ *                      one 53-bit uniform for inversion.
  *   perlin             no per-pixel draws. Lattice gradients: counter
  *                      o << 41 | ly << 20 | lx >> 4, byte lx % 16 of the
  *                      block picks one of 256 unit directions (o = octave,
  *                      lx, ly lattice indices mod 2^20). Per-octave lattice
  *                      offset: counter o << 41 | 1 << 40.
  * Rare rejection steps (ziggurat wedges and tail, Poisson PTRS retries)
- * take their words from derived keys at the variate's own counter (see
- * retry_key): normal q (q = i for gaussian/speckle, 2 i + t for rician)
- * and Poisson pixel i.
+ * take their words from derived keys (see retry_key): the ziggurat's at the
+ * variate's own counter q (q = i for gaussian/speckle, 2 i + t for
+ * rician), Poisson's at the pixel's counter and words.
+ *
+ * Speed: blocks for a chunk of pixels are generated together (SSE2 lanes
+ * when available, the same bits as the scalar Philox), then consumed by
+ * loops without unpredictable branches; the rare slow paths run after.
  *
  * Values are not clamped to [0,1]: the quantiser clamps at the end.
  */
 #include "sf_int.h"
 
+#include <assert.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ------------------------------------------------------------ parameters */
 
@@ -86,17 +98,45 @@ void sf__noise_json(const sf_noise_params *p, sf_buf *b) {
 
 /* --------------------------------------------------------------- helpers */
 
-static inline int selected(const uint16_t *mask, uint16_t mv, size_t i) {
-    return !mask || mask[i] == mv;
-}
+/* Pixels are processed in chunks of NOISE_CHUNK (a multiple of 4, so a
+ * chunk starts on a block boundary for every counter layout). */
+#define NOISE_CHUNK 256
 
-/* Does any of pixels [i, i + n) belong to the mask? */
-static inline int any_selected(const uint16_t *mask, uint16_t mv, size_t i,
-                               size_t n) {
-    if (!mask) return 1;
-    for (size_t j = 0; j < n; j++)
-        if (mask[i + j] == mv) return 1;
-    return 0;
+/* Which pixels an application touches, and with which parameters: pixel i
+ * gets entry e(i) of a parameter table, entry 0 meaning "untouched".
+ *   lab == NULL        every pixel is entry 1;
+ *   n_labels == 0      entry 1 where lab[i] == mv, else 0;
+ *   n_labels > 0       entry lab[i] where 1 <= lab[i] <= n_labels, else 0. */
+typedef struct noise_sel {
+    const uint16_t *lab;
+    int n_labels;
+    uint16_t mv;
+} noise_sel;
+
+/* Entries of pixels [i0, i0 + m) into e[0 .. m); returns whether any is
+ * non-zero. Plain loops the compiler vectorises. */
+static int sel_chunk(const noise_sel *s, size_t i0, size_t m, uint16_t *e) {
+    unsigned any = 0;
+    if (!s->lab) {
+        for (size_t j = 0; j < m; j++)
+            e[j] = 1;
+        return m > 0;
+    }
+    const uint16_t *lab = s->lab + i0;
+    if (s->n_labels == 0) {
+        const uint16_t mv = s->mv;
+        for (size_t j = 0; j < m; j++) {
+            e[j] = (uint16_t)(lab[j] == mv);
+            any |= e[j];
+        }
+    } else {
+        const uint16_t n = (uint16_t)s->n_labels;
+        for (size_t j = 0; j < m; j++) {
+            e[j] = lab[j] <= n ? lab[j] : 0;
+            any |= e[j];
+        }
+    }
+    return any != 0;
 }
 
 /* Key for rejection retry j >= 1 of a variate whose first try used
@@ -107,6 +147,76 @@ static sf_rng_key retry_key(sf_rng_key k, uint32_t j) {
     k.k[0] ^= 0x5851F42Du;
     k.k[1] += 0x9E3779B9u * j;
     return k;
+}
+
+/* Philox4x32-10 blocks of counters ctr0 .. ctr0 + n - 1 under key k, block
+ * b's words at out[4 b .. 4 b + 3]: exactly sf__rng_block_inline's words
+ * (integer arithmetic, so every path gives the same bits).
+ *
+ * With SSE2, eight blocks at a time: each 32-bit word of the state sits in
+ * the low half of a 64-bit slot (two blocks per vector), so one pmuludq
+ * gives the whole 32x32->64 product of a round and a dword swap (pshufd,
+ * which runs beside the multiplies) brings its high word down. The high
+ * halves of the slots carry junk that never reaches a low
+ * half (pmuludq reads low halves only; xor is bitwise). Four independent
+ * vectors per state word hide the multiply latency. */
+static void philox_blocks(sf_rng_key k, uint64_t ctr0, size_t n,
+                          uint32_t *out) {
+    size_t b = 0;
+#ifdef __SSE2__
+    if (n >= 8) {
+        __m128i rk0[10], rk1[10];
+        uint32_t k0 = k.k[0], k1 = k.k[1];
+        for (int r = 0; r < 10; r++) {
+            rk0[r] = _mm_set1_epi32((int)k0);
+            rk1[r] = _mm_set1_epi32((int)k1);
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        const __m128i m0 = _mm_set1_epi32((int)0xD2511F53u);
+        const __m128i m1 = _mm_set1_epi32((int)0xCD9E8D57u);
+        const __m128i id0 = _mm_set1_epi32((int)k.id[0]);
+        const __m128i id1 = _mm_set1_epi32((int)k.id[1]);
+        for (; b + 8 <= n; b += 8) {
+            __m128i c0[4], c1[4], c2[4], c3[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                uint64_t x = ctr0 + b + 2 * (uint64_t)v;
+                c0[v] = _mm_set_epi64x((long long)(x + 1), (long long)x);
+                c1[v] = _mm_srli_epi64(c0[v], 32);
+                c2[v] = id0;
+                c3[v] = id1;
+            }
+            for (int r = 0; r < 10; r++) {
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) {
+                    __m128i p0 = _mm_mul_epu32(c0[v], m0);
+                    __m128i p1 = _mm_mul_epu32(c2[v], m1);
+                    c0[v] = _mm_xor_si128(
+                        _mm_xor_si128(_mm_shuffle_epi32(p1, 0xB1), c1[v]),
+                        rk0[r]);
+                    c2[v] = _mm_xor_si128(
+                        _mm_xor_si128(_mm_shuffle_epi32(p0, 0xB1), c3[v]),
+                        rk1[r]);
+                    c1[v] = p1;
+                    c3[v] = p0;
+                }
+            }
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) {
+                __m128i a = _mm_unpacklo_epi32(c0[v], c1[v]);
+                __m128i bb = _mm_unpackhi_epi32(c0[v], c1[v]);
+                __m128i c = _mm_unpacklo_epi32(c2[v], c3[v]);
+                __m128i d = _mm_unpackhi_epi32(c2[v], c3[v]);
+                uint32_t *o = out + 4 * (b + 2 * (size_t)v);
+                _mm_storeu_si128((__m128i *)o, _mm_unpacklo_epi64(a, c));
+                _mm_storeu_si128((__m128i *)(o + 4), _mm_unpacklo_epi64(bb, d));
+            }
+        }
+    }
+#endif
+    for (; b < n; b++)
+        sf__rng_block_inline(k, ctr0 + b, out + 4 * b);
 }
 
 /* Uniform [0,1) and (0,1] doubles from one word (exact). */
@@ -153,64 +263,80 @@ static double log_ieee(double u) {
  */
 #define ZIG_R 3.4426198558966523
 
-/* core test: u < kn[i] (u: 24 bits) <=> u x_i / 2^24 < x_{i+1} */
-static const uint32_t zig_kn[128] = {
-    15555141, 15707338, 16049219, 16208408, 16302111, 16364394, 16409026,
-    16442690, 16469045, 16490265, 16507733, 16522368, 16534809, 16545511,
-    16554812, 16562965, 16570163, 16576559, 16582273, 16587402, 16592025,
-    16596206, 16599999, 16603449, 16606593, 16609465, 16612091, 16614494,
-    16616696, 16618714, 16620563, 16622257, 16623808, 16625226, 16626520,
-    16627698, 16628768, 16629737, 16630609, 16631390, 16632085, 16632698,
-    16633231, 16633689, 16634075, 16634390, 16634637, 16634817, 16634934,
-    16634987, 16634979, 16634910, 16634781, 16634593, 16634346, 16634041,
-    16633677, 16633254, 16632773, 16632233, 16631634, 16630974, 16630253,
-    16629470, 16628624, 16627713, 16626735, 16625690, 16624575, 16623387,
-    16622125, 16620786, 16619367, 16617865, 16616276, 16614597, 16612822,
-    16610949, 16608972, 16606885, 16604682, 16602358, 16599905, 16597314,
-    16594579, 16591688, 16588633, 16585401, 16581980, 16578357, 16574515,
-    16570437, 16566104, 16561496, 16556587, 16551351, 16545758, 16539772,
-    16533356, 16526462, 16519042, 16511034, 16502372, 16492974, 16482747,
-    16471581, 16459346, 16445883, 16431005, 16414482, 16396029, 16375294,
-    16351834, 16325081, 16294298, 16258511, 16216402, 16166150, 16105158,
-    16029597, 15933580, 15807564, 15635012, 15384587, 14988942, 14272656,
-    12590647, 0,
-};
+/* core test: u < kn[i] (u: 24 bits) <=> u x_i / 2^24 < x_{i+1}; stored
+ * twice so that w & 255, the index of zig_wn, indexes it too. */
+#define ZIG_KN \
+    15555141, 15707338, 16049219, 16208408, 16302111, 16364394, 16409026, \
+    16442690, 16469045, 16490265, 16507733, 16522368, 16534809, 16545511, \
+    16554812, 16562965, 16570163, 16576559, 16582273, 16587402, 16592025, \
+    16596206, 16599999, 16603449, 16606593, 16609465, 16612091, 16614494, \
+    16616696, 16618714, 16620563, 16622257, 16623808, 16625226, 16626520, \
+    16627698, 16628768, 16629737, 16630609, 16631390, 16632085, 16632698, \
+    16633231, 16633689, 16634075, 16634390, 16634637, 16634817, 16634934, \
+    16634987, 16634979, 16634910, 16634781, 16634593, 16634346, 16634041, \
+    16633677, 16633254, 16632773, 16632233, 16631634, 16630974, 16630253, \
+    16629470, 16628624, 16627713, 16626735, 16625690, 16624575, 16623387, \
+    16622125, 16620786, 16619367, 16617865, 16616276, 16614597, 16612822, \
+    16610949, 16608972, 16606885, 16604682, 16602358, 16599905, 16597314, \
+    16594579, 16591688, 16588633, 16585401, 16581980, 16578357, 16574515, \
+    16570437, 16566104, 16561496, 16556587, 16551351, 16545758, 16539772, \
+    16533356, 16526462, 16519042, 16511034, 16502372, 16492974, 16482747, \
+    16471581, 16459346, 16445883, 16431005, 16414482, 16396029, 16375294, \
+    16351834, 16325081, 16294298, 16258511, 16216402, 16166150, 16105158, \
+    16029597, 15933580, 15807564, 15635012, 15384587, 14988942, 14272656, \
+    12590647, 0
+static const uint32_t zig_kn[256] = {ZIG_KN, ZIG_KN};
+#undef ZIG_KN
 
-/* x_i / 2^24 */
-static const float zig_wn[128] = {
-    2.21317187e-07f, 2.05196134e-07f, 1.92110836e-07f, 1.83774761e-07f,
-    1.77544132e-07f, 1.72516346e-07f, 1.68271384e-07f, 1.6457852e-07f,
-    1.61296938e-07f, 1.58334161e-07f, 1.55626073e-07f, 1.53126337e-07f,
-    1.50800328e-07f, 1.48621471e-07f, 1.46568905e-07f, 1.44625941e-07f,
-    1.42779009e-07f, 1.41016923e-07f, 1.39330342e-07f, 1.37711387e-07f,
-    1.36153344e-07f, 1.34650443e-07f, 1.33197689e-07f, 1.31790722e-07f,
-    1.30425717e-07f, 1.29099297e-07f, 1.27808463e-07f, 1.26550538e-07f,
-    1.25323125e-07f, 1.24124064e-07f, 1.22951405e-07f, 1.21803375e-07f,
-    1.20678364e-07f, 1.19574897e-07f, 1.18491624e-07f, 1.17427305e-07f,
-    1.16380795e-07f, 1.15351035e-07f, 1.14337045e-07f, 1.13337913e-07f,
-    1.12352791e-07f, 1.11380884e-07f, 1.1042145e-07f,  1.09473792e-07f,
-    1.08537257e-07f, 1.07611225e-07f, 1.06695115e-07f, 1.05788374e-07f,
-    1.04890479e-07f, 1.04000934e-07f, 1.03119264e-07f, 1.02245017e-07f,
-    1.01377762e-07f, 1.00517085e-07f, 9.96625873e-08f, 9.88138867e-08f,
-    9.79706142e-08f, 9.71324134e-08f, 9.62989387e-08f, 9.54698551e-08f,
-    9.46448365e-08f, 9.3823565e-08f,  9.30057301e-08f, 9.21910274e-08f,
-    9.13791584e-08f, 9.0569829e-08f,  8.97627495e-08f, 8.8957633e-08f,
-    8.81541954e-08f, 8.73521541e-08f, 8.65512277e-08f, 8.57511352e-08f,
-    8.49515947e-08f, 8.41523237e-08f, 8.33530375e-08f, 8.25534485e-08f,
-    8.1753266e-08f,  8.09521946e-08f, 8.01499338e-08f, 7.9346177e-08f,
-    7.85406103e-08f, 7.77329117e-08f, 7.692275e-08f,   7.61097833e-08f,
-    7.52936579e-08f, 7.44740069e-08f, 7.36504485e-08f, 7.28225845e-08f,
-    7.19899982e-08f, 7.11522524e-08f, 7.0308887e-08f,  6.94594166e-08f,
-    6.86033274e-08f, 6.77400739e-08f, 6.68690755e-08f, 6.59897117e-08f,
-    6.51013182e-08f, 6.42031804e-08f, 6.32945278e-08f, 6.23745263e-08f,
-    6.144227e-08f,   6.04967711e-08f, 5.95369478e-08f, 5.85616114e-08f,
-    5.75694489e-08f, 5.65590039e-08f, 5.55286525e-08f, 5.44765741e-08f,
-    5.34007163e-08f, 5.22987502e-08f, 5.11680152e-08f, 5.00054487e-08f,
-    4.88074962e-08f, 4.75699938e-08f, 4.62880127e-08f, 4.49556508e-08f,
-    4.35657448e-08f, 4.21094663e-08f, 4.05757379e-08f, 3.89503621e-08f,
-    3.72146724e-08f, 3.53433455e-08f, 3.33006488e-08f, 3.10335182e-08f,
-    2.84575127e-08f, 2.54242412e-08f, 2.16288227e-08f, 1.62315884e-08f,
-};
+/* x_i / 2^24, then the same negated: zig_wn[w & 255] is the signed scale
+ * of word w (bit 7 the sign), so the core needs no sign step (u x and
+ * u (-x) round symmetrically: the same bits as a sign flip). */
+#define ZIG_WN(S) \
+    S 2.21317187e-07f, S 2.05196134e-07f, S 1.92110836e-07f, \
+    S 1.83774761e-07f, S 1.77544132e-07f, S 1.72516346e-07f, \
+    S 1.68271384e-07f, S 1.6457852e-07f, S 1.61296938e-07f, \
+    S 1.58334161e-07f, S 1.55626073e-07f, S 1.53126337e-07f, \
+    S 1.50800328e-07f, S 1.48621471e-07f, S 1.46568905e-07f, \
+    S 1.44625941e-07f, S 1.42779009e-07f, S 1.41016923e-07f, \
+    S 1.39330342e-07f, S 1.37711387e-07f, S 1.36153344e-07f, \
+    S 1.34650443e-07f, S 1.33197689e-07f, S 1.31790722e-07f, \
+    S 1.30425717e-07f, S 1.29099297e-07f, S 1.27808463e-07f, \
+    S 1.26550538e-07f, S 1.25323125e-07f, S 1.24124064e-07f, \
+    S 1.22951405e-07f, S 1.21803375e-07f, S 1.20678364e-07f, \
+    S 1.19574897e-07f, S 1.18491624e-07f, S 1.17427305e-07f, \
+    S 1.16380795e-07f, S 1.15351035e-07f, S 1.14337045e-07f, \
+    S 1.13337913e-07f, S 1.12352791e-07f, S 1.11380884e-07f, \
+    S 1.1042145e-07f, S 1.09473792e-07f, S 1.08537257e-07f, \
+    S 1.07611225e-07f, S 1.06695115e-07f, S 1.05788374e-07f, \
+    S 1.04890479e-07f, S 1.04000934e-07f, S 1.03119264e-07f, \
+    S 1.02245017e-07f, S 1.01377762e-07f, S 1.00517085e-07f, \
+    S 9.96625873e-08f, S 9.88138867e-08f, S 9.79706142e-08f, \
+    S 9.71324134e-08f, S 9.62989387e-08f, S 9.54698551e-08f, \
+    S 9.46448365e-08f, S 9.3823565e-08f, S 9.30057301e-08f, \
+    S 9.21910274e-08f, S 9.13791584e-08f, S 9.0569829e-08f, \
+    S 8.97627495e-08f, S 8.8957633e-08f, S 8.81541954e-08f, \
+    S 8.73521541e-08f, S 8.65512277e-08f, S 8.57511352e-08f, \
+    S 8.49515947e-08f, S 8.41523237e-08f, S 8.33530375e-08f, \
+    S 8.25534485e-08f, S 8.1753266e-08f, S 8.09521946e-08f, \
+    S 8.01499338e-08f, S 7.9346177e-08f, S 7.85406103e-08f, \
+    S 7.77329117e-08f, S 7.692275e-08f, S 7.61097833e-08f, \
+    S 7.52936579e-08f, S 7.44740069e-08f, S 7.36504485e-08f, \
+    S 7.28225845e-08f, S 7.19899982e-08f, S 7.11522524e-08f, \
+    S 7.0308887e-08f, S 6.94594166e-08f, S 6.86033274e-08f, \
+    S 6.77400739e-08f, S 6.68690755e-08f, S 6.59897117e-08f, \
+    S 6.51013182e-08f, S 6.42031804e-08f, S 6.32945278e-08f, \
+    S 6.23745263e-08f, S 6.144227e-08f, S 6.04967711e-08f, \
+    S 5.95369478e-08f, S 5.85616114e-08f, S 5.75694489e-08f, \
+    S 5.65590039e-08f, S 5.55286525e-08f, S 5.44765741e-08f, \
+    S 5.34007163e-08f, S 5.22987502e-08f, S 5.11680152e-08f, \
+    S 5.00054487e-08f, S 4.88074962e-08f, S 4.75699938e-08f, \
+    S 4.62880127e-08f, S 4.49556508e-08f, S 4.35657448e-08f, \
+    S 4.21094663e-08f, S 4.05757379e-08f, S 3.89503621e-08f, \
+    S 3.72146724e-08f, S 3.53433455e-08f, S 3.33006488e-08f, \
+    S 3.10335182e-08f, S 2.84575127e-08f, S 2.54242412e-08f, \
+    S 2.16288227e-08f, S 1.62315884e-08f
+static const float zig_wn[256] = {ZIG_WN(+), ZIG_WN(-)};
+#undef ZIG_WN
 
 /* layer edges x_i, x_128 = 0 */
 static const double zig_x[129] = {
@@ -306,9 +432,11 @@ static const double zig_f[129] = {
     0.93628268170837103,   0.96359969315576754,   1,
 };
 
-static float zig_slow(uint32_t w, sf_rng_key k, uint64_t q) {
+/* The ziggurat for word w of variate q from retry level j0 on (level j
+ * draws its words from retry_key(k, j) at counter q). */
+static float zig_slow(uint32_t w, sf_rng_key k, uint64_t q, uint32_t j0) {
     uint32_t e[4];
-    for (uint32_t j = 1;; j++) {
+    for (uint32_t j = j0;; j++) {
         unsigned i = w & 127u;
         uint32_t u = w >> 8;
         int neg = (w & 128u) != 0;
@@ -342,40 +470,133 @@ static float zig_slow(uint32_t w, sf_rng_key k, uint64_t q) {
     }
 }
 
-/* N(0,1) from word w; q names the variate for its retry draws. */
-static inline float zig_normal(uint32_t w, sf_rng_key k, uint64_t q) {
-    unsigned i = w & 127u;
-    uint32_t u = w >> 8;
-    if (u < zig_kn[i]) {
-        /* Sign by flipping the sign bit: no data-dependent branch. */
-        float z = (float)u * zig_wn[i];
-        uint32_t b;
-        memcpy(&b, &z, sizeof b);
-        b ^= (w & 128u) << 24;
-        memcpy(&z, &b, sizeof z);
-        return z;
+/* zig_slow for the words w[idx[t]] (variates q0 + idx[t], t < n, each
+ * failing the core test) into z[idx[t]], level by level: the retry blocks
+ * of one level are independent, so they are drawn in one loop (and
+ * overlap in the pipeline) before the wedge tests. The same draws and
+ * tests as zig_slow, so the same values. idx is overwritten. */
+static void zig_fix(const uint32_t *w, uint16_t *idx, size_t n, sf_rng_key k,
+                    uint64_t q0, float *z) {
+    uint32_t cur[2 * NOISE_CHUNK], e0[2 * NOISE_CHUNK], e2[2 * NOISE_CHUNK];
+    size_t m = 0;
+    for (size_t t = 0; t < n; t++) {
+        uint32_t x = w[idx[t]];
+        if ((x & 127u) == 0) { /* the tail: rare, on its own */
+            z[idx[t]] = zig_slow(x, k, q0 + idx[t], 1);
+            continue;
+        }
+        idx[m] = idx[t];
+        cur[m++] = x;
     }
-    return zig_slow(w, k, q);
+    for (uint32_t j = 1; m > 0; j++) {
+        sf_rng_key kj = retry_key(k, j);
+        for (size_t t = 0; t < m; t++) {
+            uint32_t b[4];
+            sf__rng_block_inline(kj, q0 + idx[t], b);
+            e0[t] = b[0];
+            e2[t] = b[2];
+        }
+        size_t keep = 0;
+        for (size_t t = 0; t < m; t++) {
+            uint32_t x = cur[t], u = x >> 8;
+            unsigned i = x & 127u;
+            double xv = (double)u * zig_x[i] * 0x1p-24;
+            if (zig_f[i] + u01_w(e0[t]) * (zig_f[i + 1] - zig_f[i]) <
+                exp(-0.5 * xv * xv)) {
+                float zz = (float)xv;
+                z[idx[t]] = x & 128u ? -zz : zz;
+                continue;
+            }
+            /* rejected: level j + 1 starts over with word e2 */
+            uint32_t y = e2[t];
+            if ((y >> 8) < zig_kn[y & 127u] || (y & 127u) == 0) {
+                z[idx[t]] = zig_slow(y, k, q0 + idx[t], j + 1);
+                continue;
+            }
+            idx[keep] = idx[t];
+            cur[keep++] = y;
+        }
+        m = keep;
+    }
 }
 
-/* gaussian (additive) and speckle (multiplicative, v (1 + sigma z)): one
- * normal per pixel, word i % 4 of counter i / 4; retries at counter i. */
-static void apply_normal1(sf_imgf *im, const uint16_t *mask, uint16_t mv,
-                          sf_rng_key k, float sigma, int speckle) {
+/* Select a where e != 0, else b, bit for bit (a plain conditional is
+ * compiled to a branch around the store, which does not vectorise). */
+static inline float sel_f(unsigned e, float a, float b) {
+    uint32_t ua, ub, m = 0u - (uint32_t)(e != 0);
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    ua = (ua & m) | (ub & ~m);
+    memcpy(&a, &ua, sizeof a);
+    return a;
+}
+
+/* N(0,1) of the words w[0 .. m) of a chunk whose word j is variate
+ * q0 + j and belongs to pixel entry e[j >> sh], into z[]. The core of the
+ * ziggurat (~97% of words) runs for every word without a data-dependent
+ * branch (with SSE2 four at a time, table reads by byte index: the same
+ * products, so the same bits); the words that fail its test are redone by
+ * zig_fix afterwards, for selected pixels only (an unselected pixel's
+ * value is never used). */
+static void zig_chunk(const uint32_t *w, size_t m, unsigned sh,
+                      const uint16_t *e, sf_rng_key k, uint64_t q0,
+                      float *z) {
+    uint16_t idx[2 * NOISE_CHUNK];
+    size_t n = 0, j = 0;
+#ifdef __SSE2__
+    for (; j + 4 <= m; j += 4) {
+        unsigned t0 = (uint8_t)w[j], t1 = (uint8_t)w[j + 1];
+        unsigned t2 = (uint8_t)w[j + 2], t3 = (uint8_t)w[j + 3];
+        __m128i u = _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(w + j)), 8);
+        __m128 f = _mm_setr_ps(zig_wn[t0], zig_wn[t1], zig_wn[t2], zig_wn[t3]);
+        __m128i kn = _mm_setr_epi32((int)zig_kn[t0], (int)zig_kn[t1],
+                                    (int)zig_kn[t2], (int)zig_kn[t3]);
+        _mm_storeu_ps(z + j, _mm_mul_ps(_mm_cvtepi32_ps(u), f));
+        /* u, kn < 2^24: the signed compare is the unsigned one */
+        int bad = 15 & ~_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(kn, u)));
+        if (__builtin_expect(bad != 0, 0)) {
+            for (unsigned b = 0; b < 4; b++) {
+                idx[n] = (uint16_t)(j + b);
+                n += (bad >> b & 1) && e[(j + b) >> sh];
+            }
+        }
+    }
+#endif
+    for (; j < m; j++) {
+        uint32_t x = w[j], u = x >> 8;
+        z[j] = (float)(int32_t)u * zig_wn[x & 255u];
+        idx[n] = (uint16_t)j;
+        n += u >= zig_kn[x & 255u] && e[j >> sh];
+    }
+    zig_fix(w, idx, n, k, q0, z);
+}
+
+/* gaussian (additive, v + sigma z) and speckle (multiplicative,
+ * v + (sigma z) v): one normal per pixel, word i % 4 of counter i / 4;
+ * retries at counter i. sig[e] = (float)sigma of entry e. */
+static void apply_normal1(sf_imgf *im, const noise_sel *s,
+                          const float *restrict sig, sf_rng_key k,
+                          int speckle) {
     size_t n = (size_t)im->nx * (size_t)im->ny;
-    float *px = im->px;
-    for (size_t base = 0; base < n; base += 4) {
-        size_t m = n - base < 4 ? n - base : 4;
-        if (!any_selected(mask, mv, base, m)) continue;
-        uint32_t w[4];
-        sf__rng_block_inline(k, base / 4, w);
-        for (size_t j = 0; j < m; j++) {
-            size_t i = base + j;
-            if (!selected(mask, mv, i)) continue;
-            /* gaussian v + sigma z, speckle v + (sigma z) v */
-            float z = zig_normal(w[j], k, i), v = px[i];
-            float g = speckle ? v : 1.0f;
-            px[i] = v + (sigma * z) * g;
+    uint32_t w[NOISE_CHUNK];
+    uint16_t e[NOISE_CHUNK];
+    float z[NOISE_CHUNK];
+    for (size_t i0 = 0; i0 < n; i0 += NOISE_CHUNK) {
+        size_t m = n - i0 < NOISE_CHUNK ? n - i0 : NOISE_CHUNK;
+        if (!sel_chunk(s, i0, m, e)) continue;
+        philox_blocks(k, i0 / 4, (m + 3) / 4, w);
+        zig_chunk(w, m, 0, e, k, i0, z);
+        float *restrict px = im->px + i0;
+        if (speckle) {
+            for (size_t j = 0; j < m; j++) {
+                float v = px[j];
+                px[j] = sel_f(e[j], v + (sig[e[j]] * z[j]) * v, v);
+            }
+        } else {
+            for (size_t j = 0; j < m; j++) {
+                float v = px[j];
+                px[j] = sel_f(e[j], v + sig[e[j]] * z[j], v);
+            }
         }
     }
 }
@@ -383,23 +604,33 @@ static void apply_normal1(sf_imgf *im, const uint16_t *mask, uint16_t mv,
 /* rician: |v + sigma (z1 + i z2)|, two normals per pixel: words
  * 2 (i % 2) and 2 (i % 2) + 1 of counter i / 2; retry draws at counters
  * 2 i and 2 i + 1. */
-static void apply_rician(sf_imgf *im, const uint16_t *mask, uint16_t mv,
-                         sf_rng_key k, float sigma) {
+static void apply_rician(sf_imgf *im, const noise_sel *s,
+                         const float *restrict sig, sf_rng_key k) {
     size_t n = (size_t)im->nx * (size_t)im->ny;
-    float *px = im->px;
-    for (size_t base = 0; base < n; base += 2) {
-        size_t m = n - base < 2 ? n - base : 2;
-        if (!any_selected(mask, mv, base, m)) continue;
-        uint32_t w[4];
-        sf__rng_block_inline(k, base / 2, w);
+    uint32_t w[2 * NOISE_CHUNK];
+    uint16_t e[NOISE_CHUNK];
+    float z[2 * NOISE_CHUNK], r2[NOISE_CHUNK], mag[NOISE_CHUNK];
+    for (size_t i0 = 0; i0 < n; i0 += NOISE_CHUNK) {
+        size_t m = n - i0 < NOISE_CHUNK ? n - i0 : NOISE_CHUNK;
+        if (!sel_chunk(s, i0, m, e)) continue;
+        philox_blocks(k, i0 / 2, (m + 1) / 2, w);
+        zig_chunk(w, 2 * m, 1, e, k, 2 * i0, z);
+        float *restrict px = im->px + i0;
         for (size_t j = 0; j < m; j++) {
-            size_t i = base + j;
-            if (!selected(mask, mv, i)) continue;
-            float z1 = zig_normal(w[2 * j], k, 2 * i);
-            float z2 = zig_normal(w[2 * j + 1], k, 2 * i + 1);
-            float re = px[i] + sigma * z1, imag = sigma * z2;
-            px[i] = sqrtf(re * re + imag * imag);
+            float sg = sig[e[j]];
+            float re = px[j] + sg * z[2 * j], imag = sg * z[2 * j + 1];
+            r2[j] = re * re + imag * imag;
         }
+        /* sqrt is correctly rounded either way: the same bits. */
+        size_t j = 0;
+#ifdef __SSE2__
+        for (; j + 4 <= m; j += 4)
+            _mm_storeu_ps(mag + j, _mm_sqrt_ps(_mm_loadu_ps(r2 + j)));
+#endif
+        for (; j < m; j++)
+            mag[j] = sqrtf(r2[j]);
+        for (j = 0; j < m; j++)
+            px[j] = sel_f(e[j], mag[j], px[j]);
     }
 }
 
@@ -422,29 +653,26 @@ static const double poisson_recip[POISSON_NRECIP] = {
 #undef R16
 #undef R4
 
-/* Per-mean constants, computed once per distinct mean (images are mostly
- * piecewise constant before noise, so the apply loop caches one set). */
-typedef struct poisson_c {
-    double mu;
-    double exp_neg_mu;           /* inversion: P(X = 0) */
-    double b, a, inv_alpha, v_r; /* PTRS */
-    double log_mu; /* PTRS slow path, set on first use (0: not yet) */
-} poisson_c;
+/* Uniform [0,1) with 53 bits from two words. */
+static inline double u01_2w(uint32_t lo, uint32_t hi) {
+    return sf__u01d(((uint64_t)hi << 32) | lo);
+}
 
-static void poisson_prepare(poisson_c *c, double mu) {
-    memset(c, 0, sizeof *c);
-    c->mu = mu;
-    if (mu < POISSON_MU_PTRS) {
-        c->exp_neg_mu = exp(-mu);
-        return;
+/* Inversion by sequential search (mu < POISSON_MU_PTRS), one 53-bit
+ * uniform from the words (lo, hi); exp_neg_mu = exp(-mu) = P(X = 0). */
+static unsigned poisson_invert(double mu, double exp_neg_mu, uint32_t lo,
+                               uint32_t hi) {
+    double u = u01_2w(lo, hi);
+    double p = exp_neg_mu, f = p;
+    unsigned x = 0;
+    /* f saturates just below 1 in floating point; the cap (P(X > 200)
+     * < 1e-200 for mu < 10) ends the walk where rounding would not. */
+    while (u >= f && x < 200) {
+        x++;
+        p *= mu * (x < POISSON_NRECIP ? poisson_recip[x] : 1.0 / x);
+        f += p;
     }
-    /* Hoermann (1993), "The transformed rejection method for generating
-     * Poisson random variables", algorithm PTRS, constants as published. */
-    double s = sqrt(mu);
-    c->b = 0.931 + 2.53 * s;
-    c->a = -0.059 + 0.02483 * c->b;
-    c->inv_alpha = 1.1239 + 1.1328 / (c->b - 3.4);
-    c->v_r = 0.9277 - 3.6224 / (c->b - 2.0);
+    return x;
 }
 
 /* log Gamma(x) for x >= 1 (x = k + 1, k >= 0): Stirling's series after
@@ -469,75 +697,319 @@ static double log_gamma(double x) {
     return (x - 0.5) * log(x) - x + 0.91893853320467274178 + series - shift;
 }
 
-/* Uniform [0,1) with 53 bits from two words. */
-static inline double u01_2w(uint32_t lo, uint32_t hi) {
-    return sf__u01d(((uint64_t)hi << 32) | lo);
+/*
+ * PTRS: Hoermann (1993), "The transformed rejection method for generating
+ * Poisson random variables", constants as published. A trial takes two
+ * uniforms, u in [-1/2, 1/2) and v in [0, 1), each from one 32-bit word:
+ *   us = 1/2 - |u|,  k = floor((2 a / us + b) u + mu + 0.43),
+ *   reject if us <= 0 or k < 0; accept if us >= 0.07 and v <= v_r
+ *   (the fast path, no logs); reject if us < 0.013 and v > us; else accept
+ *   iff log(v alpha^-1 / (a / us^2 + b)) <= -mu + k log mu - log k!.
+ * 32-bit uniforms (rather than 53-bit) change the variate's law only where
+ * a single 2^-32 step of u or v matters: u's step moves k by one only for
+ * us < ~2e-5 (k ~ mu + 4e4, probability nil for every mean we allow),
+ * and v's step moves the acceptance probability of a k by at most 2^-32.
+ */
+static inline void ptrs_prepare(double s, double *b, double *a, double *v_r) {
+    /* s = sqrt(mu) */
+    *b = 0.931 + 2.53 * s;
+    *a = -0.059 + 0.02483 * *b;
+    *v_r = 0.9277 - 3.6224 / (*b - 2.0);
 }
 
-static unsigned poisson_draw(poisson_c *c, sf_rng_key k, uint64_t ctr) {
+/* u = w 2^-32 - 1/2 and v = w 2^-32, exact, through a signed conversion
+ * (the one SSE2 has for packed doubles). */
+static inline double ptrs_u(uint32_t w) {
+    return (double)(int32_t)(w ^ 0x80000000u) * 0x1p-32;
+}
+static inline double ptrs_v(uint32_t w) {
+    return (double)(int32_t)(w ^ 0x80000000u) * 0x1p-32 + 0.5;
+}
+static inline double ptrs_x(double mu, double a, double b, double u,
+                            double us) {
+    return (2.0 * a / us + b) * u + mu + 0.43;
+}
+
+/* The log test of a trial that the cheap tests left undecided; lf =
+ * log k! = log_gamma(kd + 1). */
+static int ptrs_slow(double mu, double a, double b, double log_mu, double us,
+                     double v, double kd, double lf) {
+    double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
+    /* log(v) + log(inv_alpha) - log(a / us^2 + b), as one log: the
+     * value only decides acceptance */
+    double lhs = log(v * inv_alpha / (a / (us * us) + b));
+    double rhs = -mu + kd * log_mu - lf;
+    return lhs <= rhs;
+}
+
+/* One PTRS trial from words (wu, wv): 1 and *kd on acceptance. */
+static int ptrs_trial(double mu, double a, double b, double v_r,
+                      double log_mu, uint32_t wu, uint32_t wv, double *kd) {
+    double u = ptrs_u(wu), v = ptrs_v(wv), us = 0.5 - fabs(u);
+    if (us <= 0.0) return 0; /* u = -0.5 exactly: the hat is infinite */
+    *kd = floor(ptrs_x(mu, a, b, u, us));
+    if (*kd < 0.0) return 0;
+    if (us >= 0.07 && v <= v_r) return 1;
+    if (us < 0.013 && v > us) return 0;
+    return ptrs_slow(mu, a, b, log_mu, us, v, *kd, log_gamma(*kd + 1.0));
+}
+
+/* Poisson(mu) from words 2 h, 2 h + 1 (h = 0 or 1) of block `ctr` of key
+ * k, retries j >= 1 at the same words of block ctr of retry_key(k, j). */
+static unsigned poisson_draw(double mu, sf_rng_key k, uint64_t ctr,
+                             unsigned h) {
     uint32_t w[4];
     sf__rng_block_inline(k, ctr, w);
-    if (c->mu < POISSON_MU_PTRS) {
-        /* Inversion by sequential search: one 53-bit uniform. */
-        double u = u01_2w(w[0], w[1]);
-        double p = c->exp_neg_mu, f = p;
-        unsigned x = 0;
-        /* f saturates just below 1 in floating point; the cap (P(X > 200)
-         * < 1e-200 for mu < 10) ends the walk where rounding would not. */
-        while (u >= f && x < 200) {
-            x++;
-            p *= c->mu * (x < POISSON_NRECIP ? poisson_recip[x] : 1.0 / x);
-            f += p;
-        }
-        return x;
-    }
-    for (uint32_t j = 0;; j++) {
-        if (j) sf__rng_block_inline(retry_key(k, j), ctr, w);
-        double u = u01_2w(w[0], w[1]) - 0.5;
-        double v = u01_2w(w[2], w[3]);
-        double us = 0.5 - fabs(u);
-        if (us <= 0.0) continue; /* u = -0.5 exactly: the hat is infinite */
-        double kd = floor((2.0 * c->a / us + c->b) * u + c->mu + 0.43);
-        if (kd < 0.0) continue;
-        if (us >= 0.07 && v <= c->v_r) return (unsigned)kd;
-        if (us < 0.013 && v > us) continue;
-        if (c->log_mu == 0.0) c->log_mu = log(c->mu); /* mu >= 10 */
-        /* log(v) + log(inv_alpha) - log(a / us^2 + b), as one log: the
-         * value only decides acceptance */
-        double lhs = log(v * c->inv_alpha / (c->a / (us * us) + c->b));
-        double rhs = -c->mu + kd * c->log_mu - log_gamma(kd + 1.0);
-        if (lhs <= rhs) return (unsigned)kd;
+    if (mu < POISSON_MU_PTRS)
+        return poisson_invert(mu, exp(-mu), w[2 * h], w[2 * h + 1]);
+    double b, a, v_r, kd, log_mu = log(mu);
+    ptrs_prepare(sqrt(mu), &b, &a, &v_r);
+    for (uint32_t j = 1;; j++) {
+        if (ptrs_trial(mu, a, b, v_r, log_mu, w[2 * h], w[2 * h + 1], &kd))
+            return (unsigned)kd;
+        sf__rng_block_inline(retry_key(k, j), ctr, w);
     }
 }
 
 unsigned sf__poisson(double mu, sf_rng_key k, uint64_t ctr) {
     if (!(mu > 0.0)) return 0; /* also NaN */
     if (mu > POISSON_MU_MAX) mu = POISSON_MU_MAX;
-    poisson_c c;
-    poisson_prepare(&c, mu);
-    return poisson_draw(&c, k, ctr);
+    return poisson_draw(mu, k, ctr, 0);
 }
 
-/* v' = Poisson(max(v, 0) * photons) / photons, ctr = i. */
-static void apply_poisson(sf_imgf *im, const uint16_t *mask, uint16_t mv,
-                          sf_rng_key k, double photons) {
-    if (!(photons > 0.0) || !isfinite(photons)) return;
-    size_t n = (size_t)im->nx * (size_t)im->ny;
-    float *px = im->px;
-    const double inv_photons = 1.0 / photons;
-    poisson_c c;
-    poisson_prepare(&c, 0.0);
-    c.mu = -1.0; /* nothing cached yet */
-    for (size_t i = 0; i < n; i++) {
-        if (!selected(mask, mv, i)) continue;
-        double mu = px[i] > 0.0f ? (double)px[i] * photons : 0.0;
-        if (!(mu > 0.0)) {
-            px[i] = 0.0f;
-            continue;
+/* The PTRS pixels of a chunk, as a work list: first trials for all of them
+ * in branch-free loops the compiler vectorises (constants, u, v, k and
+ * the cheap tests), then the undecided ones one by one (logs), then the
+ * rejected ones again with their retry words, until none is left. */
+typedef struct ptrs_list {
+    size_t n;
+    uint16_t pix[NOISE_CHUNK];  /* pixel within the chunk */
+    uint32_t wu[NOISE_CHUNK], wv[NOISE_CHUNK];
+    double mu[NOISE_CHUNK], inv_photons[NOISE_CHUNK];
+    double s[NOISE_CHUNK]; /* sqrt(mu), then b */
+    double a[NOISE_CHUNK], v_r[NOISE_CHUNK], kd[NOISE_CHUNK];
+    uint8_t st[NOISE_CHUNK]; /* 0 reject, 1 accept, 2 undecided */
+} ptrs_list;
+
+/* Floor of x for 0 <= x < 2^52 from IEEE additions (SSE2 has no packed
+ * floor); other x give some value the caller does not use. */
+static inline double floor_small(double x) {
+    double t = (x + 0x1p52) - 0x1p52; /* x rounded to nearest */
+    return t > x ? t - 1.0 : t;
+}
+
+static void ptrs_constants(ptrs_list *L, int same_mu) {
+    size_t n = L->n, t = 0;
+    if (same_mu) {
+        /* Piecewise-constant images: one set for the whole list. */
+        double b, a, v_r;
+        ptrs_prepare(sqrt(L->mu[0]), &b, &a, &v_r);
+        for (t = 0; t < n; t++) {
+            L->s[t] = b;
+            L->a[t] = a;
+            L->v_r[t] = v_r;
         }
-        if (mu > POISSON_MU_MAX) mu = POISSON_MU_MAX;
-        if (mu != c.mu) poisson_prepare(&c, mu);
-        px[i] = (float)((double)poisson_draw(&c, k, i) * inv_photons);
+        return;
+    }
+#ifdef __SSE2__
+    for (; t + 2 <= n; t += 2)
+        _mm_storeu_pd(L->s + t, _mm_sqrt_pd(_mm_loadu_pd(L->mu + t)));
+#endif
+    for (; t < n; t++)
+        L->s[t] = sqrt(L->mu[t]);
+    for (t = 0; t < n; t++) {
+        double b = 0.931 + 2.53 * L->s[t];
+        L->s[t] = b;
+        L->a[t] = -0.059 + 0.02483 * b;
+        L->v_r[t] = 0.9277 - 3.6224 / (b - 2.0);
+    }
+}
+
+/* Cheap tests of every trial in the list, as in ptrs_trial: st[t] = 1
+ * accept (kd[t] exact), 0 reject, 2 undecided. With SSE2 two trials at a
+ * time, the same operations in the same order (so the same bits); GCC does
+ * not if-convert the compares on its own. */
+static void ptrs_fast(ptrs_list *L) {
+    size_t t = 0;
+#ifdef __SSE2__
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u);
+    const __m128d scale = _mm_set1_pd(0x1p-32), half = _mm_set1_pd(0.5);
+    const __m128d two = _mm_set1_pd(2.0), c043 = _mm_set1_pd(0.43);
+    const __m128d big = _mm_set1_pd(0x1p52), one = _mm_set1_pd(1.0);
+    const __m128d zero = _mm_setzero_pd(), sign = _mm_set1_pd(-0.0);
+    const __m128d c007 = _mm_set1_pd(0.07), c0013 = _mm_set1_pd(0.013);
+    for (; t + 2 <= L->n; t += 2) {
+        __m128i iu = _mm_loadl_epi64((const __m128i *)(L->wu + t));
+        __m128i iv = _mm_loadl_epi64((const __m128i *)(L->wv + t));
+        __m128d u = _mm_mul_pd(_mm_cvtepi32_pd(_mm_xor_si128(iu, flip)), scale);
+        __m128d v = _mm_add_pd(
+            _mm_mul_pd(_mm_cvtepi32_pd(_mm_xor_si128(iv, flip)), scale), half);
+        __m128d us = _mm_sub_pd(half, _mm_andnot_pd(sign, u));
+        __m128d a = _mm_loadu_pd(L->a + t), b = _mm_loadu_pd(L->s + t);
+        __m128d x = _mm_add_pd(_mm_div_pd(_mm_mul_pd(two, a), us), b);
+        x = _mm_add_pd(_mm_add_pd(_mm_mul_pd(x, u), _mm_loadu_pd(L->mu + t)),
+                       c043);
+        __m128d r = _mm_sub_pd(_mm_add_pd(x, big), big);
+        _mm_storeu_pd(L->kd + t,
+                      _mm_sub_pd(r, _mm_and_pd(_mm_cmpgt_pd(r, x), one)));
+        __m128d acc = _mm_and_pd(
+            _mm_and_pd(_mm_cmpge_pd(us, c007),
+                       _mm_cmple_pd(v, _mm_loadu_pd(L->v_r + t))),
+            _mm_cmpge_pd(x, zero));
+        __m128d rej = _mm_or_pd(
+            _mm_or_pd(_mm_cmple_pd(us, zero), _mm_cmplt_pd(x, zero)),
+            _mm_and_pd(_mm_cmplt_pd(us, c0013), _mm_cmpgt_pd(v, us)));
+        /* st = 1 if acc, else 0 if rej, else 2 */
+        int ma = _mm_movemask_pd(acc), mr = _mm_movemask_pd(rej);
+        int und = 3 & ~(ma | mr);
+        L->st[t] = (uint8_t)((ma & 1) | (und & 1) << 1);
+        L->st[t + 1] = (uint8_t)((ma >> 1) | (und & 2));
+    }
+#endif
+    for (; t < L->n; t++) {
+        double u = ptrs_u(L->wu[t]), v = ptrs_v(L->wv[t]);
+        double us = 0.5 - fabs(u);
+        double x = ptrs_x(L->mu[t], L->a[t], L->s[t], u, us);
+        L->kd[t] = floor_small(x);
+        int acc = us >= 0.07 && v <= L->v_r[t] && x >= 0.0;
+        int rej = us <= 0.0 || x < 0.0 || (us < 0.013 && v > us);
+        L->st[t] = (uint8_t)(acc ? 1 : (rej ? 0 : 2));
+    }
+}
+
+/* log k! for small k, filled on demand with exactly log_gamma(k + 1)
+ * (a cache: the same values as the scalar path computes). */
+#define POISSON_NLF 2048
+typedef struct poisson_lf {
+    size_t n; /* entries filled */
+    double v[POISSON_NLF];
+} poisson_lf;
+
+static double logfact(poisson_lf *lf, double kd) {
+    if (!(kd < (double)POISSON_NLF)) return log_gamma(kd + 1.0);
+    size_t k = (size_t)kd;
+    while (lf->n <= k) {
+        lf->v[lf->n] = log_gamma((double)lf->n + 1.0);
+        lf->n++;
+    }
+    return lf->v[k];
+}
+
+/* Run the list to completion: accepted variates into px (the chunk). Each
+ * round: the cheap tests for all, the log test for the undecided, then
+ * results out and the rejected kept (branch-free compaction) with their
+ * next retry words. */
+static void ptrs_run(ptrs_list *L, float *px, sf_rng_key k, uint64_t ctr0,
+                     poisson_lf *lf) {
+    double lmu = -1.0, log_mu = 0.0; /* log of the last mean */
+    uint16_t und[NOISE_CHUNK];
+    for (uint32_t j = 1; L->n > 0; j++) {
+        ptrs_fast(L);
+        size_t nu = 0;
+        for (size_t t = 0; t < L->n; t++) {
+            und[nu] = (uint16_t)t;
+            nu += L->st[t] == 2;
+        }
+        for (size_t q = 0; q < nu; q++) {
+            /* undecided: the exact path, with floor() (kd may be beyond
+             * floor_small's range) */
+            size_t t = und[q];
+            double u = ptrs_u(L->wu[t]), v = ptrs_v(L->wv[t]);
+            double us = 0.5 - fabs(u), mu = L->mu[t];
+            double kd = floor(ptrs_x(mu, L->a[t], L->s[t], u, us));
+            if (mu != lmu) {
+                lmu = mu;
+                log_mu = log(mu);
+            }
+            L->st[t] = (uint8_t)ptrs_slow(mu, L->a[t], L->s[t], log_mu, us, v,
+                                          kd, logfact(lf, kd));
+            L->kd[t] = kd;
+        }
+        size_t keep = 0;
+        for (size_t t = 0; t < L->n; t++) {
+            /* a rejected pixel gets 0 for now, overwritten when accepted */
+            int acc = L->st[t] == 1;
+            unsigned x = (unsigned)(acc ? L->kd[t] : 0.0);
+            px[L->pix[t]] = (float)((double)x * L->inv_photons[t]);
+            L->pix[keep] = L->pix[t];
+            L->mu[keep] = L->mu[t];
+            L->inv_photons[keep] = L->inv_photons[t];
+            L->s[keep] = L->s[t];
+            L->a[keep] = L->a[t];
+            L->v_r[keep] = L->v_r[t];
+            keep += !acc;
+        }
+        /* rejected: again with the retry words, same counter and words */
+        sf_rng_key kj = retry_key(k, j);
+        for (size_t t = 0; t < keep; t++) {
+            uint32_t w[4];
+            unsigned p = L->pix[t];
+            sf__rng_block_inline(kj, ctr0 + p / 2, w);
+            L->wu[t] = w[2 * (p & 1)];
+            L->wv[t] = w[2 * (p & 1) + 1];
+        }
+        L->n = keep;
+    }
+}
+
+/* v' = Poisson(max(v, 0) * photons) / photons, pixel i on words
+ * 2 (i % 2), 2 (i % 2) + 1 of counter i / 2. */
+static void apply_poisson(sf_imgf *im, const noise_sel *s,
+                          const sf_noise_params *tab, sf_rng_key k) {
+    size_t n = (size_t)im->nx * (size_t)im->ny;
+    uint32_t w[2 * NOISE_CHUNK];
+    uint16_t e[NOISE_CHUNK];
+    ptrs_list L;
+    poisson_lf lf;
+    lf.n = 0;
+    unsigned last_e = 0; /* entry whose photons are cached */
+    double photons = 0.0, inv_photons = 0.0;
+    int valid = 0;
+    double inv_mu = -1.0, exp_neg_mu = 1.0; /* inversion: last mean */
+    for (size_t i0 = 0; i0 < n; i0 += NOISE_CHUNK) {
+        size_t m = n - i0 < NOISE_CHUNK ? n - i0 : NOISE_CHUNK;
+        if (!sel_chunk(s, i0, m, e)) continue;
+        philox_blocks(k, i0 / 2, (m + 1) / 2, w);
+        float *px = im->px + i0;
+        int same_mu = 1;
+        L.n = 0;
+        for (size_t j = 0; j < m; j++) {
+            unsigned l = e[j];
+            if (!l) continue;
+            if (l != last_e) {
+                last_e = l;
+                photons = tab[l].photons;
+                valid = photons > 0.0 && isfinite(photons);
+                inv_photons = valid ? 1.0 / photons : 0.0;
+            }
+            if (!valid) continue;
+            double mu = px[j] > 0.0f ? (double)px[j] * photons : 0.0;
+            if (!(mu > 0.0)) {
+                px[j] = 0.0f;
+                continue;
+            }
+            if (mu > POISSON_MU_MAX) mu = POISSON_MU_MAX;
+            if (mu < POISSON_MU_PTRS) {
+                if (mu != inv_mu) {
+                    inv_mu = mu;
+                    exp_neg_mu = exp(-mu);
+                }
+                unsigned x =
+                    poisson_invert(mu, exp_neg_mu, w[2 * j], w[2 * j + 1]);
+                px[j] = (float)((double)x * inv_photons);
+                continue;
+            }
+            size_t t = L.n++;
+            same_mu &= t == 0 || mu == L.mu[0];
+            L.pix[t] = (uint16_t)j;
+            L.mu[t] = mu;
+            L.inv_photons[t] = inv_photons;
+            L.wu[t] = w[2 * j];
+            L.wv[t] = w[2 * j + 1];
+        }
+        if (L.n == 0) continue;
+        ptrs_constants(&L, same_mu);
+        ptrs_run(&L, px, k, i0 / 2, &lf);
     }
 }
 
@@ -663,15 +1135,51 @@ static void perlin_chunk(const perlin_oct *po, sf_rng_key k,
     }
 }
 
-static void apply_perlin(const sf_noise_params *p, sf_imgf *im,
-                         const uint16_t *mask, uint16_t mv, sf_rng_key k) {
-    int nx = im->nx, ny = im->ny;
+/* Octaves and output scale of one parameter set; 0 if it changes nothing
+ * (no octaves, bad numbers, all weights zero). off[o] = (ox, oy). */
+static int perlin_setup(const sf_noise_params *p, int nx, int ny,
+                        const double (*off)[2], perlin_oct *oct,
+                        float *scale) {
     int n_oct = p->octaves;
     if (n_oct < 1 || !(p->cells > 0.0) || !isfinite(p->cells) ||
         !isfinite(p->amplitude) || !isfinite(p->persistence))
-        return;
+        return 0;
     if (n_oct > PERLIN_MAX_OCTAVES) n_oct = PERLIN_MAX_OCTAVES;
+    double wsum = 0.0, w = 1.0;
+    for (int o = 0; o < n_oct; o++) {
+        double f = p->cells * ldexp(1.0, o); /* cells across, octave o */
+        oct[o].cbase = (uint64_t)o << 41;
+        oct[o].sx = f / nx;
+        oct[o].sy = f / ny;
+        oct[o].ox = off[o][0];
+        oct[o].oy = off[o][1];
+        oct[o].w = (float)w;
+        wsum += fabs((double)oct[o].w);
+        w *= p->persistence;
+    }
+    if (!(wsum > 0.0)) return 0;
+    /* Unit-gradient 2-D Perlin noise lies in [-sqrt(2)/2, sqrt(2)/2]; the
+     * octave sum of noise * sqrt(2) weighted by w_o / sum |w_o| stays in
+     * [-1, 1], so pixels move by at most the amplitude. */
+    *scale = (float)(p->amplitude * 1.4142135623730951 / wsum);
+    return n_oct;
+}
 
+/* Bounding box, within the current tile, of one entry's pixels. */
+typedef struct perlin_box {
+    uint32_t stamp; /* tile number + 1 when present in the current tile */
+    uint8_t x0, x1, y0, y1; /* [x0, x1] x [y0, y1], inclusive */
+} perlin_box;
+
+/* fBm of every entry over its own pixels. The field of an entry at a pixel
+ * depends only on its parameters, the key and the pixel's position, so it
+ * is computed tile by tile, per entry present in the tile, over the
+ * entry's bounding box there (one pass over the image however many
+ * entries). box has one slot per entry (n_entries + 1). */
+static void apply_perlin(sf_imgf *im, const noise_sel *s,
+                         const sf_noise_params *tab, sf_rng_key k,
+                         perlin_box *box) {
+    const int nx = im->nx, ny = im->ny;
     /* 256 unit gradient directions, half a step off the axes. */
     float dirs[256][2];
     for (int b = 0; b < 256; b++) {
@@ -679,69 +1187,85 @@ static void apply_perlin(const sf_noise_params *p, sf_imgf *im,
         dirs[b][0] = (float)cos(a);
         dirs[b][1] = (float)sin(a);
     }
-    perlin_oct oct[PERLIN_MAX_OCTAVES];
-    double wsum = 0.0, w = 1.0;
-    for (int o = 0; o < n_oct; o++) {
-        double f = p->cells * ldexp(1.0, o); /* cells across, octave o */
+    /* Per-octave lattice offsets: a function of (k, o) alone. */
+    double off[PERLIN_MAX_OCTAVES][2];
+    for (int o = 0; o < PERLIN_MAX_OCTAVES; o++) {
         uint32_t r[4];
-        oct[o].cbase = (uint64_t)o << 41;
-        sf__rng_block_inline(k, oct[o].cbase | 1ull << 40, r);
-        oct[o].sx = f / nx;
-        oct[o].sy = f / ny;
-        oct[o].ox = u01_2w(r[0], r[1]);
-        oct[o].oy = u01_2w(r[2], r[3]);
-        oct[o].w = (float)w;
-        wsum += fabs((double)oct[o].w);
-        w *= p->persistence;
+        sf__rng_block_inline(k, (uint64_t)o << 41 | 1ull << 40, r);
+        off[o][0] = u01_2w(r[0], r[1]);
+        off[o][1] = u01_2w(r[2], r[3]);
     }
-    if (!(wsum > 0.0)) return;
-    /* Unit-gradient 2-D Perlin noise lies in [-sqrt(2)/2, sqrt(2)/2]; the
-     * octave sum of noise * sqrt(2) weighted by w_o / sum |w_o| stays in
-     * [-1, 1], so pixels move by at most the amplitude. */
-    const float scale = (float)(p->amplitude * 1.4142135623730951 / wsum);
-
+    perlin_oct oct[PERLIN_MAX_OCTAVES];
     float acc[PERLIN_TW * PERLIN_TH];
+    uint16_t et[PERLIN_TW * PERLIN_TH]; /* entries of the tile's pixels */
+    uint16_t present[PERLIN_TW * PERLIN_TH];
+    uint32_t tile = 0;
     for (int ty0 = 0; ty0 < ny; ty0 += PERLIN_TH) {
         int th = ny - ty0 < PERLIN_TH ? ny - ty0 : PERLIN_TH;
         for (int tx0 = 0; tx0 < nx; tx0 += PERLIN_TW) {
             int tw = nx - tx0 < PERLIN_TW ? nx - tx0 : PERLIN_TW;
-            if (mask) {
-                int any = 0;
-                for (int j = 0; j < th && !any; j++)
-                    any = any_selected(
-                        mask, mv, (size_t)(ty0 + j) * (size_t)nx + (size_t)tx0,
-                        (size_t)tw);
-                if (!any) continue;
-            }
-            for (int j = 0; j < th; j++)
-                memset(acc + (size_t)j * PERLIN_TW, 0,
-                       sizeof(float) * (size_t)tw);
-            for (int o = 0; o < n_oct; o++) {
-                /* A chunk of cw pixels spans < cw * sx + 2 lattice cells;
-                 * narrow the chunk when the lattice is finer than pixels. */
-                int cw = PERLIN_TW;
-                if (oct[o].sx > 1.0) {
-                    double c = (double)(PERLIN_LMAX - 4) / oct[o].sx;
-                    cw = c < 1.0 ? 1 : (int)c;
-                }
-                for (int c0 = 0; c0 < tw; c0 += cw) {
-                    int c1 = tw - c0 < cw ? tw : c0 + cw;
-                    perlin_chunk(&oct[o], k, dirs, tx0, ty0, c0, c1, th, acc);
-                }
-            }
+            tile++;
+            /* Entries present and their boxes, run by run. */
+            int np = 0;
             for (int j = 0; j < th; j++) {
+                uint16_t *er = et + (size_t)j * PERLIN_TW;
                 size_t i0 = (size_t)(ty0 + j) * (size_t)nx + (size_t)tx0;
-                const float *a = acc + (size_t)j * PERLIN_TW;
-                float *px = im->px + i0;
-                if (!mask) {
+                if (!sel_chunk(s, i0, (size_t)tw, er)) continue;
+                for (int i = 0; i < tw;) {
+                    unsigned l = er[i];
+                    int r = i + 1;
+                    while (r < tw && er[r] == l)
+                        r++;
+                    if (l) {
+                        perlin_box *bx = &box[l];
+                        if (bx->stamp != tile) {
+                            bx->stamp = tile;
+                            bx->x0 = (uint8_t)i;
+                            bx->x1 = (uint8_t)(r - 1);
+                            bx->y0 = bx->y1 = (uint8_t)j;
+                            present[np++] = (uint16_t)l;
+                        } else {
+                            if (i < bx->x0) bx->x0 = (uint8_t)i;
+                            if (r - 1 > bx->x1) bx->x1 = (uint8_t)(r - 1);
+                            bx->y1 = (uint8_t)j;
+                        }
+                    }
+                    i = r;
+                }
+            }
+            for (int q = 0; q < np; q++) {
+                unsigned l = present[q];
+                float scale;
+                int n_oct = perlin_setup(&tab[l], nx, ny, off, oct, &scale);
+                if (!n_oct) continue;
+                const perlin_box *bx = &box[l];
+                int x0 = bx->x0, x1 = bx->x1 + 1, y0 = bx->y0, y1 = bx->y1 + 1;
+                for (int j = y0; j < y1; j++)
+                    memset(acc + (size_t)j * PERLIN_TW + x0, 0,
+                           sizeof(float) * (size_t)(x1 - x0));
+                for (int o = 0; o < n_oct; o++) {
+                    /* A chunk of cw pixels spans < cw * sx + 2 lattice
+                     * cells; narrow the chunk when the lattice is finer
+                     * than pixels. */
+                    int cw = PERLIN_TW;
+                    if (oct[o].sx > 1.0) {
+                        double c = (double)(PERLIN_LMAX - 4) / oct[o].sx;
+                        cw = c < 1.0 ? 1 : (int)c;
+                    }
+                    for (int c0 = x0; c0 < x1; c0 += cw) {
+                        int c1 = x1 - c0 < cw ? x1 : c0 + cw;
+                        perlin_chunk(&oct[o], k, dirs, tx0, ty0 + y0, c0, c1,
+                                     y1 - y0, acc + (size_t)y0 * PERLIN_TW);
+                    }
+                }
+                for (int j = y0; j < y1; j++) {
+                    size_t i0 = (size_t)(ty0 + j) * (size_t)nx + (size_t)tx0;
+                    const float *a = acc + (size_t)j * PERLIN_TW;
+                    const uint16_t *er = et + (size_t)j * PERLIN_TW;
+                    float *px = im->px + i0;
 #pragma omp simd
-                    for (int i = 0; i < tw; i++)
-                        px[i] += scale * a[i];
-                } else {
-                    const uint16_t *m = mask + i0;
-#pragma omp simd
-                    for (int i = 0; i < tw; i++)
-                        px[i] = m[i] == mv ? px[i] + scale * a[i] : px[i];
+                    for (int i = x0; i < x1; i++)
+                        px[i] = er[i] == l ? px[i] + scale * a[i] : px[i];
                 }
             }
         }
@@ -750,23 +1274,67 @@ static void apply_perlin(const sf_noise_params *p, sf_imgf *im,
 
 /* ----------------------------------------------------------------- apply */
 
+/* One application over the pixels and parameter table of s: entry e >= 1
+ * uses tab[e] (every tab[e].model == model); n_entries = the largest
+ * entry. Scratch: a float sigma per entry for the normal models, a box per
+ * entry for perlin; taken from the stack when small. Returns -1 (nothing
+ * done) without memory for it. */
+static int noise_run(int model, const noise_sel *s, const sf_noise_params *tab,
+                     int n_entries, sf_imgf *im, sf_rng_key k) {
+    enum { SMALL = 256 };
+    union {
+        float sig[SMALL + 1];
+        perlin_box box[SMALL + 1];
+    } small;
+    void *scratch = &small, *heap = NULL;
+    size_t each = model == SF_NOISE_PERLIN ? sizeof(perlin_box) : sizeof(float);
+    if (n_entries > SMALL) {
+        scratch = heap = calloc((size_t)n_entries + 1, each);
+        if (!heap) return -1;
+    } else {
+        memset(&small, 0, sizeof small);
+    }
+    if (model == SF_NOISE_GAUSSIAN || model == SF_NOISE_SPECKLE ||
+        model == SF_NOISE_RICIAN) {
+        float *sig = scratch;
+        sig[0] = 0.0f; /* entry 0: computed, never stored */
+        for (int l = 1; l <= n_entries; l++)
+            sig[l] = (float)tab[l].sigma;
+    }
+    switch (model) {
+    case SF_NOISE_GAUSSIAN: apply_normal1(im, s, scratch, k, 0); break;
+    case SF_NOISE_SPECKLE: apply_normal1(im, s, scratch, k, 1); break;
+    case SF_NOISE_RICIAN: apply_rician(im, s, scratch, k); break;
+    case SF_NOISE_POISSON: apply_poisson(im, s, tab, k); break;
+    case SF_NOISE_PERLIN: apply_perlin(im, s, tab, k, scratch); break;
+    default: break;
+    }
+    free(heap);
+    return 0;
+}
+
 void sf__noise_apply(const sf_noise_params *p, sf_imgf *im,
                      const uint16_t *mask, uint16_t mask_value, sf_rng_key k) {
     if (!p || !im || !im->px || im->nx <= 0 || im->ny <= 0) return;
-    switch (p->model) {
-    case SF_NOISE_GAUSSIAN:
-        apply_normal1(im, mask, mask_value, k, (float)p->sigma, 0);
-        break;
-    case SF_NOISE_SPECKLE:
-        apply_normal1(im, mask, mask_value, k, (float)p->sigma, 1);
-        break;
-    case SF_NOISE_RICIAN:
-        apply_rician(im, mask, mask_value, k, (float)p->sigma);
-        break;
-    case SF_NOISE_POISSON:
-        apply_poisson(im, mask, mask_value, k, p->photons);
-        break;
-    case SF_NOISE_PERLIN: apply_perlin(p, im, mask, mask_value, k); break;
-    default: break;
-    }
+    sf_noise_params tab[2];
+    tab[0] = tab[1] = *p;
+    noise_sel s = {mask, 0, mask_value};
+    (void)noise_run(p->model, &s, tab, 1, im, k); /* 1 entry: no heap */
+}
+
+void sf__noise_apply_labels(const sf_noise_params *params, int n_labels,
+                            sf_imgf *im, const uint16_t *labels,
+                            sf_rng_key k) {
+    if (!params || n_labels <= 0 || !im || !im->px || im->nx <= 0 ||
+        im->ny <= 0 || !labels)
+        return;
+    if (n_labels > UINT16_MAX) n_labels = UINT16_MAX;
+    const int model = params[1].model;
+    for (int l = 2; l <= n_labels; l++)
+        assert(params[l].model == model && "one model per application");
+    noise_sel s = {labels, n_labels, 0};
+    if (noise_run(model, &s, params, n_labels, im, k) == 0) return;
+    /* No memory for the scratch: label by label (the same result). */
+    for (int l = 1; l <= n_labels; l++)
+        sf__noise_apply(&params[l], im, labels, (uint16_t)l, k);
 }

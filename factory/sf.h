@@ -388,6 +388,121 @@ int sf_corpus_verify(const char *dir, int regenerate, uint64_t pick_seed,
 int sf_corpus_merge(const char *out, const char *const *shards, int n_shards,
                     sf_progress_fn progress, void *progress_ctx, sf_err *err);
 
+/* -------------------------------------------------------------- prompts */
+
+/*
+ * Click-prompt simulation on binary masks (prompts.c): the one
+ * implementation that the trainer and the evaluation harness share, so a
+ * model is trained and scored on clicks made by the same rules.
+ *
+ * Coordinates are pixel indices of the mask: x = column, y = row, (0, 0)
+ * the first pixel of the first row. Distances are Euclidean between pixel
+ * centres. "Raster order" means smallest row first, then smallest column;
+ * every tie below is broken by it. Everything is exact (integer
+ * arithmetic), so results do not depend on the compiler or the platform.
+ */
+typedef struct sf_click {
+    int x, y;     /* column, row */
+    int positive; /* 1 = inside the structure, 0 = a negative (background) */
+} sf_click;
+
+/* At most this many clicks of each kind per call. */
+#define SF_PROMPT_MAX_CLICKS 256
+/* Largest mask side sf_prompts_simulate accepts (px). */
+#define SF_PROMPT_MAX_SIDE 32768
+/* Default width of the negative ring (px): our choice, not the paper's. */
+#define SF_PROMPT_RING_WIDTH_DEFAULT 10
+
+typedef struct sf_prompt_opts {
+    int n_pos;         /* positive clicks, 0..SF_PROMPT_MAX_CLICKS */
+    int n_neg;         /* negative clicks, 0..SF_PROMPT_MAX_CLICKS */
+    int ring_width_px; /* >= 1 when n_neg > 0: negatives come from the ring
+                          of pixels within this Euclidean distance of the
+                          structure, structure excluded */
+} sf_prompt_opts;
+
+/* o = {n_pos, n_neg, SF_PROMPT_RING_WIDTH_DEFAULT}. */
+void sf_prompt_opts_init(sf_prompt_opts *o, int n_pos, int n_neg);
+
+/*
+ * Simulate clicks on the structure mask (ny, nx) (nonzero = structure).
+ * out (room for o->n_pos + o->n_neg clicks) gets the positives first, then
+ * the negatives; *n_out gets the number written.
+ *
+ * Positives, at most min(n_pos, area):
+ *  1. The first: the centroid pixel, i.e. the pixel whose centre is nearest
+ *     the structure's centroid (mean of its pixel coordinates; a centroid
+ *     exactly between two pixels takes the smaller row/column), when that
+ *     pixel belongs to the structure: then it is also the structure pixel
+ *     nearest the centroid. Otherwise (C shapes, rings, several pieces) the
+ *     structure pixel farthest from the background: the maximum of the exact
+ *     Euclidean distance transform, pixels outside the image counting as
+ *     background; ties in raster order.
+ *  2. The others: distinct structure pixels other than the first, drawn
+ *     uniformly without replacement (a partial Fisher-Yates shuffle of the
+ *     structure's pixels in raster order; draw i uses counter i of `key`).
+ *     A structure with fewer pixels than n_pos gives every pixel once.
+ * Negatives, at most min(n_neg, ring size): the ring is every pixel of the
+ * image within distance ring_width_px of the structure (a Euclidean disk
+ * dilation, d <= ring_width_px between pixel centres) and not in it; it is
+ * clipped to the image. The first negative is the ring pixel farthest from
+ * the centroid; each next one maximises its smallest squared distance to
+ * the negatives chosen so far (farthest-point sampling). Negatives draw no
+ * random numbers. A ring smaller than n_neg gives every ring pixel once;
+ * an empty ring (structure covering the image) gives none.
+ *
+ * Deterministic: same (mask, opts, key) -> same clicks, whatever the
+ * thread count. key comes from sf_prompt_key. Reentrant; allocates
+ * scratch proportional to the structure's bounding box (plus ring).
+ * Cost: one pass over the mask, plus a distance transform of the bounding
+ * box only when the centroid pixel is outside, plus one of the bounding
+ * box grown by the ring width when n_neg > 0.
+ *
+ * Errors: SF_EINVAL for NULL mask/o/out/n_out, nx or ny < 1, n_neg > 0 with
+ * ring_width_px < 1, or an empty structure (no nonzero pixel; the message
+ * says so); SF_ERANGE for a side above SF_PROMPT_MAX_SIDE, n_pos or n_neg
+ * outside 0..SF_PROMPT_MAX_CLICKS, or a ring width above
+ * SF_PROMPT_MAX_SIDE; SF_ENOMEM. On error *n_out (if non-NULL) is 0.
+ */
+int sf_prompts_simulate(const uint8_t *mask, int nx, int ny,
+                        const sf_prompt_opts *o, sf_rng_key key, sf_click *out,
+                        int *n_out, sf_err *err);
+
+/*
+ * The RNG key for one prompt: a hash of (seed, tag, a, b) on a stream of
+ * its own. tag names what is prompted (may be NULL = ""), hashed with
+ * 64-bit FNV-1a, e.g. "amos/amos_0507/liver" with a = slice, b = setting
+ * index for the harness, or "train" with a = corpus sample index and
+ * b = step * 65536 + instance for the trainer. Any change to any argument
+ * gives an independent stream.
+ */
+sf_rng_key sf_prompt_key(uint64_t seed, const char *tag, uint64_t a,
+                         uint64_t b);
+
+/* mask[i] = labels[i] == label ? 1 : 0 for i < n. */
+void sf_mask_from_labels(const uint16_t *labels, size_t n, uint16_t label,
+                         uint8_t *mask);
+
+/* The default evaluation settings, (positive, negative) clicks:
+ * (1,0), (3,0), (1,1), (3,3) (our reading of the method). */
+#define SF_PROMPT_N_DEFAULT_SETTINGS 4
+
+/*
+ * Parse a settings list: "all" (the default settings) or
+ * "P,N[:P,N]..." with 0 <= P, N <= SF_PROMPT_MAX_CLICKS and P + N >= 1,
+ * e.g. "1,0:3,3". Each gets ring_width_px. Writes at most max_out settings
+ * to out and their number to *n_out. Errors: SF_EINVAL (NULL s/out/n_out,
+ * malformed text, or more than max_out settings; the message quotes the
+ * text), SF_ERANGE (a count out of range, or ring_width_px < 1).
+ */
+int sf_prompt_settings_parse(const char *s, int ring_width_px,
+                             sf_prompt_opts *out, int max_out, int *n_out,
+                             sf_err *err);
+
+/* "P,N" of a setting into buf (n bytes); returns buf. */
+const char *sf_prompt_setting_name(const sf_prompt_opts *o, char *buf,
+                                   size_t n);
+
 #ifdef __cplusplus
 }
 #endif

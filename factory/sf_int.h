@@ -25,7 +25,9 @@ enum sf_stream {
     SF_STREAM_BOUNDARY_CANVAS = 7, /* per-pixel canvas values */
     SF_STREAM_NOISE_PARAMS = 8,    /* noise model parameter draws */
     /* per-pixel noise: SF_STREAM_NOISE_PIXELS + 64 * application + sub */
-    SF_STREAM_NOISE_PIXELS = 0x10000
+    SF_STREAM_NOISE_PIXELS = 0x10000,
+    SF_STREAM_PROMPTS = 0x50524D50,   /* 'PRMP': click simulation (prompts.c) */
+    SF_STREAM_VERIFY_PICK = 0x7FFF0001 /* verify --regenerate sample choice */
 };
 
 /* Philox4x32-10 of (ctr, k), inline and unrolled for per-pixel loops;
@@ -169,10 +171,22 @@ void sf__noise_draw(const sf_noise_cfg *cfg, int model, sf_draw *d,
  * so the result does not depend on threads. */
 void sf__noise_apply(const sf_noise_params *p, sf_imgf *im,
                      const uint16_t *mask, uint16_t mask_value, sf_rng_key k);
+/* One model with its own parameters per label, in one pass over the image:
+ * params[l] (l = 1 .. n_labels; params[0] is never read) applies to the
+ * pixels whose label is l; pixels labelled 0 or above n_labels are not
+ * written. Every params[l].model must be the same (asserted). The result
+ * equals, bit for bit, sf__noise_apply(&params[l], im, labels, l, k) for
+ * each l. Never fails: without memory for its scratch it falls back to
+ * exactly that loop. */
+void sf__noise_apply_labels(const sf_noise_params *params, int n_labels,
+                            sf_imgf *im, const uint16_t *labels,
+                            sf_rng_key k);
 /* Append the parameters as a JSON object. */
 void sf__noise_json(const sf_noise_params *p, sf_buf *b);
 
-/* Poisson variate with mean mu from the counter stream (used by noise). */
+/* Poisson variate with mean mu from words 0 and 1 of block `ctr` of key k
+ * (retries: the same words under derived keys); the noise model's draw
+ * for an even pixel 2 ctr. */
 unsigned sf__poisson(double mu, sf_rng_key k, uint64_t ctr);
 
 /* ----------------------------------------------------------------- blur */

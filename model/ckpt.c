@@ -70,6 +70,10 @@ void sam__ckpt_free(sam_ckpt* ck) {
   }
   free(ck->tensors);
   free(ck->storages);
+  free(ck->entry);
+  free(ck->path);
+  if (ck->zip)
+    zip_discard(ck->zip);
   free(ck);
 }
 
@@ -898,7 +902,7 @@ static int read_entry(
   return rc;
 }
 
-int sam__ckpt_read(const char* path, sam_ckpt** out, sf_err* err) {
+int sam__ckpt_open(const char* path, sam_ckpt** out, sf_err* err) {
   int rc = SF_OK;
   zip_t* z = NULL;
   uint8_t* pkl = NULL;
@@ -1007,6 +1011,10 @@ int sam__ckpt_read(const char* path, sam_ckpt** out, sf_err* err) {
   }
 
   uint64_t total = 0;
+  if (!(ck->entry = calloc((size_t)ck->n_storages + 1, sizeof *ck->entry))) {
+    rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+    goto out;
+  }
   for (int i = 0; i < ck->n_storages; i++) {
     sam_ckpt_storage* s = &ck->storages[i];
     snprintf(name, sizeof name, "%s/data/%s", prefix, s->key);
@@ -1039,14 +1047,14 @@ int sam__ckpt_read(const char* path, sam_ckpt** out, sf_err* err) {
           (unsigned long long)SAM_CKPT_MAX_TOTAL_BYTES);
       goto out;
     }
-    if (!(s->data = malloc(bytes ? bytes : 1))) {
-      rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory for %s", path, name);
-      goto out;
-    }
-    if ((rc =
-             read_entry(z, (zip_uint64_t)idx, bytes, s->data, path, name, err)))
-      goto out;
+    ck->entry[i] = idx;
   }
+  if (!(ck->path = strdup(path))) {
+    rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+    goto out;
+  }
+  ck->zip = z;
+  z = NULL;
   *out = ck;
   ck = NULL;
 out:
@@ -1055,6 +1063,53 @@ out:
   free(pkl);
   sam__ckpt_free(ck);
   return rc;
+}
+
+int sam__ckpt_load_storage(sam_ckpt* ck, int i, sf_err* err) {
+  if (!ck || i < 0 || i >= ck->n_storages)
+    return sf_err_set(err, SF_EINVAL, "no storage %d", i);
+  sam_ckpt_storage* s = &ck->storages[i];
+  if (s->data)
+    return SF_OK;
+  if (!ck->zip)
+    return sf_err_set(err, SF_EINVAL, "checkpoint is not open");
+  uint64_t bytes = (uint64_t)s->numel * (uint64_t)sam__dtype_size(s->dtype);
+  if (!(s->data = malloc(bytes ? bytes : 1)))
+    return sf_err_set(
+        err, SF_ENOMEM, "%s: out of memory for storage %s", ck->path, s->key);
+  int rc = read_entry(
+      ck->zip,
+      (zip_uint64_t)ck->entry[i],
+      bytes,
+      s->data,
+      ck->path,
+      s->key,
+      err);
+  if (rc) {
+    free(s->data);
+    s->data = NULL;
+  }
+  return rc;
+}
+
+void sam__ckpt_drop_storage(sam_ckpt* ck, int i) {
+  if (!ck || ck->borrowed || i < 0 || i >= ck->n_storages)
+    return;
+  free(ck->storages[i].data);
+  ck->storages[i].data = NULL;
+}
+
+int sam__ckpt_read(const char* path, sam_ckpt** out, sf_err* err) {
+  sam_ckpt* ck = NULL;
+  int rc = sam__ckpt_open(path, &ck, err);
+  for (int i = 0; rc == SF_OK && i < ck->n_storages; i++)
+    rc = sam__ckpt_load_storage(ck, i, err);
+  if (rc) {
+    sam__ckpt_free(ck);
+    return rc;
+  }
+  *out = ck;
+  return SF_OK;
 }
 
 /* ------------------------------------------------------- pickle write */

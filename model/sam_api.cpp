@@ -157,7 +157,7 @@ std::vector<std::pair<std::string, Tensor>> state_dict(
 
 int load_state_dict(torch::nn::Module& m, const char* path, sf_err* err) {
   sam_ckpt* ck = nullptr;
-  int rc = sam__ckpt_read(path, &ck, err);
+  int rc = sam__ckpt_open(path, &ck, err);
   if (rc)
     return rc;
   std::unique_ptr<sam_ckpt, void (*)(sam_ckpt*)> hold(ck, sam__ckpt_free);
@@ -209,9 +209,18 @@ int load_state_dict(torch::nn::Module& m, const char* path, sf_err* err) {
         msg += "; " + listing(mismatched, "mismatched", each);
       return sf_err_set(err, SF_ECORRUPT, "%.200s: %s", path, msg.c_str());
     }
+    // Storages are read one at a time, after the keys have been checked,
+    // and freed after their last use: peak memory is the model plus the
+    // largest storage, not the model plus the whole file.
+    std::vector<int> last_use(size_t(ck->n_storages), -1);
+    for (size_t i = 0; i < sd.size(); i++)
+      last_use[size_t(ck->tensors[which[i]].storage)] = int(i);
     torch::NoGradGuard no_grad;
     for (size_t i = 0; i < sd.size(); i++) {
       const sam_ckpt_tensor& ct = ck->tensors[which[i]];
+      int r = sam__ckpt_load_storage(ck, ct.storage, err);
+      if (r)
+        return r;
       const sam_ckpt_storage& st = ck->storages[ct.storage];
       auto raw = torch::from_blob(
           st.data,
@@ -223,6 +232,8 @@ int load_state_dict(torch::nn::Module& m, const char* path, sf_err* err) {
           ct.offset);
       Tensor dst = sd[i].second;
       dst.copy_(view);
+      if (last_use[size_t(ct.storage)] == int(i))
+        sam__ckpt_drop_storage(ck, ct.storage);
     }
     return SF_OK;
   });

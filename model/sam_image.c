@@ -11,7 +11,11 @@
  * turned into 22-bit fixed point, accumulation from 2^21, >> 22, clip.
  *
  * MedSAM: a square image_size x image_size resize (aspect not kept), then
- * min-max scaling to [0, 1]; no mean/std, no padding.
+ * min-max scaling to [0, 1] (float64, then float32, as numpy); no mean/std,
+ * no padding. MedSAM's own script resizes with skimage (order-3 spline,
+ * Gaussian anti-aliasing, uint8 truncation); we use the same PIL-bilinear
+ * resampler as for SAM instead: a documented deviation of a gray level or
+ * two at edges, not bit parity.
  */
 #include "sam_int.h"
 

@@ -62,11 +62,23 @@ typedef struct sam_ckpt {
   sam_ckpt_storage* storages;
   int n_storages, cap_storages;
   int borrowed; /* 1: storage data is not owned (writer input) */
+  void* zip; /* open archive (sam__ckpt_open), or NULL */
+  char* path;
+  int64_t* entry; /* zip index of each storage (sam__ckpt_open) */
 } sam_ckpt;
 
-/* Read a torch.save zip checkpoint holding a state_dict: the pickle is
- * parsed by sam__pickle_parse and every storage is read and size-checked.
- * SF_EFORMAT for anything that is not such a file. Caller frees. */
+/* Open a torch.save zip checkpoint holding a state_dict: the pickle is
+ * parsed by sam__pickle_parse and every storage entry is located and its
+ * size checked against the pickle, but no tensor data is read yet
+ * (storages[i].data stays NULL until sam__ckpt_load_storage). The archive
+ * stays open until sam__ckpt_free. SF_EFORMAT for anything that is not
+ * such a file. Caller frees. */
+int sam__ckpt_open(const char* path, sam_ckpt** out, sf_err* err);
+/* Read storage i's bytes (CRC-checked) into storages[i].data. */
+int sam__ckpt_load_storage(sam_ckpt* ck, int i, sf_err* err);
+/* Free storage i's bytes again (not for borrowed data). */
+void sam__ckpt_drop_storage(sam_ckpt* ck, int i);
+/* sam__ckpt_open, then load every storage. */
 int sam__ckpt_read(const char* path, sam_ckpt** out, sf_err* err);
 /* Parse a state_dict pickle (protocol 2; the opcodes and globals that
  * torch.save uses for an OrderedDict of tensors, nothing else) into `ck`:

@@ -171,7 +171,8 @@ int sam_model_get_embeddings(
 typedef struct sam_prompt {
   int n_points;
   const float* points; /* (n_points, 2) x, y in original pixels */
-  const int* labels; /* (n_points) 1 foreground, 0 background */
+  const int* labels; /* (n_points) 1 foreground, 0 background, -1 padding
+                        (a "not a point" token, as in the reference) */
   const float* box; /* NULL or x0, y0, x1, y1 in original pixels */
   const float* mask_input; /* NULL or (1, 4E, 4E) low-res logits, e.g.
                               a previous prediction's low_res[best] */
@@ -192,10 +193,13 @@ typedef struct sam_prediction {
                     sigmoid - 0.5. Else NULL. */
 } sam_prediction;
 
-/* Predict masks for one prompt on the image set last. At least one of
- * points, box, mask_input. SF_EINVAL if no image is set or on bad
- * arguments (labels other than 0/1, NaN coordinates). Points outside the
- * image are allowed, as in the reference. */
+/* Predict masks for one prompt on the image set last. Points, box and
+ * mask_input are each optional (with none at all the reference predicts
+ * from the no-mask embedding alone, and so do we). Masks come back at the
+ * original image size. SF_EINVAL if no image is set or on bad arguments
+ * (labels other than 1/0/-1, non-finite coordinates). Points outside the
+ * image are allowed, as in the reference. Caller frees *out with
+ * sam_prediction_free. */
 int sam_model_predict(
     sam_model* m,
     const sam_prompt* p,

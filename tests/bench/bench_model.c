@@ -36,9 +36,10 @@ static void die(const char *what, const sf_err *e) {
 
 static int child(void) {
     const char *spec = getenv("BENCH_MODEL") ? getenv("BENCH_MODEL") : "vit_b";
-    int device = sam_device_parse(getenv("BENCH_DEVICE") ? getenv("BENCH_DEVICE")
-                                                         : "cpu");
-    int reps = env_int("BENCH_REPS", 3), n_prompts = env_int("BENCH_PROMPTS", 20);
+    int device = sam_device_parse(
+        getenv("BENCH_DEVICE") ? getenv("BENCH_DEVICE") : "cpu");
+    int reps = env_int("BENCH_REPS", 3),
+        n_prompts = env_int("BENCH_PROMPTS", 20);
     const char *ob = getenv("OPENBLAS_NUM_THREADS");
     sf_err e = {0};
     sam_config c;
@@ -65,7 +66,8 @@ static int child(void) {
     /* prompts: one positive click each, multimask (the common case) */
     float pt[2];
     int lab = 1;
-    sam_prompt p = {.n_points = 1, .points = pt, .labels = &lab, .multimask = 1};
+    sam_prompt p = {
+        .n_points = 1, .points = pt, .labels = &lab, .multimask = 1};
     pt[0] = pt[1] = 100;
     if (sam__model_decode_only(m, &p, &e)) die("decode", &e); /* warm-up */
     t0 = now_s();
@@ -86,15 +88,18 @@ static int child(void) {
     double t_pred = (now_s() - t0) / n_prompts;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("%s (%s, %d encoder layers, dim %d), device %s, OPENBLAS_NUM_THREADS=%s, "
-           "%ld cores\n", spec, sam_preprocess_name(c.preprocess), c.encoder_depth,
+    printf("%s (%s, %d encoder layers, dim %d), device %s, "
+           "OPENBLAS_NUM_THREADS=%s, "
+           "%ld cores\n",
+           spec, sam_preprocess_name(c.preprocess), c.encoder_depth,
            c.encoder_embed_dim, device == SAM_DEVICE_CUDA ? "cuda" : "cpu",
            ob ? ob : "(unset)", sysconf(_SC_NPROCESSORS_ONLN));
     printf("  build (random init)        %8.2f s\n", t_build);
-    printf("  image encoder %dx%d      %8.2f s  (best of %d; mean %.2f s)\n", S, S,
-           best, reps, sum / reps);
+    printf("  image encoder %dx%d      %8.2f s  (best of %d; mean %.2f s)\n", S,
+           S, best, reps, sum / reps);
     printf("  mask decoder per prompt    %8.1f ms (prompt encoder + decoder, "
-           "3 masks)\n", 1e3 * t_dec);
+           "3 masks)\n",
+           1e3 * t_dec);
     printf("  predict per prompt         %8.1f ms (+ postprocess to %dx%d)\n",
            1e3 * t_pred, S, S);
     printf("  peak RSS                   %8.0f MiB\n", ru.ru_maxrss / 1024.0);
@@ -115,8 +120,10 @@ int main(int argc, char **argv) {
         if (pid < 0) return 1;
         if (pid == 0) {
             setenv("SAM_BENCH_CHILD", "1", 1);
-            if (modes[i]) setenv("OPENBLAS_NUM_THREADS", modes[i], 1);
-            else unsetenv("OPENBLAS_NUM_THREADS");
+            if (modes[i])
+                setenv("OPENBLAS_NUM_THREADS", modes[i], 1);
+            else
+                unsetenv("OPENBLAS_NUM_THREADS");
             execv("/proc/self/exe", argv);
             _exit(127);
         }

@@ -31,12 +31,12 @@ static inline const char *golden_dir(void) {
     return stat(probe, &st) == 0 ? dir : NULL;
 }
 
-#define REQUIRE_GOLDEN(dir)                                                  \
-    const char *dir = golden_dir();                                          \
-    if (!dir) {                                                              \
-        cr_skip_test("golden outputs absent: set SF_SHARED or provide "      \
-                     "../shared/golden/sam_tiny");                           \
-        return;                                                              \
+#define REQUIRE_GOLDEN(dir)                                                    \
+    const char *dir = golden_dir();                                            \
+    if (!dir) {                                                                \
+        cr_skip_test("golden outputs absent: set SF_SHARED or provide "        \
+                     "../shared/golden/sam_tiny");                             \
+        return;                                                                \
     }
 
 static inline sam_npy *golden_npy(const char *dir, const char *name) {
@@ -117,9 +117,11 @@ static inline uint8_t *test_image(int nx, int ny) {
                 px[((size_t)y * nx + x) * 3 + c] =
                     (uint8_t)((x * 7 + y * 3 + c * 50 +
                                ((x - nx / 2) * (x - nx / 2) +
-                                        (y - ny / 2) * (y - ny / 2) <
-                                    (nx * ny) / 16
-                                ? 90 : 0)) & 255);
+                                            (y - ny / 2) * (y - ny / 2) <
+                                        (nx * ny) / 16
+                                    ? 90
+                                    : 0)) &
+                              255);
     return px;
 }
 

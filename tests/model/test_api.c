@@ -81,8 +81,8 @@ Test(config, yaml_errors_have_positions) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sam_config c;
         sf_err e = {0};
-        int rc = sam_config_parse("t.yaml", cases[i].text, strlen(cases[i].text),
-                                  &c, &e);
+        int rc = sam_config_parse("t.yaml", cases[i].text,
+                                  strlen(cases[i].text), &c, &e);
         cr_expect_eq(rc, SF_ECONFIG, "case %zu accepted", i);
         cr_expect(strstr(e.where, cases[i].where), "case %zu: where '%s'", i,
                   e.where);
@@ -92,11 +92,11 @@ Test(config, yaml_errors_have_positions) {
 
 Test(config, validation) {
     static const char *bad[] = {
-        "image_size: 1000\n",                   /* not a multiple of 16 */
-        "encoder_num_heads: 7\n",               /* 768 % 7 */
-        "encoder_global_attn_indexes: [12]\n",  /* depth 12: 0..11 */
-        "prompt_embed_dim: 20\n",               /* not a multiple of 8 */
-        "window_size: 65\n",                    /* grid is 64 */
+        "image_size: 1000\n",                  /* not a multiple of 16 */
+        "encoder_num_heads: 7\n",              /* 768 % 7 */
+        "encoder_global_attn_indexes: [12]\n", /* depth 12: 0..11 */
+        "prompt_embed_dim: 20\n",              /* not a multiple of 8 */
+        "window_size: 65\n",                   /* grid is 64 */
         "encoder_depth: 0\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -183,7 +183,8 @@ Test(api, cuda_unavailable_is_reported) {
     sam_config c = small_config();
     sam_model *m = NULL;
     sf_err e = {0};
-    cr_expect_eq(sam_model_new(&c, SAM_DEVICE_CUDA, 1, &m, &e), SF_EUNSUPPORTED);
+    cr_expect_eq(sam_model_new(&c, SAM_DEVICE_CUDA, 1, &m, &e),
+                 SF_EUNSUPPORTED);
     cr_expect(strstr(e.msg, "CUDA"), "%s", e.msg);
     cr_expect_null(m);
 }
@@ -193,7 +194,8 @@ Test(api, predict_contract) {
     sf_err e = {0};
     int nx = 90, ny = 37;
     uint8_t *img = test_image(nx, ny);
-    cr_assert_eq(sam_model_set_image(m, img, nx, ny, 3, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sam_model_set_image(m, img, nx, ny, 3, &e), SF_OK, "%s",
+                 e.msg);
     int C, E;
     sam_model_embedding_shape(m, &C, &E);
     cr_expect_eq(C, 32);
@@ -202,8 +204,12 @@ Test(api, predict_contract) {
     float box[4] = {10, 5, 60, 30};
     float pts[4] = {40, 20, 80, 2};
     int lab[2] = {1, 0};
-    sam_prompt p = {.n_points = 2, .points = pts, .labels = lab, .box = box,
-                    .multimask = 1, .want_logits = 1};
+    sam_prompt p = {.n_points = 2,
+                    .points = pts,
+                    .labels = lab,
+                    .box = box,
+                    .multimask = 1,
+                    .want_logits = 1};
     sam_prediction *r = NULL;
     cr_assert_eq(sam_model_predict(m, &p, &r, &e), SF_OK, "%s", e.msg);
     cr_expect_eq(r->n_masks, 3);
@@ -215,7 +221,8 @@ Test(api, predict_contract) {
     size_t npx = (size_t)nx * ny;
     for (size_t i = 0; i < 3 * npx; i++) {
         cr_assert(r->masks[i] <= 1);
-        cr_assert_eq(r->masks[i], r->logits[i] > 0, "mask != logit > 0 at %zu", i);
+        cr_assert_eq(r->masks[i], r->logits[i] > 0, "mask != logit > 0 at %zu",
+                     i);
     }
     /* Single-mask output, then the previous low-res logits as mask input:
      * set once, predict many. */
@@ -237,7 +244,8 @@ Test(api, predict_contract) {
     cr_expect_eq(sam_model_predict(m, &none, &r4, &e), SF_OK, "%s", e.msg);
     /* Embeddings round trip: the same prediction from set_embeddings. */
     float *emb = malloc((size_t)C * E * E * 4);
-    cr_assert_eq(sam_model_get_embeddings(m, emb, (size_t)C * E * E, &e), SF_OK);
+    cr_assert_eq(sam_model_get_embeddings(m, emb, (size_t)C * E * E, &e),
+                 SF_OK);
     sam_model *m2 = small_model(2);
     cr_assert_eq(sam_model_set_embeddings(m2, emb, nx, ny, &e), SF_OK);
     sam_prediction *r5 = NULL;
@@ -314,8 +322,9 @@ Test(api, medsam_preprocessing) {
     uint8_t *rs = NULL;
     int in_ny, in_nx;
     sf_err e = {0};
-    cr_assert_eq(sam_preprocess_image(&c, img, nx, ny, 3, &t, &in_ny, &in_nx,
-                                      &rs, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(
+        sam_preprocess_image(&c, img, nx, ny, 3, &t, &in_ny, &in_nx, &rs, &e),
+        SF_OK, "%s", e.msg);
     cr_expect_eq(in_ny, 64);
     cr_expect_eq(in_nx, 64);
     float lo = 1, hi = 0;
@@ -366,12 +375,16 @@ Test(preprocess, bilinear_resize_properties) {
     /* A constant image stays constant, up and down. */
     uint8_t src[40 * 30], dst[97 * 13];
     memset(src, 77, sizeof src);
-    cr_assert_eq(sam_resize_bilinear_u8(src, 40, 30, 1, dst, 97, 13, &e), SF_OK);
-    for (size_t i = 0; i < sizeof dst; i++) cr_assert_eq(dst[i], 77);
+    cr_assert_eq(sam_resize_bilinear_u8(src, 40, 30, 1, dst, 97, 13, &e),
+                 SF_OK);
+    for (size_t i = 0; i < sizeof dst; i++)
+        cr_assert_eq(dst[i], 77);
     /* Same size: identity. */
-    for (size_t i = 0; i < sizeof src; i++) src[i] = (uint8_t)(i * 37);
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (uint8_t)(i * 37);
     uint8_t same[40 * 30];
-    cr_assert_eq(sam_resize_bilinear_u8(src, 40, 30, 1, same, 40, 30, &e), SF_OK);
+    cr_assert_eq(sam_resize_bilinear_u8(src, 40, 30, 1, same, 40, 30, &e),
+                 SF_OK);
     cr_expect_eq(memcmp(src, same, sizeof src), 0);
     /* 2x downscale: Pillow's triangle is stretched to support 2, so output
      * 0 (centre 1.0) takes taps 0..2 with weights 3/7, 3/7, 1/7 and
@@ -381,7 +394,8 @@ Test(preprocess, bilinear_resize_properties) {
     cr_assert_eq(sam_resize_bilinear_u8(row, 4, 1, 1, half, 2, 1, &e), SF_OK);
     cr_expect_eq(half[0], 29);
     cr_expect_eq(half[1], 171);
-    cr_expect_eq(sam_resize_bilinear_u8(row, 0, 1, 1, half, 2, 1, &e), SF_EINVAL);
+    cr_expect_eq(sam_resize_bilinear_u8(row, 0, 1, 1, half, 2, 1, &e),
+                 SF_EINVAL);
 }
 
 /* ------------------------------------------------------------------- npy */

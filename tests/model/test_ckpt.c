@@ -75,11 +75,13 @@ static void rename_tensor(sam_ckpt *ck, const char *from, const char *to) {
 static sam_prediction *predict_fixed(sam_model *m) {
     sf_err e = {0};
     uint8_t *img = test_image(50, 40);
-    cr_assert_eq(sam_model_set_image(m, img, 50, 40, 3, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sam_model_set_image(m, img, 50, 40, 3, &e), SF_OK, "%s",
+                 e.msg);
     free(img);
     float pts[] = {25, 20, 5, 5};
     int lab[] = {1, 0};
-    sam_prompt p = {.n_points = 2, .points = pts, .labels = lab, .multimask = 1};
+    sam_prompt p = {
+        .n_points = 2, .points = pts, .labels = lab, .multimask = 1};
     sam_prediction *r = NULL;
     cr_assert_eq(sam_model_predict(m, &p, &r, &e), SF_OK, "%s", e.msg);
     return r;
@@ -92,8 +94,8 @@ static void expect_same_prediction(const sam_prediction *a,
     cr_expect_eq(memcmp(a->low_res, b->low_res, lr * 4), 0, "low-res differ");
     cr_expect_eq(memcmp(a->iou, b->iou, (size_t)a->n_masks * 4), 0,
                  "iou differ");
-    cr_expect_eq(memcmp(a->masks, b->masks,
-                        (size_t)a->n_masks * a->nx * a->ny), 0, "masks differ");
+    cr_expect_eq(memcmp(a->masks, b->masks, (size_t)a->n_masks * a->nx * a->ny),
+                 0, "masks differ");
 }
 
 Test(ckpt, save_load_round_trip_is_exact) {
@@ -117,11 +119,13 @@ Test(ckpt, save_load_round_trip_is_exact) {
     }
     /* The reference's key names and order (spot checks). */
     cr_expect_str_eq(ca->tensors[0].name, "image_encoder.pos_embed");
-    cr_expect_str_eq(ca->tensors[1].name, "image_encoder.patch_embed.proj.weight");
+    cr_expect_str_eq(ca->tensors[1].name,
+                     "image_encoder.patch_embed.proj.weight");
     cr_expect(sam__ckpt_find(ca, "image_encoder.blocks.0.attn.rel_pos_h") >= 0);
     cr_expect(sam__ckpt_find(ca, "prompt_encoder.pe_layer.positional_encoding_"
                                  "gaussian_matrix") >= 0);
-    cr_expect(sam__ckpt_find(ca, "prompt_encoder.mask_downscaling.6.bias") >= 0);
+    cr_expect(sam__ckpt_find(ca, "prompt_encoder.mask_downscaling.6.bias") >=
+              0);
     cr_expect(sam__ckpt_find(ca, "mask_decoder.output_hypernetworks_mlps.3."
                                  "layers.2.weight") >= 0);
     cr_expect_str_eq(ca->tensors[ca->n_tensors - 1].name,
@@ -137,7 +141,8 @@ Test(ckpt, save_load_round_trip_is_exact) {
     sam_model_free(m2);
 }
 
-static void expect_load_error(const char *p, int code, const char *const *want) {
+static void expect_load_error(const char *p, int code,
+                              const char *const *want) {
     sam_model *m = NULL;
     sf_err e = {0};
     int rc = load_small(p, &m, &e);
@@ -155,8 +160,9 @@ Test(ckpt, missing_key_is_listed) {
     sf_err e = {0};
     const char *p = tpath("missing.pth");
     cr_assert_eq(sam__ckpt_write(p, ck, &e), SF_OK, "%s", e.msg);
-    expect_load_error(p, SF_ECORRUPT, (const char *const[]){
-        "1 missing (mask_decoder.iou_token.weight)", NULL});
+    expect_load_error(p, SF_ECORRUPT,
+                      (const char *const[]){
+                          "1 missing (mask_decoder.iou_token.weight)", NULL});
     sam__ckpt_free(ck);
 }
 
@@ -166,9 +172,10 @@ Test(ckpt, renamed_key_is_missing_and_unexpected) {
     sf_err e = {0};
     const char *p = tpath("renamed.pth");
     cr_assert_eq(sam__ckpt_write(p, ck, &e), SF_OK, "%s", e.msg);
-    expect_load_error(p, SF_ECORRUPT, (const char *const[]){
-        "1 missing (image_encoder.neck.1.bias)",
-        "1 unexpected (image_encoder.neck.9.bias)", NULL});
+    expect_load_error(p, SF_ECORRUPT,
+                      (const char *const[]){
+                          "1 missing (image_encoder.neck.1.bias)",
+                          "1 unexpected (image_encoder.neck.9.bias)", NULL});
     sam__ckpt_free(ck);
 }
 
@@ -181,9 +188,12 @@ Test(ckpt, wrong_shape_is_listed) {
     sf_err e = {0};
     const char *p = tpath("shape.pth");
     cr_assert_eq(sam__ckpt_write(p, ck, &e), SF_OK, "%s", e.msg);
-    expect_load_error(p, SF_ECORRUPT, (const char *const[]){
-        "1 mismatched (prompt_encoder.no_mask_embed.weight: checkpoint "
-        "[1,16] vs model [1,32])", NULL});
+    expect_load_error(
+        p, SF_ECORRUPT,
+        (const char *const[]){
+            "1 mismatched (prompt_encoder.no_mask_embed.weight: checkpoint "
+            "[1,16] vs model [1,32])",
+            NULL});
     sam__ckpt_free(ck);
 }
 
@@ -196,10 +206,12 @@ Test(ckpt, all_problems_in_one_message) {
     sf_err e = {0};
     const char *p = tpath("all.pth");
     cr_assert_eq(sam__ckpt_write(p, ck, &e), SF_OK, "%s", e.msg);
-    expect_load_error(p, SF_ECORRUPT, (const char *const[]){
-        "2 missing (", "mask_decoder.mask_tokens.weight",
-        "mask_decoder.iou_token.weight", "1 unexpected (iou_token.weight)",
-        "1 mismatched (image_encoder.pos_embed", NULL});
+    expect_load_error(
+        p, SF_ECORRUPT,
+        (const char *const[]){"2 missing (", "mask_decoder.mask_tokens.weight",
+                              "mask_decoder.iou_token.weight",
+                              "1 unexpected (iou_token.weight)",
+                              "1 mismatched (image_encoder.pos_embed", NULL});
     sam__ckpt_free(ck);
 }
 
@@ -210,7 +222,8 @@ Test(ckpt, wrong_config_for_checkpoint) {
     sam_model *m = NULL;
     sf_err e = {0};
     cr_assert_eq(sam_model_load(a, &c, SAM_DEVICE_CPU, &m, &e), SF_ECORRUPT);
-    cr_expect(strstr(e.msg, "missing") && strstr(e.msg, "image_encoder.blocks.2."),
+    cr_expect(strstr(e.msg, "missing") &&
+                  strstr(e.msg, "image_encoder.blocks.2."),
               "%s", e.msg);
 }
 
@@ -276,16 +289,16 @@ static uint8_t *slurp(const char *p, size_t *n) {
 Test(ckpt, truncated_files_are_refused) {
     size_t n;
     uint8_t *b = slurp(save_small("a.pth", 1), &n);
-    size_t cuts[] = {0, 3, 4, 30, 100, 1000, n / 3, n / 2, n - 100, n - 23,
-                     n - 1};
+    size_t cuts[] = {0,     3,     4,       30,     100,  1000,
+                     n / 3, n / 2, n - 100, n - 23, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         const char *p = tpath("cut.pth");
         write_file(p, b, cuts[i]);
         sam_model *m = NULL;
         sf_err e = {0};
         int rc = load_small(p, &m, &e);
-        cr_expect_eq(rc, SF_EFORMAT, "cut at %zu of %zu: rc %d (%s)", cuts[i], n,
-                     rc, e.msg);
+        cr_expect_eq(rc, SF_EFORMAT, "cut at %zu of %zu: rc %d (%s)", cuts[i],
+                     n, rc, e.msg);
         cr_expect_neq(e.msg[0], '\0');
         cr_expect_null(m);
     }
@@ -337,16 +350,22 @@ Test(ckpt, zip_without_pickle_is_refused) {
     const char *p = tpath("other.zip");
     make_zip(p, 1, (const char *const[]){"a/readme.txt"},
              (const void *const[]){"hi"}, (size_t[]){2});
-    expect_load_error(p, SF_EFORMAT,
-                      (const char *const[]){"data.pkl", NULL});
+    expect_load_error(p, SF_EFORMAT, (const char *const[]){"data.pkl", NULL});
 }
 
 /* pickle: os.system('ls') via GLOBAL + REDUCE, the classic payload. */
 #define B(lit) lit, sizeof(lit) - 1
 
-static const uint8_t evil_global[] =
-    "\x80\x02" "cos\nsystem\n" "q\x00" "X\x02\x00\x00\x00ls" "q\x01"
-    "\x85" "q\x02" "R" "q\x03" ".";
+static const uint8_t evil_global[] = "\x80\x02"
+                                     "cos\nsystem\n"
+                                     "q\x00"
+                                     "X\x02\x00\x00\x00ls"
+                                     "q\x01"
+                                     "\x85"
+                                     "q\x02"
+                                     "R"
+                                     "q\x03"
+                                     ".";
 
 Test(ckpt, forbidden_global_is_refused) {
     sam_ckpt *ck = calloc(1, sizeof *ck);
@@ -359,15 +378,23 @@ Test(ckpt, forbidden_global_is_refused) {
     make_zip(p, 2, (const char *const[]){"archive/data.pkl", "archive/version"},
              (const void *const[]){evil_global, "3\n"},
              (size_t[]){sizeof evil_global - 1, 2});
-    expect_load_error(p, SF_EFORMAT,
-                      (const char *const[]){"forbidden global 'os.system'", NULL});
+    expect_load_error(
+        p, SF_EFORMAT,
+        (const char *const[]){"forbidden global 'os.system'", NULL});
     /* Other ways to name a callable: STACK_GLOBAL, builtins. */
-    static const uint8_t stack_global[] =
-        "\x80\x04\x8c\x08" "builtins" "\x8c\x04" "eval" "\x93" ".";
-    cr_expect_eq(sam__pickle_parse(stack_global, sizeof stack_global - 1, ck,
-                                   &e), SF_EFORMAT);
+    static const uint8_t stack_global[] = "\x80\x04\x8c\x08"
+                                          "builtins"
+                                          "\x8c\x04"
+                                          "eval"
+                                          "\x93"
+                                          ".";
+    cr_expect_eq(
+        sam__pickle_parse(stack_global, sizeof stack_global - 1, ck, &e),
+        SF_EFORMAT);
     cr_expect(strstr(e.msg, "builtins.eval"), "%s", e.msg);
-    static const uint8_t torch_other[] = "\x80\x02" "ctorch\nload\n" ".";
+    static const uint8_t torch_other[] = "\x80\x02"
+                                         "ctorch\nload\n"
+                                         ".";
     cr_expect_eq(sam__pickle_parse(torch_other, sizeof torch_other - 1, ck, &e),
                  SF_EFORMAT);
     cr_expect(strstr(e.msg, "torch.load"), "%s", e.msg);
@@ -418,7 +445,8 @@ Test(ckpt, pickle_limits_checked_before_allocating) {
         sf_err e = {0};
         int rc = sam__pickle_parse((const uint8_t *)cases[i].bytes, cases[i].n,
                                    ck, &e);
-        cr_expect_eq(rc, SF_EFORMAT, "%s: rc %d (%s)", cases[i].what, rc, e.msg);
+        cr_expect_eq(rc, SF_EFORMAT, "%s: rc %d (%s)", cases[i].what, rc,
+                     e.msg);
         sam__ckpt_free(ck);
     }
 }
@@ -429,7 +457,8 @@ Test(ckpt, pickle_limits_checked_before_allocating) {
 Test(ckpt, pickle_fuzz_smoke, .timeout = 120) {
     sam_ckpt *ck = read_ckpt(save_small("a.pth", 1));
     /* The first 24 entries: every construct, a pickle of a few KiB. */
-    for (int i = 24; i < ck->n_tensors; i++) free(ck->tensors[i].name);
+    for (int i = 24; i < ck->n_tensors; i++)
+        free(ck->tensors[i].name);
     ck->n_tensors = 24;
     uint8_t *pkl = NULL;
     size_t n = 0;

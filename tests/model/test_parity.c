@@ -23,7 +23,8 @@ Test(parity, preprocess_is_bit_exact) {
     int in_ny, in_nx;
     sf_err e = {0};
     cr_assert_eq(sam_preprocess_image(&c, img->data, nx, ny, 3, &t, &in_ny,
-                                      &in_nx, &mine, &e), SF_OK, "%s", e.msg);
+                                      &in_nx, &mine, &e),
+                 SF_OK, "%s", e.msg);
     cr_assert_eq(in_ny, rs->shape[0]);
     cr_assert_eq(in_nx, rs->shape[1]);
     int64_t diff = 0;
@@ -63,10 +64,13 @@ Test(parity, image_encoder) {
     cr_assert_eq(n_stages, c->encoder_depth + 2);
     for (int s = 0; s < n_stages; s++) {
         char name[64];
-        if (s == 0) snprintf(name, sizeof name, "debug/patch_embed_strided.npy");
+        if (s == 0)
+            snprintf(name, sizeof name, "debug/patch_embed_strided.npy");
         else if (s == 1)
-            snprintf(name, sizeof name, "debug/patch_embed_plus_pos_strided.npy");
-        else snprintf(name, sizeof name, "debug/block%d_out_strided.npy", s - 2);
+            snprintf(name, sizeof name,
+                     "debug/patch_embed_plus_pos_strided.npy");
+        else
+            snprintf(name, sizeof name, "debug/block%d_out_strided.npy", s - 2);
         sam_npy *g = golden_npy(dir, name);
         cr_assert_eq(g->numel, (int64_t)8 * 8 * D);
         const float *st = trace + (size_t)s * EMB * EMB * D;
@@ -75,8 +79,9 @@ Test(parity, image_encoder) {
         for (int y = 0; y < 8; y++)
             for (int x = 0; x < 8; x++)
                 for (int ch = 0; ch < D; ch++) {
-                    double d = fabs(st[((size_t)y * STRIDE * EMB + x * STRIDE) * D + ch] -
-                                    gv[(y * 8 + x) * D + ch]);
+                    double d = fabs(
+                        st[((size_t)y * STRIDE * EMB + x * STRIDE) * D + ch] -
+                        gv[(y * 8 + x) * D + ch]);
                     if (!(d <= mx)) mx = d;
                 }
         cr_log_info("%s: max abs diff %.3g (atol 2e-5)", name, mx);
@@ -89,14 +94,15 @@ Test(parity, image_encoder) {
     sam_npy *img = golden_npy(dir, "image_u8.npy");
     sam_npy *ge = golden_npy(dir, "image_embeddings.npy");
     cr_assert_eq(sam_model_set_image(m, img->data, (int)img->shape[1],
-                                     (int)img->shape[0], 3, &e), SF_OK, "%s",
-                 e.msg);
+                                     (int)img->shape[0], 3, &e),
+                 SF_OK, "%s", e.msg);
     float *emb = malloc((size_t)ge->numel * 4);
     cr_assert_eq(sam_model_get_embeddings(m, emb, (size_t)ge->numel, &e), SF_OK,
                  "%s", e.msg);
     double mean, mx = max_abs_diff(emb, ge->data, ge->numel, &mean);
     cr_log_info("image_embeddings: max abs diff %.3g (atol 5e-5), mean %.3g "
-                "(< 2e-6)", mx, mean);
+                "(< 2e-6)",
+                mx, mean);
     cr_expect_leq(mx, 5e-5, "image_embeddings max abs diff %.3g", mx);
     cr_expect_lt(mean, 2e-6, "image_embeddings mean abs diff %.3g", mean);
 
@@ -109,8 +115,9 @@ Test(parity, image_encoder) {
     for (int ch = 0; ch < C; ch++)
         for (int y = 0; y < 8; y++)
             for (int x = 0; x < 8; x++) {
-                double d = fabs(pe[((size_t)ch * EMB + y * STRIDE) * EMB + x * STRIDE] -
-                                ((float *)gpe->data)[(ch * 8 + y) * 8 + x]);
+                double d = fabs(
+                    pe[((size_t)ch * EMB + y * STRIDE) * EMB + x * STRIDE] -
+                    ((float *)gpe->data)[(ch * 8 + y) * 8 + x]);
                 if (!(d <= mx)) mx = d;
             }
     cr_log_info("dense_pe: max abs diff %.3g (atol 1e-5)", mx);
@@ -136,8 +143,8 @@ static void check_case(const char *name, int multimask, int has_box,
     sam_npy *img = golden_npy(dir, "image_u8.npy");
     int ny = (int)img->shape[0], nx = (int)img->shape[1];
     sam_npy *ge = golden_npy(dir, "image_embeddings.npy");
-    cr_assert_eq(sam_model_set_embeddings(m, ge->data, nx, ny, &e), SF_OK,
-                 "%s", e.msg);
+    cr_assert_eq(sam_model_set_embeddings(m, ge->data, nx, ny, &e), SF_OK, "%s",
+                 e.msg);
 
     snprintf(f, sizeof f, "%s/point_coords_input.npy", name);
     sam_npy *pc = golden_npy(dir, f);
@@ -172,7 +179,8 @@ static void check_case(const char *name, int multimask, int has_box,
     cr_assert_eq(n_tokens, gs->shape[1], "%s: %d sparse tokens, reference %lld",
                  name, n_tokens, (long long)gs->shape[1]);
     double mx = max_abs_diff(sparse, gs->data, gs->numel, NULL);
-    cr_log_info("%s sparse_embeddings: max abs diff %.3g (atol 1e-5)", name, mx);
+    cr_log_info("%s sparse_embeddings: max abs diff %.3g (atol 1e-5)", name,
+                mx);
     cr_expect_leq(mx, 1e-5, "%s sparse_embeddings max abs diff %.3g", name, mx);
     if (has_mask) {
         sam_npy *gd = golden_npy(
@@ -181,8 +189,10 @@ static void check_case(const char *name, int multimask, int has_box,
         for (int ch = 0; ch < 256; ch++)
             for (int y = 0; y < 8; y++)
                 for (int x = 0; x < 8; x++) {
-                    double d = fabs(dense[((size_t)ch * EMB + y * STRIDE) * EMB + x * STRIDE] -
-                                    ((float *)gd->data)[(ch * 8 + y) * 8 + x]);
+                    double d =
+                        fabs(dense[((size_t)ch * EMB + y * STRIDE) * EMB +
+                                   x * STRIDE] -
+                             ((float *)gd->data)[(ch * 8 + y) * 8 + x]);
                     if (!(d <= md)) md = d;
                 }
         cr_log_info("%s dense_embeddings: max abs diff %.3g (atol 1e-5)", name,
@@ -215,12 +225,14 @@ static void check_case(const char *name, int multimask, int has_box,
         }
     cr_log_info("%s: low_res_masks max abs diff %.3g (atol 2e-6), "
                 "iou_predictions %.3g (atol 1e-6), mask pixels differing %lld "
-                "(%lld with |logit| >= 1e-5)", name, ml, mi_,
-                (long long)differ, (long long)unexplained);
+                "(%lld with |logit| >= 1e-5)",
+                name, ml, mi_, (long long)differ, (long long)unexplained);
     cr_expect_leq(ml, 2e-6, "%s low_res_masks max abs diff %.3g", name, ml);
     cr_expect_leq(mi_, 1e-6, "%s iou_predictions max abs diff %.3g", name, mi_);
-    cr_expect_eq(unexplained, 0, "%s: %lld mask pixels differ where |logit| "
-                 ">= 1e-5", name, (long long)unexplained);
+    cr_expect_eq(unexplained, 0,
+                 "%s: %lld mask pixels differ where |logit| "
+                 ">= 1e-5",
+                 name, (long long)unexplained);
     int best = 0;
     for (int i = 1; i < r->n_masks; i++)
         if (((float *)gi->data)[i] > ((float *)gi->data)[best]) best = i;
@@ -248,7 +260,9 @@ Test(parity, case1_point_multimask) {
 Test(parity, case2_points3pos3neg) {
     check_case("case2_points3pos3neg", 0, 0, 0);
 }
-Test(parity, case3_point_box) { check_case("case3_point_box", 0, 1, 0); }
+Test(parity, case3_point_box) {
+    check_case("case3_point_box", 0, 1, 0);
+}
 Test(parity, case4_point_maskinput) {
     check_case("case4_point_maskinput", 0, 0, 1);
 }
@@ -262,9 +276,10 @@ Test(parity, end_to_end_from_image) {
     sf_err e = {0};
     sam_npy *img = golden_npy(dir, "image_u8.npy");
     cr_assert_eq(sam_model_set_image(m, img->data, (int)img->shape[1],
-                                     (int)img->shape[0], 3, &e), SF_OK, "%s",
-                 e.msg);
-    sam_npy *pc = golden_npy(dir, "case2_points3pos3neg/point_coords_input.npy");
+                                     (int)img->shape[0], 3, &e),
+                 SF_OK, "%s", e.msg);
+    sam_npy *pc =
+        golden_npy(dir, "case2_points3pos3neg/point_coords_input.npy");
     sam_npy *pl = golden_npy(dir, "case2_points3pos3neg/point_labels.npy");
     sam_npy *gm = golden_npy(dir, "case2_points3pos3neg/masks.npy");
     sam_npy *gl = golden_npy(dir, "case2_points3pos3neg/low_res_masks.npy");
@@ -323,8 +338,10 @@ Test(parity, resave_golden_checkpoint) {
             n *= x->shape[d];
         }
         /* Both are contiguous float32 here. */
-        const float *px = (const float *)a->storages[x->storage].data + x->offset;
-        const float *py = (const float *)b->storages[y->storage].data + y->offset;
+        const float *px =
+            (const float *)a->storages[x->storage].data + x->offset;
+        const float *py =
+            (const float *)b->storages[y->storage].data + y->offset;
         cr_assert_eq(memcmp(px, py, (size_t)n * 4), 0, "%s differs", x->name);
     }
     sam__ckpt_free(a);
