@@ -30,7 +30,7 @@ DEB_PACKAGES := build-essential pkg-config libpng-dev zlib1g-dev \
     libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev
 
 # ---------------------------------------------------------------- flags
-PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo
+PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo libtiff-4
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -66,7 +66,15 @@ endif
 ALL_CXXFLAGS = -std=c++17 $(CXXOPT) $(COMMON) -Wno-unused-parameter $(TORCH_INC) \
     $(PKG_CFLAGS) $(CXXFLAGS)
 
-LDLIBS_ALL = $(PKG_LIBS) $(TORCH_LIBS) -lzip -lm -lpthread
+# Readers (harness/rd_*): nifticlib (NIfTI-1/2 via nifti2_io) and GDCM, no
+# .pc on Debian 12; GDCM's headers only for the one C++ shim.
+NIFTI_LIBS ?= -lnifti2 -lznz
+NIFTI_INC ?= -isystem /usr/include/nifti
+$(BUILD)/harness/rd_nifti.o: ALL_CFLAGS += $(NIFTI_INC)
+GDCM_LIBS ?= -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon
+GDCM_INC ?= -isystem /usr/include/gdcm-3.0
+$(BUILD)/harness/rd_dicom.o: ALL_CXXFLAGS += $(GDCM_INC)
+LDLIBS_ALL = $(PKG_LIBS) $(TORCH_LIBS) $(NIFTI_LIBS) $(GDCM_LIBS) -lzip -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(SAN) $(LDFLAGS)
 
 # -------------------------------------------------------------- sources

@@ -29,9 +29,17 @@
  * variate's own counter q (q = i for gaussian/speckle, 2 i + t for
  * rician), Poisson's at the pixel's counter and words.
  *
- * Speed: blocks for a chunk of pixels are generated together (SSE2 lanes
- * when available, the same bits as the scalar Philox), then consumed by
- * loops without unpredictable branches; the rare slow paths run after.
+ * Speed (1024 x 1024, one core): pixels go in chunks of NOISE_CHUNK. The
+ * Philox blocks of a chunk are generated together (eight at a time in SSE2
+ * lanes when available: the same bits as the scalar Philox), then consumed
+ * by loops without data-dependent branches (SIMD where GCC will not
+ * vectorise by itself, always with a scalar twin doing the same IEEE
+ * operations in the same order, so SSE2 and fallback builds agree bit for
+ * bit); the rare slow paths (ziggurat rejections, Poisson log tests and
+ * retries) are listed and run after, in batches. One pass serves any
+ * number of labels: a pixel's label picks its parameter set, chunks
+ * without a selected pixel are skipped, and Perlin works per tile on each
+ * label's bounding box there.
  *
  * Values are not clamped to [0,1]: the quantiser clamps at the end.
  */
@@ -149,9 +157,10 @@ static sf_rng_key retry_key(sf_rng_key k, uint32_t j) {
     return k;
 }
 
-/* Philox4x32-10 blocks of counters ctr0 .. ctr0 + n - 1 under key k, block
- * b's words at out[4 b .. 4 b + 3]: exactly sf__rng_block_inline's words
- * (integer arithmetic, so every path gives the same bits).
+/* Philox4x32-10 blocks of counters ctr0 .. ctr0 + n - 1 (or, if ctr is not
+ * NULL, ctr[0 .. n)) under key k, block b's words at out[4 b .. 4 b + 3]:
+ * exactly sf__rng_block_inline's words (integer arithmetic, so every path gives
+ * the same bits).
  *
  * With SSE2, eight blocks at a time: each 32-bit word of the state sits in
  * the low half of a 64-bit slot (two blocks per vector), so one pmuludq
@@ -160,8 +169,8 @@ static sf_rng_key retry_key(sf_rng_key k, uint32_t j) {
  * halves of the slots carry junk that never reaches a low
  * half (pmuludq reads low halves only; xor is bitwise). Four independent
  * vectors per state word hide the multiply latency. */
-static void philox_blocks(sf_rng_key k, uint64_t ctr0, size_t n,
-                          uint32_t *out) {
+static void philox_blocks(sf_rng_key k, uint64_t ctr0, const uint64_t *ctr,
+                          size_t n, uint32_t *out) {
     size_t b = 0;
 #ifdef __SSE2__
     if (n >= 8) {
@@ -181,12 +190,16 @@ static void philox_blocks(sf_rng_key k, uint64_t ctr0, size_t n,
             __m128i c0[4], c1[4], c2[4], c3[4];
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++) {
-                uint64_t x = ctr0 + b + 2 * (uint64_t)v;
-                c0[v] = _mm_set_epi64x((long long)(x + 1), (long long)x);
+                uint64_t x0 = ctr ? ctr[b + 2 * v] : ctr0 + b + 2 * v;
+                uint64_t x1 = ctr ? ctr[b + 2 * v + 1] : x0 + 1;
+                c0[v] = _mm_set_epi64x((long long)x1, (long long)x0);
                 c1[v] = _mm_srli_epi64(c0[v], 32);
                 c2[v] = id0;
                 c3[v] = id1;
             }
+            /* unrolled: the compiler then renames the state between
+             * rounds instead of copying it */
+#pragma GCC unroll 10
             for (int r = 0; r < 10; r++) {
 #pragma GCC unroll 4
                 for (int v = 0; v < 4; v++) {
@@ -216,7 +229,7 @@ static void philox_blocks(sf_rng_key k, uint64_t ctr0, size_t n,
     }
 #endif
     for (; b < n; b++)
-        sf__rng_block_inline(k, ctr0 + b, out + 4 * b);
+        sf__rng_block_inline(k, ctr ? ctr[b] : ctr0 + b, out + 4 * b);
 }
 
 /* Uniform [0,1) and (0,1] doubles from one word (exact). */
@@ -265,76 +278,76 @@ static double log_ieee(double u) {
 
 /* core test: u < kn[i] (u: 24 bits) <=> u x_i / 2^24 < x_{i+1}; stored
  * twice so that w & 255, the index of zig_wn, indexes it too. */
-#define ZIG_KN \
-    15555141, 15707338, 16049219, 16208408, 16302111, 16364394, 16409026, \
-    16442690, 16469045, 16490265, 16507733, 16522368, 16534809, 16545511, \
-    16554812, 16562965, 16570163, 16576559, 16582273, 16587402, 16592025, \
-    16596206, 16599999, 16603449, 16606593, 16609465, 16612091, 16614494, \
-    16616696, 16618714, 16620563, 16622257, 16623808, 16625226, 16626520, \
-    16627698, 16628768, 16629737, 16630609, 16631390, 16632085, 16632698, \
-    16633231, 16633689, 16634075, 16634390, 16634637, 16634817, 16634934, \
-    16634987, 16634979, 16634910, 16634781, 16634593, 16634346, 16634041, \
-    16633677, 16633254, 16632773, 16632233, 16631634, 16630974, 16630253, \
-    16629470, 16628624, 16627713, 16626735, 16625690, 16624575, 16623387, \
-    16622125, 16620786, 16619367, 16617865, 16616276, 16614597, 16612822, \
-    16610949, 16608972, 16606885, 16604682, 16602358, 16599905, 16597314, \
-    16594579, 16591688, 16588633, 16585401, 16581980, 16578357, 16574515, \
-    16570437, 16566104, 16561496, 16556587, 16551351, 16545758, 16539772, \
-    16533356, 16526462, 16519042, 16511034, 16502372, 16492974, 16482747, \
-    16471581, 16459346, 16445883, 16431005, 16414482, 16396029, 16375294, \
-    16351834, 16325081, 16294298, 16258511, 16216402, 16166150, 16105158, \
-    16029597, 15933580, 15807564, 15635012, 15384587, 14988942, 14272656, \
-    12590647, 0
+#define ZIG_KN                                                                 \
+    15555141, 15707338, 16049219, 16208408, 16302111, 16364394, 16409026,      \
+        16442690, 16469045, 16490265, 16507733, 16522368, 16534809, 16545511,  \
+        16554812, 16562965, 16570163, 16576559, 16582273, 16587402, 16592025,  \
+        16596206, 16599999, 16603449, 16606593, 16609465, 16612091, 16614494,  \
+        16616696, 16618714, 16620563, 16622257, 16623808, 16625226, 16626520,  \
+        16627698, 16628768, 16629737, 16630609, 16631390, 16632085, 16632698,  \
+        16633231, 16633689, 16634075, 16634390, 16634637, 16634817, 16634934,  \
+        16634987, 16634979, 16634910, 16634781, 16634593, 16634346, 16634041,  \
+        16633677, 16633254, 16632773, 16632233, 16631634, 16630974, 16630253,  \
+        16629470, 16628624, 16627713, 16626735, 16625690, 16624575, 16623387,  \
+        16622125, 16620786, 16619367, 16617865, 16616276, 16614597, 16612822,  \
+        16610949, 16608972, 16606885, 16604682, 16602358, 16599905, 16597314,  \
+        16594579, 16591688, 16588633, 16585401, 16581980, 16578357, 16574515,  \
+        16570437, 16566104, 16561496, 16556587, 16551351, 16545758, 16539772,  \
+        16533356, 16526462, 16519042, 16511034, 16502372, 16492974, 16482747,  \
+        16471581, 16459346, 16445883, 16431005, 16414482, 16396029, 16375294,  \
+        16351834, 16325081, 16294298, 16258511, 16216402, 16166150, 16105158,  \
+        16029597, 15933580, 15807564, 15635012, 15384587, 14988942, 14272656,  \
+        12590647, 0
 static const uint32_t zig_kn[256] = {ZIG_KN, ZIG_KN};
 #undef ZIG_KN
 
 /* x_i / 2^24, then the same negated: zig_wn[w & 255] is the signed scale
  * of word w (bit 7 the sign), so the core needs no sign step (u x and
  * u (-x) round symmetrically: the same bits as a sign flip). */
-#define ZIG_WN(S) \
-    S 2.21317187e-07f, S 2.05196134e-07f, S 1.92110836e-07f, \
-    S 1.83774761e-07f, S 1.77544132e-07f, S 1.72516346e-07f, \
-    S 1.68271384e-07f, S 1.6457852e-07f, S 1.61296938e-07f, \
-    S 1.58334161e-07f, S 1.55626073e-07f, S 1.53126337e-07f, \
-    S 1.50800328e-07f, S 1.48621471e-07f, S 1.46568905e-07f, \
-    S 1.44625941e-07f, S 1.42779009e-07f, S 1.41016923e-07f, \
-    S 1.39330342e-07f, S 1.37711387e-07f, S 1.36153344e-07f, \
-    S 1.34650443e-07f, S 1.33197689e-07f, S 1.31790722e-07f, \
-    S 1.30425717e-07f, S 1.29099297e-07f, S 1.27808463e-07f, \
-    S 1.26550538e-07f, S 1.25323125e-07f, S 1.24124064e-07f, \
-    S 1.22951405e-07f, S 1.21803375e-07f, S 1.20678364e-07f, \
-    S 1.19574897e-07f, S 1.18491624e-07f, S 1.17427305e-07f, \
-    S 1.16380795e-07f, S 1.15351035e-07f, S 1.14337045e-07f, \
-    S 1.13337913e-07f, S 1.12352791e-07f, S 1.11380884e-07f, \
-    S 1.1042145e-07f, S 1.09473792e-07f, S 1.08537257e-07f, \
-    S 1.07611225e-07f, S 1.06695115e-07f, S 1.05788374e-07f, \
-    S 1.04890479e-07f, S 1.04000934e-07f, S 1.03119264e-07f, \
-    S 1.02245017e-07f, S 1.01377762e-07f, S 1.00517085e-07f, \
-    S 9.96625873e-08f, S 9.88138867e-08f, S 9.79706142e-08f, \
-    S 9.71324134e-08f, S 9.62989387e-08f, S 9.54698551e-08f, \
-    S 9.46448365e-08f, S 9.3823565e-08f, S 9.30057301e-08f, \
-    S 9.21910274e-08f, S 9.13791584e-08f, S 9.0569829e-08f, \
-    S 8.97627495e-08f, S 8.8957633e-08f, S 8.81541954e-08f, \
-    S 8.73521541e-08f, S 8.65512277e-08f, S 8.57511352e-08f, \
-    S 8.49515947e-08f, S 8.41523237e-08f, S 8.33530375e-08f, \
-    S 8.25534485e-08f, S 8.1753266e-08f, S 8.09521946e-08f, \
-    S 8.01499338e-08f, S 7.9346177e-08f, S 7.85406103e-08f, \
-    S 7.77329117e-08f, S 7.692275e-08f, S 7.61097833e-08f, \
-    S 7.52936579e-08f, S 7.44740069e-08f, S 7.36504485e-08f, \
-    S 7.28225845e-08f, S 7.19899982e-08f, S 7.11522524e-08f, \
-    S 7.0308887e-08f, S 6.94594166e-08f, S 6.86033274e-08f, \
-    S 6.77400739e-08f, S 6.68690755e-08f, S 6.59897117e-08f, \
-    S 6.51013182e-08f, S 6.42031804e-08f, S 6.32945278e-08f, \
-    S 6.23745263e-08f, S 6.144227e-08f, S 6.04967711e-08f, \
-    S 5.95369478e-08f, S 5.85616114e-08f, S 5.75694489e-08f, \
-    S 5.65590039e-08f, S 5.55286525e-08f, S 5.44765741e-08f, \
-    S 5.34007163e-08f, S 5.22987502e-08f, S 5.11680152e-08f, \
-    S 5.00054487e-08f, S 4.88074962e-08f, S 4.75699938e-08f, \
-    S 4.62880127e-08f, S 4.49556508e-08f, S 4.35657448e-08f, \
-    S 4.21094663e-08f, S 4.05757379e-08f, S 3.89503621e-08f, \
-    S 3.72146724e-08f, S 3.53433455e-08f, S 3.33006488e-08f, \
-    S 3.10335182e-08f, S 2.84575127e-08f, S 2.54242412e-08f, \
-    S 2.16288227e-08f, S 1.62315884e-08f
+#define ZIG_WN(S)                                                              \
+    S 2.21317187e-07f, S 2.05196134e-07f, S 1.92110836e-07f,                   \
+        S 1.83774761e-07f, S 1.77544132e-07f, S 1.72516346e-07f,               \
+        S 1.68271384e-07f, S 1.6457852e-07f, S 1.61296938e-07f,                \
+        S 1.58334161e-07f, S 1.55626073e-07f, S 1.53126337e-07f,               \
+        S 1.50800328e-07f, S 1.48621471e-07f, S 1.46568905e-07f,               \
+        S 1.44625941e-07f, S 1.42779009e-07f, S 1.41016923e-07f,               \
+        S 1.39330342e-07f, S 1.37711387e-07f, S 1.36153344e-07f,               \
+        S 1.34650443e-07f, S 1.33197689e-07f, S 1.31790722e-07f,               \
+        S 1.30425717e-07f, S 1.29099297e-07f, S 1.27808463e-07f,               \
+        S 1.26550538e-07f, S 1.25323125e-07f, S 1.24124064e-07f,               \
+        S 1.22951405e-07f, S 1.21803375e-07f, S 1.20678364e-07f,               \
+        S 1.19574897e-07f, S 1.18491624e-07f, S 1.17427305e-07f,               \
+        S 1.16380795e-07f, S 1.15351035e-07f, S 1.14337045e-07f,               \
+        S 1.13337913e-07f, S 1.12352791e-07f, S 1.11380884e-07f,               \
+        S 1.1042145e-07f, S 1.09473792e-07f, S 1.08537257e-07f,                \
+        S 1.07611225e-07f, S 1.06695115e-07f, S 1.05788374e-07f,               \
+        S 1.04890479e-07f, S 1.04000934e-07f, S 1.03119264e-07f,               \
+        S 1.02245017e-07f, S 1.01377762e-07f, S 1.00517085e-07f,               \
+        S 9.96625873e-08f, S 9.88138867e-08f, S 9.79706142e-08f,               \
+        S 9.71324134e-08f, S 9.62989387e-08f, S 9.54698551e-08f,               \
+        S 9.46448365e-08f, S 9.3823565e-08f, S 9.30057301e-08f,                \
+        S 9.21910274e-08f, S 9.13791584e-08f, S 9.0569829e-08f,                \
+        S 8.97627495e-08f, S 8.8957633e-08f, S 8.81541954e-08f,                \
+        S 8.73521541e-08f, S 8.65512277e-08f, S 8.57511352e-08f,               \
+        S 8.49515947e-08f, S 8.41523237e-08f, S 8.33530375e-08f,               \
+        S 8.25534485e-08f, S 8.1753266e-08f, S 8.09521946e-08f,                \
+        S 8.01499338e-08f, S 7.9346177e-08f, S 7.85406103e-08f,                \
+        S 7.77329117e-08f, S 7.692275e-08f, S 7.61097833e-08f,                 \
+        S 7.52936579e-08f, S 7.44740069e-08f, S 7.36504485e-08f,               \
+        S 7.28225845e-08f, S 7.19899982e-08f, S 7.11522524e-08f,               \
+        S 7.0308887e-08f, S 6.94594166e-08f, S 6.86033274e-08f,                \
+        S 6.77400739e-08f, S 6.68690755e-08f, S 6.59897117e-08f,               \
+        S 6.51013182e-08f, S 6.42031804e-08f, S 6.32945278e-08f,               \
+        S 6.23745263e-08f, S 6.144227e-08f, S 6.04967711e-08f,                 \
+        S 5.95369478e-08f, S 5.85616114e-08f, S 5.75694489e-08f,               \
+        S 5.65590039e-08f, S 5.55286525e-08f, S 5.44765741e-08f,               \
+        S 5.34007163e-08f, S 5.22987502e-08f, S 5.11680152e-08f,               \
+        S 5.00054487e-08f, S 4.88074962e-08f, S 4.75699938e-08f,               \
+        S 4.62880127e-08f, S 4.49556508e-08f, S 4.35657448e-08f,               \
+        S 4.21094663e-08f, S 4.05757379e-08f, S 3.89503621e-08f,               \
+        S 3.72146724e-08f, S 3.53433455e-08f, S 3.33006488e-08f,               \
+        S 3.10335182e-08f, S 2.84575127e-08f, S 2.54242412e-08f,               \
+        S 2.16288227e-08f, S 1.62315884e-08f
 static const float zig_wn[256] = {ZIG_WN(+), ZIG_WN(-)};
 #undef ZIG_WN
 
@@ -531,35 +544,48 @@ static inline float sel_f(unsigned e, float a, float b) {
     return a;
 }
 
+/* For a 4-bit mask: the positions of its set bits, then their count. */
+static const uint8_t zig_bit[16][5] = {
+    {0, 0, 0, 0, 0}, {0, 0, 0, 0, 1}, {1, 0, 0, 0, 1}, {0, 1, 0, 0, 2},
+    {2, 0, 0, 0, 1}, {0, 2, 0, 0, 2}, {1, 2, 0, 0, 2}, {0, 1, 2, 0, 3},
+    {3, 0, 0, 0, 1}, {0, 3, 0, 0, 2}, {1, 3, 0, 0, 2}, {0, 1, 3, 0, 3},
+    {2, 3, 0, 0, 2}, {0, 2, 3, 0, 3}, {1, 2, 3, 0, 3}, {0, 1, 2, 3, 4},
+};
+
 /* N(0,1) of the words w[0 .. m) of a chunk whose word j is variate
- * q0 + j and belongs to pixel entry e[j >> sh], into z[]. The core of the
+ * q0 + j and belongs to pixel entry e[j >> sh] (all: every entry is
+ * non-zero), into z[]. The core of the
  * ziggurat (~97% of words) runs for every word without a data-dependent
  * branch (with SSE2 four at a time, table reads by byte index: the same
  * products, so the same bits); the words that fail its test are redone by
  * zig_fix afterwards, for selected pixels only (an unselected pixel's
  * value is never used). */
 static void zig_chunk(const uint32_t *w, size_t m, unsigned sh,
-                      const uint16_t *e, sf_rng_key k, uint64_t q0,
+                      const uint16_t *e, int all, sf_rng_key k, uint64_t q0,
                       float *z) {
-    uint16_t idx[2 * NOISE_CHUNK];
+    uint16_t idx[2 * NOISE_CHUNK + 4];
     size_t n = 0, j = 0;
 #ifdef __SSE2__
     for (; j + 4 <= m; j += 4) {
         unsigned t0 = (uint8_t)w[j], t1 = (uint8_t)w[j + 1];
         unsigned t2 = (uint8_t)w[j + 2], t3 = (uint8_t)w[j + 3];
-        __m128i u = _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(w + j)), 8);
+        __m128i u =
+            _mm_srli_epi32(_mm_loadu_si128((const __m128i *)(w + j)), 8);
         __m128 f = _mm_setr_ps(zig_wn[t0], zig_wn[t1], zig_wn[t2], zig_wn[t3]);
         __m128i kn = _mm_setr_epi32((int)zig_kn[t0], (int)zig_kn[t1],
                                     (int)zig_kn[t2], (int)zig_kn[t3]);
         _mm_storeu_ps(z + j, _mm_mul_ps(_mm_cvtepi32_ps(u), f));
         /* u, kn < 2^24: the signed compare is the unsigned one */
-        int bad = 15 & ~_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(kn, u)));
-        if (__builtin_expect(bad != 0, 0)) {
-            for (unsigned b = 0; b < 4; b++) {
-                idx[n] = (uint16_t)(j + b);
-                n += (bad >> b & 1) && e[(j + b) >> sh];
-            }
-        }
+        unsigned bad = 15u & ~(unsigned)_mm_movemask_ps(
+                                 _mm_castsi128_ps(_mm_cmpgt_epi32(kn, u)));
+        if (!all) /* selected words only */
+            bad &= (e[j >> sh] != 0) | (e[(j + 1) >> sh] != 0) << 1 |
+                   (e[(j + 2) >> sh] != 0) << 2 | (e[(j + 3) >> sh] != 0) << 3;
+        /* append the failing words without a branch (~10% of groups
+         * have one: a branch would mispredict) */
+        for (unsigned b = 0; b < 4; b++)
+            idx[n + b] = (uint16_t)(j + zig_bit[bad][b]);
+        n += zig_bit[bad][4];
     }
 #endif
     for (; j < m; j++) {
@@ -584,10 +610,18 @@ static void apply_normal1(sf_imgf *im, const noise_sel *s,
     for (size_t i0 = 0; i0 < n; i0 += NOISE_CHUNK) {
         size_t m = n - i0 < NOISE_CHUNK ? n - i0 : NOISE_CHUNK;
         if (!sel_chunk(s, i0, m, e)) continue;
-        philox_blocks(k, i0 / 4, (m + 3) / 4, w);
-        zig_chunk(w, m, 0, e, k, i0, z);
+        philox_blocks(k, i0 / 4, NULL, (m + 3) / 4, w);
+        zig_chunk(w, m, 0, e, !s->lab, k, i0, z);
         float *restrict px = im->px + i0;
-        if (speckle) {
+        if (!s->lab) { /* the whole image: one sigma, no selection */
+            const float sg = sig[1];
+            if (speckle)
+                for (size_t j = 0; j < m; j++)
+                    px[j] = px[j] + (sg * z[j]) * px[j];
+            else
+                for (size_t j = 0; j < m; j++)
+                    px[j] = px[j] + sg * z[j];
+        } else if (speckle) {
             for (size_t j = 0; j < m; j++) {
                 float v = px[j];
                 px[j] = sel_f(e[j], v + (sig[e[j]] * z[j]) * v, v);
@@ -613,13 +647,21 @@ static void apply_rician(sf_imgf *im, const noise_sel *s,
     for (size_t i0 = 0; i0 < n; i0 += NOISE_CHUNK) {
         size_t m = n - i0 < NOISE_CHUNK ? n - i0 : NOISE_CHUNK;
         if (!sel_chunk(s, i0, m, e)) continue;
-        philox_blocks(k, i0 / 2, (m + 1) / 2, w);
-        zig_chunk(w, 2 * m, 1, e, k, 2 * i0, z);
+        philox_blocks(k, i0 / 2, NULL, (m + 1) / 2, w);
+        zig_chunk(w, 2 * m, 1, e, !s->lab, k, 2 * i0, z);
         float *restrict px = im->px + i0;
-        for (size_t j = 0; j < m; j++) {
-            float sg = sig[e[j]];
-            float re = px[j] + sg * z[2 * j], imag = sg * z[2 * j + 1];
-            r2[j] = re * re + imag * imag;
+        if (!s->lab) { /* the whole image: one sigma */
+            const float sg = sig[1];
+            for (size_t j = 0; j < m; j++) {
+                float re = px[j] + sg * z[2 * j], imag = sg * z[2 * j + 1];
+                r2[j] = re * re + imag * imag;
+            }
+        } else {
+            for (size_t j = 0; j < m; j++) {
+                float sg = sig[e[j]];
+                float re = px[j] + sg * z[2 * j], imag = sg * z[2 * j + 1];
+                r2[j] = re * re + imag * imag;
+            }
         }
         /* sqrt is correctly rounded either way: the same bits. */
         size_t j = 0;
@@ -629,8 +671,11 @@ static void apply_rician(sf_imgf *im, const noise_sel *s,
 #endif
         for (; j < m; j++)
             mag[j] = sqrtf(r2[j]);
-        for (j = 0; j < m; j++)
-            px[j] = sel_f(e[j], mag[j], px[j]);
+        if (!s->lab)
+            memcpy(px, mag, sizeof(float) * m);
+        else
+            for (j = 0; j < m; j++)
+                px[j] = sel_f(e[j], mag[j], px[j]);
     }
 }
 
@@ -645,8 +690,8 @@ static void apply_rician(sf_imgf *im, const noise_sel *s,
 /* 1 / k, k < 64, as constant expressions (correctly rounded at compile
  * time): keeps divisions off the inversion's dependency chain. */
 #define POISSON_NRECIP 64
-#define R4(k) 1.0 / (k), 1.0 / ((k) + 1), 1.0 / ((k) + 2), 1.0 / ((k) + 3)
-#define R16(k) R4(k), R4((k) + 4), R4((k) + 8), R4((k) + 12)
+#define R4(k)          1.0 / (k), 1.0 / ((k) + 1), 1.0 / ((k) + 2), 1.0 / ((k) + 3)
+#define R16(k)         R4(k), R4((k) + 4), R4((k) + 8), R4((k) + 12)
 static const double poisson_recip[POISSON_NRECIP] = {
     0.0,   1.0,    1.0 / 2, 1.0 / 3, R4(4),
     R4(8), R4(12), R16(16), R16(32), R16(48)};
@@ -709,6 +754,12 @@ static double log_gamma(double x) {
  * a single 2^-32 step of u or v matters: u's step moves k by one only for
  * us < ~2e-5 (k ~ mu + 4e4, probability nil for every mean we allow),
  * and v's step moves the acceptance probability of a k by at most 2^-32.
+ * The logs of the last test come from log_fast (IEEE operations, ~1 ulp,
+ * with an SSE2 twin), log k! from log_gamma (cached per call for k < 2048):
+ * the test decides as the exact one except within ~1e-15 of the boundary,
+ * and the SIMD and scalar paths decide alike (sf__poisson = the pixels').
+ * The cheap tests run on all pixels of a chunk at once; only the
+ * undecided trials (~25-55%, mean-dependent) take the logs.
  */
 static inline void ptrs_prepare(double s, double *b, double *a, double *v_r) {
     /* s = sqrt(mu) */
@@ -730,28 +781,99 @@ static inline double ptrs_x(double mu, double a, double b, double u,
     return (2.0 * a / us + b) * u + mu + 0.43;
 }
 
-/* The log test of a trial that the cheap tests left undecided; lf =
- * log k! = log_gamma(kd + 1). */
-static int ptrs_slow(double mu, double a, double b, double log_mu, double us,
-                     double v, double kd, double lf) {
+/* Natural log of a positive normal double from IEEE operations and bit
+ * manipulation only (no libm), error ~1 ulp, as log_ieee; written so that
+ * its SSE2 twin log_pd performs the same operations: the same bits. */
+#define LOG_SQRTH  0.70710678118654752440
+#define LOG_LN2_HI 6.93147180369123816490e-01
+#define LOG_LN2_LO 1.90821492927058770002e-10
+static inline double log_poly(double s) {
+    /* 2 atanh(s) / s - 2 = 2 sum_{k>=1} z^k / (2k + 1), z = s^2 < 0.0295,
+     * as z sum_{k<=10} z^k / (2k + 3) in Estrin's scheme (short
+     * dependency chains) */
+    double z = s * s, z2 = z * z, z4 = z2 * z2, z8 = z4 * z4;
+    double q0 = 1.0 / 3.0 + 1.0 / 5.0 * z, q1 = 1.0 / 7.0 + 1.0 / 9.0 * z;
+    double q2 = 1.0 / 11.0 + 1.0 / 13.0 * z, q3 = 1.0 / 15.0 + 1.0 / 17.0 * z;
+    double q4 = 1.0 / 19.0 + 1.0 / 21.0 * z;
+    double r0 = q0 + q1 * z2, r1 = q2 + q3 * z2, r2 = q4 + 1.0 / 23.0 * z2;
+    return ((r0 + r1 * z4) + r2 * z8) * z;
+}
+static inline double log_fast(double x) {
+    uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    double e = (double)(int32_t)(bits >> 52) - 1022.0;
+    bits = (bits & 0x000FFFFFFFFFFFFFull) | 0x3FE0000000000000ull;
+    double m; /* in [1/2, 1) */
+    memcpy(&m, &bits, sizeof m);
+    if (m < LOG_SQRTH) {
+        m = m + m;
+        e = e - 1.0;
+    }
+    double s = (m - 1.0) / (m + 1.0), t = s + s;
+    return e * LOG_LN2_HI + (e * LOG_LN2_LO + (t + t * log_poly(s)));
+}
+
+#ifdef __SSE2__
+static inline __m128d log_poly_pd(__m128d s) {
+    __m128d z = _mm_mul_pd(s, s), z2 = _mm_mul_pd(z, z);
+    __m128d z4 = _mm_mul_pd(z2, z2), z8 = _mm_mul_pd(z4, z4);
+#define LOG_Q(c0, c1)                                                          \
+    _mm_add_pd(_mm_set1_pd(c0), _mm_mul_pd(_mm_set1_pd(c1), z))
+    __m128d q0 = LOG_Q(1.0 / 3.0, 1.0 / 5.0), q1 = LOG_Q(1.0 / 7.0, 1.0 / 9.0);
+    __m128d q2 = LOG_Q(1.0 / 11.0, 1.0 / 13.0);
+    __m128d q3 = LOG_Q(1.0 / 15.0, 1.0 / 17.0);
+    __m128d q4 = LOG_Q(1.0 / 19.0, 1.0 / 21.0);
+#undef LOG_Q
+    __m128d r0 = _mm_add_pd(q0, _mm_mul_pd(q1, z2));
+    __m128d r1 = _mm_add_pd(q2, _mm_mul_pd(q3, z2));
+    __m128d r2 = _mm_add_pd(q4, _mm_mul_pd(_mm_set1_pd(1.0 / 23.0), z2));
+    return _mm_mul_pd(
+        _mm_add_pd(_mm_add_pd(r0, _mm_mul_pd(r1, z4)), _mm_mul_pd(r2, z8)), z);
+}
+static inline __m128d log_pd(__m128d x) {
+    const __m128i mant = _mm_set1_epi64x(0x000FFFFFFFFFFFFFll);
+    const __m128i half = _mm_set1_epi64x(0x3FE0000000000000ll);
+    const __m128d one = _mm_set1_pd(1.0);
+    __m128i bits = _mm_castpd_si128(x);
+    __m128i eb = _mm_shuffle_epi32(_mm_srli_epi64(bits, 52), 0x08);
+    __m128d e = _mm_sub_pd(_mm_cvtepi32_pd(eb), _mm_set1_pd(1022.0));
+    __m128d m = _mm_castsi128_pd(_mm_or_si128(_mm_and_si128(bits, mant), half));
+    __m128d lt = _mm_cmplt_pd(m, _mm_set1_pd(LOG_SQRTH));
+    m = _mm_add_pd(m, _mm_and_pd(lt, m));
+    e = _mm_sub_pd(e, _mm_and_pd(lt, one));
+    __m128d s = _mm_div_pd(_mm_sub_pd(m, one), _mm_add_pd(m, one));
+    __m128d t = _mm_add_pd(s, s);
+    return _mm_add_pd(_mm_mul_pd(e, _mm_set1_pd(LOG_LN2_HI)),
+                      _mm_add_pd(_mm_mul_pd(e, _mm_set1_pd(LOG_LN2_LO)),
+                                 _mm_add_pd(t, _mm_mul_pd(t, log_poly_pd(s)))));
+}
+#endif
+
+/* The log test of a trial that the cheap tests left undecided: with
+ * lf = log k! (= log_gamma(kd + 1)), accept iff
+ *   log(v inv_alpha us^2 / (a + b us^2)) <= -mu + kd log mu - lf
+ * (Hoermann's log(v) + log(inv_alpha) - log(a / us^2 + b), as one log: the
+ * value only decides); v = 0 accepts (log 0 = -inf). */
+static int ptrs_slow(double mu, double a, double b, double us, double v,
+                     double kd, double lf) {
     double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
-    /* log(v) + log(inv_alpha) - log(a / us^2 + b), as one log: the
-     * value only decides acceptance */
-    double lhs = log(v * inv_alpha / (a / (us * us) + b));
-    double rhs = -mu + kd * log_mu - lf;
-    return lhs <= rhs;
+    double us2 = us * us;
+    double q = v * inv_alpha * us2 / (a + b * us2);
+    double lhs = log_fast(q);
+    double rhs = -mu + kd * log_fast(mu) - lf;
+    return (lhs <= rhs) | (q == 0.0);
 }
 
 /* One PTRS trial from words (wu, wv): 1 and *kd on acceptance. */
-static int ptrs_trial(double mu, double a, double b, double v_r,
-                      double log_mu, uint32_t wu, uint32_t wv, double *kd) {
+static int ptrs_trial(double mu, double a, double b, double v_r, uint32_t wu,
+                      uint32_t wv, double *kd) {
     double u = ptrs_u(wu), v = ptrs_v(wv), us = 0.5 - fabs(u);
     if (us <= 0.0) return 0; /* u = -0.5 exactly: the hat is infinite */
     *kd = floor(ptrs_x(mu, a, b, u, us));
     if (*kd < 0.0) return 0;
     if (us >= 0.07 && v <= v_r) return 1;
     if (us < 0.013 && v > us) return 0;
-    return ptrs_slow(mu, a, b, log_mu, us, v, *kd, log_gamma(*kd + 1.0));
+    return ptrs_slow(mu, a, b, us, v, *kd, log_gamma(*kd + 1.0));
 }
 
 /* Poisson(mu) from words 2 h, 2 h + 1 (h = 0 or 1) of block `ctr` of key
@@ -762,10 +884,10 @@ static unsigned poisson_draw(double mu, sf_rng_key k, uint64_t ctr,
     sf__rng_block_inline(k, ctr, w);
     if (mu < POISSON_MU_PTRS)
         return poisson_invert(mu, exp(-mu), w[2 * h], w[2 * h + 1]);
-    double b, a, v_r, kd, log_mu = log(mu);
+    double b, a, v_r, kd;
     ptrs_prepare(sqrt(mu), &b, &a, &v_r);
     for (uint32_t j = 1;; j++) {
-        if (ptrs_trial(mu, a, b, v_r, log_mu, w[2 * h], w[2 * h + 1], &kd))
+        if (ptrs_trial(mu, a, b, v_r, w[2 * h], w[2 * h + 1], &kd))
             return (unsigned)kd;
         sf__rng_block_inline(retry_key(k, j), ctr, w);
     }
@@ -777,17 +899,18 @@ unsigned sf__poisson(double mu, sf_rng_key k, uint64_t ctr) {
     return poisson_draw(mu, k, ctr, 0);
 }
 
-/* The PTRS pixels of a chunk, as a work list: first trials for all of them
- * in branch-free loops the compiler vectorises (constants, u, v, k and
- * the cheap tests), then the undecided ones one by one (logs), then the
- * rejected ones again with their retry words, until none is left. */
+/* The PTRS pixels of a chunk as a work list, in rounds: the cheap tests of
+ * every item's trial in one SIMD loop, the log test for the undecided ones
+ * (SIMD too), results out, and the rejected ones again in a second list
+ * with their retry words, until none is left. Only the tail of each
+ * round's bookkeeping branches on data. */
 typedef struct ptrs_list {
     size_t n;
-    uint16_t pix[NOISE_CHUNK];  /* pixel within the chunk */
-    uint32_t wu[NOISE_CHUNK], wv[NOISE_CHUNK];
-    double mu[NOISE_CHUNK], inv_photons[NOISE_CHUNK];
-    double s[NOISE_CHUNK]; /* sqrt(mu), then b */
-    double a[NOISE_CHUNK], v_r[NOISE_CHUNK], kd[NOISE_CHUNK];
+    uint16_t pix[NOISE_CHUNK];   /* pixel within the chunk */
+    uint32_t w[2 * NOISE_CHUNK]; /* the trial's words u, v */
+    double mu[NOISE_CHUNK];
+    double b[NOISE_CHUNK], a[NOISE_CHUNK], v_r[NOISE_CHUNK];
+    double x[NOISE_CHUNK], kd[NOISE_CHUNK]; /* x, floor(x) (if x >= 0) */
     uint8_t st[NOISE_CHUNK]; /* 0 reject, 1 accept, 2 undecided */
 } ptrs_list;
 
@@ -798,37 +921,11 @@ static inline double floor_small(double x) {
     return t > x ? t - 1.0 : t;
 }
 
-static void ptrs_constants(ptrs_list *L, int same_mu) {
-    size_t n = L->n, t = 0;
-    if (same_mu) {
-        /* Piecewise-constant images: one set for the whole list. */
-        double b, a, v_r;
-        ptrs_prepare(sqrt(L->mu[0]), &b, &a, &v_r);
-        for (t = 0; t < n; t++) {
-            L->s[t] = b;
-            L->a[t] = a;
-            L->v_r[t] = v_r;
-        }
-        return;
-    }
-#ifdef __SSE2__
-    for (; t + 2 <= n; t += 2)
-        _mm_storeu_pd(L->s + t, _mm_sqrt_pd(_mm_loadu_pd(L->mu + t)));
-#endif
-    for (; t < n; t++)
-        L->s[t] = sqrt(L->mu[t]);
-    for (t = 0; t < n; t++) {
-        double b = 0.931 + 2.53 * L->s[t];
-        L->s[t] = b;
-        L->a[t] = -0.059 + 0.02483 * b;
-        L->v_r[t] = 0.9277 - 3.6224 / (b - 2.0);
-    }
-}
-
 /* Cheap tests of every trial in the list, as in ptrs_trial: st[t] = 1
- * accept (kd[t] exact), 0 reject, 2 undecided. With SSE2 two trials at a
- * time, the same operations in the same order (so the same bits); GCC does
- * not if-convert the compares on its own. */
+ * accept, 0 reject, 2 undecided; x[t] and kd[t] = floor(x[t]) (valid
+ * unless rejected). With SSE2 two trials at a time, the same operations in
+ * the same order (so the same bits); GCC does not if-convert the compares
+ * itself. */
 static void ptrs_fast(ptrs_list *L) {
     size_t t = 0;
 #ifdef __SSE2__
@@ -839,26 +936,30 @@ static void ptrs_fast(ptrs_list *L) {
     const __m128d zero = _mm_setzero_pd(), sign = _mm_set1_pd(-0.0);
     const __m128d c007 = _mm_set1_pd(0.07), c0013 = _mm_set1_pd(0.013);
     for (; t + 2 <= L->n; t += 2) {
-        __m128i iu = _mm_loadl_epi64((const __m128i *)(L->wu + t));
-        __m128i iv = _mm_loadl_epi64((const __m128i *)(L->wv + t));
-        __m128d u = _mm_mul_pd(_mm_cvtepi32_pd(_mm_xor_si128(iu, flip)), scale);
+        /* words u0 v0 u1 v1 -> u0 u1 | v0 v1 */
+        __m128i uv = _mm_shuffle_epi32(
+            _mm_loadu_si128((const __m128i *)(L->w + 2 * t)), 0xD8);
+        uv = _mm_xor_si128(uv, flip);
+        __m128d u = _mm_mul_pd(_mm_cvtepi32_pd(uv), scale);
         __m128d v = _mm_add_pd(
-            _mm_mul_pd(_mm_cvtepi32_pd(_mm_xor_si128(iv, flip)), scale), half);
+            _mm_mul_pd(_mm_cvtepi32_pd(_mm_unpackhi_epi64(uv, uv)), scale),
+            half);
         __m128d us = _mm_sub_pd(half, _mm_andnot_pd(sign, u));
-        __m128d a = _mm_loadu_pd(L->a + t), b = _mm_loadu_pd(L->s + t);
+        __m128d a = _mm_loadu_pd(L->a + t), b = _mm_loadu_pd(L->b + t);
         __m128d x = _mm_add_pd(_mm_div_pd(_mm_mul_pd(two, a), us), b);
         x = _mm_add_pd(_mm_add_pd(_mm_mul_pd(x, u), _mm_loadu_pd(L->mu + t)),
                        c043);
         __m128d r = _mm_sub_pd(_mm_add_pd(x, big), big);
-        _mm_storeu_pd(L->kd + t,
-                      _mm_sub_pd(r, _mm_and_pd(_mm_cmpgt_pd(r, x), one)));
-        __m128d acc = _mm_and_pd(
-            _mm_and_pd(_mm_cmpge_pd(us, c007),
-                       _mm_cmple_pd(v, _mm_loadu_pd(L->v_r + t))),
-            _mm_cmpge_pd(x, zero));
-        __m128d rej = _mm_or_pd(
-            _mm_or_pd(_mm_cmple_pd(us, zero), _mm_cmplt_pd(x, zero)),
-            _mm_and_pd(_mm_cmplt_pd(us, c0013), _mm_cmpgt_pd(v, us)));
+        r = _mm_sub_pd(r, _mm_and_pd(_mm_cmpgt_pd(r, x), one));
+        __m128d acc =
+            _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(us, c007),
+                                  _mm_cmple_pd(v, _mm_loadu_pd(L->v_r + t))),
+                       _mm_cmpge_pd(x, zero));
+        __m128d rej =
+            _mm_or_pd(_mm_or_pd(_mm_cmple_pd(us, zero), _mm_cmplt_pd(x, zero)),
+                      _mm_and_pd(_mm_cmplt_pd(us, c0013), _mm_cmpgt_pd(v, us)));
+        _mm_storeu_pd(L->x + t, x);
+        _mm_storeu_pd(L->kd + t, r);
         /* st = 1 if acc, else 0 if rej, else 2 */
         int ma = _mm_movemask_pd(acc), mr = _mm_movemask_pd(rej);
         int und = 3 & ~(ma | mr);
@@ -867,12 +968,13 @@ static void ptrs_fast(ptrs_list *L) {
     }
 #endif
     for (; t < L->n; t++) {
-        double u = ptrs_u(L->wu[t]), v = ptrs_v(L->wv[t]);
+        double u = ptrs_u(L->w[2 * t]), v = ptrs_v(L->w[2 * t + 1]);
         double us = 0.5 - fabs(u);
-        double x = ptrs_x(L->mu[t], L->a[t], L->s[t], u, us);
-        L->kd[t] = floor_small(x);
+        double x = ptrs_x(L->mu[t], L->a[t], L->b[t], u, us);
         int acc = us >= 0.07 && v <= L->v_r[t] && x >= 0.0;
         int rej = us <= 0.0 || x < 0.0 || (us < 0.013 && v > us);
+        L->x[t] = x;
+        L->kd[t] = floor_small(x);
         L->st[t] = (uint8_t)(acc ? 1 : (rej ? 0 : 2));
     }
 }
@@ -885,7 +987,7 @@ typedef struct poisson_lf {
     double v[POISSON_NLF];
 } poisson_lf;
 
-static double logfact(poisson_lf *lf, double kd) {
+static double logfact_fill(poisson_lf *lf, double kd) {
     if (!(kd < (double)POISSON_NLF)) return log_gamma(kd + 1.0);
     size_t k = (size_t)kd;
     while (lf->n <= k) {
@@ -894,132 +996,367 @@ static double logfact(poisson_lf *lf, double kd) {
     }
     return lf->v[k];
 }
+static inline double logfact(poisson_lf *lf, double kd) {
+    if (kd < (double)lf->n) return lf->v[(size_t)kd];
+    return logfact_fill(lf, kd);
+}
 
-/* Run the list to completion: accepted variates into px (the chunk). Each
- * round: the cheap tests for all, the log test for the undecided, then
- * results out and the rejected kept (branch-free compaction) with their
- * next retry words. */
-static void ptrs_run(ptrs_list *L, float *px, sf_rng_key k, uint64_t ctr0,
-                     poisson_lf *lf) {
-    double lmu = -1.0, log_mu = 0.0; /* log of the last mean */
-    uint16_t und[NOISE_CHUNK];
-    for (uint32_t j = 1; L->n > 0; j++) {
-        ptrs_fast(L);
-        size_t nu = 0;
-        for (size_t t = 0; t < L->n; t++) {
-            und[nu] = (uint16_t)t;
-            nu += L->st[t] == 2;
-        }
-        for (size_t q = 0; q < nu; q++) {
-            /* undecided: the exact path, with floor() (kd may be beyond
-             * floor_small's range) */
-            size_t t = und[q];
-            double u = ptrs_u(L->wu[t]), v = ptrs_v(L->wv[t]);
-            double us = 0.5 - fabs(u), mu = L->mu[t];
-            double kd = floor(ptrs_x(mu, L->a[t], L->s[t], u, us));
-            if (mu != lmu) {
-                lmu = mu;
-                log_mu = log(mu);
-            }
-            L->st[t] = (uint8_t)ptrs_slow(mu, L->a[t], L->s[t], log_mu, us, v,
-                                          kd, logfact(lf, kd));
-            L->kd[t] = kd;
-        }
-        size_t keep = 0;
-        for (size_t t = 0; t < L->n; t++) {
-            /* a rejected pixel gets 0 for now, overwritten when accepted */
-            int acc = L->st[t] == 1;
-            unsigned x = (unsigned)(acc ? L->kd[t] : 0.0);
-            px[L->pix[t]] = (float)((double)x * L->inv_photons[t]);
-            L->pix[keep] = L->pix[t];
-            L->mu[keep] = L->mu[t];
-            L->inv_photons[keep] = L->inv_photons[t];
-            L->s[keep] = L->s[t];
-            L->a[keep] = L->a[t];
-            L->v_r[keep] = L->v_r[t];
-            keep += !acc;
-        }
-        /* rejected: again with the retry words, same counter and words */
-        sf_rng_key kj = retry_key(k, j);
-        for (size_t t = 0; t < keep; t++) {
-            uint32_t w[4];
-            unsigned p = L->pix[t];
-            sf__rng_block_inline(kj, ctr0 + p / 2, w);
-            L->wu[t] = w[2 * (p & 1)];
-            L->wv[t] = w[2 * (p & 1) + 1];
-        }
-        L->n = keep;
+/* The log test (ptrs_slow) for items und[0 .. nu) of L into st (0 or 1).
+ * Undecided items have 0 <= x < 2^52 (x >= 0, us >= 2^-33), so kd is
+ * exact. */
+static void ptrs_slow_list(ptrs_list *L, const uint16_t *und, size_t nu,
+                           poisson_lf *lf) {
+    size_t q = 0;
+#ifdef __SSE2__
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u);
+    const __m128d scale = _mm_set1_pd(0x1p-32), half = _mm_set1_pd(0.5);
+    const __m128d sign = _mm_set1_pd(-0.0), zero = _mm_setzero_pd();
+    for (; q + 2 <= nu; q += 2) {
+        size_t t0 = und[q], t1 = und[q + 1];
+        __m128i uv = _mm_set_epi32((int)L->w[2 * t1 + 1], (int)L->w[2 * t0 + 1],
+                                   (int)L->w[2 * t1], (int)L->w[2 * t0]);
+        uv = _mm_xor_si128(uv, flip);
+        __m128d u = _mm_mul_pd(_mm_cvtepi32_pd(uv), scale);
+        __m128d v = _mm_add_pd(
+            _mm_mul_pd(_mm_cvtepi32_pd(_mm_unpackhi_epi64(uv, uv)), scale),
+            half);
+        __m128d us = _mm_sub_pd(half, _mm_andnot_pd(sign, u));
+        __m128d mu = _mm_set_pd(L->mu[t1], L->mu[t0]);
+        __m128d a = _mm_set_pd(L->a[t1], L->a[t0]);
+        __m128d b = _mm_set_pd(L->b[t1], L->b[t0]);
+        __m128d kd = _mm_set_pd(L->kd[t1], L->kd[t0]);
+        __m128d lf2 =
+            _mm_set_pd(logfact(lf, L->kd[t1]), logfact(lf, L->kd[t0]));
+        __m128d inv_alpha = _mm_add_pd(
+            _mm_set1_pd(1.1239),
+            _mm_div_pd(_mm_set1_pd(1.1328), _mm_sub_pd(b, _mm_set1_pd(3.4))));
+        __m128d us2 = _mm_mul_pd(us, us);
+        __m128d qq = _mm_div_pd(_mm_mul_pd(_mm_mul_pd(v, inv_alpha), us2),
+                                _mm_add_pd(a, _mm_mul_pd(b, us2)));
+        __m128d lhs = log_pd(qq);
+        __m128d rhs = _mm_sub_pd(
+            _mm_add_pd(_mm_sub_pd(zero, mu), _mm_mul_pd(kd, log_pd(mu))), lf2);
+        int acc = _mm_movemask_pd(
+            _mm_or_pd(_mm_cmple_pd(lhs, rhs), _mm_cmpeq_pd(qq, zero)));
+        L->st[t0] = (uint8_t)(acc & 1);
+        L->st[t1] = (uint8_t)(acc >> 1);
+    }
+#endif
+    for (; q < nu; q++) {
+        size_t t = und[q];
+        double u = ptrs_u(L->w[2 * t]), v = ptrs_v(L->w[2 * t + 1]);
+        L->st[t] = (uint8_t)ptrs_slow(L->mu[t], L->a[t], L->b[t], 0.5 - fabs(u),
+                                      v, L->kd[t], logfact(lf, L->kd[t]));
     }
 }
 
+/* Select a where m (a 0/1 flag) is set, else 0.0, bit for bit. */
+static inline double sel_d0(unsigned m, double a) {
+    uint64_t ua;
+    memcpy(&ua, &a, sizeof ua);
+    ua &= 0ull - (uint64_t)m;
+    memcpy(&a, &ua, sizeof a);
+    return a;
+}
+
+/* Run the list (trials of level j0) to completion: accepted variates into
+ * px (the chunk), each times inv[e[pixel]]. R is scratch for the next
+ * round's list. */
+static void ptrs_run(ptrs_list *L, ptrs_list *R, float *px, const uint16_t *e,
+                     const double *inv, sf_rng_key k, uint64_t ctr0,
+                     uint32_t j0, poisson_lf *lf) {
+    uint16_t und[NOISE_CHUNK], rej[NOISE_CHUNK];
+    uint64_t ctr[NOISE_CHUNK];
+    uint32_t blk[4 * NOISE_CHUNK];
+    for (uint32_t j = j0; L->n > 0; j++) {
+        size_t n = L->n, nu = 0, nr = 0;
+        ptrs_fast(L);
+        for (size_t t = 0; t < n; t++) {
+            und[nu] = (uint16_t)t;
+            nu += L->st[t] == 2;
+        }
+        ptrs_slow_list(L, und, nu, lf);
+        /* out (a rejected pixel gets 0 for now, overwritten when
+         * accepted), and the rejected listed */
+        for (size_t t = 0; t < n; t++) {
+            unsigned p = L->pix[t], acc = L->st[t];
+            px[p] = (float)(sel_d0(acc, L->kd[t]) * inv[e[p]]);
+            rej[nr] = (uint16_t)t;
+            nr += !acc;
+        }
+        /* the rejected again, with their retry words (same counter and
+         * words) */
+        for (size_t q = 0; q < nr; q++) {
+            size_t t = rej[q];
+            unsigned p = L->pix[t];
+            ctr[q] = ctr0 + p / 2;
+            R->pix[q] = (uint16_t)p;
+            R->mu[q] = L->mu[t];
+            R->b[q] = L->b[t];
+            R->a[q] = L->a[t];
+            R->v_r[q] = L->v_r[t];
+        }
+        philox_blocks(retry_key(k, j), 0, ctr, nr, blk);
+        for (size_t q = 0; q < nr; q++) {
+            unsigned h = R->pix[q] & 1u;
+            R->w[2 * q] = blk[4 * q + 2 * h];
+            R->w[2 * q + 1] = blk[4 * q + 2 * h + 1];
+        }
+        R->n = nr;
+        ptrs_list *T = L;
+        L = R;
+        R = T;
+    }
+}
+
+/* The first trials of a chunk, per pixel: mean, constants, trial. */
+typedef struct ptrs_chunk {
+    double mu[NOISE_CHUNK], b[NOISE_CHUNK], a[NOISE_CHUNK];
+    double v_r[NOISE_CHUNK], kd[NOISE_CHUNK];
+    /* bit j: pixel j's first trial undecided / rejected; selected but
+     * mean < POISSON_MU_PTRS (inversion, or 0) */
+    uint64_t und[NOISE_CHUNK / 64], rej[NOISE_CHUNK / 64];
+    uint64_t low[NOISE_CHUNK / 64];
+} ptrs_chunk;
+
+/* Set bits b (0..3, two pixels) at pixel j of a chunk bit map. */
+static inline void bits_put(uint64_t *map, size_t j, unsigned b) {
+    map[j >> 6] |= (uint64_t)b << (j & 63);
+}
+
+/* One pixel's first trial, scalar (the SSE2 path below does the same
+ * operations two pixels at a time). */
+static void ptrs_first1(ptrs_chunk *C, float *px, size_t j, double p,
+                        double inv, const uint32_t *w) {
+    double mu = px[j] > 0.0f ? (double)px[j] * p : 0.0;
+    if (!(p > 0.0)) return;
+    if (!(mu >= POISSON_MU_PTRS)) {
+        C->mu[j] = mu;
+        bits_put(C->low, j, 1);
+        return;
+    }
+    mu = mu > POISSON_MU_MAX ? POISSON_MU_MAX : mu;
+    double b, a, v_r;
+    ptrs_prepare(sqrt(mu), &b, &a, &v_r);
+    C->mu[j] = mu;
+    C->b[j] = b;
+    C->a[j] = a;
+    C->v_r[j] = v_r;
+    double u = ptrs_u(w[2 * j]), v = ptrs_v(w[2 * j + 1]);
+    double us = 0.5 - fabs(u);
+    double x = ptrs_x(mu, a, b, u, us);
+    int acc = us >= 0.07 && v <= v_r && x >= 0.0;
+    int rej = us <= 0.0 || x < 0.0 || (us < 0.013 && v > us);
+    C->kd[j] = floor_small(x);
+    if (acc)
+        px[j] = (float)(C->kd[j] * inv);
+    else
+        bits_put(rej ? C->rej : C->und, j, 1);
+}
+
+/* First trials of the chunk's pixels [0, m) (entry e[j], photons ph[],
+ * words w[2 j], w[2 j + 1]): accepted ones written, the others marked in
+ * C's bit maps. The constants of a mean are computed once per run of
+ * equal means (the per-distinct-mean cache of piecewise-constant images);
+ * after other noise every mean differs, and they come two at a time from
+ * SIMD sqrt and divide. */
+static void ptrs_first(ptrs_chunk *C, float *px, const uint16_t *e, size_t m,
+                       const double *ph, const double *inv, const uint32_t *w) {
+    memset(C->und, 0, sizeof C->und);
+    memset(C->rej, 0, sizeof C->rej);
+    memset(C->low, 0, sizeof C->low);
+    size_t j = 0;
+#ifdef __SSE2__
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u);
+    const __m128d scale = _mm_set1_pd(0x1p-32), half = _mm_set1_pd(0.5);
+    const __m128d two = _mm_set1_pd(2.0), c043 = _mm_set1_pd(0.43);
+    const __m128d big = _mm_set1_pd(0x1p52), one = _mm_set1_pd(1.0);
+    const __m128d zero = _mm_setzero_pd(), sign = _mm_set1_pd(-0.0);
+    const __m128d c007 = _mm_set1_pd(0.07), c0013 = _mm_set1_pd(0.013);
+    const __m128d lo = _mm_set1_pd(POISSON_MU_PTRS);
+    const __m128d hi = _mm_set1_pd(POISSON_MU_MAX);
+    /* Two loops, so that the long latencies (sqrt, divide) of many pairs
+     * overlap: means and constants, then the trials. */
+    uint8_t elig2[NOISE_CHUNK / 2];
+    __m128d pmu = _mm_set1_pd(-1.0), b = zero, a = zero, v_r = zero;
+    for (; j + 2 <= m; j += 2) {
+        __m128d p = _mm_set_pd(ph[e[j + 1]], ph[e[j]]);
+        __m128 v2 = _mm_castpd_ps(_mm_load_sd((const double *)(px + j)));
+        __m128d vd = _mm_cvtps_pd(v2);
+        /* mu = v > 0 ? v p : 0 (NaN: 0) */
+        __m128d mu = _mm_mul_pd(_mm_and_pd(_mm_cmpgt_pd(vd, zero), vd), p);
+        __m128d sel = _mm_cmpgt_pd(p, zero), elig = _mm_cmpge_pd(mu, lo);
+        mu = _mm_min_pd(mu, hi);
+        _mm_storeu_pd(C->mu + j, mu);
+        int ms = _mm_movemask_pd(sel), me = _mm_movemask_pd(elig);
+        elig2[j / 2] = (uint8_t)me;
+        if (ms & ~me) bits_put(C->low, j, (unsigned)(ms & ~me));
+        if (!me) continue;
+        if (_mm_movemask_pd(_mm_cmpeq_pd(mu, pmu)) != 3) {
+            /* as ptrs_prepare */
+            pmu = mu;
+            b = _mm_add_pd(_mm_set1_pd(0.931),
+                           _mm_mul_pd(_mm_set1_pd(2.53), _mm_sqrt_pd(mu)));
+            a = _mm_add_pd(_mm_set1_pd(-0.059),
+                           _mm_mul_pd(_mm_set1_pd(0.02483), b));
+            v_r = _mm_sub_pd(_mm_set1_pd(0.9277),
+                             _mm_div_pd(_mm_set1_pd(3.6224),
+                                        _mm_sub_pd(b, _mm_set1_pd(2.0))));
+        }
+        _mm_storeu_pd(C->b + j, b);
+        _mm_storeu_pd(C->a + j, a);
+        _mm_storeu_pd(C->v_r + j, v_r);
+    }
+    for (size_t i = 0; i + 2 <= j; i += 2) {
+        int me = elig2[i / 2];
+        if (!me) continue;
+        __m128d mu = _mm_loadu_pd(C->mu + i), b2 = _mm_loadu_pd(C->b + i);
+        __m128d a2 = _mm_loadu_pd(C->a + i), vr2 = _mm_loadu_pd(C->v_r + i);
+        __m128d iv = _mm_set_pd(inv[e[i + 1]], inv[e[i]]);
+        /* the trial, as ptrs_trial; words u0 v0 u1 v1 -> u0 u1 | v0 v1 */
+        __m128i uv = _mm_shuffle_epi32(
+            _mm_loadu_si128((const __m128i *)(w + 2 * i)), 0xD8);
+        uv = _mm_xor_si128(uv, flip);
+        __m128d u = _mm_mul_pd(_mm_cvtepi32_pd(uv), scale);
+        __m128d v = _mm_add_pd(
+            _mm_mul_pd(_mm_cvtepi32_pd(_mm_unpackhi_epi64(uv, uv)), scale),
+            half);
+        __m128d us = _mm_sub_pd(half, _mm_andnot_pd(sign, u));
+        __m128d x = _mm_add_pd(_mm_div_pd(_mm_mul_pd(two, a2), us), b2);
+        x = _mm_add_pd(_mm_add_pd(_mm_mul_pd(x, u), mu), c043);
+        __m128d r = _mm_sub_pd(_mm_add_pd(x, big), big);
+        r = _mm_sub_pd(r, _mm_and_pd(_mm_cmpgt_pd(r, x), one));
+        _mm_storeu_pd(C->kd + i, r);
+        __m128d acc =
+            _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(us, c007), _mm_cmple_pd(v, vr2)),
+                       _mm_cmpge_pd(x, zero));
+        __m128d rej =
+            _mm_or_pd(_mm_or_pd(_mm_cmple_pd(us, zero), _mm_cmplt_pd(x, zero)),
+                      _mm_and_pd(_mm_cmplt_pd(us, c0013), _mm_cmpgt_pd(v, us)));
+        int ma = _mm_movemask_pd(acc) & me,
+            mr = _mm_movemask_pd(rej) & me & ~ma;
+        acc =
+            _mm_and_pd(acc, _mm_castsi128_pd(_mm_set_epi64x(
+                                -(long long)(me >> 1), -(long long)(me & 1))));
+        bits_put(C->rej, i, (unsigned)mr);
+        bits_put(C->und, i, (unsigned)(me & ~(ma | mr)));
+        /* accepted: (float)(kd inv) over the old value */
+        __m128 v2 = _mm_castpd_ps(_mm_load_sd((const double *)(px + i)));
+        __m128 out = _mm_cvtpd_ps(_mm_mul_pd(r, iv));
+        __m128 m32 = _mm_castpd_ps(acc);
+        m32 = _mm_shuffle_ps(m32, m32, 0x08); /* lanes 0, 2 -> 0, 1 */
+        out = _mm_or_ps(_mm_and_ps(m32, out), _mm_andnot_ps(m32, v2));
+        _mm_storel_pi((__m64 *)(px + i), out);
+    }
+#endif
+    for (; j < m; j++)
+        ptrs_first1(C, px, j, ph[e[j]], inv[e[j]], w);
+}
+
+/* Indices of the set bits of a chunk bit map, in order; returns the count. */
+static size_t bits_list(const uint64_t *map, uint16_t *idx) {
+    size_t n = 0;
+    for (size_t q = 0; q < NOISE_CHUNK / 64; q++)
+        for (uint64_t b = map[q]; b; b &= b - 1)
+            idx[n++] = (uint16_t)(q * 64 + (size_t)__builtin_ctzll(b));
+    return n;
+}
+
 /* v' = Poisson(max(v, 0) * photons) / photons, pixel i on words
- * 2 (i % 2), 2 (i % 2) + 1 of counter i / 2. */
-static void apply_poisson(sf_imgf *im, const noise_sel *s,
-                          const sf_noise_params *tab, sf_rng_key k) {
+ * 2 (i % 2), 2 (i % 2) + 1 of counter i / 2. ph[e] = photons of entry e
+ * (0: invalid, the pixels stay as they are), inv[e] = 1 / ph[e]. Per
+ * chunk: the first trials of all pixels in one pass; the undecided ones'
+ * log tests; the rest (retries, small means) as lists. */
+static void apply_poisson(sf_imgf *im, const noise_sel *s, const double *ph,
+                          const double *inv, sf_rng_key k) {
     size_t n = (size_t)im->nx * (size_t)im->ny;
     uint32_t w[2 * NOISE_CHUNK];
-    uint16_t e[NOISE_CHUNK];
-    ptrs_list L;
-    poisson_lf lf;
-    lf.n = 0;
-    unsigned last_e = 0; /* entry whose photons are cached */
-    double photons = 0.0, inv_photons = 0.0;
-    int valid = 0;
+    uint16_t e[NOISE_CHUNK], idx[NOISE_CHUNK];
+    uint64_t ctr[NOISE_CHUNK];
+    uint32_t blk[4 * NOISE_CHUNK];
+    ptrs_chunk C;
+    ptrs_list L[2]; /* ~30 KB of stack, with C and lf below ~55 KB */
+    poisson_lf lf[1];
     double inv_mu = -1.0, exp_neg_mu = 1.0; /* inversion: last mean */
+    lf->n = 0;
     for (size_t i0 = 0; i0 < n; i0 += NOISE_CHUNK) {
         size_t m = n - i0 < NOISE_CHUNK ? n - i0 : NOISE_CHUNK;
         if (!sel_chunk(s, i0, m, e)) continue;
-        philox_blocks(k, i0 / 2, (m + 1) / 2, w);
+        philox_blocks(k, i0 / 2, NULL, (m + 1) / 2, w);
         float *px = im->px + i0;
-        int same_mu = 1;
-        L.n = 0;
-        for (size_t j = 0; j < m; j++) {
-            unsigned l = e[j];
-            if (!l) continue;
-            if (l != last_e) {
-                last_e = l;
-                photons = tab[l].photons;
-                valid = photons > 0.0 && isfinite(photons);
-                inv_photons = valid ? 1.0 / photons : 0.0;
-            }
-            if (!valid) continue;
-            double mu = px[j] > 0.0f ? (double)px[j] * photons : 0.0;
+        ptrs_first(&C, px, e, m, ph, inv, w);
+        /* small means: inversion (or 0) */
+        size_t nl = bits_list(C.low, idx);
+        for (size_t q = 0; q < nl; q++) {
+            size_t j = idx[q];
+            double mu = C.mu[j];
             if (!(mu > 0.0)) {
-                px[j] = 0.0f;
+                px[j] = 0.0f; /* also NaN */
                 continue;
             }
-            if (mu > POISSON_MU_MAX) mu = POISSON_MU_MAX;
-            if (mu < POISSON_MU_PTRS) {
-                if (mu != inv_mu) {
-                    inv_mu = mu;
-                    exp_neg_mu = exp(-mu);
-                }
-                unsigned x =
-                    poisson_invert(mu, exp_neg_mu, w[2 * j], w[2 * j + 1]);
-                px[j] = (float)((double)x * inv_photons);
-                continue;
+            if (mu != inv_mu) {
+                inv_mu = mu;
+                exp_neg_mu = exp(-mu);
             }
-            size_t t = L.n++;
-            same_mu &= t == 0 || mu == L.mu[0];
-            L.pix[t] = (uint16_t)j;
-            L.mu[t] = mu;
-            L.inv_photons[t] = inv_photons;
-            L.wu[t] = w[2 * j];
-            L.wv[t] = w[2 * j + 1];
+            unsigned x = poisson_invert(mu, exp_neg_mu, w[2 * j], w[2 * j + 1]);
+            px[j] = (float)((double)x * inv[e[j]]);
         }
-        if (L.n == 0) continue;
-        ptrs_constants(&L, same_mu);
-        ptrs_run(&L, px, k, i0 / 2, &lf);
+        /* undecided first trials: the log test, as a list */
+        size_t nu = bits_list(C.und, idx);
+        if (nu) {
+            ptrs_list *U = &L[0];
+            for (size_t q = 0; q < nu; q++) {
+                size_t j = idx[q];
+                U->pix[q] = (uint16_t)j;
+                U->w[2 * q] = w[2 * j];
+                U->w[2 * q + 1] = w[2 * j + 1];
+                U->mu[q] = C.mu[j];
+                U->a[q] = C.a[j];
+                U->b[q] = C.b[j];
+                U->kd[q] = C.kd[j];
+                idx[q] = (uint16_t)q;
+            }
+            U->n = nu;
+            ptrs_slow_list(U, idx, nu, lf);
+            for (size_t q = 0; q < nu; q++) {
+                /* a rejected pixel gets 0 for now, overwritten when
+                 * accepted */
+                unsigned j = U->pix[q], acc = U->st[q];
+                px[j] = (float)(sel_d0(acc, U->kd[q]) * inv[e[j]]);
+                bits_put(C.rej, j, !acc);
+            }
+        }
+        /* rejected first trials: again with their retry words */
+        size_t nr = bits_list(C.rej, idx);
+        if (!nr) continue;
+        ptrs_list *R = &L[0];
+        for (size_t q = 0; q < nr; q++) {
+            size_t j = idx[q];
+            ctr[q] = i0 / 2 + j / 2;
+            R->pix[q] = (uint16_t)j;
+            R->mu[q] = C.mu[j];
+            R->b[q] = C.b[j];
+            R->a[q] = C.a[j];
+            R->v_r[q] = C.v_r[j];
+        }
+        philox_blocks(retry_key(k, 1), 0, ctr, nr, blk);
+        for (size_t q = 0; q < nr; q++) {
+            unsigned h = R->pix[q] & 1u;
+            R->w[2 * q] = blk[4 * q + 2 * h];
+            R->w[2 * q + 1] = blk[4 * q + 2 * h + 1];
+        }
+        R->n = nr;
+        ptrs_run(R, &L[1], px, e, inv, k, i0 / 2, 2, lf);
     }
 }
 
 /* ---------------------------------------------------------------- perlin */
 
-#define PERLIN_TW 128               /* tile width, px */
-#define PERLIN_TH 64                /* tile height, px */
-#define PERLIN_LMAX (PERLIN_TW + 4) /* lattice columns cached per chunk */
-#define PERLIN_MAX_OCTAVES 32       /* octave index uses counter bits 41+ */
-#define PERLIN_LMASK 0xFFFFFull     /* lattice indices wrap at 2^20 */
+#define PERLIN_TW          128             /* tile width, px */
+#define PERLIN_TH          64              /* tile height, px */
+#define PERLIN_LMAX        (PERLIN_TW + 4) /* lattice columns cached per chunk */
+#define PERLIN_MAX_OCTAVES 32         /* octave index uses counter bits 41+ */
+#define PERLIN_LMASK       0xFFFFFull /* lattice indices wrap at 2^20 */
 
 /* fBm: v + amplitude * sum_o w_o perlin_o(x, y) / sum_o |w_o|, w_o =
  * persistence^o, octave o with cells * 2^o lattice cells across each axis
@@ -1138,8 +1475,7 @@ static void perlin_chunk(const perlin_oct *po, sf_rng_key k,
 /* Octaves and output scale of one parameter set; 0 if it changes nothing
  * (no octaves, bad numbers, all weights zero). off[o] = (ox, oy). */
 static int perlin_setup(const sf_noise_params *p, int nx, int ny,
-                        const double (*off)[2], perlin_oct *oct,
-                        float *scale) {
+                        const double (*off)[2], perlin_oct *oct, float *scale) {
     int n_oct = p->octaves;
     if (n_oct < 1 || !(p->cells > 0.0) || !isfinite(p->cells) ||
         !isfinite(p->amplitude) || !isfinite(p->persistence))
@@ -1205,15 +1541,25 @@ static void apply_perlin(sf_imgf *im, const noise_sel *s,
         for (int tx0 = 0; tx0 < nx; tx0 += PERLIN_TW) {
             int tw = nx - tx0 < PERLIN_TW ? nx - tx0 : PERLIN_TW;
             tile++;
-            /* Entries present and their boxes, run by run. */
+            /* Entries present and their boxes, run by run (the whole
+             * image: entry 1 over the whole tile). */
             int np = 0;
-            for (int j = 0; j < th; j++) {
+            if (!s->lab) {
+                box[1].x0 = box[1].y0 = 0;
+                box[1].x1 = (uint8_t)(tw - 1);
+                box[1].y1 = (uint8_t)(th - 1);
+                present[np++] = 1;
+            }
+            for (int j = 0; j < th && s->lab; j++) {
                 uint16_t *er = et + (size_t)j * PERLIN_TW;
                 size_t i0 = (size_t)(ty0 + j) * (size_t)nx + (size_t)tx0;
                 if (!sel_chunk(s, i0, (size_t)tw, er)) continue;
+                unsigned diff = 0; /* one run (whole image, big shapes)? */
+                for (int i = 1; i < tw; i++)
+                    diff |= er[i] != er[0];
                 for (int i = 0; i < tw;) {
                     unsigned l = er[i];
-                    int r = i + 1;
+                    int r = diff ? i + 1 : tw;
                     while (r < tw && er[r] == l)
                         r++;
                     if (l) {
@@ -1263,9 +1609,13 @@ static void apply_perlin(sf_imgf *im, const noise_sel *s,
                     const float *a = acc + (size_t)j * PERLIN_TW;
                     const uint16_t *er = et + (size_t)j * PERLIN_TW;
                     float *px = im->px + i0;
-#pragma omp simd
+                    if (!s->lab) {
+                        for (int i = x0; i < x1; i++)
+                            px[i] += scale * a[i];
+                        continue;
+                    }
                     for (int i = x0; i < x1; i++)
-                        px[i] = er[i] == l ? px[i] + scale * a[i] : px[i];
+                        px[i] = sel_f(er[i] == l, px[i] + scale * a[i], px[i]);
                 }
             }
         }
@@ -1284,10 +1634,13 @@ static int noise_run(int model, const noise_sel *s, const sf_noise_params *tab,
     enum { SMALL = 256 };
     union {
         float sig[SMALL + 1];
+        double ph[2 * (SMALL + 1)];
         perlin_box box[SMALL + 1];
     } small;
     void *scratch = &small, *heap = NULL;
-    size_t each = model == SF_NOISE_PERLIN ? sizeof(perlin_box) : sizeof(float);
+    size_t each = model == SF_NOISE_PERLIN    ? sizeof(perlin_box)
+                  : model == SF_NOISE_POISSON ? 2 * sizeof(double)
+                                              : sizeof(float);
     if (n_entries > SMALL) {
         scratch = heap = calloc((size_t)n_entries + 1, each);
         if (!heap) return -1;
@@ -1301,11 +1654,21 @@ static int noise_run(int model, const noise_sel *s, const sf_noise_params *tab,
         for (int l = 1; l <= n_entries; l++)
             sig[l] = (float)tab[l].sigma;
     }
+    double *ph = scratch, *inv = ph + n_entries + 1;
+    if (model == SF_NOISE_POISSON) {
+        ph[0] = inv[0] = 0.0; /* entry 0: untouched */
+        for (int l = 1; l <= n_entries; l++) {
+            double p = tab[l].photons;
+            int ok = p > 0.0 && isfinite(p);
+            ph[l] = ok ? p : 0.0;
+            inv[l] = ok ? 1.0 / p : 0.0;
+        }
+    }
     switch (model) {
     case SF_NOISE_GAUSSIAN: apply_normal1(im, s, scratch, k, 0); break;
     case SF_NOISE_SPECKLE: apply_normal1(im, s, scratch, k, 1); break;
     case SF_NOISE_RICIAN: apply_rician(im, s, scratch, k); break;
-    case SF_NOISE_POISSON: apply_poisson(im, s, tab, k); break;
+    case SF_NOISE_POISSON: apply_poisson(im, s, ph, inv, k); break;
     case SF_NOISE_PERLIN: apply_perlin(im, s, tab, k, scratch); break;
     default: break;
     }
@@ -1323,8 +1686,7 @@ void sf__noise_apply(const sf_noise_params *p, sf_imgf *im,
 }
 
 void sf__noise_apply_labels(const sf_noise_params *params, int n_labels,
-                            sf_imgf *im, const uint16_t *labels,
-                            sf_rng_key k) {
+                            sf_imgf *im, const uint16_t *labels, sf_rng_key k) {
     if (!params || n_labels <= 0 || !im || !im->px || im->nx <= 0 ||
         im->ny <= 0 || !labels)
         return;

@@ -49,14 +49,26 @@ static void apply_noise(const sf_config *c, uint64_t seed, uint64_t index,
             sf__noise_json(&p, json);
             sf__noise_apply(&p, im, NULL, 0, key);
         } else {
+            /* All instances' parameters first (the same draws, in the same
+             * order), then one pass over the image for all of them. */
+            sf_noise_params *ps =
+                malloc(sizeof *ps * ((size_t)n_instances + 1));
             sf__buf_puts(json, "\"params\":[");
             for (int l = 1; l <= n_instances; l++) {
                 sf__noise_draw(&c->noise.model[m], m, &dp, &p);
                 if (l > 1) sf__buf_puts(json, ",");
                 sf__noise_json(&p, json);
-                sf__noise_apply(&p, im, labels, (uint16_t)l, key);
+                if (ps)
+                    ps[l] = p;
+                else /* no memory: label by label, the same result */
+                    sf__noise_apply(&p, im, labels, (uint16_t)l, key);
             }
             sf__buf_puts(json, "]");
+            if (ps) {
+                ps[0] = ps[1]; /* never read */
+                sf__noise_apply_labels(ps, n_instances, im, labels, key);
+                free(ps);
+            }
         }
         sf__buf_puts(json, "}");
     }

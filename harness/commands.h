@@ -23,6 +23,7 @@ int sf_cmd_generate(int argc, char **argv);
 int sf_cmd_verify(int argc, char **argv);
 int sf_cmd_merge(int argc, char **argv);
 int sam_cmd_predict(int argc, char **argv);
+int sam_cmd_train(int argc, char **argv);
 int hx_cmd_ttest(int argc, char **argv);
 
 /* Shared CLI helpers (harness/cli.c). */

@@ -15,6 +15,7 @@ static const sf_command commands[] = {
     {"merge", "combine shard directories into one corpus", sf_cmd_merge},
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
     {"predict", "run a SAM-format checkpoint on one image", sam_cmd_predict},
+    {"train", "train a SAM-architecture model on synthetic corpora", sam_cmd_train},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

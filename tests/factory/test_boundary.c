@@ -335,6 +335,81 @@ Test(boundary, pipeline_equals_per_label_erosion_and_components) {
     free(scratch);
 }
 
+/* The pipeline check of one (nx, ny) sample: generate against the label
+ * map, per-label erosion of the recorded pairs, binary mask, components.
+ * Returns the number of eroded labels. */
+static int check_pipeline(const sf_config *c, int nx, int ny, uint64_t seed,
+                          uint64_t idx) {
+    const size_t n = (size_t)nx * ny;
+    sf_imgf im;
+    cr_assert_eq(sf__imgf_alloc(&im, nx, ny, 0.0f), SF_OK);
+    uint16_t *lab = malloc(n * 2), *ref = malloc(n * 2);
+    uint8_t *scratch = malloc(2 * (size_t)nx);
+    int (*pairs)[2] = malloc(1024 * sizeof *pairs);
+    cr_assert(lab && ref && scratch && pairs);
+    sf_buf js = {0};
+    sf_err e;
+    int k = -1;
+    cr_assert_eq(sf__boundary_generate(c, seed, idx, &im, lab, &k, &js, &e),
+                 SF_OK, "%s", e.msg);
+    sf_draw d;
+    sf__draw_init(&d, seed, idx, SF_STREAM_BOUNDARY);
+    int n_labels = sf__draw_irange(&d, c->boundary.n_labels);
+    cr_assert_eq(sf__boundary_label_map(
+                     c, &d, sf_rng_key_make(seed, idx, SF_STREAM_BOUNDARY_FIELD),
+                     sf_rng_key_make(seed, idx, SF_STREAM_BOUNDARY_WARP),
+                     n_labels, ref, nx, ny, NULL),
+                 SF_OK);
+    int np = parse_eroded(js.s, pairs, 1024);
+    for (int q = 0; q < np; q++)
+        sf__erode_label(ref, nx, ny, (uint16_t)pairs[q][0], pairs[q][1],
+                        scratch);
+    for (size_t i = 0; i < n; i++) ref[i] = ref[i] != 0;
+    cr_assert_eq(sf__relabel_components(ref, nx, ny, c->min_instance_area),
+                 k);
+    cr_assert_arr_eq(ref, lab, n * 2, "%dx%d index %d", nx, ny, (int)idx);
+    sf__imgf_release(&im);
+    free(lab);
+    free(ref);
+    free(scratch);
+    free(pairs);
+    sf__buf_release(&js);
+    return np;
+}
+
+Test(boundary, pipeline_holds_for_long_erosions_and_many_labels) {
+    /* The erosion's distance transform in all its regimes (steps up to
+     * 4, up to 128: shifts of up to 64 along rows, beyond: two passes),
+     * labels without room for their steps beside them (> 255), and
+     * non-square images. */
+    static const struct {
+        int lo, hi, labels, nx, ny, samples;
+        double scale; /* one label scale, so regions are wide enough */
+    } cases[] = {{1, 1, 0, 97, 64, 3, 0.0},
+                 {5, 9, 0, 128, 96, 3, 0.0},
+                 {60, 128, 3, 400, 380, 2, 0.006},
+                 {129, 254, 2, 640, 600, 1, 0.003},
+                 {1, 4, 300, 150, 120, 3, 0.0},
+                 {20, 40, 260, 140, 150, 3, 0.0}};
+    for (size_t q = 0; q < sizeof cases / sizeof *cases; q++) {
+        sf_config c = config(256);
+        c.boundary.erode_iterations = (sf_irange){cases[q].lo, cases[q].hi};
+        c.boundary.erode_fraction = (sf_range){0.5, 0.9};
+        if (cases[q].labels)
+            c.boundary.n_labels =
+                (sf_irange){cases[q].labels, cases[q].labels};
+        if (cases[q].scale > 0.0) {
+            c.boundary.n_label_scales = 1;
+            c.boundary.label_scales[0] = cases[q].scale;
+        }
+        int eroded = 0;
+        for (int idx = 0; idx < cases[q].samples; idx++)
+            eroded += check_pipeline(&c, cases[q].nx, cases[q].ny, 13,
+                                     (uint64_t)idx);
+        cr_assert_gt(eroded, 0, "case %d eroded nothing", (int)q);
+    }
+}
+
 static void check_instances(const sample *s, int min_area) {
     const int n = s->n;
     const uint16_t *m = s->labels;

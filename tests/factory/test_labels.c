@@ -198,6 +198,77 @@ Test(labels, exactly_65535_components_fit) {
     free(m);
 }
 
+/* Reference components: breadth-first flood fill from each unvisited
+ * nonzero pixel in raster order (so components are numbered by their
+ * first pixel), dropping those under min_area, as the function does. */
+static int flood_components(const uint16_t *in, uint16_t *out, int nx,
+                            int ny, int min_area) {
+    const int n = nx * ny;
+    char *seen = calloc((size_t)n, 1);
+    int *queue = malloc((size_t)n * sizeof *queue);
+    cr_assert(seen && queue);
+    int k = 0;
+    for (int i = 0; i < n; i++) out[i] = 0;
+    for (int s = 0; s < n; s++) {
+        if (!in[s] || seen[s]) continue;
+        /* queue[0..len) ends up holding the whole component. */
+        int len = 0, head = 0;
+        queue[len++] = s;
+        seen[s] = 1;
+        while (head < len) {
+            int i = queue[head++], x = i % nx, y = i / nx;
+            const int nb[4][2] = {{x - 1, y}, {x + 1, y}, {x, y - 1},
+                                  {x, y + 1}};
+            for (int q = 0; q < 4; q++) {
+                int u = nb[q][0], v = nb[q][1];
+                if (u < 0 || u >= nx || v < 0 || v >= ny) continue;
+                int j = v * nx + u;
+                if (seen[j] || in[j] != in[s]) continue;
+                seen[j] = 1;
+                queue[len++] = j;
+            }
+        }
+        uint16_t id = len >= min_area ? (uint16_t)++k : 0;
+        for (int q = 0; q < len; q++) out[queue[q]] = id;
+    }
+    free(seen);
+    free(queue);
+    return k;
+}
+
+Test(labels, components_match_flood_fill_on_random_maps) {
+    /* Random blobby maps of a few values, widths around the vector sizes
+     * (run scans take 8 pixels at a time) and wider. */
+    static const int sizes[][2] = {{1, 9},  {7, 5},   {8, 8},  {9, 7},
+                                   {17, 13}, {64, 40}, {301, 57}};
+    uint32_t st = 12345u;
+    for (size_t q = 0; q < sizeof sizes / sizeof *sizes; q++)
+        for (int rep = 0; rep < 4; rep++) {
+            const int nx = sizes[q][0], ny = sizes[q][1], n = nx * ny;
+            uint16_t *m = malloc((size_t)n * 2), *ref = malloc((size_t)n * 2);
+            cr_assert(m && ref);
+            /* Runs of random length and value, rows correlated with the
+             * row above: long runs, merges, holes. */
+            for (int y = 0; y < ny; y++)
+                for (int x = 0; x < nx;) {
+                    st = st * 1664525u + 1013904223u;
+                    int len = 1 + (int)(st >> 28) * (rep + 1);
+                    uint16_t v = (uint16_t)((st >> 20) % (rep < 2 ? 2 : 4));
+                    int copy = y > 0 && (st >> 8) % 3 == 0;
+                    for (int e = x + len; x < e && x < nx; x++)
+                        m[y * nx + x] = copy ? m[(y - 1) * nx + x] : v;
+                }
+            int min_area = rep % 2 ? 3 : 0;
+            int k_ref = flood_components(m, ref, nx, ny, min_area);
+            int k = sf__relabel_components(m, nx, ny, min_area);
+            cr_assert_eq(k, k_ref, "%dx%d rep %d", nx, ny, rep);
+            cr_assert_arr_eq(m, ref, (size_t)n * 2, "%dx%d rep %d", nx, ny,
+                             rep);
+            free(m);
+            free(ref);
+        }
+}
+
 /* --------------------------------------------------------------- erosion */
 
 Test(labels, erosion_step_removes_exactly_the_rim) {

@@ -656,3 +656,136 @@ Test(noise, json_records_the_models_fields) {
         "{\"model\":\"perlin\",\"amplitude\":0.05,\"octaves\":3,\"cells\":4.5,"
         "\"persistence\":0.5}");
 }
+
+/* ------------------------------------------------------- per-label apply */
+
+/* A label map with n labels in blobs (0 in a band, a few labels above n
+ * that must stay untouched), plus scattered single pixels. */
+static uint16_t *labels_many(int nx, int ny, int n) {
+    uint16_t *m = malloc(sizeof *m * (size_t)nx * ny);
+    cr_assert(m);
+    sf_rng_key k = sf_rng_key_make(98, 0, 0);
+    for (int y = 0; y < ny; y++)
+        for (int x = 0; x < nx; x++) {
+            size_t i = (size_t)y * nx + x;
+            int l = 1 + (x / 23 + 7 * (y / 19)) % n;
+            uint64_t r = sf_rng_u64(k, i);
+            if ((r & 31) == 0) l = 1 + (int)((r >> 8) % (uint64_t)n);
+            if (y % 50 >= 47) l = 0;
+            if ((r & 1023) == 1) l = n + 1 + (int)((r >> 20) & 3);
+            m[i] = (uint16_t)l;
+        }
+    return m;
+}
+
+/* Parameters for label l: every label its own values; perlin labels differ
+ * in octaves, cells and persistence too. Label 3 of poisson has invalid
+ * photons (its pixels stay as they are in both paths). */
+static sf_noise_params params_for(int model, int l) {
+    sf_noise_params p = params(model);
+    p.sigma *= 0.5 + 0.03 * l;
+    p.photons = 15.0 + 37.0 * l;
+    if (model == SF_NOISE_POISSON && l == 3) p.photons = 0.0;
+    p.amplitude = 0.02 + 0.004 * l;
+    p.octaves = 1 + l % 5;
+    p.cells = 1.5 + 0.7 * (l % 9);
+    p.persistence = 0.3 + 0.05 * (l % 7);
+    return p;
+}
+
+static void labels_match(int nx, int ny, int n, int noisy) {
+    size_t np = (size_t)nx * ny;
+    uint16_t *lab = labels_many(nx, ny, n);
+    sf_noise_params *ps = calloc((size_t)n + 1, sizeof *ps);
+    cr_assert(ps);
+    for (int model = 0; model < SF_NOISE_COUNT; model++) {
+        for (int l = 1; l <= n; l++)
+            ps[l] = params_for(model, l);
+        ps[0].model = -1; /* never read */
+        ps[0].sigma = NAN;
+        sf_rng_key k = sf_rng_key_make(31, (uint64_t)model, 5);
+        sf_imgf in = noisy ? img_random(nx, ny, 8) : img_const(nx, ny, 0.0f);
+        if (!noisy) /* piecewise constant, like a module's output */
+            for (size_t i = 0; i < np; i++)
+                in.px[i] = 0.05f + 0.9f * (float)(lab[i] % 7) / 7.0f;
+        in.px[0] = -0.0f;
+        in.px[np - 1] = NAN;
+        sf_imgf one = img_copy(&in), each = img_copy(&in);
+        sf__noise_apply_labels(ps, n, &one, lab, k);
+        for (int l = 1; l <= n; l++)
+            sf__noise_apply(&ps[l], &each, lab, (uint16_t)l, k);
+        size_t changed = 0;
+        for (size_t i = 0; i < np; i++) {
+            cr_assert(!memcmp(&one.px[i], &each.px[i], sizeof(float)),
+                      "model %d pixel %zu (label %d): one pass %a, per label "
+                      "%a",
+                      model, i, lab[i], (double)one.px[i], (double)each.px[i]);
+            if (lab[i] == 0 || lab[i] > n)
+                cr_assert(!memcmp(&one.px[i], &in.px[i], sizeof(float)),
+                          "model %d pixel %zu: label %d touched", model, i,
+                          lab[i]);
+            changed += memcmp(&one.px[i], &in.px[i], sizeof(float)) != 0;
+        }
+        cr_expect(changed > np / 2, "model %d: %zu of %zu changed", model,
+                  changed, np);
+        sf__imgf_release(&in);
+        sf__imgf_release(&one);
+        sf__imgf_release(&each);
+    }
+    free(ps);
+    free(lab);
+}
+
+Test(noise, labels_one_pass_equals_per_label_apply) {
+    labels_match(301, 157, 40, 0);  /* odd sizes, piecewise constant */
+    labels_match(300, 130, 300, 1); /* many labels (heap scratch), noisy */
+    labels_match(7, 5, 3, 1);       /* smaller than a chunk and a tile */
+}
+
+Test(noise, labels_edge_cases) {
+    sf_imgf in = img_random(20, 10, 3), im = img_copy(&in);
+    uint16_t lab[200];
+    for (int i = 0; i < 200; i++)
+        lab[i] = (uint16_t)(i % 3);
+    sf_noise_params ps[3] = {params(SF_NOISE_GAUSSIAN),
+                             params(SF_NOISE_GAUSSIAN),
+                             params(SF_NOISE_GAUSSIAN)};
+    sf_rng_key k = sf_rng_key_make(2, 2, 2);
+    sf__noise_apply_labels(ps, 0, &im, lab, k);
+    sf__noise_apply_labels(ps, 2, &im, NULL, k);
+    sf__noise_apply_labels(NULL, 2, &im, lab, k);
+    sf__noise_apply_labels(ps, 2, NULL, lab, k);
+    cr_expect(!memcmp(im.px, in.px, sizeof(float) * 200), "no-ops");
+    sf__imgf_release(&in);
+    sf__imgf_release(&im);
+}
+
+/* The pixel path (first trials in SIMD lanes, lists for the rest) gives
+ * exactly the scalar sf__poisson draw: pixel 2 c uses words 0, 1 of block
+ * c, as sf__poisson(mu, k, c) does. Means on both sides of the inversion
+ * threshold, constant (cached constants) and varying per pixel. */
+Test(noise, poisson_pixels_equal_scalar_draws) {
+    const int nx = 256, ny = 40;
+    const double photons = 73.0;
+    sf_rng_key k = sf_rng_key_make(17, 1, SF_STREAM_NOISE_PIXELS);
+    for (int varying = 0; varying < 2; varying++) {
+        sf_imgf in = varying ? img_random(nx, ny, 4) : img_const(nx, ny, 0.0f);
+        if (!varying)
+            for (int i = 0; i < nx * ny; i++)
+                in.px[i] = (float)((i / 64) % 9) * 0.11f; /* 0, 8, 16.1 .. */
+        sf_imgf im = img_copy(&in);
+        sf_noise_params p = params(SF_NOISE_POISSON);
+        p.photons = photons;
+        sf__noise_apply(&p, &im, NULL, 0, k);
+        for (int i = 0; i < nx * ny; i += 2) {
+            double mu = in.px[i] > 0.0f ? (double)in.px[i] * photons : 0.0;
+            unsigned x = sf__poisson(mu, k, (uint64_t)i / 2);
+            float want = (float)((double)x * (1.0 / photons));
+            cr_assert(!memcmp(&im.px[i], &want, sizeof want),
+                      "pixel %d (mu %g): %a vs scalar %a", i, mu,
+                      (double)im.px[i], (double)want);
+        }
+        sf__imgf_release(&in);
+        sf__imgf_release(&im);
+    }
+}

@@ -1,0 +1,257 @@
+/*
+ * cmd_train.c - `synthfm train`: parse options, call the trainer
+ * (model/train.h), print progress, map the status to an exit code
+ * (0 finished or stopped cleanly, 1 failure or interrupted, 2 usage or
+ * config error).
+ */
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "sf.h"
+#include "train.h"
+
+#define MAX_CORPORA 64
+
+static const char usage_text[] =
+    "usage: synthfm train --config FILE --corpus DIR [--corpus DIR]...\n"
+    "                     --val DIR --out RUN [--init CKPT]\n"
+    "                     [--device cpu|cuda] [--threads N]\n"
+    "       synthfm train --resume RUN\n"
+    "\n"
+    "Train a SAM-architecture model on synthetic corpora (schemas/train/:\n"
+    "cpu-tiny.yaml for a CPU, synthfm.yaml for the method's recipe).\n"
+    "RUN gets run.sqlite, config.yaml, model.yaml, last.pth, best.pth,\n"
+    "state.pt and, once every step is done, DONE. A run without DONE is\n"
+    "not finished; Ctrl-C saves a resumable state.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE      training config (YAML)\n"
+    "  --corpus DIR       training corpus (repeatable)\n"
+    "  --val DIR          validation corpus (held out: another seed)\n"
+    "  --out RUN          new run directory (must not exist)\n"
+    "  --resume RUN       continue an unfinished run exactly\n"
+    "  --init CKPT        SAM checkpoint for the image and prompt encoders\n"
+    "                     (overrides the config's init)\n"
+    "  --device cpu|cuda  (default: the config's)\n"
+    "  --threads N        CPU threads (default: the config's, else all)\n"
+    "  --stop-after N     stop (resumable) after N steps in total\n"
+    "  -q, --quiet        no progress line\n"
+    "  -h, --help         this text\n"
+    "\n"
+    "stdout: one JSON line with steps, steps_per_s, best_val_dice, ...\n";
+
+static volatile sig_atomic_t g_stop;
+
+static void on_sigint(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+typedef struct progress_ctx {
+  int tty, quiet;
+  double last;
+} progress_ctx;
+
+static double now_s(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
+}
+
+static int on_progress(void* vctx, const sam_train_progress* p) {
+  progress_ctx* c = vctx;
+  if (p->validated && !c->quiet)
+    fprintf(
+        stderr,
+        "%sepoch %d: step %ld/%ld  loss %.4f  val Dice %.4f"
+        "  (best %.4f)  %.0f s\n",
+        c->tty ? "\r\033[K" : "",
+        p->epoch + 1,
+        p->step,
+        p->total_steps,
+        p->loss_avg,
+        p->val_dice,
+        p->best_val_dice,
+        p->elapsed_s);
+  double t = now_s();
+  if (c->tty && !c->quiet &&
+      (t - c->last >= 1.0 || p->step == p->total_steps)) {
+    double eta = p->steps_per_s > 0
+        ? (double)(p->total_steps - p->step) / p->steps_per_s
+        : 0;
+    fprintf(
+        stderr,
+        "\r\033[Kstep %ld/%ld  loss %.4f  val Dice %.4f  lr %.2e"
+        "  %.2f steps/s  ETA %.0f s",
+        p->step,
+        p->total_steps,
+        p->loss_avg,
+        p->val_dice,
+        p->lr,
+        p->steps_per_s,
+        eta);
+    c->last = t;
+  }
+  return g_stop ? 1 : 0;
+}
+
+static int fail_usage(const char* msg, const char* arg) {
+  fprintf(
+      stderr,
+      "synthfm train: %s%s\n(see synthfm train --help)\n",
+      msg,
+      arg ? arg : "");
+  return 2;
+}
+
+int sam_cmd_train(int argc, char** argv) {
+  static const struct option opts[] = {
+      {"config", required_argument, 0, 'c'},
+      {"corpus", required_argument, 0, 'C'},
+      {"val", required_argument, 0, 'v'},
+      {"out", required_argument, 0, 'o'},
+      {"resume", required_argument, 0, 'r'},
+      {"init", required_argument, 0, 'i'},
+      {"device", required_argument, 0, 'd'},
+      {"threads", required_argument, 0, 't'},
+      {"stop-after", required_argument, 0, 's'},
+      {"quiet", no_argument, 0, 'q'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char* corpora[MAX_CORPORA];
+  sam_train_opts o;
+  memset(&o, 0, sizeof o);
+  o.device = -1;
+  o.corpora = corpora;
+  const char* resume = NULL;
+  progress_ctx pc = {isatty(2), 0, 0};
+  int ch;
+  optind = 1;
+  while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    char* end;
+    switch (ch) {
+      case 'c':
+        o.config = optarg;
+        break;
+      case 'C':
+        if (o.n_corpora >= MAX_CORPORA)
+          return fail_usage("too many --corpus", NULL);
+        corpora[o.n_corpora++] = optarg;
+        break;
+      case 'v':
+        o.val_dir = optarg;
+        break;
+      case 'o':
+        o.out_dir = optarg;
+        break;
+      case 'r':
+        resume = optarg;
+        break;
+      case 'i':
+        o.init = optarg;
+        break;
+      case 'd':
+        if ((o.device = sam_device_parse(optarg)) < 0)
+          return fail_usage("--device: expected cpu or cuda, got ", optarg);
+        break;
+      case 't':
+        o.threads = (int)strtol(optarg, &end, 10);
+        if (*end || o.threads < 1)
+          return fail_usage("--threads: expected a positive integer", NULL);
+        break;
+      case 's':
+        o.stop_after_steps = strtol(optarg, &end, 10);
+        if (*end || o.stop_after_steps < 1)
+          return fail_usage("--stop-after: expected a positive integer", NULL);
+        break;
+      case 'q':
+        pc.quiet = 1;
+        break;
+      case 'h':
+        fputs(usage_text, stdout);
+        return 0;
+      default:
+        return fail_usage("bad option", NULL);
+    }
+  }
+  if (optind < argc)
+    return fail_usage("unexpected argument ", argv[optind]);
+  if (resume) {
+    if (o.config || o.n_corpora || o.val_dir || o.out_dir || o.init)
+      return fail_usage(
+          "--resume takes the run's own config and "
+          "corpora; give no other inputs",
+          NULL);
+    o.out_dir = resume;
+    o.resume = 1;
+  } else if (!o.config || !o.n_corpora || !o.val_dir || !o.out_dir) {
+    return fail_usage("--config, --corpus, --val and --out are required", NULL);
+  }
+  sf_err err;
+  memset(&err, 0, sizeof err);
+  if (o.config && sam_train_config_check(o.config, &err) != SF_OK) {
+    fprintf(
+        stderr,
+        "synthfm train: %s%s%s\n",
+        err.where,
+        err.where[0] ? ": " : "",
+        err.msg);
+    return 2;
+  }
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
+  o.progress = on_progress;
+  o.progress_ctx = &pc;
+  sam_train_result r;
+  int rc = sam_train_run(&o, &r, &err);
+  sigaction(SIGINT, &old, NULL);
+  if (pc.tty && !pc.quiet)
+    fputs("\r\033[K", stderr);
+  if (rc != SF_OK && rc != SF_ECANCEL) {
+    fprintf(
+        stderr,
+        "synthfm train: %s%s%s\n",
+        err.where,
+        err.where[0] ? ": " : "",
+        err.msg);
+    return rc == SF_ECONFIG || rc == SF_EINVAL ? 2 : 1;
+  }
+  fprintf(
+      stderr,
+      "synthfm train: %s: step %ld/%ld, %.2f steps/s, best val Dice "
+      "%.4f (step %ld)%s\n",
+      o.out_dir,
+      r.steps,
+      r.total_steps,
+      r.steps_per_s,
+      r.best_val_dice,
+      r.best_step,
+      rc == SF_ECANCEL ? " - interrupted, resumable"
+          : r.finished ? " - done"
+                       : " - stopped, resumable");
+  printf(
+      "{\"run\": \"%s\", \"steps\": %ld, \"total_steps\": %ld, "
+      "\"steps_per_s\": %.4f, \"best_val_dice\": %.6f, \"best_step\": "
+      "%ld, \"last_val_dice\": %.6f, \"encoder_calls\": %ld, "
+      "\"finished\": %s}\n",
+      o.out_dir,
+      r.steps,
+      r.total_steps,
+      r.steps_per_s,
+      isnan(r.best_val_dice) ? -1.0 : r.best_val_dice,
+      r.best_step,
+      isnan(r.last_val_dice) ? -1.0 : r.last_val_dice,
+      r.encoder_calls,
+      r.finished ? "true" : "false");
+  return rc == SF_ECANCEL ? 1 : 0;
+}

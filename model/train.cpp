@@ -1,0 +1,1188 @@
+// train.cpp - the trainer (train.h): config, data order, click sampling,
+// Dice loss, AdamW + cosine LR, validation through the public predictor,
+// run records (run.sqlite, last/best.pth, model.yaml, DONE) and exact
+// resume. Read top to bottom: config -> data -> run dir -> loop.
+#include "train.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sam.h"
+
+using torch::Tensor;
+
+// OpenBLAS (Debian's libtorch BLAS) runs its own pthread pool beside
+// libtorch's OpenMP one; with both on 2 cores the trainer spends most of
+// its time in sched_yield (measured: 1.3 vs 6.6 steps/s). Training keeps
+// BLAS single-threaded and lets libtorch parallelise. Weak: absent BLAS
+// builds simply skip the call (looked up at run time: libtorch, not we,
+// links the BLAS).
+static void blas_single_thread() {
+  using fn_t = void (*)(int);
+  if (auto f = reinterpret_cast<fn_t>(
+          dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    f(1);
+}
+
+namespace {
+
+double now_s() {
+  struct timeval tv;
+  gettimeofday(&tv, nullptr);
+  return double(tv.tv_sec) + 1e-6 * double(tv.tv_usec);
+}
+
+// ------------------------------------------------------------------ config
+
+struct TrainConfig {
+  std::string model_text; // model config YAML (sam_config_parse input)
+  sam_config model{};
+  std::string init; // "" = from scratch
+  uint64_t seed = 0;
+  double lr = 1e-4, lr_min = 0.0, weight_decay = 0.01;
+  long warmup_steps = 0;
+  int epochs = 1;
+  long images_per_epoch = 0; // 0 = size of the training corpora
+  int batch_size = 1;
+  int multimask = 0;
+  int n_pos_lo = 1, n_pos_hi = 3, n_neg_lo = 0, n_neg_hi = 3;
+  int ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
+  double min_area_frac = 0.002;
+  int freeze_image_encoder = 0;
+  int val_instances_per_image = 4;
+  int val_max_images = 0; // 0 = all
+  int device = SAM_DEVICE_CPU;
+  int threads = 0;
+};
+
+int yerr(sf_err* err, const char* name, const yaml_node_t* n, const char* m) {
+  return sf_err_at(
+      err,
+      SF_ECONFIG,
+      name,
+      int(n->start_mark.line) + 1,
+      int(n->start_mark.column) + 1,
+      "%s",
+      m);
+}
+
+const char* scalar(const yaml_node_t* n) {
+  return n->type == YAML_SCALAR_NODE ? (const char*)n->data.scalar.value
+                                     : nullptr;
+}
+
+bool to_double(const char* s, double* v) {
+  if (!s)
+    return false;
+  char* end;
+  errno = 0;
+  *v = strtod(s, &end);
+  return end != s && !*end && !errno && std::isfinite(*v);
+}
+
+bool to_long(const char* s, long* v) {
+  if (!s)
+    return false;
+  char* end;
+  errno = 0;
+  *v = strtol(s, &end, 10);
+  return end != s && !*end && !errno;
+}
+
+bool to_bool(const char* s, int* v) {
+  if (!s)
+    return false;
+  if (!strcmp(s, "true") || !strcmp(s, "yes")) {
+    *v = 1;
+    return true;
+  }
+  if (!strcmp(s, "false") || !strcmp(s, "no")) {
+    *v = 0;
+    return true;
+  }
+  return false;
+}
+
+std::string read_file(const char* path, int* ok) {
+  std::ifstream f(path, std::ios::binary);
+  *ok = bool(f);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string dirname_of(const std::string& p) {
+  auto s = p.find_last_of('/');
+  return s == std::string::npos ? std::string(".") : p.substr(0, s);
+}
+
+// The model config back as YAML, in the reference's names (what
+// `synthfm predict --model-config` reads).
+std::string model_yaml(const sam_config& c) {
+  std::ostringstream o;
+  o << "image_size: " << c.image_size << "\npatch_size: " << c.patch_size
+    << "\nencoder_embed_dim: " << c.encoder_embed_dim
+    << "\nencoder_depth: " << c.encoder_depth
+    << "\nencoder_num_heads: " << c.encoder_num_heads
+    << "\nencoder_global_attn_indexes: [";
+  for (int i = 0; i < c.n_encoder_global_attn_indexes; i++)
+    o << (i ? ", " : "") << c.encoder_global_attn_indexes[i];
+  o << "]\nwindow_size: " << c.window_size
+    << "\nprompt_embed_dim: " << c.prompt_embed_dim
+    << "\npreprocess: " << sam_preprocess_name(c.preprocess) << "\n";
+  return o.str();
+}
+
+// A model mapping node back to YAML text for sam_config_parse.
+std::string node_text(yaml_document_t* d, yaml_node_t* n) {
+  std::ostringstream o;
+  for (auto* p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+       p++) {
+    auto* k = yaml_document_get_node(d, p->key);
+    auto* v = yaml_document_get_node(d, p->value);
+    o << (scalar(k) ? scalar(k) : "?") << ": ";
+    if (v->type == YAML_SEQUENCE_NODE) {
+      o << "[";
+      for (auto* it = v->data.sequence.items.start;
+           it < v->data.sequence.items.top;
+           it++) {
+        auto* e = yaml_document_get_node(d, *it);
+        o << (it == v->data.sequence.items.start ? "" : ", ")
+          << (scalar(e) ? scalar(e) : "?");
+      }
+      o << "]";
+    } else {
+      o << (scalar(v) ? scalar(v) : "?");
+    }
+    o << "\n";
+  }
+  return o.str();
+}
+
+int parse_config(const char* path, TrainConfig* out, sf_err* err) {
+  int ok = 0;
+  std::string text = read_file(path, &ok);
+  if (!ok)
+    return sf_err_set(err, SF_ECONFIG, "%s: cannot read training config", path);
+  TrainConfig c;
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  if (!yaml_parser_initialize(&parser))
+    return sf_err_set(err, SF_ENOMEM, "out of memory");
+  yaml_parser_set_input_string(
+      &parser, (const unsigned char*)text.data(), text.size());
+  if (!yaml_parser_load(&parser, &doc)) {
+    int rc = sf_err_at(
+        err,
+        SF_ECONFIG,
+        path,
+        int(parser.problem_mark.line) + 1,
+        int(parser.problem_mark.column) + 1,
+        "YAML: %s",
+        parser.problem ? parser.problem : "syntax error");
+    yaml_parser_delete(&parser);
+    return rc;
+  }
+  int rc = SF_OK;
+  bool have_model = false;
+  yaml_node_t* root = yaml_document_get_root_node(&doc);
+  if (!root || root->type != YAML_MAPPING_NODE) {
+    rc = sf_err_at(
+        err, SF_ECONFIG, path, 1, 1, "training config must be a mapping");
+    goto out;
+  }
+  for (auto* p = root->data.mapping.pairs.start;
+       p < root->data.mapping.pairs.top && rc == SF_OK;
+       p++) {
+    auto* k = yaml_document_get_node(&doc, p->key);
+    auto* v = yaml_document_get_node(&doc, p->value);
+    const char* key = scalar(k);
+    const char* s = scalar(v);
+    double d;
+    long l;
+    int b;
+    char msg[200];
+    auto bad = [&](const char* what) {
+      snprintf(msg, sizeof msg, "%s: expected %s", key ? key : "?", what);
+      return yerr(err, path, v, msg);
+    };
+    auto range = [&](int* lo, int* hi) -> int {
+      long a, z;
+      if (v->type != YAML_SEQUENCE_NODE ||
+          v->data.sequence.items.top - v->data.sequence.items.start != 2 ||
+          !to_long(
+              scalar(yaml_document_get_node(
+                  &doc, v->data.sequence.items.start[0])),
+              &a) ||
+          !to_long(
+              scalar(yaml_document_get_node(
+                  &doc, v->data.sequence.items.start[1])),
+              &z) ||
+          a < 0 || z < a || z > SF_PROMPT_MAX_CLICKS)
+        return bad("[lo, hi] with 0 <= lo <= hi <= 256");
+      *lo = int(a);
+      *hi = int(z);
+      return SF_OK;
+    };
+    if (!key) {
+      rc = yerr(err, path, k, "keys must be scalars");
+    } else if (!strcmp(key, "model")) {
+      have_model = true;
+      if (v->type == YAML_MAPPING_NODE) {
+        c.model_text = node_text(&doc, v);
+        rc = sam_config_parse(
+            path, c.model_text.data(), c.model_text.size(), &c.model, err);
+      } else if (s) {
+        // preset name or a file (relative to the training config)
+        std::string spec = s;
+        if (sam_config_preset(s, &c.model, nullptr) != SF_OK) {
+          if (spec[0] != '/' && access(spec.c_str(), R_OK) != 0)
+            spec = dirname_of(path) + "/" + spec;
+          rc = sam_config_load(spec.c_str(), &c.model, err);
+        }
+      } else {
+        rc = bad("a mapping, a preset name or a model config file");
+      }
+      if (rc == SF_OK)
+        c.model_text = model_yaml(c.model);
+    } else if (!strcmp(key, "init")) {
+      if (!s)
+        rc = bad("a checkpoint path");
+      else
+        c.init = s;
+    } else if (!strcmp(key, "seed")) {
+      if (!to_long(s, &l) || l < 0)
+        rc = bad("a non-negative integer");
+      else
+        c.seed = uint64_t(l);
+    } else if (
+        !strcmp(key, "lr") || !strcmp(key, "lr_min") ||
+        !strcmp(key, "weight_decay") || !strcmp(key, "min_area_frac")) {
+      if (!to_double(s, &d) || d < 0 || d > 1)
+        rc = bad("a number in [0, 1]");
+      else
+        *(!strcmp(key, "lr")                 ? &c.lr
+              : !strcmp(key, "lr_min")       ? &c.lr_min
+              : !strcmp(key, "weight_decay") ? &c.weight_decay
+                                             : &c.min_area_frac) = d;
+    } else if (
+        !strcmp(key, "warmup_steps") || !strcmp(key, "images_per_epoch")) {
+      if (!to_long(s, &l) || l < 0)
+        rc = bad("a non-negative integer");
+      else
+        *(!strcmp(key, "warmup_steps") ? &c.warmup_steps
+                                       : &c.images_per_epoch) = l;
+    } else if (
+        !strcmp(key, "epochs") || !strcmp(key, "batch_size") ||
+        !strcmp(key, "ring_width_px") ||
+        !strcmp(key, "val_instances_per_image") ||
+        !strcmp(key, "val_max_images") || !strcmp(key, "threads")) {
+      long lo =
+          !strcmp(key, "val_max_images") || !strcmp(key, "threads") ? 0 : 1;
+      if (!to_long(s, &l) || l < lo || l > 1000000)
+        rc = bad(lo ? "a positive integer" : "a non-negative integer");
+      else if (!strcmp(key, "batch_size") && l != 1)
+        rc =
+            bad("1 (the recipe's batch size; larger batches are not "
+                "implemented)");
+      else
+        *(!strcmp(key, "epochs")              ? &c.epochs
+              : !strcmp(key, "batch_size")    ? &c.batch_size
+              : !strcmp(key, "ring_width_px") ? &c.ring_width_px
+              : !strcmp(key, "val_instances_per_image")
+              ? &c.val_instances_per_image
+              : !strcmp(key, "val_max_images") ? &c.val_max_images
+                                               : &c.threads) = int(l);
+    } else if (
+        !strcmp(key, "multimask") || !strcmp(key, "freeze_image_encoder")) {
+      if (!to_bool(s, &b))
+        rc = bad("true or false");
+      else
+        *(!strcmp(key, "multimask") ? &c.multimask : &c.freeze_image_encoder) =
+            b;
+    } else if (!strcmp(key, "loss")) {
+      if (!s || strcmp(s, "dice"))
+        rc = bad("dice (the only loss implemented)");
+    } else if (!strcmp(key, "n_pos")) {
+      rc = range(&c.n_pos_lo, &c.n_pos_hi);
+      if (rc == SF_OK && c.n_pos_lo < 1)
+        rc = bad("at least one positive click (lo >= 1)");
+    } else if (!strcmp(key, "n_neg")) {
+      rc = range(&c.n_neg_lo, &c.n_neg_hi);
+    } else if (!strcmp(key, "device")) {
+      int dv = sam_device_parse(s);
+      if (dv < 0)
+        rc = bad("cpu or cuda");
+      else
+        c.device = dv;
+    } else {
+      snprintf(msg, sizeof msg, "unknown key '%s'", key);
+      rc = yerr(err, path, k, msg);
+    }
+  }
+  if (rc == SF_OK && !have_model)
+    rc = sf_err_at(err, SF_ECONFIG, path, 1, 1, "missing key 'model'");
+  if (rc == SF_OK && c.lr_min > c.lr)
+    rc = sf_err_at(err, SF_ECONFIG, path, 1, 1, "lr_min must be <= lr");
+  if (rc == SF_OK && c.init.size() && c.init[0] != '/' &&
+      access(c.init.c_str(), R_OK) != 0)
+    c.init = dirname_of(path) + "/" + c.init; // relative to the config
+  if (rc == SF_OK)
+    *out = c;
+out:
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+std::string config_yaml(const TrainConfig& c) {
+  std::ostringstream o;
+  o.precision(17);
+  o << "# resolved training config (synthfm train)\nmodel:\n";
+  std::istringstream m(c.model_text);
+  for (std::string line; std::getline(m, line);)
+    o << "  " << line << "\n";
+  if (c.init.size())
+    o << "init: " << c.init << "\n";
+  o << "seed: " << c.seed << "\nlr: " << c.lr << "\nlr_min: " << c.lr_min
+    << "\nweight_decay: " << c.weight_decay
+    << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
+    << "\nimages_per_epoch: " << c.images_per_epoch
+    << "\nbatch_size: " << c.batch_size << "\nloss: dice"
+    << "\nmultimask: " << (c.multimask ? "true" : "false") << "\nn_pos: ["
+    << c.n_pos_lo << ", " << c.n_pos_hi << "]\nn_neg: [" << c.n_neg_lo << ", "
+    << c.n_neg_hi << "]\nring_width_px: " << c.ring_width_px
+    << "\nmin_area_frac: " << c.min_area_frac
+    << "\nfreeze_image_encoder: " << (c.freeze_image_encoder ? "true" : "false")
+    << "\nval_instances_per_image: " << c.val_instances_per_image
+    << "\nval_max_images: " << c.val_max_images
+    << "\ndevice: " << (c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu")
+    << "\nthreads: " << c.threads << "\n";
+  return o.str();
+}
+
+// -------------------------------------------------------------------- data
+
+struct Item {
+  int corpus;
+  uint64_t pos;
+  std::vector<int> labels; // eligible instances (area >= min area)
+};
+
+struct DataSet {
+  std::vector<sf_corpus*> corpora;
+  std::vector<std::string> dirs, identities;
+  std::vector<Item> items;
+  ~DataSet() {
+    for (auto* c : corpora)
+      sf_corpus_close(c);
+  }
+};
+
+// Open corpora and list, per sample, the instances a step may pick.
+// Validation keeps the largest `per_image` eligible instances.
+int open_data(
+    const std::vector<std::string>& dirs,
+    double min_area_frac,
+    int per_image,
+    int max_images,
+    DataSet* ds,
+    sf_err* err) {
+  for (size_t ci = 0; ci < dirs.size(); ci++) {
+    sf_corpus* c = nullptr;
+    int rc = sf_corpus_open(dirs[ci].c_str(), &c, err);
+    if (rc)
+      return rc;
+    ds->corpora.push_back(c);
+    ds->dirs.push_back(dirs[ci]);
+    char hex[65];
+    if ((rc = sf_corpus_identity(c, hex, err)))
+      return rc;
+    ds->identities.push_back(hex);
+    uint64_t n = sf_corpus_count(c);
+    for (uint64_t pos = 0; pos < n; pos++) {
+      if (max_images > 0 && ds->items.size() >= size_t(max_images))
+        break;
+      sf_corpus_sample s;
+      sf_instance* inst = nullptr;
+      int n_inst = 0;
+      if ((rc = sf_corpus_sample_at(c, pos, &s, err)) ||
+          (rc = sf_corpus_instances(c, pos, &inst, &n_inst, err)))
+        return rc;
+      double min_area = min_area_frac * double(s.nx) * double(s.ny);
+      std::vector<std::pair<long, int>> el;
+      for (int i = 0; i < n_inst; i++)
+        if (double(inst[i].area) >= min_area && inst[i].area > 0)
+          el.push_back({inst[i].area, inst[i].label});
+      free(inst);
+      if (el.empty())
+        continue;
+      if (per_image > 0) {
+        std::stable_sort(el.begin(), el.end(), [](auto& a, auto& b) {
+          return a.first > b.first;
+        });
+        if (el.size() > size_t(per_image))
+          el.resize(size_t(per_image));
+      }
+      Item it{int(ci), pos, {}};
+      for (auto& e : el)
+        it.labels.push_back(e.second);
+      ds->items.push_back(std::move(it));
+    }
+    if (n == 0)
+      return sf_err_set(
+          err,
+          SF_ECORRUPT,
+          "%s: the corpus holds no samples",
+          dirs[ci].c_str());
+  }
+  if (ds->items.empty())
+    return sf_err_set(
+        err,
+        SF_ECORRUPT,
+        "%s: no sample has an instance of at least min_area_frac of the "
+        "image",
+        dirs.empty() ? "?" : dirs[0].c_str());
+  return SF_OK;
+}
+
+// Position g of the endless data order: round r = g / n is a permutation
+// of the n items (Fisher-Yates on the counter RNG keyed by (seed, r)).
+struct Order {
+  uint64_t seed = 0, n = 0, round = UINT64_MAX;
+  std::vector<uint32_t> perm;
+  uint32_t at(uint64_t g) {
+    uint64_t r = g / n;
+    if (r != round) {
+      perm.resize(n);
+      for (uint64_t i = 0; i < n; i++)
+        perm[i] = uint32_t(i);
+      sf_rng_key k = sf_prompt_key(seed, "train-order", r, 0);
+      for (uint64_t i = n - 1; i > 0; i--)
+        std::swap(perm[i], perm[sf_rng_u64(k, i) % (i + 1)]);
+      round = r;
+    }
+    return perm[g % n];
+  }
+};
+
+struct Loaded {
+  uint8_t* image = nullptr;
+  uint16_t* labels = nullptr;
+  int nx = 0, ny = 0;
+  ~Loaded() {
+    free(image);
+    free(labels);
+  }
+};
+
+// ---------------------------------------------------------------- run dir
+
+struct Db {
+  sqlite3* db = nullptr;
+  ~Db() {
+    if (db)
+      sqlite3_close(db);
+  }
+  int exec(const char* sql, sf_err* err) {
+    char* m = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &m) != SQLITE_OK) {
+      int rc = sf_err_set(err, SF_EDB, "run.sqlite: %s", m ? m : "?");
+      sqlite3_free(m);
+      return rc;
+    }
+    return SF_OK;
+  }
+  void set(const char* key, const std::string& value) {
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(
+        db,
+        "INSERT OR REPLACE INTO run(key, value) VALUES(?, ?)",
+        -1,
+        &st,
+        nullptr);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, value.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_step(st);
+    sqlite3_finalize(st);
+  }
+};
+
+const char* kSchema =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE IF NOT EXISTS run(key TEXT PRIMARY KEY, value TEXT);"
+    "CREATE TABLE IF NOT EXISTS corpora(role TEXT, dir TEXT, identity TEXT,"
+    " n_samples INTEGER);"
+    "CREATE TABLE IF NOT EXISTS steps(step INTEGER PRIMARY KEY, epoch "
+    "INTEGER, loss REAL, lr REAL, wall_s REAL);"
+    "CREATE TABLE IF NOT EXISTS epochs(epoch INTEGER PRIMARY KEY, step "
+    "INTEGER, val_dice REAL, n_val INTEGER, train_loss REAL, wall_s REAL);";
+
+int write_text(const std::string& path, const std::string& text, sf_err* err) {
+  std::string tmp = path + ".tmp";
+  FILE* f = fopen(tmp.c_str(), "wb");
+  if (!f || fwrite(text.data(), 1, text.size(), f) != text.size() ||
+      fflush(f) || fsync(fileno(f))) {
+    if (f)
+      fclose(f);
+    return sf_err_set(err, SF_EIO, "%s: %s", tmp.c_str(), strerror(errno));
+  }
+  fclose(f);
+  if (rename(tmp.c_str(), path.c_str()))
+    return sf_err_set(err, SF_EIO, "%s: %s", path.c_str(), strerror(errno));
+  return SF_OK;
+}
+
+bool exists(const std::string& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0;
+}
+
+// ------------------------------------------------------------------- model
+
+Tensor dice_loss(const Tensor& logits, const Tensor& gt) {
+  // logits (1, M, H, W), gt (H, W) in {0, 1} -> per-mask soft Dice loss (M)
+  auto p = torch::sigmoid(logits[0]).flatten(1);
+  auto g = gt.flatten().unsqueeze(0);
+  auto inter = (p * g).sum(1);
+  return 1.0 - (2.0 * inter + 1.0) / (p.sum(1) + g.sum(1) + 1.0);
+}
+
+double cosine_lr(const TrainConfig& c, long step, long total) {
+  if (c.warmup_steps > 0 && step < c.warmup_steps)
+    return c.lr * double(step + 1) / double(c.warmup_steps);
+  long span = std::max(1L, total - c.warmup_steps);
+  double t = double(step - c.warmup_steps) / double(span);
+  return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1.0 + std::cos(M_PI * t));
+}
+
+struct Trainer {
+  TrainConfig cfg;
+  std::string out;
+  sam_model* model = nullptr;
+  std::unique_ptr<torch::optim::AdamW> opt;
+  DataSet train, val;
+  Order order;
+  std::vector<Tensor> emb_cache, val_cache; // frozen encoder only
+  Db db;
+  long step = 0, total = 0, best_step = -1;
+  double best = NAN, last_val = NAN, wall_before = 0, t0 = 0;
+  long encoder_calls = 0;
+  std::vector<double> recent;
+  ~Trainer() {
+    sam_model_free(model);
+  }
+
+  torch::Device dev() {
+    return sam::device(model);
+  }
+
+  int load_sample(const DataSet& ds, const Item& it, Loaded* l, sf_err* err) {
+    return sf_corpus_load(
+        ds.corpora[size_t(it.corpus)],
+        it.pos,
+        &l->image,
+        &l->labels,
+        &l->nx,
+        &l->ny,
+        err);
+  }
+
+  // One training step on data position `step`. *loss_out gets the loss.
+  int train_step(double lr, double* loss_out, sf_err* err) {
+    uint32_t idx = order.at(uint64_t(step));
+    const Item& it = train.items[idx];
+    Loaded l;
+    int rc = load_sample(train, it, &l, err);
+    if (rc)
+      return rc;
+    sf_rng_key kp = sf_prompt_key(cfg.seed, "train-pick", uint64_t(step), 0);
+    int label = it.labels[sf_rng_u64(kp, 0) % it.labels.size()];
+    sf_prompt_opts po;
+    sf_prompt_opts_init(
+        &po,
+        cfg.n_pos_lo +
+            int(sf_rng_u64(kp, 1) % uint64_t(cfg.n_pos_hi - cfg.n_pos_lo + 1)),
+        cfg.n_neg_lo +
+            int(sf_rng_u64(kp, 2) % uint64_t(cfg.n_neg_hi - cfg.n_neg_lo + 1)));
+    po.ring_width_px = cfg.ring_width_px;
+    size_t npx = size_t(l.nx) * size_t(l.ny);
+    std::vector<uint8_t> mask(npx);
+    sf_mask_from_labels(l.labels, npx, uint16_t(label), mask.data());
+    std::vector<sf_click> clicks(size_t(po.n_pos + po.n_neg));
+    int n_clicks = 0;
+    sf_rng_key kc = sf_prompt_key(
+        cfg.seed,
+        "train",
+        train.items[idx].pos,
+        uint64_t(step) * 65536u + uint64_t(label));
+    if ((rc = sf_prompts_simulate(
+             mask.data(), l.nx, l.ny, &po, kc, clicks.data(), &n_clicks, err)))
+      return rc;
+    const sam_config& mc = cfg.model;
+    float* buf = nullptr;
+    int in_h = 0, in_w = 0;
+    if (!cfg.freeze_image_encoder || !emb_cache[idx].defined()) {
+      if ((rc = sam_preprocess_image(
+               &mc, l.image, l.nx, l.ny, 1, &buf, &in_h, &in_w, nullptr, err)))
+        return rc;
+    } else {
+      sam__input_shape(&mc, l.ny, l.nx, &in_h, &in_w);
+    }
+    std::unique_ptr<float, decltype(&free)> hold(buf, &free);
+    auto& net = sam::net(model);
+    int64_t S = mc.image_size;
+    Tensor emb;
+    if (cfg.freeze_image_encoder) {
+      if (!emb_cache[idx].defined()) {
+        torch::NoGradGuard ng;
+        emb_cache[idx] =
+            net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
+        encoder_calls++;
+      }
+      emb = emb_cache[idx];
+    } else {
+      emb = net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
+      encoder_calls++;
+    }
+    // Clicks -> input-frame coordinates as the predictor does.
+    const bool medsam = mc.preprocess == SAM_PREPROCESS_MEDSAM;
+    auto coords = torch::empty({1, n_clicks, 2});
+    auto labels = torch::empty({1, n_clicks}, torch::kInt);
+    for (int i = 0; i < n_clicks; i++) {
+      double x = clicks[size_t(i)].x, y = clicks[size_t(i)].y;
+      coords[0][i][0] = float(
+          medsam ? x / l.nx * double(S) : x * (double(in_w) / double(l.nx)));
+      coords[0][i][1] = float(
+          medsam ? y / l.ny * double(S) : y * (double(in_h) / double(l.ny)));
+      labels[0][i] = clicks[size_t(i)].positive ? 1 : 0;
+    }
+    auto pe = net->prompt_encoder(
+        coords.to(dev()), labels.to(dev()), Tensor(), Tensor());
+    auto dec = net->mask_decoder(
+        emb,
+        net->prompt_encoder->get_dense_pe(),
+        pe.first,
+        pe.second,
+        cfg.multimask != 0);
+    Tensor up = net->postprocess_masks(dec.first, in_h, in_w, l.ny, l.nx);
+    Tensor gt = torch::from_blob(mask.data(), {l.ny, l.nx}, torch::kUInt8)
+                    .to(torch::kFloat)
+                    .to(dev());
+    Tensor loss = dice_loss(up, gt).min(); // multimask: the best mask
+    for (auto& g : opt->param_groups())
+      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    opt->zero_grad();
+    loss.backward();
+    opt->step();
+    *loss_out = loss.item<double>();
+    return SF_OK;
+  }
+
+  int validate(double* dice, long* n_val, sf_err* err) {
+    double sum = 0;
+    long n = 0;
+    int C = 0, E = 0;
+    sam_model_embedding_shape(model, &C, &E);
+    for (size_t vi = 0; vi < val.items.size(); vi++) {
+      const Item& it = val.items[vi];
+      Loaded l;
+      int rc = load_sample(val, it, &l, err);
+      if (rc)
+        return rc;
+      if (cfg.freeze_image_encoder && val_cache[vi].defined()) {
+        rc = sam_model_set_embeddings(
+            model, val_cache[vi].data_ptr<float>(), l.nx, l.ny, err);
+      } else {
+        rc = sam_model_set_image(model, l.image, l.nx, l.ny, 1, err);
+        encoder_calls++;
+        if (rc == SF_OK && cfg.freeze_image_encoder) {
+          val_cache[vi] = torch::empty({C, E, E});
+          rc = sam_model_get_embeddings(
+              model,
+              val_cache[vi].data_ptr<float>(),
+              size_t(val_cache[vi].numel()),
+              err);
+        }
+      }
+      if (rc)
+        return rc;
+      size_t npx = size_t(l.nx) * size_t(l.ny);
+      std::vector<uint8_t> mask(npx);
+      for (int label : it.labels) {
+        sf_mask_from_labels(l.labels, npx, uint16_t(label), mask.data());
+        sf_prompt_opts po;
+        sf_prompt_opts_init(&po, 1, 0); // setting (1,0)
+        sf_click ck;
+        int nc = 0;
+        if ((rc = sf_prompts_simulate(
+                 mask.data(),
+                 l.nx,
+                 l.ny,
+                 &po,
+                 sf_prompt_key(cfg.seed, "val", it.pos, uint64_t(label)),
+                 &ck,
+                 &nc,
+                 err)))
+          return rc;
+        float pt[2] = {float(ck.x), float(ck.y)};
+        int lab = 1;
+        sam_prompt p{};
+        p.n_points = 1;
+        p.points = pt;
+        p.labels = &lab;
+        sam_prediction* pr = nullptr;
+        if ((rc = sam_model_predict(model, &p, &pr, err)))
+          return rc;
+        long a = 0, b = 0, ab = 0;
+        for (size_t i = 0; i < npx; i++) {
+          a += pr->masks[i] != 0;
+          b += mask[i];
+          ab += (pr->masks[i] != 0) && mask[i];
+        }
+        sam_prediction_free(pr);
+        sum += a + b ? 2.0 * double(ab) / double(a + b) : 1.0;
+        n++;
+      }
+    }
+    *dice = n ? sum / double(n) : NAN;
+    *n_val = n;
+    return SF_OK;
+  }
+
+  // Resumable state: weights + optimiser + counters in one archive,
+  // written to a temporary name and renamed (atomic).
+  int save_state(sf_err* err) {
+    std::string p = out + "/state.pt", tmp = p + ".tmp";
+    try {
+      torch::serialize::OutputArchive ar, am, ao;
+      sam::net(model)->save(am);
+      opt->save(ao);
+      ar.write("model", am);
+      ar.write("optim", ao);
+      ar.write(
+          "counters",
+          torch::tensor(
+              {double(step), best, double(best_step), last_val, elapsed()},
+              torch::kDouble));
+      ar.save_to(tmp);
+    } catch (const std::exception& e) {
+      return sf_err_set(err, SF_EIO, "%s: %s", tmp.c_str(), e.what());
+    }
+    if (rename(tmp.c_str(), p.c_str()))
+      return sf_err_set(err, SF_EIO, "%s: %s", p.c_str(), strerror(errno));
+    return sam_model_save(model, (out + "/last.pth").c_str(), err);
+  }
+
+  int load_state(sf_err* err) {
+    std::string p = out + "/state.pt";
+    try {
+      torch::serialize::InputArchive ar, am, ao;
+      ar.load_from(p);
+      ar.read("model", am);
+      ar.read("optim", ao);
+      sam::net(model)->load(am);
+      opt->load(ao);
+      Tensor c;
+      ar.read("counters", c);
+      auto a = c.accessor<double, 1>();
+      step = long(a[0]);
+      best = a[1];
+      best_step = long(a[2]);
+      last_val = a[3];
+      wall_before = a[4];
+    } catch (const std::exception& e) {
+      return sf_err_set(
+          err,
+          SF_ECORRUPT,
+          "%s: not a resumable state of this run: %.300s",
+          p.c_str(),
+          e.what());
+    }
+    return SF_OK;
+  }
+
+  double elapsed() {
+    return wall_before + now_s() - t0;
+  }
+};
+
+int build_model(Trainer* t, sf_err* err) {
+  const TrainConfig& c = t->cfg;
+  int rc = sam_model_new(&c.model, c.device, c.seed, &t->model, err);
+  if (rc)
+    return rc;
+  if (c.init.size()) {
+    // Encoder + prompt encoder from the checkpoint (strictly loaded);
+    // the mask decoder keeps its fresh initialisation (the recipe).
+    sam_model* src = nullptr;
+    if ((rc = sam_model_load(c.init.c_str(), &c.model, c.device, &src, err)))
+      return sf_err_wrap(err, "--init %s", c.init.c_str()), rc;
+    torch::NoGradGuard ng;
+    auto& d = sam::net(t->model);
+    auto& s = sam::net(src);
+    auto copy = [](torch::nn::Module& to, torch::nn::Module& from) {
+      auto a = to.named_parameters(true), b = from.named_parameters(true);
+      for (auto& kv : a)
+        kv.value().copy_(b[kv.key()]);
+      auto x = to.named_buffers(true), y = from.named_buffers(true);
+      for (auto& kv : x)
+        kv.value().copy_(y[kv.key()]);
+    };
+    copy(*d->image_encoder, *s->image_encoder);
+    copy(*d->prompt_encoder, *s->prompt_encoder);
+    sam_model_free(src);
+  }
+  auto& net = sam::net(t->model);
+  std::vector<Tensor> params;
+  for (auto& kv : net->named_parameters(true)) {
+    bool enc = kv.key().rfind("image_encoder.", 0) == 0;
+    if (enc && c.freeze_image_encoder)
+      kv.value().set_requires_grad(false);
+    else
+      params.push_back(kv.value());
+  }
+  t->opt = std::make_unique<torch::optim::AdamW>(
+      params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+  return SF_OK;
+}
+
+int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
+  if (!o || !o->out_dir)
+    return sf_err_set(err, SF_EINVAL, "NULL argument");
+  auto t = std::make_unique<Trainer>();
+  t->out = o->out_dir;
+  int rc;
+  std::vector<std::string> tdirs;
+  std::string vdir;
+  const std::string dbpath = t->out + "/run.sqlite";
+  if (o->resume) {
+    if (exists(t->out + "/DONE"))
+      return sf_err_set(
+          err, SF_EEXIST, "%s: the run is finished (DONE)", o->out_dir);
+    if (!exists(t->out + "/state.pt") || !exists(dbpath))
+      return sf_err_set(
+          err,
+          SF_EINVAL,
+          "%s: no resumable run here (run.sqlite and state.pt needed)",
+          o->out_dir);
+    if ((rc = parse_config((t->out + "/config.yaml").c_str(), &t->cfg, err)))
+      return rc;
+    if (sqlite3_open_v2(
+            dbpath.c_str(), &t->db.db, SQLITE_OPEN_READWRITE, nullptr))
+      return sf_err_set(err, SF_EDB, "%s: cannot open", dbpath.c_str());
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(
+        t->db.db,
+        "SELECT role, dir FROM corpora ORDER BY rowid",
+        -1,
+        &st,
+        nullptr);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+      std::string role = (const char*)sqlite3_column_text(st, 0);
+      std::string dir = (const char*)sqlite3_column_text(st, 1);
+      (role == "val" ? vdir = dir : (tdirs.push_back(dir), dir));
+    }
+    sqlite3_finalize(st);
+  } else {
+    if (!o->config || !o->n_corpora || !o->val_dir)
+      return sf_err_set(
+          err, SF_EINVAL, "a config, a training corpus and --val are needed");
+    if ((rc = parse_config(o->config, &t->cfg, err)))
+      return rc;
+    if (o->init)
+      t->cfg.init = o->init;
+    if (o->device >= 0)
+      t->cfg.device = o->device;
+    if (o->threads > 0)
+      t->cfg.threads = o->threads;
+    for (int i = 0; i < o->n_corpora; i++)
+      tdirs.push_back(o->corpora[i]);
+    vdir = o->val_dir;
+    if (exists(t->out))
+      return sf_err_set(
+          err,
+          SF_EEXIST,
+          "%s exists: choose a new run directory, or --resume it",
+          o->out_dir);
+  }
+  TrainConfig& c = t->cfg;
+  if (c.threads > 0)
+    sam_set_num_threads(c.threads);
+  blas_single_thread();
+  for (auto& d : tdirs)
+    if (d == vdir)
+      return sf_err_set(
+          err,
+          SF_EINVAL,
+          "%s is both a training and the validation corpus",
+          d.c_str());
+  if ((rc = open_data(tdirs, c.min_area_frac, 0, 0, &t->train, err)) ||
+      (rc = open_data(
+           {vdir},
+           c.min_area_frac,
+           c.val_instances_per_image,
+           c.val_max_images,
+           &t->val,
+           err)))
+    return rc;
+  for (auto& id : t->train.identities)
+    if (id == t->val.identities[0])
+      return sf_err_set(
+          err,
+          SF_EINVAL,
+          "the validation corpus has the same content as a training corpus");
+  if ((rc = build_model(t.get(), err)))
+    return rc;
+  long ipe =
+      c.images_per_epoch > 0 ? c.images_per_epoch : long(t->train.items.size());
+  t->total = ipe * long(c.epochs);
+  t->order.seed = c.seed;
+  t->order.n = t->train.items.size();
+  t->emb_cache.resize(t->train.items.size());
+  t->val_cache.resize(t->val.items.size());
+  // Everything checked: now (and only now) the run directory appears.
+  if (!o->resume) {
+    if (mkdir(o->out_dir, 0777))
+      return sf_err_set(
+          err, SF_EIO, "mkdir %s: %s", o->out_dir, strerror(errno));
+    if (sqlite3_open(dbpath.c_str(), &t->db.db))
+      return sf_err_set(err, SF_EDB, "%s: cannot create", dbpath.c_str());
+    if ((rc = t->db.exec(kSchema, err)) ||
+        (rc = write_text(t->out + "/config.yaml", config_yaml(c), err)) ||
+        (rc = write_text(t->out + "/model.yaml", c.model_text, err)))
+      return rc;
+    t->db.exec("BEGIN", nullptr);
+    t->db.set("config_yaml", config_yaml(c));
+    t->db.set("model_yaml", c.model_text);
+    t->db.set("total_steps", std::to_string(t->total));
+    t->db.set("started_at", std::to_string(long(now_s())));
+    t->db.set(
+        "lr_choice",
+        "AdamW, cosine decay: our choice (the paper's LR is lost)");
+    for (size_t i = 0; i <= tdirs.size(); i++) {
+      bool v = i == tdirs.size();
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(
+          t->db.db, "INSERT INTO corpora VALUES(?, ?, ?, ?)", -1, &st, nullptr);
+      char abs[4096];
+      const std::string& d = v ? vdir : tdirs[i];
+      sqlite3_bind_text(st, 1, v ? "val" : "train", -1, SQLITE_STATIC);
+      sqlite3_bind_text(
+          st,
+          2,
+          realpath(d.c_str(), abs) ? abs : d.c_str(),
+          -1,
+          SQLITE_TRANSIENT);
+      sqlite3_bind_text(
+          st,
+          3,
+          (v ? t->val.identities[0] : t->train.identities[i]).c_str(),
+          -1,
+          SQLITE_TRANSIENT);
+      sqlite3_bind_int64(
+          st,
+          4,
+          sqlite3_int64(
+              sf_corpus_count(v ? t->val.corpora[0] : t->train.corpora[i])));
+      sqlite3_step(st);
+      sqlite3_finalize(st);
+    }
+    t->db.exec("COMMIT", nullptr);
+  } else {
+    t->db.exec(kSchema, nullptr);
+    if ((rc = t->load_state(err)))
+      return rc;
+  }
+  t->db.set("status", "running");
+  t->db.set("device", c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu");
+  t->db.set("threads", std::to_string(torch::get_num_threads()));
+  t->t0 = now_s();
+  double t_start = t->t0;
+  long step0 = t->step;
+  sam_train_progress pg{};
+  int cancelled = 0;
+  t->db.exec("BEGIN", nullptr);
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(
+      t->db.db,
+      "INSERT OR REPLACE INTO steps VALUES(?, ?, ?, ?, ?)",
+      -1,
+      &ins,
+      nullptr);
+  double epoch_loss = 0;
+  long epoch_n = 0;
+  try {
+    while (t->step < t->total) {
+      if (o->stop_after_steps > 0 && t->step >= o->stop_after_steps)
+        break;
+      double lr = cosine_lr(c, t->step, t->total);
+      double loss = 0;
+      if ((rc = t->train_step(lr, &loss, err)))
+        break;
+      int epoch = int(t->step / ipe);
+      t->step++;
+      epoch_loss += loss;
+      epoch_n++;
+      t->recent.push_back(loss);
+      if (t->recent.size() > 100)
+        t->recent.erase(t->recent.begin());
+      sqlite3_bind_int64(ins, 1, t->step);
+      sqlite3_bind_int(ins, 2, epoch);
+      sqlite3_bind_double(ins, 3, loss);
+      sqlite3_bind_double(ins, 4, lr);
+      sqlite3_bind_double(ins, 5, t->elapsed());
+      sqlite3_step(ins);
+      sqlite3_reset(ins);
+      pg.validated = 0;
+      if (t->step % 200 == 0) // keep run.sqlite readable during an epoch
+        t->db.exec("COMMIT; BEGIN", nullptr);
+      if (t->step % ipe == 0) { // end of an epoch: validate, checkpoint
+        double d = NAN;
+        long nv = 0;
+        if ((rc = t->validate(&d, &nv, err)))
+          break;
+        t->last_val = d;
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v2(
+            t->db.db,
+            "INSERT OR REPLACE INTO epochs VALUES(?, ?, ?, ?, ?, ?)",
+            -1,
+            &st,
+            nullptr);
+        sqlite3_bind_int(st, 1, epoch);
+        sqlite3_bind_int64(st, 2, t->step);
+        sqlite3_bind_double(st, 3, d);
+        sqlite3_bind_int64(st, 4, nv);
+        sqlite3_bind_double(
+            st, 5, epoch_n ? epoch_loss / double(epoch_n) : NAN);
+        sqlite3_bind_double(st, 6, t->elapsed());
+        sqlite3_step(st);
+        sqlite3_finalize(st);
+        epoch_loss = 0;
+        epoch_n = 0;
+        if (std::isnan(t->best) || d > t->best) {
+          t->best = d;
+          t->best_step = t->step;
+          if ((rc = sam_model_save(
+                   t->model, (t->out + "/best.pth").c_str(), err)))
+            break;
+        }
+        if ((rc = t->save_state(err)))
+          break;
+        t->db.exec("COMMIT; BEGIN", nullptr);
+        pg.validated = 1;
+      }
+      pg.step = t->step;
+      pg.total_steps = t->total;
+      pg.epoch = epoch;
+      pg.loss = loss;
+      double s = 0;
+      for (double x : t->recent)
+        s += x;
+      pg.loss_avg = s / double(t->recent.size());
+      pg.lr = lr;
+      pg.val_dice = t->last_val;
+      pg.best_val_dice = t->best;
+      pg.elapsed_s = t->elapsed();
+      pg.steps_per_s = double(t->step - step0) / (now_s() - t_start);
+      if (o->progress && o->progress(o->progress_ctx, &pg)) {
+        cancelled = 1;
+        break;
+      }
+    }
+  } catch (const std::exception& e) {
+    rc = sf_err_set(err, SF_EINVAL, "training: libtorch: %.400s", e.what());
+  }
+  sqlite3_finalize(ins);
+  t->db.exec("COMMIT", nullptr);
+  double wall = now_s() - t_start;
+  if (res) {
+    res->steps = t->step;
+    res->total_steps = t->total;
+    res->steps_this_run = t->step - step0;
+    res->wall_s = wall;
+    res->steps_per_s = wall > 0 ? double(t->step - step0) / wall : 0;
+    res->best_val_dice = t->best;
+    res->best_step = t->best_step;
+    res->last_val_dice = t->last_val;
+    res->encoder_calls = t->encoder_calls;
+    res->finished = 0;
+  }
+  if (rc) {
+    t->db.set("status", "failed");
+    t->db.set("error", err ? err->msg : "?");
+    return rc;
+  }
+  // Stopped (Ctrl-C, stop_after_steps) or finished: save where we are.
+  if ((rc = t->save_state(err)))
+    return rc;
+  t->db.set("wall_s", std::to_string(t->elapsed()));
+  t->db.set("steps_done", std::to_string(t->step));
+  t->db.set("best_val_dice", std::to_string(t->best));
+  t->db.set("best_step", std::to_string(t->best_step));
+  if (cancelled || t->step < t->total) {
+    t->db.set("status", "interrupted");
+    return cancelled ? sf_err_set(
+                           err,
+                           SF_ECANCEL,
+                           "stopped at step %ld of %ld; resumable with "
+                           "--resume %s",
+                           t->step,
+                           t->total,
+                           o->out_dir)
+                     : SF_OK;
+  }
+  t->db.set("status", "done");
+  t->db.set("finished_at", std::to_string(long(now_s())));
+  if ((rc = write_text(t->out + "/DONE", "done\n", err)))
+    return rc;
+  if (res)
+    res->finished = 1;
+  return SF_OK;
+}
+
+} // namespace
+
+extern "C" {
+
+int sam_train_run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
+  if (res) {
+    memset(res, 0, sizeof *res);
+    res->best_val_dice = res->last_val_dice = NAN;
+  }
+  try {
+    return run(o, res, err);
+  } catch (const std::exception& e) {
+    return sf_err_set(err, SF_EINVAL, "train: %.400s", e.what());
+  } catch (...) {
+    return sf_err_set(err, SF_EINVAL, "train: unknown C++ exception");
+  }
+}
+
+int sam_train_config_check(const char* path, sf_err* err) {
+  TrainConfig c;
+  try {
+    return parse_config(path, &c, err);
+  } catch (const std::exception& e) {
+    return sf_err_set(err, SF_ECONFIG, "%s: %.400s", path, e.what());
+  }
+}
+
+} // extern "C"

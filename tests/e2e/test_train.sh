@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# test_train.sh - `synthfm train` end to end on two tiny corpora (64 px):
+# a finished run has DONE, run.sqlite with status done, and a best.pth that
+# `synthfm predict --model-config RUN/model.yaml` loads; Ctrl-C leaves a
+# resumable run (no DONE, status interrupted) that --resume finishes; bad
+# inputs exit 1 (runtime) or 2 (usage/config) and create no run directory.
+# Exit 0 pass, 1 fail.
+. "$(dirname "$0")/lib.sh"
+
+"$SYNTHFM" generate --out "$T/tr" --count 6 --size 64 --seed 1 --mode shape -q
+"$SYNTHFM" generate --out "$T/va" --count 3 --size 64 --seed 2 --mode shape -q
+cat >"$T/cfg.yaml" <<'YAML'
+model:
+  image_size: 64
+  patch_size: 16
+  encoder_embed_dim: 32
+  encoder_depth: 2
+  encoder_num_heads: 2
+  encoder_global_attn_indexes: [1]
+  window_size: 0
+  prompt_embed_dim: 32
+epochs: 2
+images_per_epoch: 6
+min_area_frac: 0.01
+lr: 0.001
+threads: 1
+YAML
+
+expect_exit 0 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/tr" \
+    --val "$T/va" --out "$T/run"
+grep -q '"finished": true' "$T/out" || fail "no finished JSON line: $(cat "$T/out")"
+grep -q 'best val Dice' "$T/err" || fail "no summary line"
+[ -f "$T/run/DONE" ] || fail "no DONE"
+[ "$(sqlite3 "$T/run/run.sqlite" "SELECT value FROM run WHERE key='status'")" = done ] ||
+    fail "status is not done"
+[ "$(sqlite3 "$T/run/run.sqlite" "SELECT count(*) FROM steps")" = 12 ] || fail "steps"
+[ "$(sqlite3 "$T/run/run.sqlite" "SELECT count(*) FROM epochs")" = 2 ] || fail "epochs"
+expect_exit 0 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" \
+    --model-config "$T/run/model.yaml" --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" \
+    --point 32,32,1 --out "$T/mask.png"
+[ -f "$T/mask.png" ] || fail "predict wrote no mask"
+
+# bad inputs: exit codes, and no run directory left behind
+expect_exit 1 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/tr" --val "$T/va" --out "$T/run"
+grep -q exists "$T/err" || fail "overwriting a run: $(cat "$T/err")"
+expect_exit 1 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/nope" --val "$T/va" --out "$T/r2"
+[ ! -e "$T/r2" ] || fail "a missing corpus left a run directory"
+printf 'model: vit_b\nepochs: zero\n' >"$T/bad.yaml"
+expect_exit 2 "$SYNTHFM" train --config "$T/bad.yaml" --corpus "$T/tr" --val "$T/va" --out "$T/r2"
+grep -q 'epochs' "$T/err" || fail "config error without the key: $(cat "$T/err")"
+[ ! -e "$T/r2" ] || fail "a config error left a run directory"
+expect_exit 2 "$SYNTHFM" train --corpus "$T/tr"
+expect_exit 1 "$SYNTHFM" train --resume "$T/run"   # finished: not resumable
+
+# Ctrl-C: a resumable state, no DONE; --resume finishes the run
+sed -e 's/^epochs: 2/epochs: 20/' "$T/cfg.yaml" >"$T/long.yaml"
+"$SYNTHFM" train --config "$T/long.yaml" --corpus "$T/tr" --val "$T/va" \
+    --out "$T/int" >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+for _ in $(seq 100); do
+    [ -f "$T/int/state.pt" ] && break   # after the first epoch
+    sleep 0.2
+done
+kill -INT $pid
+set +e; wait $pid; rc=$?; set -e
+[ $rc -eq 1 ] || { cat "$T/int.err"; fail "Ctrl-C: expected exit 1, got $rc"; }
+grep -q 'resumable' "$T/int.err" || fail "Ctrl-C: no resumable message"
+[ ! -f "$T/int/DONE" ] || fail "an interrupted run looks finished"
+[ "$(sqlite3 "$T/int/run.sqlite" "SELECT value FROM run WHERE key='status'")" = interrupted ] ||
+    fail "status is not interrupted"
+done_before=$(sqlite3 "$T/int/run.sqlite" "SELECT value FROM run WHERE key='steps_done'")
+[ "$done_before" -lt 120 ] || fail "Ctrl-C did not stop the run"
+expect_exit 0 "$SYNTHFM" train --resume "$T/int" -q
+[ -f "$T/int/DONE" ] || fail "resumed run has no DONE"
+[ "$(sqlite3 "$T/int/run.sqlite" "SELECT count(*) FROM steps")" = 120 ] || fail "resumed steps"
+echo ok

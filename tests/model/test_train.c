@@ -1,0 +1,371 @@
+/*
+ * test_train.c - the trainer (model/train.h) on tiny corpora and a tiny
+ * model (64 px, 2 blocks): run records, exact resume, freezing + the
+ * embedding cache, --init, bad inputs. libtorch runs with 1 thread here so
+ * that the resume comparison is bit-exact (our rule for CPU determinism
+ * checks: same thread count, same bits).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sam_int.h"
+#include "sf.h"
+#include "train.h"
+
+static char g_dir[256];
+static char g_train[300], g_val[300], g_cfg[300];
+
+static void make_corpus(const char *dir, uint64_t seed, uint64_t count) {
+    sf_config c;
+    sf_err e = {0};
+    cr_assert_eq(sf_config_default(&c, &e), SF_OK, "%s", e.msg);
+    c.image_size = 64;
+    c.mode = SF_MODE_SHAPE;
+    sf_generate_opts o = {0};
+    o.out_dir = dir;
+    o.seed = seed;
+    o.count = count;
+    o.shard_count = 1;
+    o.threads = 1;
+    o.write_files = 1;
+    sf_generate_stats st;
+    sf_corpus_result res;
+    cr_assert_eq(sf_corpus_generate(&c, &o, &st, &res, &e), SF_OK, "%s", e.msg);
+}
+
+static const char kModel[] = "model:\n"
+                             "  image_size: 64\n"
+                             "  patch_size: 16\n"
+                             "  encoder_embed_dim: 32\n"
+                             "  encoder_depth: 2\n"
+                             "  encoder_num_heads: 2\n"
+                             "  encoder_global_attn_indexes: [1]\n"
+                             "  window_size: 3\n"
+                             "  prompt_embed_dim: 32\n";
+
+/* Write a config: the tiny model plus `extra` lines. */
+static void write_config(const char *path, const char *extra) {
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fprintf(f,
+            "%sseed: 3\nlr: 0.001\nwarmup_steps: 2\nepochs: 1\n"
+            "images_per_epoch: 6\nmin_area_frac: 0.01\n"
+            "val_max_images: 3\nval_instances_per_image: 2\n"
+            "threads: 1\n%s",
+            kModel, extra ? extra : "");
+    fclose(f);
+}
+
+static void setup(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/sf_test_train_XXXXXX");
+    cr_assert(mkdtemp(g_dir));
+    snprintf(g_train, sizeof g_train, "%s/train", g_dir);
+    snprintf(g_val, sizeof g_val, "%s/val", g_dir);
+    snprintf(g_cfg, sizeof g_cfg, "%s/cfg.yaml", g_dir);
+    make_corpus(g_train, 1, 6);
+    make_corpus(g_val, 2, 3);
+    sam_set_num_threads(1);
+}
+
+static void teardown(void) {
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(train, .init = setup, .fini = teardown, .timeout = 120);
+
+static int train(const char *cfg, const char *out, int resume, long stop,
+                 const char *init, sam_train_result *r, sf_err *e) {
+    const char *corpora[1] = {g_train};
+    sam_train_opts o = {0};
+    o.config = resume ? NULL : cfg;
+    o.corpora = resume ? NULL : corpora;
+    o.n_corpora = resume ? 0 : 1;
+    o.val_dir = resume ? NULL : g_val;
+    o.out_dir = out;
+    o.resume = resume;
+    o.init = init;
+    o.device = -1;
+    o.stop_after_steps = stop;
+    return sam_train_run(&o, r, e);
+}
+
+static int file_exists(const char *dir, const char *name) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static char *slurp(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "open %s", path);
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)len + 1);
+    cr_assert(b);
+    cr_assert_eq(fread(b, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    *n = (size_t)len;
+    return b;
+}
+
+static long db_long(const char *run, const char *sql) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/run.sqlite", run);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    long v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* Compare the tensors whose names start with `prefix` in two
+ * checkpoints: returns the number of differing tensors. */
+static int n_differ(const char *a, const char *b, const char *prefix,
+                    int *n_seen) {
+    sam_ckpt *x = NULL, *y = NULL;
+    sf_err e = {0};
+    cr_assert_eq(sam__ckpt_read(a, &x, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sam__ckpt_read(b, &y, &e), SF_OK, "%s", e.msg);
+    int differ = 0, seen = 0;
+    for (int i = 0; i < x->n_tensors; i++) {
+        const sam_ckpt_tensor *t = &x->tensors[i];
+        if (strncmp(t->name, prefix, strlen(prefix))) continue;
+        int j = sam__ckpt_find(y, t->name);
+        cr_assert(j >= 0, "%s missing", t->name);
+        const sam_ckpt_tensor *u = &y->tensors[j];
+        int64_t n = 1;
+        for (int d = 0; d < t->ndim; d++)
+            n *= t->shape[d];
+        const float *p =
+            (const float *)x->storages[t->storage].data + t->offset;
+        const float *q =
+            (const float *)y->storages[u->storage].data + u->offset;
+        seen++;
+        differ += memcmp(p, q, (size_t)n * sizeof(float)) != 0;
+    }
+    sam__ckpt_free(x);
+    sam__ckpt_free(y);
+    if (n_seen) *n_seen = seen;
+    return differ;
+}
+
+Test(train, run_records_and_predict_loads_best) {
+    write_config(g_cfg, NULL);
+    char run[400];
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    sam_train_result r;
+    sf_err e = {0};
+    cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(r.steps, 6);
+    cr_assert(r.finished);
+    cr_assert(!isnan(r.best_val_dice) && r.best_val_dice >= 0 &&
+              r.best_val_dice <= 1);
+    const char *files[] = {"DONE",       "run.sqlite",  "best.pth", "last.pth",
+                           "model.yaml", "config.yaml", "state.pt"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        cr_assert(file_exists(run, files[i]), "%s missing", files[i]);
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM steps"), 6);
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM epochs"), 1);
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM corpora"), 2);
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM run WHERE key = "
+                              "'status' AND value = 'done'"),
+                 1);
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM steps WHERE loss >= 0 "
+                              "AND loss <= 1 AND lr > 0"),
+                 6);
+    /* what `synthfm predict --checkpoint RUN/best.pth --model-config
+     * RUN/model.yaml` does */
+    char p[500], q[500];
+    snprintf(p, sizeof p, "%s/model.yaml", run);
+    snprintf(q, sizeof q, "%s/best.pth", run);
+    sam_config c;
+    cr_assert_eq(sam_config_load(p, &c, &e), SF_OK, "%s", e.msg);
+    sam_model *m = NULL;
+    cr_assert_eq(sam_model_load(q, &c, SAM_DEVICE_CPU, &m, &e), SF_OK, "%s",
+                 e.msg);
+    sam_model_free(m);
+    /* a finished run is neither overwritten nor resumed */
+    cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_EEXIST);
+    cr_assert_eq(train(NULL, run, 1, 0, NULL, &r, &e), SF_EEXIST);
+}
+
+Test(train, resume_is_bit_exact) {
+    write_config(g_cfg, "n_neg: [0, 2]\n");
+    char a[400], b[400], pa[500], pb[500];
+    snprintf(a, sizeof a, "%s/a", g_dir);
+    snprintf(b, sizeof b, "%s/b", g_dir);
+    sam_train_result r;
+    sf_err e = {0};
+    cr_assert_eq(train(g_cfg, a, 0, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    /* N = 3 steps, stop, resume to 2N = 6 */
+    cr_assert_eq(train(g_cfg, b, 0, 3, NULL, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(r.steps, 3);
+    cr_assert(!r.finished);
+    cr_assert(!file_exists(b, "DONE"), "a stopped run must not look done");
+    cr_assert_eq(db_long(b, "SELECT count(*) FROM run WHERE key = "
+                            "'status' AND value = 'interrupted'"),
+                 1);
+    cr_assert_eq(train(NULL, b, 1, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(r.steps, 6);
+    cr_assert_eq(r.steps_this_run, 3);
+    cr_assert(r.finished);
+    snprintf(pa, sizeof pa, "%s/last.pth", a);
+    snprintf(pb, sizeof pb, "%s/last.pth", b);
+    int seen = 0;
+    cr_assert_eq(n_differ(pa, pb, "", &seen), 0,
+                 "resumed weights differ from the uninterrupted run");
+    cr_assert(seen > 50);
+    size_t na, nb;
+    char *x = slurp(pa, &na), *y = slurp(pb, &nb);
+    cr_assert(na == nb && !memcmp(x, y, na), "checkpoint bytes differ");
+    free(x);
+    free(y);
+    cr_assert_eq(db_long(b, "SELECT count(*) FROM steps"), 6);
+}
+
+Test(train, frozen_encoder_is_unchanged_and_cached) {
+    write_config(g_cfg, "freeze_image_encoder: true\nepochs: 2\n");
+    /* the trainer's initial weights: sam_model_new with the run seed */
+    char cfgm[400], init[400], run[400], last[500];
+    snprintf(cfgm, sizeof cfgm, "%s/m.yaml", g_dir);
+    FILE *f = fopen(cfgm, "w");
+    cr_assert(f);
+    fputs(kModel + strlen("model:\n"), f); /* indented: still valid YAML */
+    fclose(f);
+    sam_config c;
+    sf_err e = {0};
+    cr_assert_eq(sam_config_load(cfgm, &c, &e), SF_OK, "%s %s", e.where, e.msg);
+    sam_model *m = NULL;
+    cr_assert_eq(sam_model_new(&c, SAM_DEVICE_CPU, 3, &m, &e), SF_OK);
+    snprintf(init, sizeof init, "%s/init.pth", g_dir);
+    cr_assert_eq(sam_model_save(m, init, &e), SF_OK, "%s", e.msg);
+    sam_model_free(m);
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    sam_train_result r;
+    cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(r.steps, 12);
+    snprintf(last, sizeof last, "%s/last.pth", run);
+    int seen = 0;
+    cr_assert_eq(n_differ(init, last, "image_encoder.", &seen), 0,
+                 "a frozen encoder changed");
+    cr_assert(seen > 10);
+    cr_assert(n_differ(init, last, "mask_decoder.", NULL) > 0,
+              "the decoder did not train");
+    /* the encoder ran once per image: 6 training + 3 validation images,
+     * though 12 steps and 2 validations ran */
+    cr_assert_eq(r.encoder_calls, 6 + 3, "encoder calls %ld", r.encoder_calls);
+}
+
+Test(train, init_loads_encoders_and_keeps_a_fresh_decoder) {
+    /* lr 0: the weights stay what initialisation made them */
+    write_config(g_cfg, "lr: 0\nlr_min: 0\n");
+    char src[400], fresh[400], run[400], last[500], cfgm[400];
+    snprintf(cfgm, sizeof cfgm, "%s/m.yaml", g_dir);
+    FILE *f = fopen(cfgm, "w");
+    cr_assert(f);
+    fputs(kModel + strlen("model:\n"), f);
+    fclose(f);
+    sam_config c;
+    sf_err e = {0};
+    cr_assert_eq(sam_config_load(cfgm, &c, &e), SF_OK, "%s", e.msg);
+    sam_model *m = NULL;
+    snprintf(src, sizeof src, "%s/src.pth", g_dir);
+    snprintf(fresh, sizeof fresh, "%s/fresh.pth", g_dir);
+    cr_assert_eq(sam_model_new(&c, SAM_DEVICE_CPU, 99, &m, &e), SF_OK);
+    cr_assert_eq(sam_model_save(m, src, &e), SF_OK);
+    sam_model_free(m);
+    cr_assert_eq(sam_model_new(&c, SAM_DEVICE_CPU, 3, &m, &e), SF_OK);
+    cr_assert_eq(sam_model_save(m, fresh, &e), SF_OK);
+    sam_model_free(m);
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    sam_train_result r;
+    cr_assert_eq(train(g_cfg, run, 0, 0, src, &r, &e), SF_OK, "%s", e.msg);
+    snprintf(last, sizeof last, "%s/last.pth", run);
+    cr_assert_eq(n_differ(src, last, "image_encoder.", NULL), 0);
+    cr_assert_eq(n_differ(src, last, "prompt_encoder.", NULL), 0);
+    cr_assert_eq(n_differ(fresh, last, "mask_decoder.", NULL), 0,
+                 "the decoder must be freshly initialised");
+    cr_assert(n_differ(src, last, "mask_decoder.", NULL) > 0);
+}
+
+Test(train, bad_inputs_leave_no_run) {
+    char run[400], bad[400];
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    sam_train_result r;
+    sf_err e = {0};
+    /* config errors */
+    write_config(g_cfg, "learning_rate: 1\n");
+    cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_ECONFIG);
+    cr_assert(strstr(e.msg, "learning_rate"), "%s", e.msg);
+    write_config(g_cfg, "batch_size: 4\n");
+    cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_ECONFIG);
+    write_config(g_cfg, "n_pos: [0, 2]\n");
+    cr_assert_eq(sam_train_config_check(g_cfg, &e), SF_ECONFIG);
+    cr_assert(!file_exists(run, ""), "run dir created on a config error");
+    /* missing corpus */
+    write_config(g_cfg, NULL);
+    const char *missing[1] = {"/nonexistent/corpus"};
+    sam_train_opts o = {0};
+    o.config = g_cfg;
+    o.corpora = missing;
+    o.n_corpora = 1;
+    o.val_dir = g_val;
+    o.out_dir = run;
+    o.device = -1;
+    cr_assert_neq(sam_train_run(&o, &r, &e), SF_OK);
+    cr_assert(!file_exists(run, ""));
+    /* training corpus = validation corpus */
+    o.corpora = (const char *const *)&o.val_dir;
+    cr_assert_neq(sam_train_run(&o, &r, &e), SF_OK);
+    cr_assert(!file_exists(run, ""));
+    /* a corrupt corpus file */
+    snprintf(bad, sizeof bad, "%s/train/manifest.sqlite", g_dir);
+    FILE *f = fopen(bad, "r+");
+    cr_assert(f);
+    fputs("garbage garbage garbage", f);
+    fclose(f);
+    cr_assert_neq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_OK);
+    cr_assert(!file_exists(run, ""));
+}
+
+Test(train, incompatible_init_is_refused) {
+    write_config(g_cfg, NULL);
+    char run[400], ck[400];
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    snprintf(ck, sizeof ck, "%s/other.pth", g_dir);
+    sam_config c;
+    sf_err e = {0};
+    sam_config_preset("vit_b", &c, NULL);
+    c.image_size = 64;
+    c.encoder_embed_dim = 48;
+    c.encoder_depth = 1;
+    c.encoder_num_heads = 2;
+    c.n_encoder_global_attn_indexes = 1;
+    c.encoder_global_attn_indexes[0] = 0;
+    c.window_size = 0;
+    c.prompt_embed_dim = 32;
+    sam_model *m = NULL;
+    cr_assert_eq(sam_model_new(&c, SAM_DEVICE_CPU, 1, &m, &e), SF_OK, "%s",
+                 e.msg);
+    cr_assert_eq(sam_model_save(m, ck, &e), SF_OK);
+    sam_model_free(m);
+    sam_train_result r;
+    cr_assert_eq(train(g_cfg, run, 0, 0, ck, &r, &e), SF_ECORRUPT, "%s", e.msg);
+    cr_assert(strstr(e.msg, "--init"), "%s", e.msg);
+    cr_assert(!file_exists(run, ""));
+}
