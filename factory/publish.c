@@ -442,8 +442,8 @@ static void build_croissant(const sf_corpus_info *in, const stats *s,
     jw_str(&w, "description",
            "SQLite manifest (tables corpus, samples, instances: per-sample "
            "seeds, drawn parameters, instance areas, boxes, centroids and "
-           "interior points). No sha256: it is in WAL mode and opening it "
-           "may rewrite its pages without changing its content.");
+           "interior points). No sha256: resuming or merging rewrites its "
+           "pages (journal mode, change counter) without changing its rows.");
     jw_str(&w, "contentUrl", "manifest.sqlite");
     jw_str(&w, "encodingFormat", "application/vnd.sqlite3");
     jw_close(&w, "}");
