@@ -27,10 +27,10 @@ endif
 DEB_PACKAGES := build-essential pkg-config libpng-dev zlib1g-dev \
     libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libssl-dev \
     libcriterion-dev libtorch-dev libopenblas0-pthread libzip-dev \
-    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev
+    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev libdeflate-dev
 
 # ---------------------------------------------------------------- flags
-PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo libtiff-4
+PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo libtiff-4 libdeflate
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -117,6 +117,8 @@ $(BUILD)/factory/version.o: $(BUILD)/gen/git_commit.h
 
 # The default config is compiled in (.incbin), so rebuild when it changes.
 $(BUILD)/factory/default_config.o: schemas/factory/default.yaml schemas/manifest.sql
+$(BUILD)/harness/results.o: schemas/results.sql
+$(BUILD)/harness/eval_ood.o: schemas/factory/ood.yaml
 
 $(LIBSF): $(call obj,$(FACTORY_SRC))
 	@mkdir -p $(@D)
@@ -162,8 +164,46 @@ $(BUILD)/bin/bench_%: $(BUILD)/tests/bench/bench_%.o $$(BENCH_LIBS_$$*)
 
 build-tests: $(SYNTHFM) $(TEST_BINS)
 
+# ----------------------------------------------------------------- fuzz
+# libFuzzer targets tests/fuzz/fuzz_<surface>.c: `make fuzz` builds them
+# with clang + ASan + UBSan into $(FUZZ_BUILD)/fuzz/ (our libraries are
+# recompiled there with the same flags; system libraries are not).
+# `make fuzz-smoke` replays tests/fuzz/regress/ and runs each target
+# FUZZ_SECONDS (tests/fuzz/smoke.sh; SECURITY.md).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+    -fno-omit-frame-pointer
+FUZZ_OBJS := $(LIBHX) $(BUILD)/model/ckpt.o $(LIBSF)
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) \
+	    $(PKG_LIBS) $(NIFTI_LIBS) $(GDCM_LIBS) -lzip -lm -lpthread
+$(BUILD)/tests/fuzz/seedgen.o: ALL_CFLAGS += $(NIFTI_INC)
+$(BUILD)/fuzz/seedgen: $(BUILD)/tests/fuzz/seedgen.o $(FUZZ_OBJS)
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS_ALL) -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) -lzip -lm -lpthread
+fuzz-bins: $(FUZZ_BINS) $(BUILD)/fuzz/seedgen
+ifdef FUZZ_CLANG
+# blur.c uses GCC's __builtin_shuffle: plain gcc there (not a parser).
+$(BUILD)/factory/blur.o: factory/blur.c
+	@mkdir -p $(@D)
+	gcc -std=c11 -D_DEFAULT_SOURCE -O2 -g -fopenmp -ffp-contract=off \
+	    -Ifactory -c $< -o $@
+endif
+fuzz: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=$(FUZZ_BUILD) FUZZ_CLANG=1 \
+	    CC=clang CXX=clang++ OPT="-O1 -g" CXXOPT="-O1 -g" \
+	    WARN="-Wall -Wno-unused-command-line-argument -Wno-unknown-warning-option" \
+	    SAN="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" fuzz-bins
+fuzz-smoke: fuzz
+	@bash tests/fuzz/smoke.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 # ------------------------------------------------------------- targets
-.PHONY: all deps test test-run asan bench demo report lint clean build-tests
+.PHONY: all deps test test-run asan bench demo report lint clean build-tests \
+    fuzz fuzz-bins fuzz-smoke
 
 deps:
 	@bash tests/deps.sh $(DEB_PACKAGES)

@@ -70,6 +70,17 @@ int sf__corpus_path_ok(const char *p, const char *sub) {
     return digits >= 1 && digits <= 20 && !strcmp(q, ".png");
 }
 
+/* Nothing in a corpus we read is a symbolic link: a link could make a
+ * manifest's plain name read a file outside the directory. */
+static int corpus_no_link(const char *dir, const char *rel, sf_err *err) {
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode))
+        return sf_err_set(err, SF_ECORRUPT, "%s: a symbolic link inside a corpus: refused", path);
+    return SF_OK;
+}
+
 static int db_open(const char *dir, int readonly, sqlite3 **out, sf_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/manifest.sqlite", dir);
@@ -452,6 +463,9 @@ int sf_corpus_open(const char *dir, sf_corpus **out, sf_err *err) {
         rc = sf_err_set(err, SF_EIO, "%s: not a corpus (no manifest.sqlite)", dir);
         goto out;
     }
+    if ((rc = corpus_no_link(dir, "manifest.sqlite", err)) ||
+        (rc = corpus_no_link(dir, "images", err)) || (rc = corpus_no_link(dir, "labels", err)))
+        goto out;
     if (!(c->dir = strdup(dir))) {
         rc = sf_err_set(err, SF_ENOMEM, "out of memory");
         goto out;
@@ -463,7 +477,21 @@ int sf_corpus_open(const char *dir, sf_corpus **out, sf_err *err) {
         rc = sf_err_set(err, SF_ECORRUPT, "%s: implausible sample range", path);
         goto out;
     }
-    c->samples = calloc((size_t)cap + 1, sizeof *c->samples);
+    /* Allocate for the rows present, not the range the corpus row claims
+     * (a few bytes of manifest must not reserve gigabytes). */
+    sqlite3_int64 rows = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT count(*) FROM samples", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW || (rows = sqlite3_column_int64(st, 0)) < 0) {
+        rc = sf_err_set(err, SF_ECORRUPT, "%s: %s", path, sqlite3_errmsg(c->db));
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((uint64_t)rows > cap) {
+        rc = sf_err_set(err, SF_ECORRUPT, "%s: more sample rows than the corpus range", path);
+        goto out;
+    }
+    c->samples = calloc((size_t)rows + 1, sizeof *c->samples);
     if (!c->samples) {
         rc = sf_err_set(err, SF_ENOMEM, "out of memory");
         goto out;
@@ -478,7 +506,7 @@ int sf_corpus_open(const char *dir, sf_corpus **out, sf_err *err) {
     }
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (c->n >= cap) {
+        if (c->n >= cap || c->n >= (uint64_t)rows) {
             rc = sf_err_set(err, SF_ECORRUPT, "%s: more sample rows than the corpus range", path);
             goto out;
         }
@@ -544,9 +572,13 @@ int sf_corpus_load(const sf_corpus *c, uint64_t pos, uint8_t **image, uint16_t *
     uint16_t *lab = NULL;
     int w, h, w2, h2, rc;
     snprintf(path, sizeof path, "%s/%s", c->dir, s->image_path);
-    if ((rc = sf_png_read_gray8(path, &img, &w, &h, err))) goto out;
+    if ((rc = corpus_no_link(c->dir, s->image_path, err)) ||
+        (rc = sf_png_read_gray8(path, &img, &w, &h, err)))
+        goto out;
     snprintf(path, sizeof path, "%s/%s", c->dir, s->label_path);
-    if ((rc = sf_png_read_gray16(path, &lab, &w2, &h2, err))) goto out;
+    if ((rc = corpus_no_link(c->dir, s->label_path, err)) ||
+        (rc = sf_png_read_gray16(path, &lab, &w2, &h2, err)))
+        goto out;
     if (w != s->nx || h != s->ny || w2 != s->nx || h2 != s->ny) {
         rc = sf_err_set(err, SF_ECORRUPT, "%s/%s: size %dx%d / %dx%d, manifest says %dx%d",
                         c->dir, s->image_path, w, h, w2, h2, s->nx, s->ny);

@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -31,9 +32,15 @@ static void problem(problems *p, const char *fmt, ...) {
     if (p->fn) p->fn(p->ctx, msg);
 }
 
+/* Corpus files are never symbolic links (a manifest could point one
+ * anywhere): O_NOFOLLOW makes a link fail with ELOOP. */
 static int read_file(const char *path, uint8_t **out, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
     size_t cap = 1 << 20, len = 0;
     uint8_t *b = malloc(cap);
     while (b) {
@@ -130,7 +137,8 @@ static void check_files(const sf_corpus *c, problems *p) {
             uint8_t *b;
             size_t n;
             if (read_file(path, &b, &n)) {
-                problem(p, "%s: missing or unreadable (sample %llu)", rel,
+                problem(p, "%s: %s (sample %llu)", rel,
+                        errno == ELOOP ? "a symbolic link: refused" : "missing or unreadable",
                         (unsigned long long)s.index);
                 continue;
             }
@@ -330,7 +338,10 @@ static int copy_checked(const char *src, const char *dst, const char *sha, sf_er
     uint8_t *b;
     size_t n;
     char hex[65];
-    if (read_file(src, &b, &n)) return sf_err_set(err, SF_EIO, "%s: cannot read: %m", src);
+    if (read_file(src, &b, &n))
+        return errno == ELOOP
+                   ? sf_err_set(err, SF_ECORRUPT, "%s: a symbolic link in a shard: refused", src)
+                   : sf_err_set(err, SF_EIO, "%s: cannot read: %m", src);
     sf__sha256_hex(b, n, hex);
     int rc = strcmp(hex, sha)
                  ? sf_err_set(err, SF_ECORRUPT, "%s: SHA-256 does not match its manifest", src)
@@ -448,9 +459,18 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
         sqlite3_stmt *st = NULL;
         char uri[4300];
         snprintf(path2, sizeof path2, "%s/manifest.sqlite", sh[i].dir);
-        char *q = sqlite3_mprintf("file:%s?mode=ro", path2);
-        snprintf(uri, sizeof uri, "%s", q);
-        sqlite3_free(q);
+        /* A URI: every byte of the path but [A-Za-z0-9/._-] percent-encoded,
+         * so a '?', '#' or '%' in a directory name stays part of the name. */
+        size_t u = (size_t)snprintf(uri, sizeof uri, "file:");
+        for (const char *p = path2; *p && u + 4 < sizeof uri - 12; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                strchr("/._-", ch))
+                uri[u++] = (char)ch;
+            else
+                u += (size_t)snprintf(uri + u, sizeof uri - u, "%%%02X", ch);
+        }
+        snprintf(uri + u, sizeof uri - u, "?mode=ro");
         const char *steps[] = {
             "ATTACH DATABASE ?1 AS shard",
             "BEGIN",

@@ -91,60 +91,103 @@ void sf__record_free(sf_record *r) {
 }
 
 /* Instance statistics for the manifest: area, bbox, centroid and an
- * interior point (the pixel of the instance nearest its centroid). */
-static int instance_stats(const sf_sample *s, sf_record *r) {
-    int k = s->n_instances;
-    r->n_instances = k;
-    if (k == 0) return SF_OK;
+ * interior point (the pixel of the instance nearest its centroid, the
+ * first in raster order among equals). One pass over label runs for area,
+ * bbox and the (exact, integer) coordinate sums; then, per instance, a
+ * search in square rings around the centroid that stops once no farther
+ * ring can hold a pixel as near: the same answer as a full scan, without
+ * touching the image again for the usual instance that covers its
+ * centroid. */
+int sf__instance_stats(const uint16_t *labels, int nx, int ny, int k,
+                       sf_instance **out) {
+    *out = NULL;
+    if (k <= 0) return SF_OK;
     sf_instance *in = calloc((size_t)k, sizeof *in);
-    double *sx = calloc((size_t)k, sizeof *sx), *sy = calloc((size_t)k, sizeof *sy);
-    if (!in || !sx || !sy) {
-        free(in), free(sx), free(sy);
+    int64_t *sxy = calloc(2 * (size_t)k, sizeof *sxy);
+    if (!in || !sxy) {
+        free(in);
+        free(sxy);
         return SF_ENOMEM;
     }
     for (int l = 0; l < k; l++) {
         in[l].label = l + 1;
-        in[l].bbox[0] = s->nx;
-        in[l].bbox[1] = s->ny;
+        in[l].bbox[0] = nx;
+        in[l].bbox[1] = ny;
         in[l].bbox[2] = in[l].bbox[3] = -1;
     }
-    for (int y = 0; y < s->ny; y++)
-        for (int x = 0; x < s->nx; x++) {
-            int l = s->labels[(size_t)y * s->nx + x];
+    for (int y = 0; y < ny; y++) {
+        const uint16_t *row = labels + (size_t)y * nx;
+        for (int x = 0; x < nx;) {
+            int x0 = x, l = row[x];
+            while (++x < nx && row[x] == l) {
+            }
             if (!l || l > k) continue;
             sf_instance *p = &in[l - 1];
-            p->area++;
-            sx[l - 1] += x;
-            sy[l - 1] += y;
-            if (x < p->bbox[0]) p->bbox[0] = x;
+            int64_t len = x - x0;
+            p->area += len;
+            sxy[2 * (l - 1)] += len * (x0 + x - 1) / 2; /* sum x0 .. x-1 */
+            sxy[2 * (l - 1) + 1] += len * y;
+            if (x0 < p->bbox[0]) p->bbox[0] = x0;
+            if (x - 1 > p->bbox[2]) p->bbox[2] = x - 1;
             if (y < p->bbox[1]) p->bbox[1] = y;
-            if (x > p->bbox[2]) p->bbox[2] = x;
-            if (y > p->bbox[3]) p->bbox[3] = y;
+            p->bbox[3] = y;
         }
-    for (int l = 0; l < k; l++) {
-        if (in[l].area) {
-            in[l].centroid[0] = sx[l] / (double)in[l].area;
-            in[l].centroid[1] = sy[l] / (double)in[l].area;
-        }
-        in[l].interior[0] = in[l].interior[1] = -1;
     }
-    double *best = sx; /* reuse: squared distance of best interior pixel */
-    for (int l = 0; l < k; l++) best[l] = INFINITY;
-    for (int y = 0; y < s->ny; y++)
-        for (int x = 0; x < s->nx; x++) {
-            int l = s->labels[(size_t)y * s->nx + x];
-            if (!l || l > k) continue;
-            double dx = x - in[l - 1].centroid[0], dy = y - in[l - 1].centroid[1];
-            double d2 = dx * dx + dy * dy;
-            if (d2 < best[l - 1]) {
-                best[l - 1] = d2;
-                in[l - 1].interior[0] = x;
-                in[l - 1].interior[1] = y;
+    for (int l = 0; l < k; l++) {
+        sf_instance *p = &in[l];
+        p->interior[0] = p->interior[1] = -1;
+        if (!p->area) continue;
+        double cx = (double)sxy[2 * l] / (double)p->area;
+        double cy = (double)sxy[2 * l + 1] / (double)p->area;
+        p->centroid[0] = cx;
+        p->centroid[1] = cy;
+        /* Rings of Chebyshev radius r around pixel (qx, qy) nearest the
+         * centroid: every pixel of ring r is at least r - 0.5 away. */
+        int qx = (int)floor(cx + 0.5), qy = (int)floor(cy + 0.5);
+        double best = INFINITY;
+        int bx = -1, by = -1;
+        int rmax = 0; /* rings beyond the bbox hold no pixel of l */
+        {
+            int d[4] = {qx - p->bbox[0], p->bbox[2] - qx, qy - p->bbox[1],
+                        p->bbox[3] - qy};
+            for (int i = 0; i < 4; i++)
+                if (d[i] > rmax) rmax = d[i];
+        }
+        for (int r = 0; r <= rmax; r++) {
+            if (r > 0 && best < INFINITY) {
+                double lo = r - 0.5;
+                if (lo * lo > best * (1.0 + 1e-9)) break;
+            }
+            int y0 = qy - r, y1 = qy + r;
+            if (y0 < p->bbox[1]) y0 = p->bbox[1];
+            if (y1 > p->bbox[3]) y1 = p->bbox[3];
+            for (int y = y0; y <= y1; y++) {
+                const uint16_t *row = labels + (size_t)y * nx;
+                /* whole rows at the ring's top and bottom, else its two
+                 * side pixels */
+                int edge = y == qy - r || y == qy + r;
+                int step = edge ? 1 : 2 * r;
+                int x = qx - r, xe = qx + r;
+                if (edge && x < p->bbox[0]) x = p->bbox[0];
+                if (edge && xe > p->bbox[2]) xe = p->bbox[2];
+                for (; x <= xe; x += step) {
+                    if (x < p->bbox[0] || x > p->bbox[2] || row[x] != l + 1)
+                        continue;
+                    double dx = x - cx, dy = y - cy;
+                    double d2 = dx * dx + dy * dy;
+                    if (d2 < best || (d2 == best && (y < by || (y == by && x < bx)))) {
+                        best = d2;
+                        bx = x;
+                        by = y;
+                    }
+                }
             }
         }
-    free(sx);
-    free(sy);
-    r->instances = in;
+        p->interior[0] = bx;
+        p->interior[1] = by;
+    }
+    free(sxy);
+    *out = in;
     return SF_OK;
 }
 
@@ -162,7 +205,9 @@ static int make_one(const sf_config *c, const sf_generate_opts *o,
     r->module = s->module;
     r->nx = s->nx;
     r->ny = s->ny;
-    if ((rc = instance_stats(s, r))) {
+    r->n_instances = s->n_instances;
+    if ((rc = sf__instance_stats(s->labels, s->nx, s->ny, s->n_instances,
+                                 &r->instances))) {
         sf_err_set(err, rc, "out of memory");
         goto out;
     }

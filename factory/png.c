@@ -1,15 +1,14 @@
 /*
- * png.c - PNG reading and writing on libpng (classic API, setjmp errors).
- * Writers choose a fast filter and zlib strategy per pixel kind: labels are
- * long runs of equal values (RLE strategy), images are noisy (no filter).
+ * png.c - PNG reading on libpng (classic API, setjmp errors); writing
+ * straight to memory with libdeflate (below).
  */
 #include "sf_int.h"
 
+#include <libdeflate.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 typedef struct png_ctx {
     char msg[256];
@@ -26,88 +25,109 @@ static void on_warning(png_structp p, png_const_charp m) {
     (void)m; /* warnings (e.g. bad CRC in ancillary chunks) are not fatal */
 }
 
-typedef struct membuf {
-    unsigned char *p;
-    size_t n, cap;
-} membuf;
-
-static void mem_write(png_structp p, png_bytep data, png_size_t n) {
-    membuf *m = png_get_io_ptr(p);
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap : 65536;
-        while (cap < m->n + n) cap *= 2;
-        unsigned char *q = realloc(m->p, cap);
-        if (!q) png_error(p, "out of memory");
-        m->p = q;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, data, n);
-    m->n += n;
+/* PNG bytes are written here directly: signature, IHDR, IDAT (a zlib
+ * stream from libdeflate, several times faster than zlib at the same
+ * level and smaller), IEND. Filters, one per image kind, measured at
+ * 1024x1024 level 1 on corpus samples: noisy 8-bit images gain ~8% size
+ * from SUB at no cost; 16-bit label maps compress best with UP (a row is
+ * mostly zeros below the one above it). */
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
 }
 
-static void mem_flush(png_structp p) { (void)p; }
+/* One chunk (length, type, data, CRC) at p; returns the bytes written. */
+static size_t put_chunk(uint8_t *p, const char type[4], const uint8_t *data,
+                        size_t n) {
+    put32(p, (uint32_t)n);
+    memcpy(p + 4, type, 4);
+    if (n && data != p + 8) memmove(p + 8, data, n);
+    put32(p + 8 + n, (uint32_t)libdeflate_crc32(0, p + 4, n + 4));
+    return n + 12;
+}
+
+/* Filtered scanlines: per row its filter byte, then the row. */
+static void filter_rows(const void *px, int nx, int ny, int bit_depth,
+                        int channels, uint8_t *f) {
+    size_t rb = (size_t)nx * (size_t)channels * (size_t)(bit_depth / 8);
+    if (bit_depth == 8) { /* SUB: byte minus the byte one pixel left */
+        const uint8_t *src = px;
+        size_t bpp = (size_t)channels;
+        for (int y = 0; y < ny; y++) {
+            const uint8_t *s = src + (size_t)y * rb;
+            uint8_t *d = f + (size_t)y * (rb + 1);
+            d[0] = 1;
+            for (size_t x = 0; x < bpp && x < rb; x++) d[1 + x] = s[x];
+            for (size_t x = bpp; x < rb; x++) d[1 + x] = (uint8_t)(s[x] - s[x - bpp]);
+        }
+        return;
+    }
+    /* 16-bit, big-endian samples, UP: byte minus the byte above. */
+    const uint16_t *src = px;
+    size_t ns = (size_t)nx * (size_t)channels;
+    for (int y = 0; y < ny; y++) {
+        const uint16_t *s = src + (size_t)y * ns, *u = y ? s - ns : NULL;
+        uint8_t *d = f + (size_t)y * (rb + 1);
+        d[0] = 2;
+        if (!u) {
+            for (size_t x = 0; x < ns; x++) {
+                d[1 + 2 * x] = (uint8_t)(s[x] >> 8);
+                d[2 + 2 * x] = (uint8_t)s[x];
+            }
+        } else {
+            for (size_t x = 0; x < ns; x++) {
+                d[1 + 2 * x] = (uint8_t)((s[x] >> 8) - (u[x] >> 8));
+                d[2 + 2 * x] = (uint8_t)(s[x] - u[x]);
+            }
+        }
+    }
+}
 
 int sf__png_encode(const void *px, int nx, int ny, int bit_depth, int channels,
                    int level, uint8_t **out, size_t *out_n, sf_err *err) {
     *out = NULL;
     *out_n = 0;
-    if (nx <= 0 || ny <= 0 || level < 0 || level > 9 ||
-        (bit_depth != 8 && bit_depth != 16) || (channels != 1 && channels != 3))
+    if (nx <= 0 || ny <= 0 || nx > SF_PNG_MAX_SIDE || ny > SF_PNG_MAX_SIDE ||
+        level < 0 || level > 9 || (bit_depth != 8 && bit_depth != 16) ||
+        (channels != 1 && channels != 3))
         return sf_err_set(err, SF_EINVAL, "bad PNG size, depth or level");
-    int color = channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY;
-    png_ctx ctx = {{0}};
-    png_structp p = png_create_write_struct(PNG_LIBPNG_VER_STRING, &ctx,
-                                            on_error, on_warning);
-    png_infop info = p ? png_create_info_struct(p) : NULL;
-    if (!p || !info) {
-        png_destroy_write_struct(&p, &info);
-        return sf_err_set(err, SF_ENOMEM, "libpng init failed");
+    size_t rb = (size_t)nx * (size_t)channels * (size_t)(bit_depth / 8);
+    size_t n_raw = (rb + 1) * (size_t)ny;
+    struct libdeflate_compressor *z = libdeflate_alloc_compressor(level);
+    uint8_t *f = malloc(n_raw), *png = NULL;
+    size_t bound = z ? libdeflate_zlib_compress_bound(z, n_raw) : 0;
+    /* One IDAT chunk: at SF_PNG_MAX_SIDE the bound stays below the
+     * chunk limit 2^31 - 1 (16384^2 x 3 bytes + overhead). */
+    size_t cap = 8 + 25 + 12 + bound + 12;
+    if (z && f) png = malloc(cap);
+    if (!png) {
+        libdeflate_free_compressor(z);
+        free(f);
+        return sf_err_set(err, SF_ENOMEM, "out of memory for a %dx%d PNG", nx, ny);
     }
-    size_t row_bytes = (size_t)nx * (size_t)channels * (size_t)(bit_depth / 8);
-    unsigned char *volatile row = NULL;
-    membuf *volatile mb = calloc(1, sizeof *mb);
-    if (setjmp(png_jmpbuf(p))) {
-        png_destroy_write_struct(&p, &info);
-        free(row);
-        if (mb) free(mb->p);
-        free(mb);
-        return sf_err_set(err, SF_ENOMEM, "PNG encoding failed: %s", ctx.msg);
+    filter_rows(px, nx, ny, bit_depth, channels, f);
+    static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
+    memcpy(png, sig, 8);
+    uint8_t ihdr[13];
+    put32(ihdr, (uint32_t)nx);
+    put32(ihdr + 4, (uint32_t)ny);
+    ihdr[8] = (uint8_t)bit_depth;
+    ihdr[9] = channels == 3 ? 2 : 0; /* colour type: RGB or gray */
+    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filters, no interlace */
+    size_t at = 8 + put_chunk(png + 8, "IHDR", ihdr, 13);
+    size_t zn = libdeflate_zlib_compress(z, f, n_raw, png + at + 8, bound);
+    libdeflate_free_compressor(z);
+    free(f);
+    if (!zn) {
+        free(png);
+        return sf_err_set(err, SF_ENOMEM, "PNG encoding failed (deflate)");
     }
-    if (!mb) png_error(p, "out of memory");
-    png_set_write_fn(p, mb, mem_write, mem_flush);
-    png_set_compression_level(p, level);
-    /* Measured at 1024x1024, level 1: label maps compress best and fastest
-     * unfiltered with the default strategy (Z_RLE misses the 2-byte period
-     * of 16-bit runs); images gain ~15% size from SUB at no cost. */
-    png_set_filter(p, 0, bit_depth == 16 ? PNG_FILTER_NONE : PNG_FILTER_SUB);
-    png_set_IHDR(p, info, (png_uint_32)nx, (png_uint_32)ny, bit_depth, color,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(p, info);
-    if (bit_depth == 16) {
-        /* PNG is big-endian; convert row by row. */
-        row = malloc(row_bytes);
-        if (!row) png_error(p, "out of memory");
-        const uint16_t *src = px;
-        for (int y = 0; y < ny; y++) {
-            const uint16_t *s = src + (size_t)y * (size_t)nx;
-            for (int x = 0; x < nx; x++) {
-                row[2 * x] = (unsigned char)(s[x] >> 8);
-                row[2 * x + 1] = (unsigned char)(s[x] & 0xff);
-            }
-            png_write_row(p, row);
-        }
-    } else {
-        const unsigned char *src = px;
-        for (int y = 0; y < ny; y++)
-            png_write_row(p, (png_bytep)(src + (size_t)y * row_bytes));
-    }
-    png_write_end(p, NULL);
-    png_destroy_write_struct(&p, &info);
-    free(row);
-    *out = mb->p;
-    *out_n = mb->n;
-    free(mb);
+    at += put_chunk(png + at, "IDAT", png + at + 8, zn);
+    at += put_chunk(png + at, "IEND", NULL, 0);
+    *out = png;
+    *out_n = at;
     return SF_OK;
 }
 

@@ -21,8 +21,9 @@ extern "C" {
 #endif
 
 #define SF_VERSION "0.1.0"
-/* Bumped whenever any draw changes; recorded in every manifest. */
-#define SF_RNG_VERSION 1
+/* Bumped whenever any draw, or the bytes of a written file, changes;
+ * recorded in every manifest. 2: PNGs written with libdeflate. */
+#define SF_RNG_VERSION 2
 
 /* ---------------------------------------------------------------- errors */
 

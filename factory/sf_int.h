@@ -250,6 +250,12 @@ int sf__mkdir_p(const char *path, sf_err *err);
 int sf__write_atomic(const char *path, const void *data, size_t n, int sync,
                      sf_err *err);
 void sf__record_free(sf_record *r);
+/* Per-instance area, bbox, centroid and interior point (the instance's
+ * pixel nearest its centroid, first in raster order among equals) of
+ * labels 1..k of a (ny, nx) map into a new array of k (NULL when k = 0);
+ * SF_OK or SF_ENOMEM. */
+int sf__instance_stats(const uint16_t *labels, int nx, int ny, int k,
+                       sf_instance **out);
 
 /* --------------------------------------------------------------- corpus */
 

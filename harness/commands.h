@@ -25,6 +25,10 @@ int sf_cmd_merge(int argc, char **argv);
 int sam_cmd_predict(int argc, char **argv);
 int sam_cmd_train(int argc, char **argv);
 int hx_cmd_ttest(int argc, char **argv);
+int hx_cmd_eval(int argc, char **argv);
+int hx_cmd_data(int argc, char **argv);
+int hx_cmd_prompts(int argc, char **argv);
+int hx_cmd_report(int argc, char **argv);
 
 /* Shared CLI helpers (harness/cli.c). */
 /* True when argv has -h or --help. */

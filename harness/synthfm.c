@@ -16,6 +16,10 @@ static const sf_command commands[] = {
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
     {"predict", "run a SAM-format checkpoint on one image", sam_cmd_predict},
     {"train", "train a SAM-architecture model on synthetic corpora", sam_cmd_train},
+    {"eval", "evaluate a method on a dataset into a results database", hx_cmd_eval},
+    {"data", "check the evaluation datasets; write split files", hx_cmd_data},
+    {"prompts", "export evaluation slices and clicks for outside methods", hx_cmd_prompts},
+    {"report", "tables, figures and index.md from a results database", hx_cmd_report},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

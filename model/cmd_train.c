@@ -22,6 +22,8 @@
 static const char usage_text[] =
     "usage: synthfm train --config FILE --corpus DIR [--corpus DIR]...\n"
     "                     --val DIR --out RUN [--init CKPT]\n"
+    "       synthfm train --config FILE --on-the-fly FACTORY_CONFIG\n"
+    "                     --val DIR --out RUN [...]\n"
     "                     [--device cpu|cuda] [--threads N]\n"
     "       synthfm train --resume RUN\n"
     "\n"
@@ -34,6 +36,10 @@ static const char usage_text[] =
     "options:\n"
     "  --config FILE      training config (YAML)\n"
     "  --corpus DIR       training corpus (repeatable)\n"
+    "  --on-the-fly FILE  instead of corpora: draw images_per_epoch new\n"
+    "                     samples per epoch from the factory with this\n"
+    "                     config (master seed: on_the_fly_seed, default the\n"
+    "                     run seed; must differ from the --val corpus's)\n"
     "  --val DIR          validation corpus (held out: another seed)\n"
     "  --out RUN          new run directory (must not exist)\n"
     "  --resume RUN       continue an unfinished run exactly\n"
@@ -116,6 +122,7 @@ int sam_cmd_train(int argc, char** argv) {
       {"config", required_argument, 0, 'c'},
       {"corpus", required_argument, 0, 'C'},
       {"val", required_argument, 0, 'v'},
+      {"on-the-fly", required_argument, 0, 'f'},
       {"out", required_argument, 0, 'o'},
       {"resume", required_argument, 0, 'r'},
       {"init", required_argument, 0, 'i'},
@@ -147,6 +154,9 @@ int sam_cmd_train(int argc, char** argv) {
         break;
       case 'v':
         o.val_dir = optarg;
+        break;
+      case 'f':
+        o.on_the_fly = optarg;
         break;
       case 'o':
         o.out_dir = optarg;
@@ -184,15 +194,22 @@ int sam_cmd_train(int argc, char** argv) {
   if (optind < argc)
     return fail_usage("unexpected argument ", argv[optind]);
   if (resume) {
-    if (o.config || o.n_corpora || o.val_dir || o.out_dir || o.init)
+    if (o.config || o.n_corpora || o.on_the_fly || o.val_dir || o.out_dir ||
+        o.init)
       return fail_usage(
           "--resume takes the run's own config and "
           "corpora; give no other inputs",
           NULL);
     o.out_dir = resume;
     o.resume = 1;
-  } else if (!o.config || !o.n_corpora || !o.val_dir || !o.out_dir) {
-    return fail_usage("--config, --corpus, --val and --out are required", NULL);
+  } else if (
+      !o.config || (!o.n_corpora && !o.on_the_fly) || !o.val_dir ||
+      !o.out_dir) {
+    return fail_usage(
+        "--config, --corpus (or --on-the-fly), --val and --out are required",
+        NULL);
+  } else if (o.n_corpora && o.on_the_fly) {
+    return fail_usage("--corpus and --on-the-fly exclude each other", NULL);
   }
   sf_err err;
   memset(&err, 0, sizeof err);

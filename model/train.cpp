@@ -5,6 +5,7 @@
 #include "train.h"
 
 #include <dlfcn.h>
+#include <openssl/sha.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -55,11 +56,13 @@ struct TrainConfig {
   sam_config model{};
   std::string init; // "" = from scratch
   uint64_t seed = 0;
+  long on_the_fly_seed = -1; // -1: the run seed
   double lr = 1e-4, lr_min = 0.0, weight_decay = 0.01;
   long warmup_steps = 0;
   int epochs = 1;
   long images_per_epoch = 0; // 0 = size of the training corpora
   int batch_size = 1;
+  int loss_bce = 0; // loss: dice (0) or dice+bce (1)
   int multimask = 0;
   int n_pos_lo = 1, n_pos_hi = 3, n_neg_lo = 0, n_neg_hi = 3;
   int ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
@@ -266,11 +269,13 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
         rc = bad("a checkpoint path");
       else
         c.init = s;
-    } else if (!strcmp(key, "seed")) {
+    } else if (!strcmp(key, "seed") || !strcmp(key, "on_the_fly_seed")) {
       if (!to_long(s, &l) || l < 0)
         rc = bad("a non-negative integer");
-      else
+      else if (!strcmp(key, "seed"))
         c.seed = uint64_t(l);
+      else
+        c.on_the_fly_seed = l;
     } else if (
         !strcmp(key, "lr") || !strcmp(key, "lr_min") ||
         !strcmp(key, "weight_decay") || !strcmp(key, "min_area_frac")) {
@@ -317,8 +322,12 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
         *(!strcmp(key, "multimask") ? &c.multimask : &c.freeze_image_encoder) =
             b;
     } else if (!strcmp(key, "loss")) {
-      if (!s || strcmp(s, "dice"))
-        rc = bad("dice (the only loss implemented)");
+      if (s && !strcmp(s, "dice"))
+        c.loss_bce = 0;
+      else if (s && !strcmp(s, "dice+bce"))
+        c.loss_bce = 1;
+      else
+        rc = bad("dice or dice+bce");
     } else if (!strcmp(key, "n_pos")) {
       rc = range(&c.n_pos_lo, &c.n_pos_hi);
       if (rc == SF_OK && c.n_pos_lo < 1)
@@ -360,11 +369,14 @@ std::string config_yaml(const TrainConfig& c) {
     o << "  " << line << "\n";
   if (c.init.size())
     o << "init: " << c.init << "\n";
+  if (c.on_the_fly_seed >= 0)
+    o << "on_the_fly_seed: " << c.on_the_fly_seed << "\n";
   o << "seed: " << c.seed << "\nlr: " << c.lr << "\nlr_min: " << c.lr_min
     << "\nweight_decay: " << c.weight_decay
     << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
     << "\nimages_per_epoch: " << c.images_per_epoch
-    << "\nbatch_size: " << c.batch_size << "\nloss: dice"
+    << "\nbatch_size: " << c.batch_size
+    << "\nloss: " << (c.loss_bce ? "dice+bce" : "dice")
     << "\nmultimask: " << (c.multimask ? "true" : "false") << "\nn_pos: ["
     << c.n_pos_lo << ", " << c.n_pos_hi << "]\nn_neg: [" << c.n_neg_lo << ", "
     << c.n_neg_hi << "]\nring_width_px: " << c.ring_width_px
@@ -556,12 +568,53 @@ bool exists(const std::string& p) {
 
 // ------------------------------------------------------------------- model
 
-Tensor dice_loss(const Tensor& logits, const Tensor& gt) {
-  // logits (1, M, H, W), gt (H, W) in {0, 1} -> per-mask soft Dice loss (M)
-  auto p = torch::sigmoid(logits[0]).flatten(1);
+// logits (1, M, H, W), gt (H, W) in {0, 1} -> per-mask loss (M): the soft
+// Dice loss on sigmoid(logits), plus, with `bce`, the mean binary cross
+// entropy of the logits. Dice alone saturates: once sigmoid(logit) ~ 0 over
+// an instance its gradient p(1-p) vanishes there, and a decoder trained
+// from scratch settles on one mask per image whatever the click (seen in
+// the one-image overfit test: the large instance learnt, the small one
+// stuck at loss 0.9997). The BCE term keeps a gradient on every pixel.
+Tensor seg_loss(const Tensor& logits, const Tensor& gt, bool bce) {
+  auto x = logits[0].flatten(1);
+  auto p = torch::sigmoid(x);
   auto g = gt.flatten().unsqueeze(0);
   auto inter = (p * g).sum(1);
-  return 1.0 - (2.0 * inter + 1.0) / (p.sum(1) + g.sum(1) + 1.0);
+  auto loss = 1.0 - (2.0 * inter + 1.0) / (p.sum(1) + g.sum(1) + 1.0);
+  if (bce)
+    loss = loss +
+        torch::binary_cross_entropy_with_logits(
+               x,
+               g.expand_as(x),
+               {},
+               {},
+               torch::Reduction::None)
+            .mean(1);
+  return loss;
+}
+
+// The on-the-fly source's identity: SHA-256 of the factory's canonical
+// YAML and the master seed (what corpora.identity records for it).
+int factory_identity(
+    const sf_config& f,
+    uint64_t seed,
+    std::string* yaml,
+    std::string* id,
+    sf_err* err) {
+  char* text = nullptr;
+  int rc = sf_config_to_yaml(&f, &text, err);
+  if (rc)
+    return rc;
+  *yaml = text;
+  free(text);
+  std::string h = *yaml + "\nmaster_seed: " + std::to_string(seed) + "\n";
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(h.data()), h.size(), md);
+  char hex[2 * SHA256_DIGEST_LENGTH + 1];
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+    snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  *id = hex;
+  return SF_OK;
 }
 
 double cosine_lr(const TrainConfig& c, long step, long total) {
@@ -580,6 +633,9 @@ struct Trainer {
   DataSet train, val;
   Order order;
   std::vector<Tensor> emb_cache, val_cache; // frozen encoder only
+  bool otf = false; // on-the-fly mode: samples from the factory
+  sf_config fcfg{};
+  uint64_t otf_seed = 0;
   Db db;
   long step = 0, total = 0, best_step = -1;
   double best = NAN, last_val = NAN, wall_before = 0, t0 = 0;
@@ -604,16 +660,78 @@ struct Trainer {
         err);
   }
 
+  // On-the-fly sample for step g (see train.h): factory sample g, or
+  // g + k * total when g has no instance of at least the minimum area.
+  int otf_sample(
+      uint64_t g,
+      Loaded* l,
+      std::vector<int>* labels,
+      uint64_t* index,
+      sf_err* err) {
+    for (uint64_t k = 0; k < 8; k++) {
+      uint64_t ix = g + k * uint64_t(total);
+      sf_sample* s = nullptr;
+      int rc = sf_sample_generate(&fcfg, otf_seed, ix, &s, err);
+      if (rc)
+        return sf_err_wrap(err, "on-the-fly sample %llu", (unsigned long long)ix),
+               rc;
+      size_t npx = size_t(s->nx) * size_t(s->ny);
+      std::vector<long> area(size_t(s->n_instances) + 1, 0);
+      for (size_t i = 0; i < npx; i++)
+        if (s->labels[i] <= s->n_instances)
+          area[s->labels[i]]++;
+      labels->clear();
+      double min_area = cfg.min_area_frac * double(npx);
+      for (int i = 1; i <= s->n_instances; i++)
+        if (area[size_t(i)] > 0 && double(area[size_t(i)]) >= min_area)
+          labels->push_back(i);
+      if (!labels->empty()) {
+        l->image = static_cast<uint8_t*>(malloc(npx));
+        l->labels = static_cast<uint16_t*>(malloc(npx * sizeof(uint16_t)));
+        if (!l->image || !l->labels) {
+          sf_sample_free(s);
+          return sf_err_set(err, SF_ENOMEM, "out of memory");
+        }
+        memcpy(l->image, s->image, npx);
+        memcpy(l->labels, s->labels, npx * sizeof(uint16_t));
+        l->nx = s->nx;
+        l->ny = s->ny;
+        *index = ix;
+        sf_sample_free(s);
+        return SF_OK;
+      }
+      sf_sample_free(s);
+    }
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "on-the-fly: 8 factory samples in a row have no instance of at "
+        "least min_area_frac %g of the image",
+        cfg.min_area_frac);
+  }
+
   // One training step on data position `step`. *loss_out gets the loss.
   int train_step(double lr, double* loss_out, sf_err* err) {
-    uint32_t idx = order.at(uint64_t(step));
-    const Item& it = train.items[idx];
     Loaded l;
-    int rc = load_sample(train, it, &l, err);
-    if (rc)
-      return rc;
+    std::vector<int> otf_labels;
+    const std::vector<int>* el;
+    uint64_t pos;
+    long idx = -1; // embedding cache slot (corpora only)
+    int rc;
+    if (otf) {
+      if ((rc = otf_sample(uint64_t(step), &l, &otf_labels, &pos, err)))
+        return rc;
+      el = &otf_labels;
+    } else {
+      idx = long(order.at(uint64_t(step)));
+      const Item& it = train.items[size_t(idx)];
+      if ((rc = load_sample(train, it, &l, err)))
+        return rc;
+      el = &it.labels;
+      pos = it.pos;
+    }
     sf_rng_key kp = sf_prompt_key(cfg.seed, "train-pick", uint64_t(step), 0);
-    int label = it.labels[sf_rng_u64(kp, 0) % it.labels.size()];
+    int label = (*el)[sf_rng_u64(kp, 0) % el->size()];
     sf_prompt_opts po;
     sf_prompt_opts_init(
         &po,
@@ -630,7 +748,7 @@ struct Trainer {
     sf_rng_key kc = sf_prompt_key(
         cfg.seed,
         "train",
-        train.items[idx].pos,
+        pos,
         uint64_t(step) * 65536u + uint64_t(label));
     if ((rc = sf_prompts_simulate(
              mask.data(), l.nx, l.ny, &po, kc, clicks.data(), &n_clicks, err)))
@@ -638,7 +756,8 @@ struct Trainer {
     const sam_config& mc = cfg.model;
     float* buf = nullptr;
     int in_h = 0, in_w = 0;
-    if (!cfg.freeze_image_encoder || !emb_cache[idx].defined()) {
+    const bool cached = cfg.freeze_image_encoder && idx >= 0;
+    if (!cached || !emb_cache[size_t(idx)].defined()) {
       if ((rc = sam_preprocess_image(
                &mc, l.image, l.nx, l.ny, 1, &buf, &in_h, &in_w, nullptr, err)))
         return rc;
@@ -649,14 +768,18 @@ struct Trainer {
     auto& net = sam::net(model);
     int64_t S = mc.image_size;
     Tensor emb;
-    if (cfg.freeze_image_encoder) {
-      if (!emb_cache[idx].defined()) {
+    if (cached) {
+      if (!emb_cache[size_t(idx)].defined()) {
         torch::NoGradGuard ng;
-        emb_cache[idx] =
+        emb_cache[size_t(idx)] =
             net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
         encoder_calls++;
       }
-      emb = emb_cache[idx];
+      emb = emb_cache[size_t(idx)];
+    } else if (cfg.freeze_image_encoder) {
+      torch::NoGradGuard ng;
+      emb = net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
+      encoder_calls++;
     } else {
       emb = net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
       encoder_calls++;
@@ -685,7 +808,8 @@ struct Trainer {
     Tensor gt = torch::from_blob(mask.data(), {l.ny, l.nx}, torch::kUInt8)
                     .to(torch::kFloat)
                     .to(dev());
-    Tensor loss = dice_loss(up, gt).min(); // multimask: the best mask
+    Tensor loss = seg_loss(up, gt, cfg.loss_bce != 0)
+                      .min(); // multimask: the best mask
     for (auto& g : opt->param_groups())
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     opt->zero_grad();
@@ -821,6 +945,14 @@ struct Trainer {
   double elapsed() {
     return wall_before + now_s() - t0;
   }
+
+  // RUN/curve.png from run.sqlite; a failure to draw is recorded in
+  // run.plot_error, not fatal (the numbers are in run.sqlite).
+  void plot() {
+    sf_err e{};
+    if (sam_train_plot(out.c_str(), (out + "/curve.png").c_str(), &e))
+      db.set("plot_error", e.msg);
+  }
 };
 
 int build_model(Trainer* t, sf_err* err) {
@@ -870,7 +1002,7 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
   t->out = o->out_dir;
   int rc;
   std::vector<std::string> tdirs;
-  std::string vdir;
+  std::string vdir, otf_path; // otf_path: factory config (on-the-fly)
   const std::string dbpath = t->out + "/run.sqlite";
   if (o->resume) {
     if (exists(t->out + "/DONE"))
@@ -897,13 +1029,28 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     while (st && sqlite3_step(st) == SQLITE_ROW) {
       std::string role = (const char*)sqlite3_column_text(st, 0);
       std::string dir = (const char*)sqlite3_column_text(st, 1);
-      (role == "val" ? vdir = dir : (tdirs.push_back(dir), dir));
+      if (role == "val")
+        vdir = dir;
+      else if (role == "on-the-fly")
+        otf_path = t->out + "/factory.yaml";
+      else
+        tdirs.push_back(dir);
     }
     sqlite3_finalize(st);
   } else {
-    if (!o->config || !o->n_corpora || !o->val_dir)
+    if (!o->config || (!o->n_corpora && !o->on_the_fly) || !o->val_dir)
       return sf_err_set(
-          err, SF_EINVAL, "a config, a training corpus and --val are needed");
+          err,
+          SF_EINVAL,
+          "a config, a training corpus (or on-the-fly factory config) and "
+          "--val are needed");
+    if (o->n_corpora && o->on_the_fly)
+      return sf_err_set(
+          err,
+          SF_EINVAL,
+          "training corpora and on-the-fly: give one or the other");
+    if (o->on_the_fly)
+      otf_path = o->on_the_fly;
     if ((rc = parse_config(o->config, &t->cfg, err)))
       return rc;
     if (o->init)
@@ -933,7 +1080,21 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
           SF_EINVAL,
           "%s is both a training and the validation corpus",
           d.c_str());
-  if ((rc = open_data(tdirs, c.min_area_frac, 0, 0, &t->train, err)) ||
+  if (otf_path.size()) {
+    t->otf = true;
+    t->otf_seed =
+        c.on_the_fly_seed >= 0 ? uint64_t(c.on_the_fly_seed) : c.seed;
+    if ((rc = sf_config_load(otf_path.c_str(), &t->fcfg, err)))
+      return sf_err_wrap(err, "on-the-fly factory config"), rc;
+    if (c.images_per_epoch <= 0)
+      return sf_err_set(
+          err,
+          SF_ECONFIG,
+          "images_per_epoch: on-the-fly training needs a positive number "
+          "of images per epoch");
+  }
+  if ((!t->otf &&
+       (rc = open_data(tdirs, c.min_area_frac, 0, 0, &t->train, err))) ||
       (rc = open_data(
            {vdir},
            c.min_area_frac,
@@ -948,13 +1109,25 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
           err,
           SF_EINVAL,
           "the validation corpus has the same content as a training corpus");
+  if (t->otf &&
+      sf_corpus_get_info(t->val.corpora[0])->master_seed == t->otf_seed)
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "on-the-fly seed %llu is the validation corpus's master seed: the "
+        "draws would repeat validation samples (set on_the_fly_seed or "
+        "generate the validation corpus with another seed)",
+        (unsigned long long)t->otf_seed);
+  std::string otf_yaml, otf_id;
+  if (t->otf && (rc = factory_identity(t->fcfg, t->otf_seed, &otf_yaml, &otf_id, err)))
+    return rc;
   if ((rc = build_model(t.get(), err)))
     return rc;
   long ipe =
       c.images_per_epoch > 0 ? c.images_per_epoch : long(t->train.items.size());
   t->total = ipe * long(c.epochs);
   t->order.seed = c.seed;
-  t->order.n = t->train.items.size();
+  t->order.n = t->otf ? 1 : t->train.items.size();
   t->emb_cache.resize(t->train.items.size());
   t->val_cache.resize(t->val.items.size());
   // Everything checked: now (and only now) the run directory appears.
@@ -966,7 +1139,9 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
       return sf_err_set(err, SF_EDB, "%s: cannot create", dbpath.c_str());
     if ((rc = t->db.exec(kSchema, err)) ||
         (rc = write_text(t->out + "/config.yaml", config_yaml(c), err)) ||
-        (rc = write_text(t->out + "/model.yaml", c.model_text, err)))
+        (rc = write_text(t->out + "/model.yaml", c.model_text, err)) ||
+        (t->otf &&
+         (rc = write_text(t->out + "/factory.yaml", otf_yaml, err))))
       return rc;
     t->db.exec("BEGIN", nullptr);
     t->db.set("config_yaml", config_yaml(c));
@@ -976,6 +1151,24 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     t->db.set(
         "lr_choice",
         "AdamW, cosine decay: our choice (the paper's LR is lost)");
+    if (t->otf) {
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(
+          t->db.db, "INSERT INTO corpora VALUES(?, ?, ?, ?)", -1, &st, nullptr);
+      char abs[4096];
+      sqlite3_bind_text(st, 1, "on-the-fly", -1, SQLITE_STATIC);
+      sqlite3_bind_text(
+          st,
+          2,
+          realpath(otf_path.c_str(), abs) ? abs : otf_path.c_str(),
+          -1,
+          SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 3, otf_id.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 4, sqlite3_int64(t->total));
+      sqlite3_step(st);
+      sqlite3_finalize(st);
+      t->db.set("on_the_fly_seed", std::to_string(t->otf_seed));
+    }
     for (size_t i = 0; i <= tdirs.size(); i++) {
       bool v = i == tdirs.size();
       sqlite3_stmt* st = nullptr;
@@ -1087,6 +1280,7 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
         if ((rc = t->save_state(err)))
           break;
         t->db.exec("COMMIT; BEGIN", nullptr);
+        t->plot();
         pg.validated = 1;
       }
       pg.step = t->step;

@@ -17,6 +17,17 @@
  * full-resolution instance mask; AdamW step; cosine decay of the LR from
  * `lr` to `lr_min` over all steps (after `warmup_steps` linear warm-up).
  *
+ * On-the-fly mode (opts.on_the_fly = a factory config): step g trains on
+ * factory sample g (sf_sample_generate, master seed `on_the_fly_seed`,
+ * default the run seed), generated in memory, never stored: every step
+ * sees a new image, images_per_epoch of them per epoch (required). A
+ * sample without an eligible instance is replaced by sample g + k * total
+ * (k = 1..7). The validation corpus must have another master seed (checked:
+ * the same seed would redraw the validation samples), so the two seed
+ * ranges never overlap. The resolved factory config is kept as
+ * RUN/factory.yaml (what --resume uses); corpora(role 'on-the-fly').
+ * The embedding cache does not apply (no image is seen twice).
+ *
  * Validation (each epoch): mean Dice of single-mask predictions with one
  * positive click (setting (1,0): the simulator's first positive) over the
  * instances with area >= min_area_frac of the --val corpus (at most
@@ -36,6 +47,7 @@
  *   best.pth      weights of the best validation Dice so far
  *   state.pt      optimiser state (torch::save) + state.txt (step,
  *                 best, wall time): with last.pth, what --resume needs
+ *   curve.png     the learning curve (sam_train_plot), after each epoch
  *   DONE          written last, only when every step ran and was saved.
  * A run is finished if and only if RUN/DONE exists (and run.status is
  * "done"); a crashed, failed or interrupted run has status "running",
@@ -85,6 +97,10 @@ typedef struct sam_train_opts {
   const char* const* corpora; /* training corpus dirs (NULL on resume:
                                  the run's own) */
   int n_corpora;
+  const char* on_the_fly; /* factory config (factory/sf.h YAML): draw the
+                             training samples straight from the factory
+                             instead of corpora (NULL: corpora; on resume:
+                             the run's own) */
   const char* val_dir; /* validation corpus (NULL on resume) */
   const char* out_dir; /* RUN */
   int resume; /* 1: continue RUN exactly */
@@ -117,6 +133,12 @@ typedef struct sam_train_result {
  * SF_ECANCEL when the progress callback asked to stop (a resumable
  * checkpoint was saved first). res may be NULL. */
 int sam_train_run(const sam_train_opts* o, sam_train_result* res, sf_err* err);
+
+/* Draw RUN's learning curve (per-step loss and its moving average,
+ * per-epoch validation Dice) from RUN/run.sqlite into png_path (written
+ * through png_path.tmp + rename). The trainer calls it after every
+ * validation with RUN/curve.png (model/train_plot.c). */
+int sam_train_plot(const char* run_dir, const char* png_path, sf_err* err);
 
 /* Parse and validate a training config only (no files touched besides
  * reading it); SF_ECONFIG with position on error. */

@@ -2,18 +2,37 @@
  * bench_factory - `make bench`: factory throughput at 1024x1024.
  * Pairs/s for each mode, generation only and with PNG writing, one thread
  * and all threads; then ms per call of the hot kernels.
+ * Wall-clock figures depend on what else runs on the machine, so each is
+ * paired with the CPU time per pair (all threads, getrusage), and the
+ * load average is printed: on a shared machine, cores / (CPU s per pair)
+ * estimates what an idle one would do when the work scales.
  *   BENCH_COUNT=N  samples per measurement (default 48)
+ *   BENCH_QUICK=1  mode `both` only, no corpus line, no kernels
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "sf_int.h"
 
-static double pairs_per_s(const sf_config *c, int threads, int write, uint64_t count) {
+typedef struct rate {
+    double pairs_s;   /* wall clock */
+    double cpu_ms;    /* CPU time (user + system, all threads) per pair */
+} rate;
+
+static double cpu_s(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec +
+           (double)u.ru_stime.tv_sec + 1e-6 * (double)u.ru_stime.tv_usec;
+}
+
+static rate pairs_per_s(const sf_config *c, int threads, int write, uint64_t count) {
     char dir[] = "/tmp/sf_bench_XXXXXX";
-    if (write && !mkdtemp(dir)) return -1;
+    rate r = {-1, -1};
+    if (write && !mkdtemp(dir)) return r;
     sf_generate_opts o = {0};
     o.out_dir = dir;
     o.seed = 1;
@@ -23,7 +42,9 @@ static double pairs_per_s(const sf_config *c, int threads, int write, uint64_t c
     o.write_files = write;
     sf_generate_stats st;
     sf_err e = {0};
+    double c0 = cpu_s();
     int rc = sf_generate(c, &o, &st, &e);
+    double c1 = cpu_s();
     if (write) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -33,7 +54,9 @@ static double pairs_per_s(const sf_config *c, int threads, int write, uint64_t c
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);
     }
-    return st.n_generated / st.seconds;
+    r.pairs_s = st.n_generated / st.seconds;
+    r.cpu_ms = 1000.0 * (c1 - c0) / (double)st.n_generated;
+    return r;
 }
 
 /* Full corpus: files + manifest rows + sync + derived files. */
@@ -73,18 +96,36 @@ int main(void) {
     const char *s = getenv("BENCH_COUNT");
     uint64_t count = s ? strtoull(s, NULL, 10) : 48;
     int all = sf__ncores();
-    printf("factory throughput, %dx%d, %llu samples per figure, %d cores (pairs/s)\n",
-           c.image_size, c.image_size, (unsigned long long)count, all);
-    printf("%-9s %14s %14s %14s %14s\n", "mode", "gen 1 thr", "gen all thr",
+    int quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));
+    double la[3] = {0, 0, 0};
+    if (getloadavg(la, 3) < 0) la[0] = la[1] = la[2] = -1;
+    printf("factory throughput, %dx%d, %llu samples per figure, %d cores, load average"
+           " %.2f %.2f %.2f\n",
+           c.image_size, c.image_size, (unsigned long long)count, all, la[0], la[1], la[2]);
+    printf("wall pairs/s [CPU ms per pair, all threads]\n");
+    printf("%-9s %18s %18s %18s %18s\n", "mode", "gen 1 thr", "gen all thr",
            "+png 1 thr", "+png all thr");
     for (int mode = 0; mode < 3; mode++) {
+        if (quick && mode != SF_MODE_BOTH) continue;
         c.mode = mode;
-        double g1 = pairs_per_s(&c, 1, 0, count), ga = pairs_per_s(&c, all, 0, count);
-        double w1 = pairs_per_s(&c, 1, 1, count), wa = pairs_per_s(&c, all, 1, count);
-        printf("%-9s %14.1f %14.1f %14.1f %14.1f\n", sf_mode_name(mode), g1, ga, w1, wa);
+        rate r[4] = {pairs_per_s(&c, 1, 0, count), pairs_per_s(&c, all, 0, count),
+                     pairs_per_s(&c, 1, 1, count), pairs_per_s(&c, all, 1, count)};
+        printf("%-9s", sf_mode_name(mode));
+        for (int k = 0; k < 4; k++) printf(" %9.1f [%5.1f]", r[k].pairs_s, r[k].cpu_ms);
+        printf("\n");
+        if (mode == SF_MODE_BOTH) {
+            /* the CPU-bound estimate for an idle machine */
+            double cg = r[1].cpu_ms > r[0].cpu_ms ? r[1].cpu_ms : r[0].cpu_ms;
+            double cw = r[3].cpu_ms > r[2].cpu_ms ? r[3].cpu_ms : r[2].cpu_ms;
+            printf("%-9s idle-machine estimate, %d threads (cores x 1000 / CPU ms per pair,"
+                   " the larger of the two): gen %.1f, +png %.1f pairs/s\n",
+                   "", all, all * 1000.0 / cg, all * 1000.0 / cw);
+        }
     }
+    if (quick) return 0;
     c.mode = SF_MODE_BOTH;
-    double plain = pairs_per_s(&c, all, 1, count), corpus = corpus_pairs_per_s(&c, all, count);
+    double plain = pairs_per_s(&c, all, 1, count).pairs_s;
+    double corpus = corpus_pairs_per_s(&c, all, count);
     printf("\ncorpus (manifest, sync, SHA256SUMS, card, preview), both, all threads: %.1f pairs/s"
            " = %.0f%% of plain PNG writing (%.1f pairs/s)\n", corpus, 100.0 * corpus / plain, plain);
 

@@ -1,0 +1,614 @@
+/*
+ * eval.c - the evaluation driver of `synthfm eval` and `synthfm prompts
+ * export`: cases -> axial slices -> (slice, structure) units with at least
+ * min_pixels pixels -> the clicks of every setting (sf_prompts_simulate,
+ * the simulator the trainer uses) -> one method's masks -> Dice, written
+ * to the results database one case per transaction.
+ *
+ * Clicks: key = sf_prompt_key(seed, "dataset/case/structure", slice,
+ * P * 65536 + N), so they depend on (dataset, case, slice, structure,
+ * setting, seed) only, never on the method, the order of the settings or
+ * which cases are evaluated.
+ *
+ * SAM-format models get the clicks as (x, y) pixel indices (the reference
+ * predictor adds the half-pixel itself), one call per unit and setting, no
+ * box and no mask input; with a single click the three disambiguating
+ * masks are asked for and the one with the highest predicted IoU is kept
+ * (SAM's recommendation for ambiguous prompts), otherwise one mask.
+ */
+#include "eval.h"
+#include "eval_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "sf_int.h"
+#include "sf_model.h"
+
+#define MAX_SETTINGS 64
+
+const char *hx__git_commit(void) { return sf__git_commit(); }
+
+void hx_eval_opts_init(hx_eval_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->settings = "all";
+    o->ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
+    o->seed = HX_PROMPT_SEED_DEFAULT;
+    o->device = SAM_DEVICE_CPU;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct ectx {
+    const hx_eval_opts *o;
+    sf_prompt_opts set[MAX_SETTINGS];
+    char set_name[MAX_SETTINGS][24];
+    int n_set;
+    int min_pixels;
+    hx_results *db;
+    long run_id;
+    sam_model *model;
+    hx_classical_opts cls;
+    const char *export_dir; /* export mode when non-NULL */
+    FILE *jsonl;
+    long n_prompts;
+    hx_eval_stats *st;
+} ectx;
+
+static void problem(const ectx *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(const ectx *x, const char *fmt, ...) {
+    if (!x->o->problem) return;
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    x->o->problem(x->o->problem_ctx, buf);
+}
+
+/* File-name-safe copy of s. */
+static void safe_name(const char *s, char *out, size_t n) {
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        out[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                           (*s >= '0' && *s <= '9') || *s == '.' ||
+                           *s == '-' || *s == '_'
+                       ? *s
+                       : '_';
+    out[k] = '\0';
+}
+
+static void unit_name(const char *case_id, int z, const char *structure,
+                      const sf_prompt_opts *so, char *out, size_t n) {
+    char c[160], s[64];
+    safe_name(case_id, c, sizeof c);
+    safe_name(structure, s, sizeof s);
+    snprintf(out, n, "%s_z%04d_%s_p%dn%d", c, z, s, so->n_pos, so->n_neg);
+}
+
+static void slice_name(const char *case_id, int z, char *out, size_t n) {
+    char c[160];
+    safe_name(case_id, c, sizeof c);
+    snprintf(out, n, "%s_z%04d", c, z);
+}
+
+static void points_json(const sf_click *c, int n, sf_buf *b) {
+    sf__buf_puts(b, "[");
+    for (int i = 0; i < n; i++)
+        sf__buf_printf(b, "%s[%d,%d,%d]", i ? "," : "", c[i].x, c[i].y,
+                       c[i].positive);
+    sf__buf_puts(b, "]");
+}
+
+/* Predict one unit into pred. Returns SF_OK, or an error whose text is
+ * stored as the prediction's failure (the run goes on). */
+static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
+                   int ny, int z, int *image_set, const sf_click *clk, int nc,
+                   const char *uname, uint8_t *pred, double *secs,
+                   sf_err *err) {
+    double t0 = now_s();
+    int rc = SF_OK;
+    size_t n = (size_t)nx * ny;
+    (void)c;
+    (void)z;
+    switch (x->o->method_kind) {
+    case HX_METHOD_CLASSICAL:
+        rc = hx_classical_segment(img, nx, ny, clk, nc, &x->cls, pred, err);
+        break;
+    case HX_METHOD_NATIVE: {
+        if (!*image_set) {
+            if ((rc = sam_model_set_image(x->model, img, nx, ny, 1, err)) !=
+                SF_OK)
+                break;
+            *image_set = 1;
+        }
+        float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
+        int lab[2 * SF_PROMPT_MAX_CLICKS];
+        for (int i = 0; i < nc; i++) {
+            pts[2 * i] = (float)clk[i].x;
+            pts[2 * i + 1] = (float)clk[i].y;
+            lab[i] = clk[i].positive;
+        }
+        sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1, 0};
+        sam_prediction *r = NULL;
+        if ((rc = sam_model_predict(x->model, &p, &r, err)) != SF_OK) break;
+        int k = p.multimask ? r->best : 0;
+        memcpy(pred, r->masks + (size_t)k * n, n);
+        sam_prediction_free(r);
+        break;
+    }
+    case HX_METHOD_IMPORTED: {
+        char path[HX_VOL_PATH_MAX];
+        snprintf(path, sizeof path, "%s/masks/%s.png", x->o->import_dir,
+                 uname);
+        struct stat sst;
+        if (stat(path, &sst) != 0) {
+            rc = sf_err_set(err, SF_EIO, "missing mask %s", path);
+            break;
+        }
+        uint8_t *px = NULL;
+        int w = 0, h = 0;
+        if ((rc = sf_png_read_gray8(path, &px, &w, &h, err)) != SF_OK) break;
+        if (w != nx || h != ny) {
+            free(px);
+            rc = sf_err_set(err, SF_EFORMAT,
+                            "wrong-size mask %s: %dx%d, expected %dx%d", path,
+                            w, h, nx, ny);
+            break;
+        }
+        for (size_t i = 0; i < n; i++) pred[i] = px[i] != 0;
+        free(px);
+        break;
+    }
+    default:
+        rc = sf_err_set(err, SF_EINVAL, "unknown method kind");
+    }
+    *secs = now_s() - t0;
+    return rc;
+}
+
+static int export_image(ectx *x, const hx_case *c, const uint8_t *img, int nx,
+                        int ny, int z, sf_err *err) {
+    char sn[200], path[HX_VOL_PATH_MAX], tmp[HX_VOL_PATH_MAX + 8];
+    slice_name(c->id, z, sn, sizeof sn);
+    snprintf(path, sizeof path, "%s/images/%s.png", x->export_dir, sn);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = sf_png_write_gray8(tmp, img, nx, ny, 1, err);
+    if (rc == SF_OK && rename(tmp, path) != 0)
+        rc = sf_err_set(err, SF_EIO, "%s: rename: %s", path, strerror(errno));
+    return rc;
+}
+
+/* One case: every unit and setting, one transaction. */
+static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
+                     sf_err *err) {
+    const hx_eval_opts *o = x->o;
+    hx_case_data *d = NULL;
+    uint8_t *mask = NULL, *pred = NULL;
+    sf_buf js = {0};
+    int rc = hx_case_load(o->ds, l, c, &d, err), in_tx = 0;
+    if (rc != SF_OK) goto out;
+    size_t nxy = (size_t)d->nx * d->ny;
+    mask = malloc(nxy);
+    pred = malloc(nxy);
+    if (!mask || !pred) {
+        rc = sf_err_set(err, SF_ENOMEM, "case %s", c->id);
+        goto out;
+    }
+    if (x->db) {
+        if ((rc = hx__results_begin(x->db, err)) != SF_OK) goto out;
+        in_tx = 1;
+        if ((rc = hx__results_clear_failures(x->db, x->run_id, c->id, err)) !=
+            SF_OK)
+            goto out;
+    }
+    for (int z = 0; z < d->nz; z++) {
+        const uint8_t *img = d->image + (size_t)z * nxy;
+        int image_set = 0, exported = 0;
+        for (int s = 0; s < d->n_structures; s++) {
+            long gt = hx_case_mask(d, z, s, mask);
+            if (gt < x->min_pixels) continue;
+            x->st->n_units++;
+            long slice_id = 0;
+            if (x->db &&
+                (rc = hx__results_slice(x->db, o->ds->name, c->id, z,
+                                        d->st[s].name, d->st[s].lo,
+                                        d->source_sha256, d->nx, d->ny, gt,
+                                        &slice_id, err)) != SF_OK)
+                goto out;
+            char tag[400];
+            snprintf(tag, sizeof tag, "%s/%s/%s", o->ds->name, c->id,
+                     d->st[s].name);
+            for (int k = 0; k < x->n_set; k++) {
+                const sf_prompt_opts *so = &x->set[k];
+                sf_click clk[2 * SF_PROMPT_MAX_CLICKS];
+                int nc = 0;
+                sf_rng_key key = sf_prompt_key(
+                    o->seed, tag, (uint64_t)z,
+                    (uint64_t)so->n_pos * 65536u + (uint64_t)so->n_neg);
+                if ((rc = sf_prompts_simulate(mask, d->nx, d->ny, so, key, clk,
+                                              &nc, err)) != SF_OK)
+                    goto out;
+                sf__buf_release(&js);
+                points_json(clk, nc, &js);
+                if (js.oom) {
+                    rc = sf_err_set(err, SF_ENOMEM, "points");
+                    goto out;
+                }
+                char uname[400];
+                unit_name(c->id, z, d->st[s].name, so, uname, sizeof uname);
+                if (x->export_dir) {
+                    if (!exported) {
+                        if ((rc = export_image(x, c, img, d->nx, d->ny, z,
+                                               err)) != SF_OK)
+                            goto out;
+                        exported = 1;
+                    }
+                    char sn[200];
+                    slice_name(c->id, z, sn, sizeof sn);
+                    fprintf(x->jsonl,
+                            "{\"mask\":\"masks/%s.png\",\"image\":\"images/"
+                            "%s.png\",\"dataset\":",
+                            uname, sn);
+                    sf_buf meta = {0};
+                    sf__json_str(&meta, o->ds->name);
+                    sf__buf_puts(&meta, ",\"case_id\":");
+                    sf__json_str(&meta, c->id);
+                    sf__buf_printf(&meta, ",\"slice_index\":%d,\"structure\":",
+                                   z);
+                    sf__json_str(&meta, d->st[s].name);
+                    fprintf(x->jsonl,
+                            "%s,\"setting\":\"%s\",\"width\":%d,\"height\":%d,"
+                            "\"gt_pixels\":%ld,\"points\":%s}\n",
+                            meta.s ? meta.s : "\"\"", x->set_name[k], d->nx,
+                            d->ny, gt, js.s);
+                    sf__buf_release(&meta);
+                    x->n_prompts++;
+                    continue;
+                }
+                if ((rc = hx__results_prompt(x->db, slice_id, x->set_name[k],
+                                             o->seed, js.s, err)) != SF_OK)
+                    goto out;
+                if (hx__results_pred_status(x->db, x->run_id, slice_id,
+                                            x->set_name[k]) == 1) {
+                    x->st->n_reused++;
+                    continue;
+                }
+                double secs = 0;
+                sf_err perr;
+                sf_err_clear(&perr);
+                int prc = predict(x, c, img, d->nx, d->ny, z, &image_set, clk,
+                                  nc, uname, pred, &secs, &perr);
+                x->st->model_seconds += secs;
+                if (prc != SF_OK) {
+                    char msg[1200];
+                    sf_err_text(&perr, msg, sizeof msg);
+                    problem(x, "%s slice %d %s %s: %s", c->id, z,
+                            d->st[s].name, x->set_name[k], msg);
+                    x->st->n_failed++;
+                    rc = hx__results_prediction(x->db, x->run_id, slice_id,
+                                                x->set_name[k], 0, 0, NULL,
+                                                secs, msg, err);
+                } else {
+                    int ds;
+                    double dice = hx_dice(pred, mask, nxy, &ds);
+                    long np = 0;
+                    for (size_t i = 0; i < nxy; i++) np += pred[i] != 0;
+                    char h[65];
+                    hx_sha256_mem(pred, nxy, h);
+                    x->st->n_predictions++;
+                    rc = hx__results_prediction(x->db, x->run_id, slice_id,
+                                                x->set_name[k], dice, np, h,
+                                                secs, NULL, err);
+                }
+                if (rc != SF_OK) goto out;
+            }
+        }
+    }
+    if (x->db) {
+        rc = hx__results_commit(x->db, err);
+        in_tx = 0;
+    }
+out:
+    if (in_tx) hx__results_rollback(x->db);
+    sf__buf_release(&js);
+    free(mask);
+    free(pred);
+    hx_case_data_free(d);
+    return rc;
+}
+
+/* Cases of o (data root checked, OOD made, split verified and applied). */
+static int prepare_cases(ectx *x, hx_case_list *l, hx_split **split,
+                         sf_err *err) {
+    const hx_eval_opts *o = x->o;
+    int rc;
+    *split = NULL;
+    if (!o->ds || !o->data_root)
+        return sf_err_set(err, SF_EINVAL, "no dataset or data root");
+    rc = sf_prompt_settings_parse(o->settings ? o->settings : "all",
+                                  o->ring_width_px, x->set, MAX_SETTINGS,
+                                  &x->n_set, err);
+    if (rc != SF_OK) return rc;
+    for (int k = 0; k < x->n_set; k++)
+        sf_prompt_setting_name(&x->set[k], x->set_name[k],
+                               sizeof x->set_name[k]);
+    if (!strcmp(o->ds->name, "synthetic-ood") &&
+        (rc = hx_ood_generate(o->data_root, o->ood_count, o->ood_size, err)) !=
+            SF_OK)
+        return rc;
+    if (o->split_path) {
+        if ((rc = hx_split_load(o->split_path, split, err)) != SF_OK)
+            return rc;
+        if ((*split)->template_only)
+            return sf_err_set(err, SF_ECONFIG,
+                              "%s: a template split (no cases yet): fill it "
+                              "with `synthfm data split` (data/README.md)",
+                              o->split_path);
+        if (strcmp((*split)->dataset, o->ds->name))
+            return sf_err_set(err, SF_ECONFIG,
+                              "%s: split for dataset %s, not %s",
+                              o->split_path, (*split)->dataset, o->ds->name);
+    }
+    if ((rc = hx_dataset_list(o->ds, o->data_root, l, err)) != SF_OK)
+        return rc;
+    if (*split) {
+        int n_bad = 0;
+        if ((rc = hx_split_verify(*split, o->data_root, o->problem,
+                                  o->problem_ctx, &n_bad, err)) != SF_OK)
+            return rc;
+        if (n_bad)
+            return sf_err_set(err, SF_ECORRUPT,
+                              "split %s (%s): %d file(s) missing or changed "
+                              "under %s; refusing to evaluate",
+                              (*split)->name, o->split_path, n_bad,
+                              o->data_root);
+        if ((rc = hx_split_apply(*split, l, err)) != SF_OK) return rc;
+    }
+    x->min_pixels = o->min_pixels > 0 ? o->min_pixels
+                    : *split          ? (*split)->min_pixels
+                                      : HX_MIN_PIXELS_DEFAULT;
+    return SF_OK;
+}
+
+static const char *kind_name(int k) {
+    return k == HX_METHOD_NATIVE     ? "native"
+           : k == HX_METHOD_IMPORTED ? "imported"
+                                     : "classical";
+}
+
+int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
+    ectx x;
+    memset(&x, 0, sizeof x);
+    memset(st, 0, sizeof *st);
+    x.o = o;
+    x.st = st;
+    hx_classical_opts_init(&x.cls);
+    hx_case_list l;
+    memset(&l, 0, sizeof l);
+    hx_split *split = NULL;
+    sam_config cfg;
+    char ck_sha[65] = "", cfg_sha[65] = "", key[65], root_abs[PATH_MAX];
+    sf_buf id = {0}, prov = {0};
+    double t0 = now_s();
+    int rc;
+    if (!o->out_db) {
+        rc = sf_err_set(err, SF_EINVAL, "no results database (--out)");
+        goto out;
+    }
+    if ((rc = prepare_cases(&x, &l, &split, err)) != SF_OK) goto out;
+    st->fixed_split = split != NULL;
+    if (o->method_kind == HX_METHOD_NATIVE) {
+        if (!o->checkpoint) {
+            rc = sf_err_set(err, SF_EINVAL, "--method sam needs --checkpoint");
+            goto out;
+        }
+        const char *spec = o->model_config ? o->model_config : "vit_b";
+        if ((rc = sam_config_load(spec, &cfg, err)) != SF_OK) goto out;
+        if ((rc = hx_sha256_path(o->checkpoint, ck_sha, err)) != SF_OK)
+            goto out;
+        struct stat sst;
+        if (stat(spec, &sst) == 0) {
+            if ((rc = hx_sha256_path(spec, cfg_sha, err)) != SF_OK) goto out;
+        } else {
+            hx_sha256_mem(spec, strlen(spec), cfg_sha); /* a preset name */
+        }
+        if ((rc = sam_model_load(o->checkpoint, &cfg, o->device, &x.model,
+                                 err)) != SF_OK)
+            goto out;
+    } else if (o->method_kind == HX_METHOD_IMPORTED) {
+        struct stat sst;
+        if (!o->import_dir || stat(o->import_dir, &sst) != 0 ||
+            !S_ISDIR(sst.st_mode)) {
+            rc = sf_err_set(err, SF_EIO, "%s: import folder not found",
+                            o->import_dir ? o->import_dir : "(none)");
+            goto out;
+        }
+    }
+    if (!realpath(o->data_root, root_abs))
+        snprintf(root_abs, sizeof root_abs, "%s", o->data_root);
+    const char *method = o->method_name ? o->method_name
+                         : o->method_kind == HX_METHOD_NATIVE ? "sam"
+                                                              : kind_name(o->method_kind);
+    /* The run's identity: a rerun of the same command resumes. */
+    sf__buf_printf(&id,
+                   "synthfm-eval-v1\nmethod=%s\nkind=%s\nckpt=%s\ncfg=%s\n"
+                   "import=%s\ndataset=%s\nroot=%s\nsplit=%s\nsettings=",
+                   method, kind_name(o->method_kind), ck_sha, cfg_sha,
+                   o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
+                   split ? split->sha256 : "");
+    for (int k = 0; k < x.n_set; k++)
+        sf__buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
+    sf__buf_printf(&id, "\nring=%d\nseed=%llu\nmin_pixels=%d\n",
+                   o->ring_width_px, (unsigned long long)o->seed,
+                   x.min_pixels);
+    if (id.oom) {
+        rc = sf_err_set(err, SF_ENOMEM, "run key");
+        goto out;
+    }
+    hx_sha256_mem(id.s, id.len, key);
+    sf__buf_printf(&prov,
+                   "{\"min_pixels\":%d,\"ring_width_px\":%d,\"n_cases\":%zu,"
+                   "\"classical\":{\"window_radius\":%d,\"tol_sigmas\":%g,\"tol_max\":%g,"
+                   "\"tol_min\":%g,\"neg_radius\":%d}",
+                   x.min_pixels, o->ring_width_px, l.n, x.cls.window_radius,
+                   x.cls.tol_sigmas, x.cls.tol_max, x.cls.tol_min, x.cls.neg_radius);
+    if (!strcmp(o->ds->name, "synthetic-ood"))
+        sf__buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
+    sf__buf_puts(&prov, "}");
+    char settings[MAX_SETTINGS * 24] = "";
+    for (int k = 0; k < x.n_set; k++) {
+        if (k) strcat(settings, ":");
+        strcat(settings, x.set_name[k]);
+    }
+    if ((rc = hx_results_open(o->out_db, &x.db, err)) != SF_OK) goto out;
+    hx__run_info ri = {key,
+                       method,
+                       kind_name(o->method_kind),
+                       o->method_kind == HX_METHOD_NATIVE ? o->checkpoint
+                                                          : NULL,
+                       ck_sha[0] ? ck_sha : NULL,
+                       cfg_sha[0] ? cfg_sha : NULL,
+                       o->import_dir,
+                       o->ds->name,
+                       o->ds->modality,
+                       root_abs,
+                       split ? split->name : NULL,
+                       split ? split->sha256 : NULL,
+                       settings,
+                       hx__git_commit(),
+                       prov.s,
+                       o->seed};
+    int resumed = 0;
+    if ((rc = hx__results_run_begin(x.db, &ri, &x.run_id, &resumed, err)) !=
+        SF_OK)
+        goto out;
+    st->run_id = x.run_id;
+    for (size_t i = 0; i < l.n; i++) {
+        sf_err cerr;
+        sf_err_clear(&cerr);
+        st->n_cases++;
+        int crc = eval_case(&x, &l, &l.v[i], &cerr);
+        if (crc == SF_EDB) { /* the database itself: stop */
+            *err = cerr;
+            rc = crc;
+            hx__results_run_end(x.db, x.run_id, "failed", NULL);
+            goto out;
+        }
+        if (crc != SF_OK) {
+            char msg[1200];
+            sf_err_text(&cerr, msg, sizeof msg);
+            st->n_cases_failed++;
+            problem(&x, "case %s: %s", l.v[i].id, msg);
+            if ((rc = hx__results_failure(x.db, x.run_id, l.v[i].id,
+                                          l.v[i].image, msg, err)) != SF_OK)
+                goto out;
+        }
+        if (o->progress && o->progress(o->progress_ctx, i + 1, l.n)) {
+            rc = sf_err_set(err, SF_ECANCEL, "cancelled");
+            hx__results_run_end(x.db, x.run_id, "failed", NULL);
+            goto out;
+        }
+    }
+    rc = hx__results_run_end(x.db, x.run_id, "done", err);
+    if (rc == SF_OK)
+        rc = hx__results_run_summary(x.db, x.run_id, &st->mean_dice,
+                                     &st->n_ok_total, err);
+out:
+    st->seconds = now_s() - t0;
+    sf__buf_release(&id);
+    sf__buf_release(&prov);
+    hx_results_close(x.db);
+    sam_model_free(x.model);
+    hx_split_free(split);
+    hx_case_list_free(&l);
+    return rc;
+}
+
+static const char export_readme[] =
+    "# Exported evaluation prompts (synthfm prompts export)\n"
+    "\n"
+    "For methods that run outside synthfm (SAM 2, UnSAM, ...): run the\n"
+    "method on exactly these slices and clicks, write the masks, and score\n"
+    "them with `synthfm eval --method import --import DIR --name NAME` and\n"
+    "the same --dataset/--data-root/--split/--settings/--seed.\n"
+    "\n"
+    "- `images/<case>_zNNNN.png`: the preprocessed 8-bit slice (MedSAM\n"
+    "  preprocessing; axial slice NNNN of the canonical LPS+ volume).\n"
+    "- `prompts.jsonl`: one JSON object per (slice, structure, setting):\n"
+    "  `mask` (where the mask must be written, relative to this folder),\n"
+    "  `image`, `dataset`, `case_id`, `slice_index`, `structure`, `setting`\n"
+    "  (\"P,N\"), `width`, `height`, `gt_pixels`, and `points`:\n"
+    "  [[x, y, label], ...] with x = column, y = row (0-based pixel\n"
+    "  indices of the image), label 1 positive, 0 negative, positives\n"
+    "  first.\n"
+    "- Masks: `masks/<name>.png`, 8-bit gray, the image's width x height,\n"
+    "  nonzero = structure. A missing or wrong-size mask is reported as a\n"
+    "  failed prediction, never scored as 0.\n";
+
+int hx_prompts_export(const hx_eval_opts *o, const char *out_dir,
+                      long *n_prompts, sf_err *err) {
+    ectx x;
+    memset(&x, 0, sizeof x);
+    hx_eval_stats st;
+    memset(&st, 0, sizeof st);
+    x.o = o;
+    x.st = &st;
+    x.export_dir = out_dir;
+    hx_case_list l;
+    memset(&l, 0, sizeof l);
+    hx_split *split = NULL;
+    char path[HX_VOL_PATH_MAX];
+    int rc = prepare_cases(&x, &l, &split, err);
+    if (rc != SF_OK) goto out;
+    snprintf(path, sizeof path, "%s/images", out_dir);
+    if ((rc = sf__mkdir_p(path, err)) != SF_OK) goto out;
+    snprintf(path, sizeof path, "%s/masks", out_dir);
+    if ((rc = sf__mkdir_p(path, err)) != SF_OK) goto out;
+    snprintf(path, sizeof path, "%s/README.md", out_dir);
+    if ((rc = sf__write_atomic(path, export_readme, strlen(export_readme), 0,
+                               err)) != SF_OK)
+        goto out;
+    snprintf(path, sizeof path, "%s/prompts.jsonl.tmp", out_dir);
+    if (!(x.jsonl = fopen(path, "w"))) {
+        rc = sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        sf_err cerr;
+        sf_err_clear(&cerr);
+        if (eval_case(&x, &l, &l.v[i], &cerr) != SF_OK) {
+            char msg[1200];
+            problem(&x, "case %s: %s", l.v[i].id,
+                    sf_err_text(&cerr, msg, sizeof msg));
+        }
+        if (o->progress) o->progress(o->progress_ctx, i + 1, l.n);
+    }
+    if (fclose(x.jsonl) != 0) {
+        x.jsonl = NULL;
+        rc = sf_err_set(err, SF_EIO, "%s: write failed", path);
+        goto out;
+    }
+    x.jsonl = NULL;
+    char final[HX_VOL_PATH_MAX];
+    snprintf(final, sizeof final, "%s/prompts.jsonl", out_dir);
+    if (rename(path, final) != 0)
+        rc = sf_err_set(err, SF_EIO, "%s: rename: %s", final, strerror(errno));
+    if (n_prompts) *n_prompts = x.n_prompts;
+out:
+    if (x.jsonl) fclose(x.jsonl);
+    hx_split_free(split);
+    hx_case_list_free(&l);
+    return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * eval_int.h - internals shared by the evaluation files of libhx
+ * (results.c, eval.c, split.c); not for callers of libhx.
+ */
+#ifndef HX_EVAL_INT_H
+#define HX_EVAL_INT_H
+
+#include "eval.h"
+
+/* What a run is: written to `runs` (strings may be NULL). */
+typedef struct hx__run_info {
+    const char *run_key, *method, *method_kind, *checkpoint_path,
+        *checkpoint_sha256, *model_config_sha256, *import_dir, *dataset,
+        *modality, *data_root, *split_name, *split_sha256, *settings,
+        *git_commit, *provenance_json;
+    uint64_t prompt_seed;
+} hx__run_info;
+
+/* Find the run with ri->run_key (resumed = 1, status back to 'running')
+ * or insert it. */
+int hx__results_run_begin(hx_results *r, const hx__run_info *ri,
+                          long *run_id, int *resumed, sf_err *err);
+int hx__results_run_end(hx_results *r, long run_id, const char *status,
+                        sf_err *err);
+int hx__results_begin(hx_results *r, sf_err *err);
+int hx__results_commit(hx_results *r, sf_err *err);
+void hx__results_rollback(hx_results *r);
+int hx__results_failure(hx_results *r, long run_id, const char *case_id,
+                        const char *path, const char *msg, sf_err *err);
+int hx__results_clear_failures(hx_results *r, long run_id,
+                               const char *case_id, sf_err *err);
+/* Insert the unit (or find it); SF_ECORRUPT if it exists with another
+ * source hash, size or pixel count. */
+int hx__results_slice(hx_results *r, const char *dataset, const char *case_id,
+                      int slice_index, const char *structure, int label_value,
+                      const char *source_sha256, int width, int height,
+                      long gt_pixels, long *slice_id, sf_err *err);
+/* Insert the clicks (or check them against the stored ones). */
+int hx__results_prompt(hx_results *r, long slice_id, const char *setting,
+                       uint64_t seed, const char *points_json, sf_err *err);
+/* 0 no row, 1 an 'ok' row, 2 a 'failed' row. */
+int hx__results_pred_status(hx_results *r, long run_id, long slice_id,
+                            const char *setting);
+/* error == NULL: an 'ok' row with dice; else a 'failed' row. */
+int hx__results_prediction(hx_results *r, long run_id, long slice_id,
+                           const char *setting, double dice, long pred_pixels,
+                           const char *mask_sha256, double seconds,
+                           const char *error, sf_err *err);
+int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
+                            long *n_ok, sf_err *err);
+
+/* Git commit of this build (factory/version.c). */
+const char *hx__git_commit(void);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * report_cfg.c - the report config (reports/report.yaml) and the small
+ * containers the report code shares (string lists, text buffer, interning).
+ */
+#include "report_int.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+/* ------------------------------------------------------------ containers */
+
+int hx__strs_push(hx__strs *s, const char *v) {
+    if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 8;
+        char **nv = realloc(s->v, (size_t)cap * sizeof *nv);
+        if (!nv) return SF_ENOMEM;
+        s->v = nv;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strdup(v ? v : ""))) return SF_ENOMEM;
+    s->n++;
+    return SF_OK;
+}
+
+int hx__strs_find(const hx__strs *s, const char *v) {
+    for (int i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i], v)) return i;
+    return -1;
+}
+
+void hx__strs_clear(hx__strs *s) {
+    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+void hx__buf_printf(hx__buf *b, const char *fmt, ...) {
+    if (b->oom) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt,
+                          ap);
+        va_end(ap);
+        if (k < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->s && (size_t)k < room) {
+            b->len += (size_t)k;
+            return;
+        }
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap - b->len <= (size_t)k) cap *= 2;
+        char *ns = realloc(b->s, cap);
+        if (!ns) {
+            b->oom = 1;
+            return;
+        }
+        b->s = ns;
+        b->cap = cap;
+    }
+}
+
+void hx__buf_free(hx__buf *b) {
+    free(b->s);
+    memset(b, 0, sizeof *b);
+}
+
+static uint64_t str_hash(const char *s) { /* FNV-1a */
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+int hx__intern_find(const hx__intern *t, const char *s) {
+    if (!t->n_slot) return -1;
+    for (size_t i = str_hash(s) & (t->n_slot - 1);; i = (i + 1) & (t->n_slot - 1)) {
+        int id = t->slot[i];
+        if (id < 0) return -1;
+        if (!strcmp(t->s.v[id], s)) return id;
+    }
+}
+
+int hx__intern_id(hx__intern *t, const char *s) {
+    int id = hx__intern_find(t, s);
+    if (id >= 0) return id;
+    if ((size_t)(t->s.n + 1) * 2 > t->n_slot) { /* grow, load <= 1/2 */
+        size_t n = t->n_slot ? 2 * t->n_slot : 64;
+        int *ns = malloc(n * sizeof *ns);
+        if (!ns) return SF_ENOMEM;
+        for (size_t i = 0; i < n; i++) ns[i] = -1;
+        for (int k = 0; k < t->s.n; k++) {
+            size_t i = str_hash(t->s.v[k]) & (n - 1);
+            while (ns[i] >= 0) i = (i + 1) & (n - 1);
+            ns[i] = k;
+        }
+        free(t->slot);
+        t->slot = ns;
+        t->n_slot = n;
+    }
+    if (hx__strs_push(&t->s, s)) return SF_ENOMEM;
+    id = t->s.n - 1;
+    size_t i = str_hash(s) & (t->n_slot - 1);
+    while (t->slot[i] >= 0) i = (i + 1) & (t->n_slot - 1);
+    t->slot[i] = id;
+    return id;
+}
+
+void hx__intern_free(hx__intern *t) {
+    hx__strs_clear(&t->s);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
+}
+
+const char *hx__cfg_map(const hx__strs *keys, const hx__strs *vals,
+                        const char *key) {
+    int i = hx__strs_find(keys, key);
+    return i < 0 ? NULL : vals->v[i];
+}
+
+/* ---------------------------------------------------------------- config */
+
+static const char default_text[] =
+    "# reports/report.yaml - what `synthfm report` (and `make report`) puts in\n"
+    "# Tables 1-3. Method and structure names are those of the results database\n"
+    "# (the `method` column of schemas/results.sql's runs table, the `structure`\n"
+    "# column of its slices table). The built-in default of `synthfm report` is\n"
+    "# this file (harness/report_cfg.c; a test keeps the two equal).\n"
+    "\n"
+    "# The methods whose significance is tested: each against the best and the\n"
+    "# next-best *other* method of a table row (paired t-test on per-slice Dice,\n"
+    "# pairs matched by dataset, case, slice, structure and setting).\n"
+    "ours: [SynthFM, SynthFM-tiny]\n"
+    "\n"
+    "# Prompt settings \"P,N\" (positive, negative clicks) in column order; a\n"
+    "# setting found in the database but not here is appended.\n"
+    "settings: [\"1,0\", \"3,0\", \"1,1\", \"3,3\"]\n"
+    "\n"
+    "# Modalities of Table 1 in row order (others found are appended; the\n"
+    "# Table 3 dataset and 'microscopy' are never in Table 1).\n"
+    "modalities: [CT, MR, US, synthetic]\n"
+    "\n"
+    "# DB method name -> the paper's method key (reports/paper/README.md) for\n"
+    "# the side-by-side columns. A method without an entry has no paper column.\n"
+    "paper_methods:\n"
+    "  UnSAM: unsam\n"
+    "  SAM: sam\n"
+    "  SAM 2: sam2\n"
+    "  SynthFM: synthfm\n"
+    "  SynthFM-tiny: synthfm\n"
+    "  MedSAM: medsam\n"
+    "\n"
+    "# DB structure name -> the name used in the tables (the paper's). Names\n"
+    "# not listed are used as they are.\n"
+    "structures:\n"
+    "  left_kidney: kidney_left\n"
+    "  right_kidney: kidney_right\n"
+    "  kidney_l: kidney_left\n"
+    "  kidney_r: kidney_right\n"
+    "  gall_bladder: gallbladder\n"
+    "  lv_endo: lv_endocardium\n"
+    "  lv_endocardium: lv_endocardium\n"
+    "  left_ventricle: lv_endocardium\n"
+    "\n"
+    "# Modalities whose structures are pooled into one table row (modality ->\n"
+    "# row name): the synthetic OOD split's structures are per-image instances\n"
+    "# ('instance_3' of one image has nothing to do with another's), so they\n"
+    "# form one row. Slices stay paired exactly: the instance joins the case key.\n"
+    "pooled:\n"
+    "  synthetic: instances\n"
+    "\n"
+    "table1:\n"
+    "  # Column order; methods found in the database but not listed follow,\n"
+    "  # by name.\n"
+    "  methods: [UnSAM, SAM, SAM 2, SynthFM]\n"
+    "\n"
+    "table2:\n"
+    "  # The ablation (paper Table 2): which DB method is which generator\n"
+    "  # variant. Each variant takes the first listed method that has scores;\n"
+    "  # the table's legend names it. Values: mean over the modality's\n"
+    "  # structures of the per-structure mean Dice.\n"
+    "  settings: [\"1,0\", \"3,0\"]\n"
+    "  shape: [SynthFM-shape]\n"
+    "  boundary: [SynthFM-boundary]\n"
+    "  both: [SynthFM, SynthFM-tiny]\n"
+    "\n"
+    "table3:\n"
+    "  # ALFI (microscopy): interphase / mitosis, MedSAM vs SynthFM.\n"
+    "  dataset: alfi\n"
+    "  methods: [MedSAM, SynthFM]\n"
+    "\n"
+    "# Datasets whose presence under the data root (data/<name>/) the report\n"
+    "# lists (issue 6's names).\n"
+    "datasets: [amos-ct, amos-mr, chaos-ct, chaos-mr, totalseg-ct, totalseg-mr,\n"
+    "           camus, hc18, fh-ps-aop, alfi]\n";
+
+const char *hx_report_cfg_default_text(void) { return default_text; }
+
+void hx_report_cfg_free(hx_report_cfg *c) {
+    if (!c) return;
+    hx__strs *all[] = {&c->ours,       &c->settings,    &c->modalities,
+                       &c->datasets,   &c->pm_db,       &c->pm_paper,
+                       &c->st_db,      &c->st_name,     &c->t1_methods,
+                       &c->t2_settings, &c->t3_methods, &c->variant[0],
+                       &c->variant[1], &c->variant[2],
+                       &c->pool_mod,   &c->pool_name};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) hx__strs_clear(all[i]);
+    free(c->t3_dataset);
+    free(c);
+}
+
+typedef struct walk {
+    const char *name;
+    yaml_document_t *doc;
+    sf_err *err;
+} walk;
+
+static int bad(walk *w, const yaml_node_t *n, const char *key,
+               const char *what) {
+    return sf_err_at(w->err, SF_ECONFIG, w->name, (int)n->start_mark.line + 1,
+                     (int)n->start_mark.column + 1, "%s: %s", key, what);
+}
+
+static const char *scalar(const yaml_node_t *n) {
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                             : NULL;
+}
+
+/* A sequence of scalars (or one scalar) into s, replacing what was there. */
+static int get_list(walk *w, const yaml_node_t *n, const char *key,
+                    hx__strs *s) {
+    hx__strs_clear(s);
+    if (scalar(n)) return hx__strs_push(s, scalar(n));
+    if (n->type != YAML_SEQUENCE_NODE)
+        return bad(w, n, key, "expected a list of names");
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(w->doc, *it);
+        if (!scalar(e)) return bad(w, e ? e : n, key, "expected a name");
+        if (!*scalar(e)) return bad(w, e, key, "empty name");
+        if (hx__strs_find(s, scalar(e)) >= 0)
+            return bad(w, e, key, "name listed twice");
+        if (hx__strs_push(s, scalar(e))) return SF_ENOMEM;
+    }
+    return SF_OK;
+}
+
+/* A mapping of scalar -> scalar. */
+static int get_map(walk *w, const yaml_node_t *n, const char *key,
+                   hx__strs *ks, hx__strs *vs) {
+    hx__strs_clear(ks);
+    hx__strs_clear(vs);
+    if (n->type != YAML_MAPPING_NODE)
+        return bad(w, n, key, "expected a mapping of name: name");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+         p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+        if (!scalar(kn) || !scalar(vn) || !*scalar(vn))
+            return bad(w, vn ? vn : n, key, "expected name: name");
+        if (hx__strs_find(ks, scalar(kn)) >= 0)
+            return bad(w, kn, key, "name listed twice");
+        if (hx__strs_push(ks, scalar(kn)) || hx__strs_push(vs, scalar(vn)))
+            return SF_ENOMEM;
+    }
+    return SF_OK;
+}
+
+/* Settings must read "P,N". */
+static int check_settings(walk *w, const yaml_node_t *n, const char *key,
+                          const hx__strs *s) {
+    for (int i = 0; i < s->n; i++) {
+        int p, q, k = 0;
+        if (sscanf(s->v[i], "%d,%d%n", &p, &q, &k) != 2 || s->v[i][k] ||
+            p < 0 || q < 0)
+            return bad(w, n, key, "a setting is \"P,N\" (e.g. \"3,0\")");
+    }
+    return SF_OK;
+}
+
+static int walk_sub(walk *w, const yaml_node_t *map, const char *table,
+                    hx_report_cfg *c) {
+    char key[128];
+    if (map->type != YAML_MAPPING_NODE)
+        return bad(w, map, table, "expected a mapping");
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+        const char *k = scalar(kn);
+        int rc;
+        snprintf(key, sizeof key, "%s.%s", table, k ? k : "?");
+        if (!k) return bad(w, kn, table, "expected a key");
+        if (!strcmp(table, "table1") && !strcmp(k, "methods"))
+            rc = get_list(w, vn, key, &c->t1_methods);
+        else if (!strcmp(table, "table2") && !strcmp(k, "settings")) {
+            if (!(rc = get_list(w, vn, key, &c->t2_settings)))
+                rc = check_settings(w, vn, key, &c->t2_settings);
+        } else if (!strcmp(table, "table2") && !strcmp(k, "shape"))
+            rc = get_list(w, vn, key, &c->variant[0]);
+        else if (!strcmp(table, "table2") && !strcmp(k, "boundary"))
+            rc = get_list(w, vn, key, &c->variant[1]);
+        else if (!strcmp(table, "table2") && !strcmp(k, "both"))
+            rc = get_list(w, vn, key, &c->variant[2]);
+        else if (!strcmp(table, "table3") && !strcmp(k, "methods"))
+            rc = get_list(w, vn, key, &c->t3_methods);
+        else if (!strcmp(table, "table3") && !strcmp(k, "dataset")) {
+            if (!scalar(vn) || !*scalar(vn))
+                return bad(w, vn, key, "expected a dataset name");
+            free(c->t3_dataset);
+            if (!(c->t3_dataset = strdup(scalar(vn)))) return SF_ENOMEM;
+            rc = SF_OK;
+        } else
+            return bad(w, kn, key, "unknown key");
+        if (rc) return rc;
+    }
+    return SF_OK;
+}
+
+static int walk_root(walk *w, const yaml_node_t *root, hx_report_cfg *c) {
+    if (root->type != YAML_MAPPING_NODE)
+        return bad(w, root, "(top)", "expected a mapping");
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+        const char *k = scalar(kn);
+        int rc;
+        if (!k) return bad(w, kn, "(top)", "expected a key");
+        if (!strcmp(k, "ours"))
+            rc = get_list(w, vn, k, &c->ours);
+        else if (!strcmp(k, "settings")) {
+            if (!(rc = get_list(w, vn, k, &c->settings)))
+                rc = check_settings(w, vn, k, &c->settings);
+        } else if (!strcmp(k, "modalities"))
+            rc = get_list(w, vn, k, &c->modalities);
+        else if (!strcmp(k, "datasets"))
+            rc = get_list(w, vn, k, &c->datasets);
+        else if (!strcmp(k, "paper_methods"))
+            rc = get_map(w, vn, k, &c->pm_db, &c->pm_paper);
+        else if (!strcmp(k, "structures"))
+            rc = get_map(w, vn, k, &c->st_db, &c->st_name);
+        else if (!strcmp(k, "pooled"))
+            rc = get_map(w, vn, k, &c->pool_mod, &c->pool_name);
+        else if (!strcmp(k, "table1") || !strcmp(k, "table2") ||
+                 !strcmp(k, "table3"))
+            rc = walk_sub(w, vn, k, c);
+        else
+            return bad(w, kn, k, "unknown key");
+        if (rc) return rc;
+    }
+    return SF_OK;
+}
+
+int hx_report_cfg_parse(const char *name, const char *text, size_t n,
+                        hx_report_cfg **out, sf_err *err) {
+    int rc = SF_OK, have_doc = 0;
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    hx_report_cfg *c = NULL;
+    if (!text || !out) return sf_err_set(err, SF_EINVAL, "report config: NULL");
+    if (!yaml_parser_initialize(&parser))
+        return sf_err_set(err, SF_ENOMEM, "%s: out of memory", name);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
+    if (!yaml_parser_load(&parser, &doc)) {
+        const yaml_mark_t *m =
+            parser.problem ? &parser.problem_mark : &parser.context_mark;
+        rc = sf_err_at(err, SF_ECONFIG, name, (int)m->line + 1,
+                       (int)m->column + 1, "YAML: %s",
+                       parser.problem ? parser.problem : "syntax error");
+        goto out;
+    }
+    have_doc = 1;
+    if (!(c = calloc(1, sizeof *c))) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", name);
+        goto out;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    walk w = {name, &doc, err};
+    if (root && (rc = walk_root(&w, root, c))) {
+        if (rc == SF_ENOMEM) sf_err_set(err, rc, "%s: out of memory", name);
+        goto out;
+    }
+    if (!c->t3_dataset && !(c->t3_dataset = strdup("alfi"))) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", name);
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+out:
+    hx_report_cfg_free(c);
+    if (have_doc) yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int hx_report_cfg_load(const char *path, hx_report_cfg **out, sf_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    hx__buf b = {0};
+    char chunk[4096];
+    size_t k;
+    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hx__buf_printf(&b, "%.*s", (int)k, chunk);
+    int rd = ferror(f);
+    fclose(f);
+    int rc;
+    if (rd)
+        rc = sf_err_set(err, SF_EIO, "%s: read error", path);
+    else if (b.oom)
+        rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
+    else
+        rc = hx_report_cfg_parse(path, b.s ? b.s : "", b.len, out, err);
+    hx__buf_free(&b);
+    return rc;
+}

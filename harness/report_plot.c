@@ -1,0 +1,552 @@
+/*
+ * report_plot.c - the report's figures, drawn with cairo: per-structure box
+ * plots of per-slice Dice (the method's Figure 2) and a run's training curve.
+ * Text uses the installed "DejaVu Sans" (or its fontconfig substitute).
+ */
+#include "report_int.h"
+
+#include <cairo.h>
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hx_strings_free(char **v, int n) {
+    for (int i = 0; v && i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Method colours (colour-blind safe, Okabe-Ito), cycled. */
+static const double palette[][3] = {
+    {0.00, 0.45, 0.70}, {0.90, 0.62, 0.00}, {0.00, 0.62, 0.45},
+    {0.80, 0.47, 0.65}, {0.34, 0.71, 0.91}, {0.84, 0.37, 0.00},
+    {0.94, 0.89, 0.26}, {0.35, 0.35, 0.35}};
+#define N_PALETTE (int)(sizeof palette / sizeof *palette)
+
+typedef struct canvas {
+    cairo_surface_t *sf;
+    cairo_t *cr;
+} canvas;
+
+static int canvas_open(canvas *c, int w, int h) {
+    c->sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+    c->cr = cairo_create(c->sf);
+    if (cairo_status(c->cr) != CAIRO_STATUS_SUCCESS) return SF_ENOMEM;
+    cairo_set_source_rgb(c->cr, 1, 1, 1);
+    cairo_paint(c->cr);
+    cairo_select_font_face(c->cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
+    return SF_OK;
+}
+
+static void canvas_close(canvas *c) {
+    if (c->cr) cairo_destroy(c->cr);
+    if (c->sf) cairo_surface_destroy(c->sf);
+    c->cr = NULL;
+    c->sf = NULL;
+}
+
+/* Write the surface to path through path.tmp + rename. */
+static int canvas_save(canvas *c, const char *path, sf_err *err) {
+    char tmp[4200];
+    cairo_surface_flush(c->sf);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    cairo_status_t s = cairo_surface_write_to_png(c->sf, tmp);
+    if (s != CAIRO_STATUS_SUCCESS) {
+        remove(tmp);
+        return sf_err_set(err, SF_EIO, "%s: cairo: %s", path,
+                          cairo_status_to_string(s));
+    }
+    if (rename(tmp, path))
+        return sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
+    return SF_OK;
+}
+
+/* Text anchored at (x, y): ax 0 left, 0.5 centre, 1 right (baseline y). */
+static void text(cairo_t *cr, double x, double y, double size, double ax,
+                 const char *s) {
+    cairo_text_extents_t e;
+    cairo_set_font_size(cr, size);
+    cairo_text_extents(cr, s, &e);
+    cairo_move_to(cr, x - ax * (e.width + e.x_bearing), y);
+    cairo_show_text(cr, s);
+}
+
+/* A "nice" tick step for a range. */
+static double nice_step(double range, int n) {
+    double raw = range / (n > 0 ? n : 1), p = pow(10, floor(log10(raw)));
+    double f = raw / p;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
+}
+
+/* Plot frame: axes box, horizontal grid and y labels for [y0, y1]. */
+typedef struct frame {
+    double x, y, w, h; /* pixels */
+    double x0, x1, y0, y1; /* data */
+} frame;
+
+static double fx(const frame *f, double v) {
+    return f->x + (v - f->x0) / (f->x1 - f->x0) * f->w;
+}
+static double fy(const frame *f, double v) {
+    return f->y + f->h - (v - f->y0) / (f->y1 - f->y0) * f->h;
+}
+
+static void draw_frame(cairo_t *cr, const frame *f, const char *ylabel,
+                       const char *yfmt) {
+    char buf[64];
+    double step = nice_step(f->y1 - f->y0, 5);
+    cairo_set_line_width(cr, 1);
+    for (double v = ceil(f->y0 / step) * step; v <= f->y1 + 1e-9; v += step) {
+        double y = floor(fy(f, v)) + 0.5;
+        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+        cairo_move_to(cr, f->x, y);
+        cairo_line_to(cr, f->x + f->w, y);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        snprintf(buf, sizeof buf, yfmt, v);
+        text(cr, f->x - 6, y + 4, 11, 1, buf);
+    }
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_rectangle(cr, floor(f->x) + 0.5, floor(f->y) + 0.5, f->w, f->h);
+    cairo_stroke(cr);
+    cairo_save(cr);
+    cairo_move_to(cr, 0, 0);
+    cairo_translate(cr, 16, f->y + f->h / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    text(cr, 0, 0, 12, 0.5, ylabel);
+    cairo_restore(cr);
+}
+
+/* --------------------------------------------------------------- boxes */
+
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy.percentile "linear" on sorted v[0..n-1]. */
+static double quant(const double *v, size_t n, double q) {
+    double h = (double)(n - 1) * q;
+    size_t i = (size_t)floor(h);
+    if (i + 1 >= n) return v[n - 1];
+    return v[i] + (v[i + 1] - v[i]) * (h - (double)i);
+}
+
+static void draw_box(cairo_t *cr, const frame *f, double cx, double bw,
+                     double *v, size_t n, const double rgb[3]) {
+    qsort(v, n, sizeof *v, cmp_dbl);
+    double q1 = quant(v, n, 0.25), med = quant(v, n, 0.5),
+           q3 = quant(v, n, 0.75), iqr = q3 - q1, mean = 0;
+    double lo = q1, hi = q3;
+    for (size_t i = 0; i < n; i++) {
+        mean += v[i];
+        if (v[i] >= q1 - 1.5 * iqr && v[i] < lo) lo = v[i];
+        if (v[i] <= q3 + 1.5 * iqr && v[i] > hi) hi = v[i];
+    }
+    mean /= (double)n;
+    cairo_set_line_width(cr, 1.2);
+    /* whiskers */
+    cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
+    cairo_move_to(cr, cx, fy(f, hi));
+    cairo_line_to(cr, cx, fy(f, q3));
+    cairo_move_to(cr, cx, fy(f, q1));
+    cairo_line_to(cr, cx, fy(f, lo));
+    cairo_move_to(cr, cx - bw / 4, fy(f, hi));
+    cairo_line_to(cr, cx + bw / 4, fy(f, hi));
+    cairo_move_to(cr, cx - bw / 4, fy(f, lo));
+    cairo_line_to(cr, cx + bw / 4, fy(f, lo));
+    cairo_stroke(cr);
+    /* box */
+    double ytop = fy(f, q3), ybot = fy(f, q1);
+    if (ybot - ytop < 1.5) ytop = ybot - 1.5;
+    cairo_rectangle(cr, cx - bw / 2, ytop, bw, ybot - ytop);
+    cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.55);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, rgb[0] * 0.6, rgb[1] * 0.6, rgb[2] * 0.6);
+    cairo_stroke(cr);
+    /* median */
+    cairo_set_line_width(cr, 2);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_move_to(cr, cx - bw / 2, fy(f, med));
+    cairo_line_to(cr, cx + bw / 2, fy(f, med));
+    cairo_stroke(cr);
+    /* outliers */
+    cairo_set_line_width(cr, 1);
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < lo || v[i] > hi) {
+            cairo_arc(cr, cx, fy(f, v[i]), 2.2, 0, 2 * M_PI);
+            cairo_set_source_rgb(cr, rgb[0] * 0.6, rgb[1] * 0.6, rgb[2] * 0.6);
+            cairo_stroke(cr);
+        }
+    /* mean: a white diamond */
+    double my = fy(f, mean), d = 3.5;
+    cairo_move_to(cr, cx, my - d);
+    cairo_line_to(cr, cx + d, my);
+    cairo_line_to(cr, cx, my + d);
+    cairo_line_to(cr, cx - d, my);
+    cairo_close_path(cr);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_fill_preserve(cr);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    cairo_stroke(cr);
+}
+
+/* File-name-safe copy of s. */
+static void safe_name(const char *s, char *buf, size_t n) {
+    size_t k = 0;
+    for (; *s && k + 1 < n; s++)
+        buf[k++] = ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                    (*s >= '0' && *s <= '9') || *s == '-' || *s == '_')
+                       ? *s
+                       : '_';
+    buf[k] = '\0';
+}
+
+/* One figure: modality mo, structure st (rows r->rows[b..e) hold exactly
+ * that pair). */
+static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
+                      sf_err *err) {
+    int rc = SF_OK;
+    canvas c = {0};
+    const hx__row *w0 = &r->rows[b];
+    int nm = r->method.s.n, ns = r->setting.s.n;
+    unsigned char *has_m = calloc((size_t)nm, 1), *has_s = calloc((size_t)ns, 1);
+    int *morder = malloc((size_t)nm * sizeof *morder),
+        *sorder = malloc((size_t)ns * sizeof *sorder);
+    double *v = malloc((e - b) * sizeof *v);
+    if (!has_m || !has_s || !morder || !sorder || !v) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    for (size_t i = b; i < e; i++) has_m[r->rows[i].method] = has_s[r->rows[i].setting] = 1;
+    /* Order: settings as configured, then the rest; methods by table 1's
+     * configured order, then by name. */
+    int kS = 0, kM = 0;
+    for (int i = 0; i < r->cfg->settings.n; i++) {
+        int se = hx__intern_find(&r->setting, r->cfg->settings.v[i]);
+        if (se >= 0 && has_s[se]) {
+            sorder[kS++] = se;
+            has_s[se] = 2;
+        }
+    }
+    for (int se = 0; se < ns; se++)
+        if (has_s[se] == 1) sorder[kS++] = se;
+    for (int i = 0; i < r->cfg->t1_methods.n; i++) {
+        int me = hx__intern_find(&r->method, r->cfg->t1_methods.v[i]);
+        if (me >= 0 && has_m[me]) {
+            morder[kM++] = me;
+            has_m[me] = 2;
+        }
+    }
+    int first_rest = kM;
+    for (int me = 0; me < nm; me++)
+        if (has_m[me] == 1) morder[kM++] = me;
+    for (int i = first_rest; i < kM; i++) /* by name */
+        for (int j = i + 1; j < kM; j++)
+            if (strcmp(r->method.s.v[morder[j]], r->method.s.v[morder[i]]) < 0) {
+                int t = morder[i];
+                morder[i] = morder[j];
+                morder[j] = t;
+            }
+    double bw = 22, gap = 8, group = kM * (bw + gap) + 28;
+    int W = (int)fmax(560, 70 + 20 + kS * group), H = 440;
+    if ((rc = canvas_open(&c, W, H))) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: out of memory", path);
+        goto out;
+    }
+    cairo_t *cr = c.cr;
+    frame f = {70, 56, W - 70 - 20, H - 56 - 76, 0, (double)kS, 0, 1};
+    draw_frame(cr, &f, "per-slice Dice", "%.1f");
+    char buf[256];
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_BOLD);
+    snprintf(buf, sizeof buf, "%s, %s: per-slice Dice by method and prompt setting",
+             r->modality.s.v[w0->modality], r->structure.s.v[w0->structure]);
+    text(cr, 12, 22, 14, 0, buf);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
+    /* Legend, one line under the title. */
+    double lx = 12;
+    for (int k = 0; k < kM; k++) {
+        const double *rgb = palette[k % N_PALETTE];
+        cairo_rectangle(cr, lx, 32, 12, 12);
+        cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.55);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgb(cr, rgb[0] * 0.6, rgb[1] * 0.6, rgb[2] * 0.6);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        cairo_text_extents_t te;
+        cairo_set_font_size(cr, 12);
+        cairo_text_extents(cr, r->method.s.v[morder[k]], &te);
+        text(cr, lx + 16, 43, 12, 0, r->method.s.v[morder[k]]);
+        lx += 16 + te.x_advance + 18;
+    }
+    for (int s = 0; s < kS; s++) {
+        double gx0 = fx(&f, s), gx1 = fx(&f, s + 1);
+        double left = (gx0 + gx1) / 2 - (kM * (bw + gap) - gap) / 2;
+        for (int k = 0; k < kM; k++) {
+            size_t n = 0;
+            for (size_t i = b; i < e; i++)
+                if (r->rows[i].setting == sorder[s] &&
+                    r->rows[i].method == morder[k])
+                    v[n++] = r->rows[i].dice;
+            double cx = left + k * (bw + gap) + bw / 2;
+            cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+            if (!n) {
+                text(cr, cx, fy(&f, 0.5), 9, 0.5, "n/a");
+            } else
+                draw_box(cr, &f, cx, bw, v, n, palette[k % N_PALETTE]);
+            cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+            snprintf(buf, sizeof buf, "%zu", n);
+            text(cr, cx, f.y + f.h + 13, 9, 0.5, buf);
+        }
+        char slab[32];
+        snprintf(slab, sizeof slab, "%s", r->setting.s.v[sorder[s]]);
+        char *cm = strchr(slab, ',');
+        if (cm) *cm = '+';
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        snprintf(buf, sizeof buf, "%s clicks", slab);
+        text(cr, (gx0 + gx1) / 2, f.y + f.h + 32, 12, 0.5, buf);
+        if (s > 0) {
+            cairo_set_source_rgb(cr, 0.8, 0.8, 0.8);
+            cairo_move_to(cr, floor(gx0) + 0.5, f.y);
+            cairo_line_to(cr, floor(gx0) + 0.5, f.y + f.h);
+            cairo_stroke(cr);
+        }
+    }
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    text(cr, 12, H - 10, 10, 0,
+         "box: quartiles; bar: median; diamond: mean; whiskers: 1.5 IQR; "
+         "circles: outliers; numbers: slices (P+N = positive+negative clicks)");
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", path,
+                        cairo_status_to_string(cairo_status(cr)));
+        goto out;
+    }
+    rc = canvas_save(&c, path, err);
+out:
+    canvas_close(&c);
+    free(has_m);
+    free(has_s);
+    free(morder);
+    free(sorder);
+    free(v);
+    return rc;
+}
+
+int hx_plot_boxes(const hx_scores *r, const char *dir, char ***names,
+                  int *n_names, sf_err *err) {
+    if (!r || !dir || !names || !n_names)
+        return sf_err_set(err, SF_EINVAL, "hx_plot_boxes: NULL argument");
+    *names = NULL;
+    *n_names = 0;
+    hx__strs out = {0};
+    int rc = SF_OK;
+    for (size_t b = 0; b < r->n_rows && !rc;) {
+        size_t e = b;
+        while (e < r->n_rows && r->rows[e].modality == r->rows[b].modality &&
+               r->rows[e].structure == r->rows[b].structure)
+            e++;
+        char m[128], s[128], name[300], path[4400];
+        safe_name(r->modality.s.v[r->rows[b].modality], m, sizeof m);
+        safe_name(r->structure.s.v[r->rows[b].structure], s, sizeof s);
+        snprintf(name, sizeof name, "box_%s_%s.png", m, s);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!(rc = box_figure(r, b, e, path, err)) && hx__strs_push(&out, name))
+            rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+        b = e;
+    }
+    if (rc) {
+        hx__strs_clear(&out);
+        return rc;
+    }
+    *names = out.v;
+    *n_names = out.n;
+    return SF_OK;
+}
+
+/* -------------------------------------------------------- training curve */
+
+int hx_plot_training_curve(const char *run_dir, const char *png_path,
+                           sf_err *err) {
+    int rc = SF_OK;
+    char path[4200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    double *step = NULL, *loss = NULL, *ep = NULL, *vd = NULL;
+    size_t n = 0, cap = 0, ne = 0, cape = 0;
+    canvas c = {0};
+    snprintf(path, sizeof path, "%s/run.sqlite", run_dir);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "SELECT step, loss FROM steps WHERE loss IS NOT "
+                           "NULL ORDER BY step",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sf_err_set(err, SF_EDB, "%s: %s", path,
+                        db ? sqlite3_errmsg(db) : "cannot open");
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            double *a = realloc(step, cap * sizeof *a);
+            if (a) step = a;
+            double *b2 = realloc(loss, cap * sizeof *b2);
+            if (b2) loss = b2;
+            if (!a || !b2) {
+                rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
+                goto out;
+            }
+        }
+        step[n] = sqlite3_column_double(st, 0);
+        loss[n++] = sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT epoch, val_dice FROM epochs WHERE val_dice "
+                           "IS NOT NULL ORDER BY epoch",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = sf_err_set(err, SF_EDB, "%s: %s", path, sqlite3_errmsg(db));
+        goto out;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (ne == cape) {
+            cape = cape ? 2 * cape : 64;
+            double *a = realloc(ep, cape * sizeof *a);
+            if (a) ep = a;
+            double *b2 = realloc(vd, cape * sizeof *b2);
+            if (b2) vd = b2;
+            if (!a || !b2) {
+                rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
+                goto out;
+            }
+        }
+        ep[ne] = sqlite3_column_double(st, 0);
+        vd[ne++] = sqlite3_column_double(st, 1);
+    }
+    if (!n) {
+        rc = sf_err_set(err, SF_EFORMAT, "%s: no training steps recorded", path);
+        goto out;
+    }
+    int W = 820, H = 600;
+    if (canvas_open(&c, W, H)) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: out of memory", png_path);
+        goto out;
+    }
+    cairo_t *cr = c.cr;
+    char buf[512];
+    double lmax = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(loss[i]) && loss[i] > lmax) lmax = loss[i];
+    frame f1 = {70, 50, W - 70 - 24, 270, step[0], step[n - 1] > step[0] ? step[n - 1] : step[0] + 1,
+                0, lmax > 0 ? lmax * 1.05 : 1};
+    if (lmax <= 1) f1.y1 = 1;
+    draw_frame(cr, &f1, "loss", "%.2f");
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_BOLD);
+    snprintf(buf, sizeof buf, "Training run %s", run_dir);
+    text(cr, 12, 22, 14, 0, buf);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_NORMAL);
+    /* x ticks (steps) */
+    double xs = nice_step(f1.x1 - f1.x0, 8);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    for (double x = ceil(f1.x0 / xs) * xs; x <= f1.x1 + 1e-9; x += xs) {
+        snprintf(buf, sizeof buf, "%.0f", x);
+        text(cr, fx(&f1, x), f1.y + f1.h + 15, 11, 0.5, buf);
+    }
+    text(cr, f1.x + f1.w / 2, f1.y + f1.h + 32, 12, 0.5, "step");
+    /* raw loss, light */
+    cairo_set_line_width(cr, 0.8);
+    cairo_set_source_rgba(cr, 0.34, 0.71, 0.91, 0.45);
+    for (size_t i = 0; i < n; i++) {
+        double y = isfinite(loss[i]) ? fmin(loss[i], f1.y1) : f1.y1;
+        if (i == 0)
+            cairo_move_to(cr, fx(&f1, step[i]), fy(&f1, y));
+        else
+            cairo_line_to(cr, fx(&f1, step[i]), fy(&f1, y));
+    }
+    cairo_stroke(cr);
+    /* EMA, span ~ n/40 steps (at least 5) */
+    double span = fmax(5, (double)n / 40), alpha = 2 / (span + 1), ema = 0;
+    int started = 0;
+    cairo_set_line_width(cr, 2);
+    cairo_set_source_rgb(cr, 0.0, 0.35, 0.62);
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(loss[i])) continue;
+        ema = started ? alpha * loss[i] + (1 - alpha) * ema : loss[i];
+        if (!started)
+            cairo_move_to(cr, fx(&f1, step[i]), fy(&f1, ema));
+        else
+            cairo_line_to(cr, fx(&f1, step[i]), fy(&f1, ema));
+        started = 1;
+    }
+    cairo_stroke(cr);
+    snprintf(buf, sizeof buf,
+             "per-step loss (light) and its moving average (dark, span %.0f "
+             "steps); final average %.4f",
+             span, ema);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text(cr, f1.x + 8, f1.y + 16, 11, 0, buf);
+
+    /* validation Dice per epoch */
+    frame f2 = {70, 390, W - 70 - 24, 150, 0.5, ne ? ep[ne - 1] + 0.5 : 1.5, 0, 1};
+    if (ne) f2.x0 = ep[0] - 0.5;
+    draw_frame(cr, &f2, "val. Dice", "%.1f");
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    double es = fmax(1, round(nice_step(f2.x1 - f2.x0, 10)));
+    for (double x = ceil(f2.x0 / es) * es; x <= f2.x1; x += es) {
+        snprintf(buf, sizeof buf, "%.0f", x);
+        text(cr, fx(&f2, x), f2.y + f2.h + 15, 11, 0.5, buf);
+    }
+    text(cr, f2.x + f2.w / 2, f2.y + f2.h + 32, 12, 0.5, "epoch");
+    if (!ne) {
+        text(cr, f2.x + f2.w / 2, f2.y + f2.h / 2, 12, 0.5,
+             "no validation epochs recorded");
+    } else {
+        size_t best = 0;
+        for (size_t i = 0; i < ne; i++)
+            if (vd[i] > vd[best]) best = i;
+        cairo_set_line_width(cr, 2);
+        cairo_set_source_rgb(cr, 0.84, 0.37, 0.0);
+        for (size_t i = 0; i < ne; i++) {
+            if (i == 0)
+                cairo_move_to(cr, fx(&f2, ep[i]), fy(&f2, vd[i]));
+            else
+                cairo_line_to(cr, fx(&f2, ep[i]), fy(&f2, vd[i]));
+        }
+        cairo_stroke(cr);
+        for (size_t i = 0; i < ne; i++) {
+            cairo_arc(cr, fx(&f2, ep[i]), fy(&f2, vd[i]), i == best ? 5.5 : 3, 0,
+                      2 * M_PI);
+            cairo_fill(cr);
+        }
+        cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+        snprintf(buf, sizeof buf,
+                 "validation Dice per epoch; best %.4f at epoch %.0f (large "
+                 "dot: the checkpoint kept as best.pth)",
+                 vd[best], ep[best]);
+        text(cr, f2.x + 8, f2.y + 16, 11, 0, buf);
+    }
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", png_path,
+                        cairo_status_to_string(cairo_status(cr)));
+        goto out;
+    }
+    rc = canvas_save(&c, png_path, err);
+out:
+    canvas_close(&c);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    free(step);
+    free(loss);
+    free(ep);
+    free(vd);
+    return rc;
+}

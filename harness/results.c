@@ -1,0 +1,386 @@
+/*
+ * results.c - the results database writer (schemas/results.sql, compiled
+ * in with .incbin so the documented schema and the one created cannot
+ * drift). One connection, one thread; each evaluated case is one
+ * transaction (hx__results_begin / _commit / _rollback), so a crash
+ * leaves whole cases only. Readers (the report) use the view dice_scores.
+ */
+#include "eval.h"
+#include "eval_int.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* hx__results_sql: schemas/results.sql plus a NUL. The build compiles
+ * this file from the repository root. */
+extern const char hx__results_sql[];
+__asm__(".section .rodata\n"
+        ".global hx__results_sql\n"
+        ".type hx__results_sql, @object\n"
+        "hx__results_sql:\n"
+        ".incbin \"schemas/results.sql\"\n"
+        ".byte 0\n"
+        ".previous\n");
+
+const char *hx_results_schema(void) { return hx__results_sql; }
+
+struct hx_results {
+    sqlite3 *db;
+    char path[HX_VOL_PATH_MAX];
+    sqlite3_stmt *ins_slice, *get_slice, *ins_prompt, *get_prompt, *get_pred,
+        *put_pred;
+};
+
+static int db_err(hx_results *r, sf_err *err, const char *what) {
+    return sf_err_set(err, SF_EDB, "%s: %s: %s", r->path, what,
+                      sqlite3_errmsg(r->db));
+}
+
+static int exec(hx_results *r, const char *sql, sf_err *err) {
+    char *msg = NULL;
+    if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) == SQLITE_OK) return SF_OK;
+    int rc = sf_err_set(err, SF_EDB, "%s: %s", r->path, msg ? msg : "?");
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int prep(hx_results *r, const char *sql, sqlite3_stmt **st,
+                sf_err *err) {
+    if (sqlite3_prepare_v2(r->db, sql, -1, st, NULL) == SQLITE_OK)
+        return SF_OK;
+    return db_err(r, err, "prepare");
+}
+
+void hx_results_close(hx_results *r) {
+    if (!r) return;
+    sqlite3_finalize(r->ins_slice);
+    sqlite3_finalize(r->get_slice);
+    sqlite3_finalize(r->ins_prompt);
+    sqlite3_finalize(r->get_prompt);
+    sqlite3_finalize(r->get_pred);
+    sqlite3_finalize(r->put_pred);
+    sqlite3_close(r->db);
+    free(r);
+}
+
+int hx_results_open(const char *path, hx_results **out, sf_err *err) {
+    int rc = SF_ENOMEM;
+    hx_results *r = calloc(1, sizeof *r);
+    if (!r) return sf_err_set(err, rc, "results database");
+    snprintf(r->path, sizeof r->path, "%s", path);
+    if (sqlite3_open_v2(path, &r->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                        NULL) != SQLITE_OK) {
+        rc = db_err(r, err, "cannot open");
+        goto out;
+    }
+    sqlite3_busy_timeout(r->db, 10000);
+    if ((rc = exec(r, "PRAGMA foreign_keys = ON;", err)) != SF_OK) goto out;
+    if ((rc = exec(r, "BEGIN IMMEDIATE;", err)) != SF_OK) goto out;
+    if ((rc = exec(r, hx__results_sql, err)) != SF_OK ||
+        (rc = exec(r,
+                   "INSERT OR IGNORE INTO meta (key, value) VALUES "
+                   "('format_version', '1');",
+                   err)) != SF_OK) {
+        exec(r, "ROLLBACK;", NULL);
+        goto out;
+    }
+    if ((rc = exec(r, "COMMIT;", err)) != SF_OK) goto out;
+    sqlite3_stmt *st = NULL;
+    if ((rc = prep(r, "SELECT value FROM meta WHERE key = 'format_version'",
+                   &st, err)) != SF_OK)
+        goto out;
+    int ok = sqlite3_step(st) == SQLITE_ROW &&
+             !strcmp((const char *)sqlite3_column_text(st, 0), "1");
+    sqlite3_finalize(st);
+    if (!ok) {
+        rc = sf_err_set(err, SF_EFORMAT,
+                        "%s: results database format_version is not 1",
+                        path);
+        goto out;
+    }
+    if ((rc = prep(r,
+                   "INSERT OR IGNORE INTO slices (dataset, case_id, "
+                   "slice_index, structure, label_value, source_sha256, "
+                   "width, height, gt_pixels) VALUES (?,?,?,?,?,?,?,?,?)",
+                   &r->ins_slice, err)) != SF_OK ||
+        (rc = prep(r,
+                   "SELECT slice_id, source_sha256, gt_pixels, width, "
+                   "height FROM slices WHERE dataset = ? AND case_id = ? "
+                   "AND slice_index = ? AND structure = ?",
+                   &r->get_slice, err)) != SF_OK ||
+        (rc = prep(r,
+                   "INSERT OR IGNORE INTO prompts (slice_id, setting, "
+                   "prompt_seed, points_json) VALUES (?,?,?,?)",
+                   &r->ins_prompt, err)) != SF_OK ||
+        (rc = prep(r,
+                   "SELECT points_json FROM prompts WHERE slice_id = ? AND "
+                   "setting = ? AND prompt_seed = ?",
+                   &r->get_prompt, err)) != SF_OK ||
+        (rc = prep(r,
+                   "SELECT status FROM predictions WHERE run_id = ? AND "
+                   "slice_id = ? AND setting = ?",
+                   &r->get_pred, err)) != SF_OK ||
+        (rc = prep(r,
+                   "INSERT OR REPLACE INTO predictions (run_id, slice_id, "
+                   "setting, dice, pred_pixels, mask_sha256, seconds, "
+                   "status, error) VALUES (?,?,?,?,?,?,?,?,?)",
+                   &r->put_pred, err)) != SF_OK)
+        goto out;
+    *out = r;
+    r = NULL;
+    rc = SF_OK;
+out:
+    hx_results_close(r);
+    return rc;
+}
+
+static void utc_now(char buf[32]) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s) {
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int hx__results_run_begin(hx_results *r, const hx__run_info *ri,
+                          long *run_id, int *resumed, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r, "SELECT run_id FROM runs WHERE run_key = ?", &st, err);
+    if (rc != SF_OK) return rc;
+    bind_text(st, 1, ri->run_key);
+    *resumed = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *run_id = (long)sqlite3_column_int64(st, 0);
+        *resumed = 1;
+    }
+    sqlite3_finalize(st);
+    char now[32];
+    utc_now(now);
+    if (*resumed) {
+        rc = prep(r,
+                  "UPDATE runs SET status = 'running', finished_at = NULL, "
+                  "git_commit = ? WHERE run_id = ?",
+                  &st, err);
+        if (rc != SF_OK) return rc;
+        bind_text(st, 1, ri->git_commit);
+        sqlite3_bind_int64(st, 2, *run_id);
+    } else {
+        rc = prep(r,
+                  "INSERT INTO runs (run_key, method, method_kind, "
+                  "checkpoint_path, checkpoint_sha256, model_config_sha256, "
+                  "import_dir, dataset, modality, data_root, split_name, "
+                  "split_sha256, settings, prompt_seed, git_commit, "
+                  "provenance_json, status, started_at) VALUES "
+                  "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?)",
+                  &st, err);
+        if (rc != SF_OK) return rc;
+        const char *v[] = {ri->run_key,         ri->method,
+                           ri->method_kind,     ri->checkpoint_path,
+                           ri->checkpoint_sha256, ri->model_config_sha256,
+                           ri->import_dir,      ri->dataset,
+                           ri->modality,        ri->data_root,
+                           ri->split_name,      ri->split_sha256,
+                           ri->settings};
+        for (int i = 0; i < 13; i++) bind_text(st, i + 1, v[i]);
+        sqlite3_bind_int64(st, 14, (sqlite3_int64)ri->prompt_seed);
+        bind_text(st, 15, ri->git_commit);
+        bind_text(st, 16, ri->provenance_json ? ri->provenance_json : "{}");
+        bind_text(st, 17, now);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(r, err, "runs");
+    sqlite3_finalize(st);
+    if (rc == SF_OK && !*resumed)
+        *run_id = (long)sqlite3_last_insert_rowid(r->db);
+    return rc;
+}
+
+int hx__results_run_end(hx_results *r, long run_id, const char *status,
+                        sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r,
+                  "UPDATE runs SET status = ?, finished_at = ? WHERE "
+                  "run_id = ?",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    char now[32];
+    utc_now(now);
+    bind_text(st, 1, status);
+    bind_text(st, 2, now);
+    sqlite3_bind_int64(st, 3, run_id);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(r, err, "runs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hx__results_begin(hx_results *r, sf_err *err) {
+    return exec(r, "BEGIN IMMEDIATE;", err);
+}
+int hx__results_commit(hx_results *r, sf_err *err) {
+    return exec(r, "COMMIT;", err);
+}
+void hx__results_rollback(hx_results *r) {
+    if (!sqlite3_get_autocommit(r->db)) exec(r, "ROLLBACK;", NULL);
+}
+
+int hx__results_failure(hx_results *r, long run_id, const char *case_id,
+                        const char *path, const char *msg, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r,
+                  "INSERT INTO failures (run_id, case_id, path, message) "
+                  "VALUES (?,?,?,?)",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, case_id);
+    bind_text(st, 3, path);
+    bind_text(st, 4, msg);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(r, err, "failures");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hx__results_clear_failures(hx_results *r, long run_id,
+                               const char *case_id, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r, "DELETE FROM failures WHERE run_id = ? AND case_id = ?",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, case_id);
+    if (sqlite3_step(st) != SQLITE_DONE) rc = db_err(r, err, "failures");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hx__results_slice(hx_results *r, const char *dataset, const char *case_id,
+                      int slice_index, const char *structure, int label_value,
+                      const char *source_sha256, int width, int height,
+                      long gt_pixels, long *slice_id, sf_err *err) {
+    sqlite3_stmt *a = r->ins_slice, *b = r->get_slice;
+    sqlite3_reset(a);
+    bind_text(a, 1, dataset);
+    bind_text(a, 2, case_id);
+    sqlite3_bind_int(a, 3, slice_index);
+    bind_text(a, 4, structure);
+    sqlite3_bind_int(a, 5, label_value);
+    bind_text(a, 6, source_sha256);
+    sqlite3_bind_int(a, 7, width);
+    sqlite3_bind_int(a, 8, height);
+    sqlite3_bind_int64(a, 9, gt_pixels);
+    if (sqlite3_step(a) != SQLITE_DONE) return db_err(r, err, "slices");
+    sqlite3_reset(b);
+    bind_text(b, 1, dataset);
+    bind_text(b, 2, case_id);
+    sqlite3_bind_int(b, 3, slice_index);
+    bind_text(b, 4, structure);
+    if (sqlite3_step(b) != SQLITE_ROW) return db_err(r, err, "slices");
+    *slice_id = (long)sqlite3_column_int64(b, 0);
+    const char *h = (const char *)sqlite3_column_text(b, 1);
+    long g = (long)sqlite3_column_int64(b, 2);
+    int w = sqlite3_column_int(b, 3), hh = sqlite3_column_int(b, 4);
+    int same = h && !strcmp(h, source_sha256) && g == gt_pixels &&
+               w == width && hh == height;
+    char was[65];
+    snprintf(was, sizeof was, "%s", h ? h : "");
+    sqlite3_reset(b);
+    if (!same)
+        return sf_err_set(err, SF_ECORRUPT,
+                          "%s: %s/%s slice %d %s is already in the results "
+                          "database from other data (source sha256 %.12s.., "
+                          "now %.12s..; %ld vs %ld pixels): use another "
+                          "--out",
+                          r->path, dataset, case_id, slice_index, structure,
+                          was, source_sha256, g, gt_pixels);
+    return SF_OK;
+}
+
+int hx__results_prompt(hx_results *r, long slice_id, const char *setting,
+                       uint64_t seed, const char *points_json, sf_err *err) {
+    sqlite3_stmt *a = r->ins_prompt, *b = r->get_prompt;
+    sqlite3_reset(a);
+    sqlite3_bind_int64(a, 1, slice_id);
+    bind_text(a, 2, setting);
+    sqlite3_bind_int64(a, 3, (sqlite3_int64)seed);
+    bind_text(a, 4, points_json);
+    if (sqlite3_step(a) != SQLITE_DONE) return db_err(r, err, "prompts");
+    sqlite3_reset(b);
+    sqlite3_bind_int64(b, 1, slice_id);
+    bind_text(b, 2, setting);
+    sqlite3_bind_int64(b, 3, (sqlite3_int64)seed);
+    if (sqlite3_step(b) != SQLITE_ROW) return db_err(r, err, "prompts");
+    int same = !strcmp((const char *)sqlite3_column_text(b, 0), points_json);
+    sqlite3_reset(b);
+    if (!same)
+        return sf_err_set(err, SF_ECORRUPT,
+                          "%s: the stored clicks of slice_id %ld setting %s "
+                          "differ from the simulator's (%s): the prompt "
+                          "rules changed; use another --out",
+                          r->path, slice_id, setting, points_json);
+    return SF_OK;
+}
+
+int hx__results_pred_status(hx_results *r, long run_id, long slice_id,
+                            const char *setting) {
+    sqlite3_stmt *b = r->get_pred;
+    sqlite3_reset(b);
+    sqlite3_bind_int64(b, 1, run_id);
+    sqlite3_bind_int64(b, 2, slice_id);
+    bind_text(b, 3, setting);
+    int st = 0;
+    if (sqlite3_step(b) == SQLITE_ROW)
+        st = strcmp((const char *)sqlite3_column_text(b, 0), "ok") ? 2 : 1;
+    sqlite3_reset(b);
+    return st;
+}
+
+int hx__results_prediction(hx_results *r, long run_id, long slice_id,
+                           const char *setting, double dice, long pred_pixels,
+                           const char *mask_sha256, double seconds,
+                           const char *error, sf_err *err) {
+    sqlite3_stmt *a = r->put_pred;
+    sqlite3_reset(a);
+    sqlite3_bind_int64(a, 1, run_id);
+    sqlite3_bind_int64(a, 2, slice_id);
+    bind_text(a, 3, setting);
+    if (error) {
+        sqlite3_bind_null(a, 4);
+        sqlite3_bind_null(a, 5);
+        sqlite3_bind_null(a, 6);
+    } else {
+        sqlite3_bind_double(a, 4, dice);
+        sqlite3_bind_int64(a, 5, pred_pixels);
+        bind_text(a, 6, mask_sha256);
+    }
+    sqlite3_bind_double(a, 7, seconds);
+    bind_text(a, 8, error ? "failed" : "ok");
+    bind_text(a, 9, error);
+    if (sqlite3_step(a) != SQLITE_DONE) return db_err(r, err, "predictions");
+    return SF_OK;
+}
+
+int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
+                            long *n_ok, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r,
+                  "SELECT avg(dice), count(*) FROM predictions WHERE "
+                  "run_id = ? AND status = 'ok'",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *mean_dice = sqlite3_column_double(st, 0);
+        *n_ok = (long)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return SF_OK;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Fuzz smoke (CI) and long runs: replay every regression input, then run
+# each libFuzzer target for SECONDS from fresh seeds. One line per target:
+#   fuzz_<t>: <execs> execs, cov <c>, ft <f>, corpus <n>  (ok|FAILED)
+#
+#   tests/fuzz/smoke.sh BUILD_DIR SECONDS [TARGET...]
+#
+# Seeds are assembled at run time into BUILD_DIR/fuzz/seeds (seedgen, the
+# repo's configs, ../shared/realdata when present: nothing is copied into
+# the repository); new inputs found accumulate in BUILD_DIR/fuzz/work/,
+# crashes go to BUILD_DIR/fuzz/artifacts/<t>/ (move a fixed one to
+# tests/fuzz/regress/<t>/ with a name saying what it was).
+# FUZZ_NICE=N runs the targets under nice -n N. Limits: -rss_limit_mb=2048
+# -timeout=10 (the issue's out-of-memory and hang thresholds).
+set -uo pipefail
+B=${1:?usage: smoke.sh BUILD_DIR SECONDS [TARGET...]}
+SECS=${2:-20}
+shift 2 || true
+cd "$(dirname "$0")/../.."
+F=$B/fuzz
+SHARED=${SF_SHARED:-../shared}
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    for x in "$F"/fuzz_*; do [ -x "$x" ] && targets+=("$(basename "$x" | sed 's/^fuzz_//')"); done
+fi
+[ ${#targets[@]} -gt 0 ] || { echo "smoke: no fuzz targets in $F (make fuzz)" >&2; exit 1; }
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:allocator_may_return_null=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TMPDIR=${FUZZ_TMPDIR:-$(mktemp -d)}
+trap 'rm -rf "$TMPDIR"' EXIT
+nice_cmd=()
+[ -n "${FUZZ_NICE:-}" ] && nice_cmd=(nice -n "$FUZZ_NICE")
+
+# ------------------------------------------------------------ seeds
+S=$F/seeds
+rm -rf "$S"
+ASAN_OPTIONS=detect_leaks=0 "$F/seedgen" "$S" >/dev/null || { echo "smoke: seedgen failed" >&2; exit 1; }
+rm -rf "$S/corpus-src"
+mkdir -p "$S"/{config,png,nifti,dicom,mha,tiff,ckpt,pickle,corpus}
+cp schemas/factory/*.yaml "$S/config/"
+[ -d tests/fuzz/seeds ] && for d in tests/fuzz/seeds/*/; do cp "$d"* "$S/$(basename "$d")/" 2>/dev/null; done
+if [ -d "$SHARED/realdata" ]; then
+    R=$SHARED/realdata
+    find "$R/hc18/annotations" -name '*.png' -size -8k | head -4 | xargs -r cp -t "$S/png/"
+    find "$R/totalsegmentator" -name '*.nii.gz' -size -8k | head -4 | xargs -r cp -t "$S/nifti/"
+    find "$R/totalsegmentator/example_ct_dicom" -type f | sort | head -2 | xargs -r cp -t "$S/dicom/"
+else
+    echo "smoke: $SHARED/realdata absent: synthetic seeds only"
+fi
+
+fail=0
+for t in "${targets[@]}"; do
+    bin=$F/fuzz_$t
+    [ -x "$bin" ] || { echo "fuzz_$t: not built"; fail=1; continue; }
+    mkdir -p "$F/work/$t" "$F/artifacts/$t" "$F/logs"
+    log=$F/logs/$t.log
+    # 1. regression inputs: each must run clean.
+    if [ -d "tests/fuzz/regress/$t" ] && [ -n "$(ls -A "tests/fuzz/regress/$t")" ]; then
+        if ! "$bin" -rss_limit_mb=2048 -timeout=10 tests/fuzz/regress/"$t"/* >"$log.regress" 2>&1; then
+            echo "fuzz_$t: a regression input fails again:"; tail -30 "$log.regress" | sed 's/^/    /'
+            fail=1; continue
+        fi
+    fi
+    # 2. fuzz for SECS.
+    dict=()
+    [ -f "tests/fuzz/dict/$t.dict" ] && dict=(-dict="tests/fuzz/dict/$t.dict")
+    "${nice_cmd[@]}" "$bin" -max_total_time="$SECS" -rss_limit_mb=2048 -timeout=10 \
+        -max_len=262144 -print_final_stats=1 -artifact_prefix="$F/artifacts/$t/" \
+        "${dict[@]}" "$F/work/$t" "$S/$t" >"$log" 2>&1
+    rc=$?
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
+    [ -n "$done_line" ] || done_line=$(grep -E '^#[0-9]+' "$log" | tail -1)
+    execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -1)
+    cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$done_line")
+    ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$done_line")
+    units=$(sed -nE 's/.* corp: ([0-9]+\/[0-9]+[kKmMb]*).*/\1/p' <<<"$done_line")
+    if [ $rc -eq 0 ]; then
+        echo "fuzz_$t: ${execs:-?} execs in ${SECS}s, cov ${cov:-?}, ft ${ft:-?}, corpus ${units:-?}  ok"
+    else
+        echo "fuzz_$t: FAILED (exit $rc) after ${execs:-?} execs; artifacts in $F/artifacts/$t/"
+        grep -E 'ERROR|SUMMARY|contract|Test unit written' "$log" | head -8 | sed 's/^/    /'
+        fail=1
+    fi
+done
+exit $fail
