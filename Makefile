@@ -2,9 +2,12 @@
 #
 #   make            build build/bin/synthfm and the libraries
 #   make demo       install what is missing, build, run the embedded default
-#   make test       install what is missing, build, run every test (one summary)
+#   make test       install what is missing, build, run every test, then
+#                   again under ASan + UBSan, then the fuzz smoke
 #   make asan       the test suite under AddressSanitizer + UBSan (build-asan/)
+#   make fuzz       libFuzzer targets (build-fuzz/fuzz/); fuzz-smoke runs them
 #   make bench      benchmarks (throughput figures quoted in issues/notes)
+#   make report     corpus -> tiny training -> eval -> reports/index.md
 #   make deps       apt-get install the Debian packages we need (idempotent)
 #   make lint       clang-format check + cppcheck
 #   make clean
@@ -208,18 +211,29 @@ fuzz-smoke: fuzz
 deps:
 	@bash tests/deps.sh $(DEB_PACKAGES)
 
+# `make test` = the plain suite, the suite under ASan + UBSan (asan) and the
+# fuzz smoke (fuzz-smoke): what .ci/run runs. TEST_SANITIZED=0 runs the
+# plain suite only (quick local runs).
+TEST_SANITIZED ?= 1
 test: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) build-tests
 	@bash tests/run.sh $(BUILD)
+ifneq ($(TEST_SANITIZED),0)
+	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory fuzz-smoke
+endif
 
 test-run: build-tests
 	@bash tests/run.sh $(BUILD)
 
+# ASAN_BUILD: the sanitized build's own directory (never mixed with plain
+# objects: make does not track flags).
+ASAN_BUILD ?= build-asan
 asan: deps
-	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=build-asan OPT="-O1 -g" CXXOPT="-O1 -g" \
+	@$(MAKE) --no-print-directory -j$$(nproc) BUILD=$(ASAN_BUILD) OPT="-O1 -g" CXXOPT="-O1 -g" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 	    build-tests
-	@SF_SANITIZED=1 bash tests/run.sh build-asan
+	@SF_SANITIZED=1 bash tests/run.sh $(ASAN_BUILD)
 
 bench: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) $(SYNTHFM) $(BENCH_BINS)
@@ -229,6 +243,12 @@ DEMO_DIR ?= data/corpora/demo
 demo: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) $(SYNTHFM)
 	@bash tests/demo.sh $(BUILD) $(DEMO_DIR)
+
+# The whole chain to reports/index.md (reports/make_report.sh): corpus,
+# tiny CPU training, evaluation, statistics, tables and figures.
+report: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) $(SYNTHFM)
+	@bash reports/make_report.sh $(BUILD)
 
 lint:
 	clang-format --dry-run --Werror factory/*.c factory/*.h harness/*.c tests/*/*.c

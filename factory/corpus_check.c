@@ -91,19 +91,24 @@ static void check_manifest(sqlite3 *db, const sf_corpus *c, problems *p) {
         problem(p, "manifest.sqlite: %llu sample rows, the corpus range [%llu, %llu) needs %llu",
                 (unsigned long long)n, (unsigned long long)in->first,
                 (unsigned long long)in->end, (unsigned long long)want);
-    /* Missing rows by index: the list is sorted, so walk the range. */
-    uint64_t pos = 0, listed = 0, missing = 0;
-    for (uint64_t i = in->first; i < in->end; i++) {
+    /* Missing rows by index: the rows are sorted and inside the range, so
+     * walk the gaps between them (not the range: a manifest can claim
+     * 10^8 samples and hold three rows). */
+    uint64_t next = in->first, listed = 0, missing = 0;
+    for (uint64_t pos = 0; pos <= n; pos++) {
         sf_corpus_sample s;
-        if (pos < n && !sf_corpus_sample_at(c, pos, &s, NULL) && s.index == i) {
-            pos++;
-            continue;
+        uint64_t upto = in->end;
+        if (pos < n) {
+            if (sf_corpus_sample_at(c, pos, &s, NULL) || s.index < next) continue;
+            upto = s.index;
         }
-        missing++;
-        if (listed++ < 20) problem(p, "manifest.sqlite: no row for sample %llu", (unsigned long long)i);
+        for (uint64_t i = next; i < upto && listed < 20; i++, listed++)
+            problem(p, "manifest.sqlite: no row for sample %llu", (unsigned long long)i);
+        missing += upto - next;
+        next = upto + 1;
     }
-    if (listed > 20) problem(p, "manifest.sqlite: ... and %llu more missing rows",
-                             (unsigned long long)(missing - 20));
+    if (missing > 20) problem(p, "manifest.sqlite: ... and %llu more missing rows",
+                              (unsigned long long)(missing - 20));
     const char *sql =
         "SELECT s.sample_index, s.n_instances, COUNT(i.label) FROM samples s"
         " LEFT JOIN instances i ON i.sample_index = s.sample_index"
@@ -178,18 +183,32 @@ static void check_sums(const sf_corpus *c, problems *p) {
             problem(p, "SHA256SUMS:%d: malformed line", line);
             continue;
         }
-        /* find the file in the manifest: names are index-derived */
-        int found = 0;
-        for (uint64_t i = 0; i < n && !found; i++) {
-            sf_corpus_sample s;
-            sf_corpus_sample_at(c, i, &s, NULL);
-            for (int k = 0; k < 2; k++)
-                if (!strcmp(rel, k ? s.label_path : s.image_path)) {
-                    found = 1;
-                    if (seen) seen[2 * i + (uint64_t)k] = 1;
-                    if (strcmp(hex, k ? s.label_sha256 : s.image_sha256))
-                        problem(p, "SHA256SUMS:%d: %s hash differs from the manifest", line, rel);
-                }
+        /* find the file in the manifest: names are index-derived and the
+         * rows sorted by index, so a binary search (a linear one made
+         * verify quadratic in the corpus size) */
+        int found = 0, k = !strncmp(rel, "labels/", 7);
+        const char *q = rel + 7;
+        char *e = NULL;
+        unsigned long long want = 0;
+        if ((k || !strncmp(rel, "images/", 7)) && *q >= '0' && *q <= '9') {
+            errno = 0;
+            want = strtoull(q, &e, 10);
+            if (errno || strcmp(e, ".png")) e = NULL;
+        }
+        uint64_t lo = 0, hi = e ? n : 0;
+        sf_corpus_sample s;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            sf_corpus_sample_at(c, mid, &s, NULL);
+            if (s.index < want) lo = mid + 1;
+            else hi = mid;
+        }
+        if (e && lo < n && !sf_corpus_sample_at(c, lo, &s, NULL) && s.index == want &&
+            !strcmp(rel, k ? s.label_path : s.image_path)) {
+            found = 1;
+            if (seen) seen[2 * lo + (uint64_t)k] = 1;
+            if (strcmp(hex, k ? s.label_sha256 : s.image_sha256))
+                problem(p, "SHA256SUMS:%d: %s hash differs from the manifest", line, rel);
         }
         if (!found) problem(p, "SHA256SUMS:%d: %s is not in the manifest", line, rel);
     }

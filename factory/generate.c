@@ -243,13 +243,43 @@ out:
     return rc;
 }
 
+/* One batch: its records, which of them to make, their results. */
+typedef struct gen_batch {
+    uint64_t b0, n;
+    sf_record *recs;
+    unsigned char *need;
+    sf_err *errs;
+    int *rcs;
+} gen_batch;
+
+static void batch_clear(gen_batch *b) {
+    for (uint64_t i = 0; i < b->n; i++) sf__record_free(&b->recs[i]);
+    b->n = 0;
+}
+
+/* The batch's first failure (index order) into err; SF_OK if none. */
+static int batch_status(const gen_batch *b, sf_err *err) {
+    for (uint64_t i = 0; i < b->n; i++)
+        if (b->rcs[i]) {
+            if (err) *err = b->errs[i];
+            sf_err_wrap(err, "sample %llu", (unsigned long long)(b->b0 + i));
+            return b->rcs[i];
+        }
+    return SF_OK;
+}
+
+/*
+ * Batches of threads x 8 samples, one OpenMP task per sample. The commit
+ * hook of batch b (the corpus: sync, then manifest rows, in index order)
+ * runs as one more task while batch b + 1 is being made, so no thread
+ * waits for it; is_done for batch b + 1 is asked before that commit
+ * starts (the hooks never run concurrently with each other).
+ */
 int sf_generate(const sf_config *c, const sf_generate_opts *o,
                 sf_generate_stats *st, sf_err *err) {
     uint64_t first, end;
     int rc = SF_OK;
-    sf_record *recs = NULL;
-    sf_err *errs = NULL;
-    int *rcs = NULL;
+    gen_batch bt[2] = {{0}};
     double t0 = sf__now();
     memset(st, 0, sizeof *st);
     if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
@@ -265,62 +295,82 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
     }
     /* Batches keep memory bounded and give the committer index order. */
     const uint64_t batch = (uint64_t)threads * 8;
-    recs = calloc(batch, sizeof *recs);
-    errs = calloc(batch, sizeof *errs);
-    rcs = calloc(batch, sizeof *rcs);
-    if (!recs || !errs || !rcs) {
-        rc = sf_err_set(err, SF_ENOMEM, "out of memory");
-        goto out;
-    }
-    uint64_t done = 0, total = end - first;
-    for (uint64_t b0 = first; b0 < end; b0 += batch) {
-        uint64_t nb = end - b0 < batch ? end - b0 : batch;
-        /* Which samples of this batch still need making (resume). */
-        unsigned char *need = calloc(nb, 1);
-        if (!need) {
+    for (int k = 0; k < 2; k++) {
+        bt[k].recs = calloc(batch, sizeof *bt[k].recs);
+        bt[k].need = calloc(batch, 1);
+        bt[k].errs = calloc(batch, sizeof *bt[k].errs);
+        bt[k].rcs = calloc(batch, sizeof *bt[k].rcs);
+        if (!bt[k].recs || !bt[k].need || !bt[k].errs || !bt[k].rcs) {
             rc = sf_err_set(err, SF_ENOMEM, "out of memory");
             goto out;
         }
-        for (uint64_t i = 0; i < nb; i++)
-            need[i] = !o->is_done || !o->is_done(o->hook_ctx, b0 + i);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-        for (uint64_t i = 0; i < nb; i++) {
-            sf_err_clear(&errs[i]);
-            rcs[i] = need[i] ? make_one(c, o, b0 + i, &recs[i], &errs[i]) : SF_OK;
-        }
-        for (uint64_t i = 0; i < nb && !rc; i++) {
-            if (rcs[i]) {
-                if (err) *err = errs[i];
-                rc = rcs[i];
-                sf_err_wrap(err, "sample %llu", (unsigned long long)(b0 + i));
+    }
+    const uint64_t total = end - first;
+    uint64_t done = 0;
+    gen_batch *cur = &bt[0], *prev = &bt[1]; /* prev: made, not committed */
+    sf_err cerr = {0};
+#pragma omp parallel num_threads(threads)
+#pragma omp single
+    {
+        for (uint64_t b0 = first; !rc; b0 += batch) {
+            cur->b0 = b0;
+            cur->n = b0 < end ? (end - b0 < batch ? end - b0 : batch) : 0;
+            for (uint64_t i = 0; i < cur->n; i++) {
+                cur->need[i] = !o->is_done || !o->is_done(o->hook_ctx, b0 + i);
+                cur->rcs[i] = SF_OK;
+                sf_err_clear(&cur->errs[i]);
             }
-        }
-        if (!rc) {
-            for (uint64_t i = 0; i < nb; i++) {
-                if (!need[i]) {
-                    st->n_skipped++;
-                    continue;
+            if (!cur->n && !prev->n) break;
+            gen_batch *gb = cur, *cb = prev;
+            for (uint64_t i = 0; i < gb->n; i++) {
+                if (!gb->need[i]) continue;
+#pragma omp task firstprivate(i, gb)
+                gb->rcs[i] = make_one(c, o, gb->b0 + i, &gb->recs[i], &gb->errs[i]);
+            }
+            int crc = SF_OK;
+            if (cb->n && o->commit) {
+#pragma omp task firstprivate(cb) shared(crc, cerr)
+                {
+                    sf_err_clear(&cerr);
+                    crc = o->commit(o->hook_ctx, cb->recs, cb->need, cb->n, &cerr);
                 }
-                st->n_generated++;
-                st->bytes_written += recs[i].image_bytes + recs[i].label_bytes;
             }
-            if (o->commit)
-                rc = o->commit(o->hook_ctx, recs, need, nb, err);
-        }
-        for (uint64_t i = 0; i < nb; i++) sf__record_free(&recs[i]);
-        free(need);
-        if (rc) goto out;
-        done += nb;
-        if (o->progress && o->progress(o->progress_ctx, done, total)) {
-            rc = sf_err_set(err, SF_ECANCEL, "cancelled after %llu samples",
-                            (unsigned long long)done);
-            goto out;
+#pragma omp taskwait
+            if (prev->n) {
+                if (crc) {
+                    if (err) *err = cerr;
+                    rc = crc;
+                } else {
+                    done += prev->n;
+                    if (o->progress && o->progress(o->progress_ctx, done, total))
+                        rc = sf_err_set(err, SF_ECANCEL, "cancelled after %llu samples",
+                                        (unsigned long long)done);
+                }
+                batch_clear(prev);
+            }
+            if (!rc && (rc = batch_status(cur, err)) == SF_OK) {
+                for (uint64_t i = 0; i < cur->n; i++) {
+                    if (!cur->need[i]) {
+                        st->n_skipped++;
+                        continue;
+                    }
+                    st->n_generated++;
+                    st->bytes_written += cur->recs[i].image_bytes + cur->recs[i].label_bytes;
+                }
+            }
+            gen_batch *t = prev;
+            prev = cur;
+            cur = t;
         }
     }
 out:
     st->seconds = sf__now() - t0;
-    free(recs);
-    free(errs);
-    free(rcs);
+    for (int k = 0; k < 2; k++) {
+        batch_clear(&bt[k]);
+        free(bt[k].recs);
+        free(bt[k].need);
+        free(bt[k].errs);
+        free(bt[k].rcs);
+    }
     return rc;
 }

@@ -350,10 +350,11 @@ int hx_paper_load(const char *dir, hx_paper **out, sf_err *err) {
     return SF_OK;
 }
 
-/* The paper's value, or NAN. k2 may be NULL (Table 2). */
+/* The paper's value, or NAN. k2 is NULL for Table 2 only; a method
+ * without a paper name (k2 NULL in Tables 1 and 3) has no value. */
 static double paper_value(const hx_paper *p, int t, const char *k0,
                           const char *k1, const char *k2, const char *setting) {
-    if (!p || !k0 || !k1) return NAN;
+    if (!p || !k0 || !k1 || (t == 1 && !k2)) return NAN;
     for (int i = 0; i < p->n[t]; i++) {
         const prow *w = &p->t[t][i];
         if (!strcmp(w->k[0], k0) && !strcmp(w->k[1], k1) &&
@@ -995,7 +996,7 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                    "\"missing\": not evaluated (no scores in the results "
                    "database), never 0. \"paper\": the published value "
                    "(reports/paper/table%d.csv), \"diff\" = ours - paper; a "
-                   "dash: no published value.\n",
+                   "dash: no published value.\n\n",
                    scope);
     if (ours.n)
         hx__buf_printf(nb,
@@ -1007,11 +1008,11 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                        "degenerate test shows its status (too_few: fewer than "
                        "2 matched slices; zero_var: constant difference; "
                        "zero_var_zero_mean: every pair tied). Full statistics: "
-                       "table%d_tests.csv.\n",
+                       "table%d_tests.csv.\n\n",
                        scope);
     else
         hx__buf_printf(nb, "Tests: none of the methods listed as ours (%s) "
-                           "has scores here.\n",
+                           "has scores here.\n\n",
                        cfg->ours.n ? cfg->ours.v[0] : "none configured");
     for (int m = 0; m < methods.n; m++) {
         int me = hx__intern_find(&r->method, methods.v[m]);

@@ -1037,6 +1037,21 @@ int sam__ckpt_open(const char* path, sam_ckpt** out, sf_err* err) {
           (unsigned long long)bytes);
       goto out;
     }
+    /* The sizes are the archive's word: a few bytes of compressed data
+     * cannot inflate to more than ~1032x (deflate), so a larger claim is
+     * a lie that would make load_storage allocate for nothing. */
+    if (!(st.valid & ZIP_STAT_COMP_SIZE) ||
+        bytes > (uint64_t)st.comp_size * 1100u + 4096u) {
+      rc = sf_err_set(
+          err,
+          SF_EFORMAT,
+          "%s: storage %s claims %llu bytes from %llu stored",
+          path,
+          name,
+          (unsigned long long)bytes,
+          (unsigned long long)st.comp_size);
+      goto out;
+    }
     total += bytes;
     if (total > SAM_CKPT_MAX_TOTAL_BYTES) {
       rc = sf_err_set(

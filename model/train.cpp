@@ -62,6 +62,7 @@ struct TrainConfig {
   int epochs = 1;
   long images_per_epoch = 0; // 0 = size of the training corpora
   int batch_size = 1;
+  int instances_per_step = 1; // masks decoded per image per step
   int loss_bce = 0; // loss: dice (0) or dice+bce (1)
   int multimask = 0;
   int n_pos_lo = 1, n_pos_hi = 3, n_neg_lo = 0, n_neg_hi = 3;
@@ -297,7 +298,8 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
         !strcmp(key, "epochs") || !strcmp(key, "batch_size") ||
         !strcmp(key, "ring_width_px") ||
         !strcmp(key, "val_instances_per_image") ||
-        !strcmp(key, "val_max_images") || !strcmp(key, "threads")) {
+        !strcmp(key, "val_max_images") || !strcmp(key, "threads") ||
+        !strcmp(key, "instances_per_step")) {
       long lo =
           !strcmp(key, "val_max_images") || !strcmp(key, "threads") ? 0 : 1;
       if (!to_long(s, &l) || l < lo || l > 1000000)
@@ -312,8 +314,9 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
               : !strcmp(key, "ring_width_px") ? &c.ring_width_px
               : !strcmp(key, "val_instances_per_image")
               ? &c.val_instances_per_image
-              : !strcmp(key, "val_max_images") ? &c.val_max_images
-                                               : &c.threads) = int(l);
+              : !strcmp(key, "val_max_images")     ? &c.val_max_images
+              : !strcmp(key, "instances_per_step") ? &c.instances_per_step
+                                                   : &c.threads) = int(l);
     } else if (
         !strcmp(key, "multimask") || !strcmp(key, "freeze_image_encoder")) {
       if (!to_bool(s, &b))
@@ -376,6 +379,7 @@ std::string config_yaml(const TrainConfig& c) {
     << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
     << "\nimages_per_epoch: " << c.images_per_epoch
     << "\nbatch_size: " << c.batch_size
+    << "\ninstances_per_step: " << c.instances_per_step
     << "\nloss: " << (c.loss_bce ? "dice+bce" : "dice")
     << "\nmultimask: " << (c.multimask ? "true" : "false") << "\nn_pos: ["
     << c.n_pos_lo << ", " << c.n_pos_hi << "]\nn_neg: [" << c.n_neg_lo << ", "
@@ -714,8 +718,8 @@ struct Trainer {
   int train_step(double lr, double* loss_out, sf_err* err) {
     Loaded l;
     std::vector<int> otf_labels;
-    const std::vector<int>* el;
-    uint64_t pos;
+    const std::vector<int>* el = nullptr;
+    uint64_t pos = 0;
     long idx = -1; // embedding cache slot (corpora only)
     int rc;
     if (otf) {
@@ -730,8 +734,18 @@ struct Trainer {
       el = &it.labels;
       pos = it.pos;
     }
+    // K = instances_per_step distinct instances (partial Fisher-Yates on
+    // the counter RNG; the first pick is the K = 1 pick), each with its
+    // own clicks; the click counts are drawn once per step so that the K
+    // prompts batch without padding.
     sf_rng_key kp = sf_prompt_key(cfg.seed, "train-pick", uint64_t(step), 0);
-    int label = (*el)[sf_rng_u64(kp, 0) % el->size()];
+    std::vector<int> picks(*el);
+    size_t K = std::min(size_t(cfg.instances_per_step), picks.size());
+    for (size_t i = 0; i < K; i++) {
+      uint64_t r = sf_rng_u64(kp, i == 0 ? 0 : 16 + i);
+      std::swap(picks[i], picks[i + size_t(r % (picks.size() - i))]);
+    }
+    picks.resize(K);
     sf_prompt_opts po;
     sf_prompt_opts_init(
         &po,
@@ -741,18 +755,25 @@ struct Trainer {
             int(sf_rng_u64(kp, 2) % uint64_t(cfg.n_neg_hi - cfg.n_neg_lo + 1)));
     po.ring_width_px = cfg.ring_width_px;
     size_t npx = size_t(l.nx) * size_t(l.ny);
-    std::vector<uint8_t> mask(npx);
-    sf_mask_from_labels(l.labels, npx, uint16_t(label), mask.data());
-    std::vector<sf_click> clicks(size_t(po.n_pos + po.n_neg));
-    int n_clicks = 0;
-    sf_rng_key kc = sf_prompt_key(
-        cfg.seed,
-        "train",
-        pos,
-        uint64_t(step) * 65536u + uint64_t(label));
-    if ((rc = sf_prompts_simulate(
-             mask.data(), l.nx, l.ny, &po, kc, clicks.data(), &n_clicks, err)))
-      return rc;
+    std::vector<uint8_t> masks(K * npx);
+    std::vector<std::vector<sf_click>> clicks(K);
+    int n_max = 0;
+    for (size_t k = 0; k < K; k++) {
+      uint8_t* mask = masks.data() + k * npx;
+      sf_mask_from_labels(l.labels, npx, uint16_t(picks[k]), mask);
+      clicks[k].resize(size_t(po.n_pos + po.n_neg));
+      int n_clicks = 0;
+      sf_rng_key kc = sf_prompt_key(
+          cfg.seed,
+          "train",
+          pos,
+          uint64_t(step) * 65536u + uint64_t(picks[k]));
+      if ((rc = sf_prompts_simulate(
+               mask, l.nx, l.ny, &po, kc, clicks[k].data(), &n_clicks, err)))
+        return rc;
+      clicks[k].resize(size_t(n_clicks));
+      n_max = std::max(n_max, n_clicks);
+    }
     const sam_config& mc = cfg.model;
     float* buf = nullptr;
     int in_h = 0, in_w = 0;
@@ -784,18 +805,25 @@ struct Trainer {
       emb = net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
       encoder_calls++;
     }
-    // Clicks -> input-frame coordinates as the predictor does.
+    // Clicks -> input-frame coordinates as the predictor does; a prompt
+    // with fewer clicks (the simulator found no room for a negative) is
+    // padded with not-a-point (-1) entries, as the reference pads.
     const bool medsam = mc.preprocess == SAM_PREPROCESS_MEDSAM;
-    auto coords = torch::empty({1, n_clicks, 2});
-    auto labels = torch::empty({1, n_clicks}, torch::kInt);
-    for (int i = 0; i < n_clicks; i++) {
-      double x = clicks[size_t(i)].x, y = clicks[size_t(i)].y;
-      coords[0][i][0] = float(
-          medsam ? x / l.nx * double(S) : x * (double(in_w) / double(l.nx)));
-      coords[0][i][1] = float(
-          medsam ? y / l.ny * double(S) : y * (double(in_h) / double(l.ny)));
-      labels[0][i] = clicks[size_t(i)].positive ? 1 : 0;
-    }
+    const int64_t Kb = int64_t(K);
+    auto coords = torch::zeros({Kb, n_max, 2});
+    auto labels = torch::full({Kb, n_max}, -1, torch::kInt);
+    float* cp = coords.data_ptr<float>();
+    int32_t* lp = labels.data_ptr<int32_t>();
+    for (size_t k = 0; k < K; k++)
+      for (size_t i = 0; i < clicks[k].size(); i++) {
+        double x = clicks[k][i].x, y = clicks[k][i].y;
+        size_t j = k * size_t(n_max) + i;
+        cp[2 * j] = float(
+            medsam ? x / l.nx * double(S) : x * (double(in_w) / double(l.nx)));
+        cp[2 * j + 1] = float(
+            medsam ? y / l.ny * double(S) : y * (double(in_h) / double(l.ny)));
+        lp[j] = clicks[k][i].positive ? 1 : 0;
+      }
     auto pe = net->prompt_encoder(
         coords.to(dev()), labels.to(dev()), Tensor(), Tensor());
     auto dec = net->mask_decoder(
@@ -804,12 +832,16 @@ struct Trainer {
         pe.first,
         pe.second,
         cfg.multimask != 0);
+    // (K, M, H, W) logits at the original size
     Tensor up = net->postprocess_masks(dec.first, in_h, in_w, l.ny, l.nx);
-    Tensor gt = torch::from_blob(mask.data(), {l.ny, l.nx}, torch::kUInt8)
+    Tensor gt = torch::from_blob(masks.data(), {Kb, l.ny, l.nx}, torch::kUInt8)
                     .to(torch::kFloat)
                     .to(dev());
-    Tensor loss = seg_loss(up, gt, cfg.loss_bce != 0)
-                      .min(); // multimask: the best mask
+    Tensor loss = torch::zeros({}, up.options());
+    for (int64_t k = 0; k < Kb; k++) // multimask: the best mask
+      loss = loss +
+          seg_loss(up.slice(0, k, k + 1), gt[k], cfg.loss_bce != 0).min();
+    loss = loss / double(Kb);
     for (auto& g : opt->param_groups())
       static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     opt->zero_grad();

@@ -28,6 +28,15 @@
  * RUN/factory.yaml (what --resume uses); corpora(role 'on-the-fly').
  * The embedding cache does not apply (no image is seen twice).
  *
+ * instances_per_step K (default 1, the recipe): the step decodes K
+ * distinct instances of its image at once (one image-encoder pass, K
+ * prompts with the same click counts; the loss is their mean), as SAM's
+ * own training decodes many masks per image. Seeing several clicks on the
+ * same image in one update is what teaches a from-scratch decoder that the
+ * mask follows the click (cpu-tiny).
+ * loss: dice (the recipe) or dice+bce (Dice plus the mean binary cross
+ * entropy of the logits: keeps a gradient where the sigmoid saturates).
+ *
  * Validation (each epoch): mean Dice of single-mask predictions with one
  * positive click (setting (1,0): the simulator's first positive) over the
  * instances with area >= min_area_frac of the --val corpus (at most

@@ -32,6 +32,12 @@ for t in "$BUILD"/tests/test_*; do
     passed=$((passed + p - s)); failed=$((failed + f + c)); skipped=$((skipped + s))
     [ "$t_all" -ge 0 ] || true
 done
+if [ -n "${SF_SANITIZED:-}" ] && [ -z "${SF_NO_LSAN:-}" ]; then
+    # The CLI end-to-end tests run with LeakSanitizer on: zero leaks of
+    # ours; third-party ones are listed with reasons in tests/fuzz/lsan.supp.
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
+fi
 for e in tests/e2e/test_*.sh; do
     [ -f "$e" ] || continue
     name=$(basename "$e" .sh)

@@ -7,6 +7,15 @@
  *   BENCH_REPS=N     encoder forwards timed (default 3, after 1 warm-up)
  *   BENCH_PROMPTS=N  prompts timed (default 20)
  *   BENCH_DEVICE=cpu|cuda, BENCH_MODEL=vit_b|vit_l|vit_h|FILE.yaml
+ * Then training (model/train.h, a fresh process, OPENBLAS_NUM_THREADS=1):
+ * steps/s and images/s (batch 1: one image per step) of the cpu-tiny
+ * profile (schemas/train/cpu-tiny.yaml, 256 px corpus, trained from
+ * scratch) and of a vit_b-shaped model at 1024 px with the image encoder
+ * frozen + its embedding cache (steps after every image was encoded once)
+ * and trained in full. Timed between progress callbacks, so validation and
+ * checkpointing are excluded.
+ *   BENCH_TRAIN=0        skip training; BENCH_TRAIN_VITB=0 skip vit_b
+ *   BENCH_TRAIN_STEPS=N  timed tiny steps (default 40); vit_b full: 2
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +26,8 @@
 #include <unistd.h>
 
 #include "sam_int.h"
+#include "sf.h"
+#include "train.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -109,9 +120,124 @@ static int child(void) {
     return 0;
 }
 
+/* ---------------------------------------------------------------- train */
+
+typedef struct timing {
+    long from, to; /* steps between which time is taken */
+    double t_from, t_to;
+} timing;
+
+static int on_step(void *ctx, const sam_train_progress *p) {
+    timing *t = ctx;
+    if (p->step == t->from) t->t_from = now_s();
+    if (p->step == t->to) t->t_to = now_s();
+    return 0;
+}
+
+static void make_corpus(const char *dir, int size, uint64_t seed, int n) {
+    sf_config c;
+    sf_err e = {0};
+    if (sf_config_default(&c, &e)) die("factory config", &e);
+    c.image_size = size;
+    c.mode = SF_MODE_SHAPE;
+    sf_generate_opts o = {0};
+    o.out_dir = dir;
+    o.seed = seed;
+    o.count = (uint64_t)n;
+    o.shard_count = 1;
+    o.threads = 1;
+    o.write_files = 1;
+    sf_generate_stats st;
+    sf_corpus_result res;
+    if (sf_corpus_generate(&c, &o, &st, &res, &e)) die("corpus", &e);
+}
+
+/* Train `steps` steps (one epoch) with config text `cfg`; time steps
+ * (from, to]. Prints one line. */
+static void train_case(const char *tmp, const char *name, const char *cfg,
+                       const char *train_dir, const char *val_dir, long steps,
+                       long from) {
+    char cfg_path[600], run[600], cmd[700];
+    snprintf(cfg_path, sizeof cfg_path, "%s/%s.yaml", tmp, name);
+    snprintf(run, sizeof run, "%s/run-%s", tmp, name);
+    FILE *f = fopen(cfg_path, "w");
+    if (!f) exit(1);
+    fprintf(f, "%sepochs: 1\nimages_per_epoch: %ld\nval_max_images: 1\n"
+               "val_instances_per_image: 1\n",
+            cfg, steps);
+    fclose(f);
+    const char *corpora[1] = {train_dir};
+    timing t = {from, steps - 1, 0, 0};
+    sam_train_opts o = {0};
+    o.config = cfg_path;
+    o.corpora = corpora;
+    o.n_corpora = 1;
+    o.val_dir = val_dir;
+    o.out_dir = run;
+    o.device = -1;
+    o.progress = on_step;
+    o.progress_ctx = &t;
+    sam_train_result r;
+    sf_err e = {0};
+    if (sam_train_run(&o, &r, &e)) die(name, &e);
+    double sps = (double)(t.to - t.from) / (t.t_to - t.t_from);
+    printf("  %-34s %8.3f steps/s %8.3f images/s  (%ld steps timed, "
+           "%ld encoder passes in all)\n",
+           name, sps, sps, t.to - t.from, r.encoder_calls);
+    fflush(stdout);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", run);
+    if (system(cmd)) fprintf(stderr, "bench_model: cannot remove %s\n", run);
+}
+
+static int train_child(void) {
+    char tmp[] = "/tmp/sf_bench_train_XXXXXX";
+    if (!mkdtemp(tmp)) return 1;
+    char tr[600], va[600], tr1k[600], va1k[600], cmd[700];
+    snprintf(tr, sizeof tr, "%s/train256", tmp);
+    snprintf(va, sizeof va, "%s/val256", tmp);
+    snprintf(tr1k, sizeof tr1k, "%s/train1024", tmp);
+    snprintf(va1k, sizeof va1k, "%s/val1024", tmp);
+    long steps = env_int("BENCH_TRAIN_STEPS", 40);
+    printf("training (batch 1: images/s = steps/s), device cpu, threads: "
+           "cpu-tiny's (1), vit_b libtorch's default; %ld cores\n",
+           sysconf(_SC_NPROCESSORS_ONLN));
+    make_corpus(tr, 256, 1, 16);
+    make_corpus(va, 256, 2, 1);
+    /* the cpu-tiny profile: its config file with our epoch settings
+     * appended (later keys win) */
+    FILE *f = fopen("schemas/train/cpu-tiny.yaml", "r");
+    static char tiny[8192];
+    size_t n = f ? fread(tiny, 1, sizeof tiny - 1, f) : 0;
+    if (f) fclose(f);
+    tiny[n] = 0;
+    if (!n) {
+        fprintf(stderr, "bench_model: schemas/train/cpu-tiny.yaml not "
+                        "readable (run from the repository root)\n");
+        return 1;
+    }
+    train_case(tmp, "cpu-tiny (full, from scratch)", tiny, tr, va,
+               steps + 2, 1);
+    const char *vb = getenv("BENCH_TRAIN_VITB");
+    if (!vb || strcmp(vb, "0")) {
+        make_corpus(tr1k, 1024, 1, 3);
+        make_corpus(va1k, 1024, 2, 1);
+        /* frozen + cache: 3 images encoded in the first 3 steps, then
+         * decoder-only steps 4..11 */
+        train_case(tmp, "vit_b 1024 frozen encoder + cache",
+                   "model: vit_b\nfreeze_image_encoder: true\n", tr1k, va1k,
+                   12, 4);
+        train_case(tmp, "vit_b 1024 full", "model: vit_b\n", tr1k, va1k, 4,
+                   1);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    return system(cmd) ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     (void)argc;
-    if (getenv("SAM_BENCH_CHILD")) return child();
+    const char *child_kind = getenv("SAM_BENCH_CHILD");
+    if (child_kind && !strcmp(child_kind, "train")) return train_child();
+    if (child_kind) return child();
     const char *modes[2] = {"1", NULL};
     int rc = 0;
     for (int i = 0; i < 2; i++) {
@@ -131,5 +257,19 @@ int main(int argc, char **argv) {
         waitpid(pid, &st, 0);
         if (!WIFEXITED(st) || WEXITSTATUS(st)) rc = 1;
     }
+    const char *bt = getenv("BENCH_TRAIN");
+    if (bt && !strcmp(bt, "0")) return rc;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid == 0) {
+        setenv("SAM_BENCH_CHILD", "train", 1);
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st)) rc = 1;
     return rc;
 }

@@ -80,23 +80,23 @@ same_corpus "$T/ref" "$T/m" "merge after SIGKILL"
 [ ! -e "$T/m.partial" ] || fail "merge left $T/m.partial behind"
 
 # ------------------------------------------ 3. full disk, read-only dir
-# A small tmpfs made by the test; without mount permission RLIMIT_FSIZE
-# (ulimit -f) stands in for the full disk and a non-root user for the
-# read-only folder.
+# A tmpfs made by the test, half the corpus's size; without mount
+# permission RLIMIT_FSIZE (ulimit -f, one file) stands in for the full disk
+# and a non-root user for the read-only folder.
 MNT=$T/mnt; mkdir -p "$MNT"
-if mount -t tmpfs -o size=1200k tmpfs "$MNT" 2>/dev/null; then
+ref_kb=$(du -sk "$T/ref" | cut -f1)
+DISK_KB=$((ref_kb / 2))  # the disk holds half the corpus
+if mount -t tmpfs -o size=${DISK_KB}k tmpfs "$MNT" 2>/dev/null; then
     trap 'umount "$MNT" 2>/dev/null; rm -rf "$T"' EXIT
     mounted=1
 else
     mounted=0
     echo "no mount permission: full disk via ulimit -f"
 fi
-ref_kb=$(du -sk "$T/ref" | cut -f1)
-[ "$ref_kb" -gt 1200 ] || fail "test corpus ($ref_kb KiB) must exceed the 1200 KiB disk"
 if [ $mounted -eq 1 ]; then
     expect_exit 1 "$SYNTHFM" generate --out "$MNT/c" "${GEN[@]}"
 else
-    expect_exit 1 bash -c 'ulimit -f 1200; exec "$@"' _ "$SYNTHFM" generate --out "$T/full/c" "${GEN[@]}"
+    expect_exit 1 bash -c 'ulimit -f $1; shift; exec "$@"' _ $((DISK_KB / 8)) "$SYNTHFM" generate --out "$T/full/c" "${GEN[@]}"
 fi
 grep -Eqi "no space|too large|file size|write" "$T/err" || { cat "$T/err"; fail "full disk: no clear error"; }
 grep -q "/c" "$T/err" || fail "full disk: the error does not name the output: $(cat "$T/err")"
@@ -106,13 +106,12 @@ if [ $mounted -eq 1 ]; then
     expect_exit 0 "$SYNTHFM" generate --out "$MNT/c" "${GEN[@]}"
     same_corpus "$T/ref" "$MNT/c" "generate after a full disk"
     # Merge onto a full disk: refused cleanly, no OUT, then completes.
-    mount -o remount,size=1200k "$MNT" 2>/dev/null || true
     rm -rf "$MNT/c"
-    dd if=/dev/zero of="$MNT/fill" bs=64k count=14 status=none 2>/dev/null || true
+    mount -o remount,size=${DISK_KB}k "$MNT" || fail "cannot shrink the tmpfs"
     expect_exit 1 "$SYNTHFM" merge "$MNT/m" "$T/s0" "$T/s1"
     grep -q "$MNT/m" "$T/err" || fail "merge on a full disk: output not named: $(cat "$T/err")"
     [ ! -e "$MNT/m" ] || fail "a failed merge left $MNT/m"
-    rm -f "$MNT/fill"; mount -o remount,size=64m "$MNT"
+    mount -o remount,size=64m "$MNT"
     expect_exit 0 "$SYNTHFM" merge "$MNT/m" "$T/s0" "$T/s1"
     same_corpus "$T/ref" "$MNT/m" "merge after a full disk"
     rm -rf "$MNT/m"

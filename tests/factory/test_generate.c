@@ -237,19 +237,21 @@ Test(generate, png_writer_round_trip_kinds_sizes_levels) {
     int fd = mkstemp(path);
     cr_assert(fd >= 0);
     close(fd);
-    static const int sz[][2] = {{1, 1}, {1, 7}, {7, 1}, {33, 17}, {257, 3}, {64, 64}};
+    /* 600 x 300: several RLE blocks, runs across their borders */
+    static const int sz[][2] = {{1, 1}, {1, 7}, {7, 1}, {33, 17}, {257, 3}, {64, 64}, {600, 300}};
     sf_err e = {0};
     uint32_t h = 12345;
     for (size_t t = 0; t < sizeof sz / sizeof sz[0]; t++)
         for (int level = 0; level <= 9; level++)
-            for (int noisy = 0; noisy < 2; noisy++) {
+            for (int noisy = 0; noisy < 3; noisy++) { /* runs of 5, noise, long runs */
                 int nx = sz[t][0], ny = sz[t][1];
                 size_t n = (size_t)nx * ny;
                 uint16_t *l16 = malloc(2 * n);
                 uint8_t *g8 = malloc(n), *rgb = malloc(3 * n);
                 for (size_t i = 0; i < 3 * n; i++) {
                     h = h * 1664525u + 1013904223u;
-                    uint32_t v = noisy ? h >> 8 : (uint32_t)(i / 5 % 3) * 40503u;
+                    uint32_t v = noisy == 1 ? h >> 8
+                                 : (uint32_t)(noisy ? i / 5000 : i / 5 % 3 + i / 7000) * 40503u;
                     if (i < n) l16[i] = (uint16_t)v, g8[i] = (uint8_t)(v >> 3);
                     rgb[i] = (uint8_t)(v >> 5);
                 }

@@ -99,9 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_check_err(rc, &e, NULL);
         sf_corpus_close(c);
     }
-    long np = 0;
+    long np = 0, nprob = 0;
     memset(&err, 0, sizeof err);
-    rc = sf_corpus_verify(dir, 0, 1, problem, &np, &np, &err);
+    rc = sf_corpus_verify(dir, 0, 1, problem, &np, &nprob, &err);
     if (rc != SF_OK)
         fz_check_err(rc, &err, NULL);
     unlink(path);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "sam_int.h"
 #include "sf.h"
 #include "train.h"
@@ -368,4 +369,202 @@ Test(train, incompatible_init_is_refused) {
     cr_assert_eq(train(g_cfg, run, 0, 0, ck, &r, &e), SF_ECORRUPT, "%s", e.msg);
     cr_assert(strstr(e.msg, "--init"), "%s", e.msg);
     cr_assert(!file_exists(run, ""));
+}
+
+static double db_double(const char *run, const char *sql) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/run.sqlite", run);
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(p, &db, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    double v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0)
+                                              : NAN;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* The one-image overfit check: a from-scratch model on ONE image with two
+ * instances, both decoded every step (instances_per_step: 2), must drive
+ * the loss to ~0, which it can only do if its masks follow the clicks. (It
+ * is the check that found the trainer's old failure: with Dice alone and
+ * one instance per step the decoder learnt one mask per image whatever the
+ * click.) */
+Test(train, overfits_one_image_and_follows_the_clicks) {
+    /* the first seed whose single 64 px sample has >= 2 instances of at
+     * least 3% of the image */
+    char one[400], val[400], run[400];
+    snprintf(one, sizeof one, "%s/one", g_dir);
+    snprintf(val, sizeof val, "%s/oneval", g_dir);
+    uint64_t seed = 0;
+    for (uint64_t s = 10; s < 60 && !seed; s++) {
+        char d[400], cmd[500];
+        snprintf(d, sizeof d, "%s/probe%llu", g_dir, (unsigned long long)s);
+        make_corpus(d, s, 1);
+        sf_corpus *c = NULL;
+        sf_err e = {0};
+        cr_assert_eq(sf_corpus_open(d, &c, &e), SF_OK, "%s", e.msg);
+        sf_instance *in = NULL;
+        int n = 0, big = 0;
+        cr_assert_eq(sf_corpus_instances(c, 0, &in, &n, &e), SF_OK);
+        for (int i = 0; i < n; i++) big += in[i].area >= 0.03 * 64 * 64;
+        free(in);
+        sf_corpus_close(c);
+        if (big >= 2) {
+            seed = s;
+            snprintf(cmd, sizeof cmd, "mv '%s' '%s'", d, one);
+            cr_assert_eq(system(cmd), 0);
+        }
+    }
+    cr_assert(seed, "no seed gave an image with two instances");
+    make_corpus(val, seed + 1000, 2);
+    write_config(g_cfg, "min_area_frac: 0.03\nimages_per_epoch: 150\n"
+                        "loss: dice+bce\ninstances_per_step: 2\n"
+                        "n_pos: [1, 1]\nn_neg: [0, 0]\nlr: 0.002\n"
+                        "warmup_steps: 10\n");
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    const char *corpora[1] = {one};
+    sam_train_opts o = {0};
+    o.config = g_cfg;
+    o.corpora = corpora;
+    o.n_corpora = 1;
+    o.val_dir = val;
+    o.out_dir = run;
+    o.device = -1;
+    sam_train_result r;
+    sf_err e = {0};
+    cr_assert_eq(sam_train_run(&o, &r, &e), SF_OK, "%s", e.msg);
+    double first = db_double(run, "SELECT avg(loss) FROM steps WHERE step "
+                                  "<= 10");
+    double last = db_double(run, "SELECT avg(loss) FROM steps WHERE step "
+                                 "> 130");
+    cr_assert(first > 0.5, "initial loss %g", first);
+    cr_assert(last < 0.15, "the loss did not go to ~0: %g -> %g", first,
+              last);
+}
+
+/* --init from the official-format checkpoint of ../shared/golden/sam_tiny:
+ * the image and prompt encoders are the checkpoint's, the mask decoder is
+ * a fresh initialisation (lr 0 keeps every weight as initialised); with a
+ * frozen encoder and lr > 0 the encoder still equals the checkpoint after
+ * training while the decoder moves. */
+Test(train, init_from_golden_sam_tiny_and_freezing, .timeout = 600) {
+    REQUIRE_GOLDEN(gdir);
+    char ck[1200], cfgm[700], run[400], run2[400], fresh[400], last[500];
+    snprintf(ck, sizeof ck, "%s/ckpt.pth", gdir);
+    char cwd[512];
+    cr_assert(getcwd(cwd, sizeof cwd));
+    snprintf(cfgm, sizeof cfgm, "%s/" SAM_TINY_YAML, cwd);
+    FILE *f = fopen(g_cfg, "w");
+    cr_assert(f);
+    fprintf(f, "model: %s\nseed: 5\nlr: 0\nlr_min: 0\nepochs: 1\n"
+               "images_per_epoch: 2\nmin_area_frac: 0.01\n"
+               "val_max_images: 1\nval_instances_per_image: 1\n"
+               "freeze_image_encoder: true\nthreads: 1\n",
+            cfgm);
+    fclose(f);
+    sam_config c = tiny_config();
+    sam_model *m = NULL;
+    sf_err e = {0};
+    snprintf(fresh, sizeof fresh, "%s/fresh.pth", g_dir);
+    cr_assert_eq(sam_model_new(&c, SAM_DEVICE_CPU, 5, &m, &e), SF_OK);
+    cr_assert_eq(sam_model_save(m, fresh, &e), SF_OK, "%s", e.msg);
+    sam_model_free(m);
+    snprintf(run, sizeof run, "%s/run", g_dir);
+    sam_train_result r;
+    cr_assert_eq(train(g_cfg, run, 0, 0, ck, &r, &e), SF_OK, "%s", e.msg);
+    snprintf(last, sizeof last, "%s/last.pth", run);
+    int seen = 0;
+    cr_assert_eq(n_differ(ck, last, "image_encoder.", &seen), 0);
+    cr_assert(seen > 10);
+    cr_assert_eq(n_differ(ck, last, "prompt_encoder.", &seen), 0);
+    cr_assert(seen > 3);
+    cr_assert_eq(n_differ(fresh, last, "mask_decoder.", &seen), 0,
+                 "the decoder must be freshly initialised");
+    cr_assert(seen > 10);
+    cr_assert(n_differ(ck, last, "mask_decoder.", NULL) > 0,
+              "the decoder came from the checkpoint");
+    /* frozen + lr > 0: encoder unchanged, decoder trained */
+    f = fopen(g_cfg, "w");
+    cr_assert(f);
+    fprintf(f, "model: %s\nseed: 5\nlr: 0.001\nepochs: 1\n"
+               "images_per_epoch: 2\nmin_area_frac: 0.01\n"
+               "val_max_images: 1\nval_instances_per_image: 1\n"
+               "freeze_image_encoder: true\nthreads: 1\n",
+            cfgm);
+    fclose(f);
+    snprintf(run2, sizeof run2, "%s/run2", g_dir);
+    cr_assert_eq(train(g_cfg, run2, 0, 0, ck, &r, &e), SF_OK, "%s", e.msg);
+    snprintf(last, sizeof last, "%s/last.pth", run2);
+    cr_assert_eq(n_differ(ck, last, "image_encoder.", NULL), 0,
+                 "a frozen encoder changed");
+    cr_assert(n_differ(fresh, last, "mask_decoder.", NULL) > 0,
+              "the decoder did not train");
+}
+
+static void write_factory(const char *path) {
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    fputs("image_size: 64\nmode: shape\n", f);
+    fclose(f);
+}
+
+static int train_otf(const char *fac, const char *out, int resume, long stop,
+                     sam_train_result *r, sf_err *e) {
+    sam_train_opts o = {0};
+    o.config = resume ? NULL : g_cfg;
+    o.on_the_fly = resume ? NULL : fac;
+    o.val_dir = resume ? NULL : g_val;
+    o.out_dir = out;
+    o.resume = resume;
+    o.device = -1;
+    o.stop_after_steps = stop;
+    return sam_train_run(&o, r, e);
+}
+
+/* On-the-fly: samples straight from the factory, recorded as such,
+ * resumable bit-exactly; a seed equal to the validation corpus's is
+ * refused before anything is written. */
+Test(train, on_the_fly_draws_from_the_factory_and_resumes_exactly) {
+    char fac[400], a[400], b[400], pa[500], pb[500];
+    snprintf(fac, sizeof fac, "%s/factory.yaml", g_dir);
+    write_factory(fac);
+    snprintf(a, sizeof a, "%s/a", g_dir);
+    snprintf(b, sizeof b, "%s/b", g_dir);
+    sam_train_result r;
+    sf_err e = {0};
+    /* the validation corpus has master seed 2 */
+    write_config(g_cfg, "on_the_fly_seed: 2\n");
+    cr_assert_eq(train_otf(fac, a, 0, 0, &r, &e), SF_EINVAL);
+    cr_assert(strstr(e.msg, "validation"), "%s", e.msg);
+    cr_assert(!file_exists(a, ""));
+    write_config(g_cfg, "on_the_fly_seed: 7\nepochs: 2\nimages_per_epoch: 3\n"
+                        "freeze_image_encoder: true\n");
+    cr_assert_eq(train_otf(fac, a, 0, 0, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert(r.finished);
+    cr_assert_eq(r.steps, 6);
+    /* no cache on the fly: one encoder pass per step (+ 3 validation
+     * images, cached) */
+    cr_assert_eq(r.encoder_calls, 6 + 3, "%ld", r.encoder_calls);
+    cr_assert(file_exists(a, "factory.yaml"));
+    cr_assert(file_exists(a, "curve.png"));
+    cr_assert_eq(db_long(a, "SELECT count(*) FROM corpora WHERE role = "
+                            "'on-the-fly' AND n_samples = 6"),
+                 1);
+    cr_assert_eq(train_otf(fac, b, 0, 3, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert(!r.finished);
+    cr_assert_eq(train_otf(NULL, b, 1, 0, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert(r.finished);
+    snprintf(pa, sizeof pa, "%s/last.pth", a);
+    snprintf(pb, sizeof pb, "%s/last.pth", b);
+    cr_assert_eq(n_differ(pa, pb, "", NULL), 0,
+                 "resumed on-the-fly weights differ");
+    /* images_per_epoch is required on the fly */
+    write_config(g_cfg, "on_the_fly_seed: 7\nimages_per_epoch: 0\n");
+    snprintf(b, sizeof b, "%s/c", g_dir);
+    cr_assert_eq(train_otf(fac, b, 0, 0, &r, &e), SF_ECONFIG, "%s", e.msg);
+    cr_assert(!file_exists(b, ""));
 }
