@@ -35,13 +35,16 @@ struct sf_corpus {
 /* ----------------------------------------------------------------- utils */
 
 static int db_fail(sqlite3 *db, sf_err *err, const char *what) {
-    return sf_err_set(err, SF_EDB, "%s: %s", what, db ? sqlite3_errmsg(db) : "no database");
+    const char *f = db ? sqlite3_db_filename(db, "main") : NULL;
+    return sf_err_set(err, SF_EDB, "%s%s%s: %s", f && *f ? f : "", f && *f ? ": " : "", what,
+                      db ? sqlite3_errmsg(db) : "no database");
 }
 
 static int db_exec(sqlite3 *db, const char *sql, sf_err *err) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        sf_err_set(err, SF_EDB, "manifest: %s", msg ? msg : "error");
+        const char *f = sqlite3_db_filename(db, "main");
+        sf_err_set(err, SF_EDB, "%s: %s", f && *f ? f : "manifest", msg ? msg : "error");
         sqlite3_free(msg);
         return SF_EDB;
     }

@@ -511,7 +511,8 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
             int r = sqlite3_step(st);
             sqlite3_finalize(st);
             if (r != SQLITE_DONE && r != SQLITE_ROW) {
-                rc = sf_err_set(err, SF_EDB, "%s: %s", sh[i].dir, sqlite3_errmsg(db));
+                rc = sf_err_set(err, SF_EDB, "%s: %s (merging %s)", path, sqlite3_errmsg(db),
+                                sh[i].dir);
                 goto out;
             }
         }

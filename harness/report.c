@@ -129,7 +129,7 @@ static void md_cell(hx__buf *b, const char *s) {
 }
 
 /* Training run: run.sqlite's key-values, corpora, checkpoint hashes. */
-static void describe_run(const char *dir, hx__buf *b) {
+static void describe_run(const hx_scores *r, const char *dir, hx__buf *b) {
     char path[4200], hex[65];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -178,8 +178,19 @@ static void describe_run(const char *dir, hx__buf *b) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         if (!is_file(path)) {
             if (i < 3) hx__buf_printf(b, "- %s: **missing**\n", files[i]);
-        } else if (hx_file_sha256(path, hex, &e) == SF_OK)
-            hx__buf_printf(b, "- %s: sha256 `%s`\n", files[i], hex);
+        } else if (hx_file_sha256(path, hex, &e) == SF_OK) {
+            hx__buf_printf(b, "- %s: sha256 `%s`", files[i], hex);
+            /* The evaluation runs of this checkpoint: the link from a
+             * table's number back to this run and its corpora. */
+            int k = 0;
+            for (int j = 0; i < 2 && j < r->n_runs; j++)
+                if (!strcmp(r->runs[j].ckpt_sha, hex))
+                    hx__buf_printf(b, "%s %lld (%s on %s)",
+                                   k++ ? "," : "; evaluated in runs",
+                                   r->runs[j].run_id, r->runs[j].method,
+                                   r->runs[j].dataset);
+            hx__buf_printf(b, "\n");
+        }
     }
 }
 
@@ -439,28 +450,34 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
             md_cell(b, r->runs[i].prov_json);
             hx__buf_printf(b, "`\n");
         }
-    for (int i = 0; i < o->n_runs; i++) describe_run(o->runs[i], b);
+    for (int i = 0; i < o->n_runs; i++) describe_run(r, o->runs[i], b);
     for (int i = 0; i < o->n_corpora; i++)
         describe_corpus(o->corpora[i], fig_dir, pre, b);
 
     /* Datasets and checkpoints. */
-    hx__buf_printf(b, "\n### Datasets (under `%s`)\n\n| dataset | folder | "
-                      "evaluated runs |\n|---|---|---|\n",
+    hx__buf_printf(b, "\n### Datasets (data root `%s`)\n\n| dataset | "
+                      "under the data root | evaluated runs (their data "
+                      "roots) |\n|---|---|---|\n",
                    o->data_root ? o->data_root : "data");
     for (int i = 0; i < o->cfg->datasets.n; i++) {
         const char *d = o->cfg->datasets.v[i];
         snprintf(path, sizeof path, "%s/%s", o->data_root ? o->data_root : "data", d);
+        hx__buf_printf(b, "| %s | %s | ", d,
+                       is_dir(path) ? "present" : "**missing**");
         int nr = 0;
-        for (int k = 0; k < r->n_runs; k++) nr += !strcmp(r->runs[k].dataset, d);
-        hx__buf_printf(b, "| %s | %s | %d |\n", d,
-                       is_dir(path) ? "present" : "**missing**", nr);
+        for (int k = 0; k < r->n_runs; k++)
+            if (!strcmp(r->runs[k].dataset, d))
+                hx__buf_printf(b, "%s%lld (`%s`)", nr++ ? ", " : "",
+                               r->runs[k].run_id, r->runs[k].data_root);
+        hx__buf_printf(b, "%s |\n", nr ? "" : "none");
     }
     for (int k = 0; k < r->n_runs; k++) {
         int listed = hx__strs_find(&o->cfg->datasets, r->runs[k].dataset) >= 0;
         for (int j = 0; j < k && !listed; j++)
             listed = !strcmp(r->runs[j].dataset, r->runs[k].dataset);
         if (!listed)
-            hx__buf_printf(b, "| %s | `%s` | (evaluated, see runs) |\n",
+            hx__buf_printf(b, "| %s | (not a listed dataset) | see the runs "
+                              "table (`%s`) |\n",
                            r->runs[k].dataset, r->runs[k].data_root);
     }
     if (o->models_root) {

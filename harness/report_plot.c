@@ -205,6 +205,22 @@ static void safe_name(const char *s, char *buf, size_t n) {
     buf[k] = '\0';
 }
 
+/* A method's place among all methods of the database (the config's Table
+ * 1 order, then by name): its colour, the same in every figure. */
+static int method_rank(const hx_scores *r, int me) {
+    int pm = hx__strs_find(&r->cfg->t1_methods, r->method.s.v[me]), rank = 0;
+    for (int o = 0; o < r->method.s.n; o++) {
+        if (o == me) continue;
+        int po = hx__strs_find(&r->cfg->t1_methods, r->method.s.v[o]);
+        if (po >= 0 && (pm < 0 || po < pm))
+            rank++;
+        else if (po < 0 && pm < 0 &&
+                 strcmp(r->method.s.v[o], r->method.s.v[me]) < 0)
+            rank++;
+    }
+    return rank;
+}
+
 /* One figure: modality mo, structure st (rows r->rows[b..e) hold exactly
  * that pair). */
 static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
@@ -252,19 +268,19 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
                 morder[j] = t;
             }
     double bw = 22, gap = 8, group = kM * (bw + gap) + 28;
-    int W = (int)fmax(560, 70 + 20 + kS * group), H = 440;
+    int W = (int)fmax(560, 70 + 20 + kS * group), H = 452;
     if ((rc = canvas_open(&c, W, H))) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: out of memory", path);
         goto out;
     }
     cairo_t *cr = c.cr;
-    frame f = {70, 56, W - 70 - 20, H - 56 - 76, 0, (double)kS, 0, 1};
+    frame f = {70, 56, W - 70 - 20, H - 56 - 88, 0, (double)kS, 0, 1};
     draw_frame(cr, &f, "per-slice Dice", "%.1f");
     char buf[256];
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_BOLD);
-    snprintf(buf, sizeof buf, "%s, %s: per-slice Dice by method and prompt setting",
+    snprintf(buf, sizeof buf, "%s, %s: per-slice Dice",
              r->modality.s.v[w0->modality], r->structure.s.v[w0->structure]);
     text(cr, 12, 22, 14, 0, buf);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
@@ -272,7 +288,7 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
     /* Legend, one line under the title. */
     double lx = 12;
     for (int k = 0; k < kM; k++) {
-        const double *rgb = palette[k % N_PALETTE];
+        const double *rgb = palette[method_rank(r, morder[k]) % N_PALETTE];
         cairo_rectangle(cr, lx, 32, 12, 12);
         cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.55);
         cairo_fill_preserve(cr);
@@ -299,7 +315,8 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
             if (!n) {
                 text(cr, cx, fy(&f, 0.5), 9, 0.5, "n/a");
             } else
-                draw_box(cr, &f, cx, bw, v, n, palette[k % N_PALETTE]);
+                draw_box(cr, &f, cx, bw, v, n,
+                         palette[method_rank(r, morder[k]) % N_PALETTE]);
             cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
             snprintf(buf, sizeof buf, "%zu", n);
             text(cr, cx, f.y + f.h + 13, 9, 0.5, buf);
@@ -319,9 +336,10 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         }
     }
     cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    text(cr, 12, H - 10, 10, 0,
-         "box: quartiles; bar: median; diamond: mean; whiskers: 1.5 IQR; "
-         "circles: outliers; numbers: slices (P+N = positive+negative clicks)");
+    text(cr, 12, H - 22, 10, 0,
+         "box: quartiles; bar: median; diamond: mean; whiskers: 1.5 IQR;");
+    text(cr, 12, H - 9, 10, 0,
+         "circles: outliers; numbers: slices; P+N: positive+negative clicks");
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", path,
                         cairo_status_to_string(cairo_status(cr)));
@@ -338,6 +356,19 @@ out:
     return rc;
 }
 
+typedef struct block {
+    size_t b, e;
+    int rank; /* modality's place in the config, else after them */
+    const char *modality, *structure;
+} block;
+
+static int cmp_block(const void *pa, const void *pb) {
+    const block *a = pa, *b = pb;
+    if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+    int c = strcmp(a->modality, b->modality);
+    return c ? c : strcmp(a->structure, b->structure);
+}
+
 int hx_plot_boxes(const hx_scores *r, const char *dir, char ***names,
                   int *n_names, sf_err *err) {
     if (!r || !dir || !names || !n_names)
@@ -345,21 +376,33 @@ int hx_plot_boxes(const hx_scores *r, const char *dir, char ***names,
     *names = NULL;
     *n_names = 0;
     hx__strs out = {0};
-    int rc = SF_OK;
-    for (size_t b = 0; b < r->n_rows && !rc;) {
+    int rc = SF_OK, nb = 0;
+    block *bl = malloc((r->n_rows ? r->n_rows : 1) * sizeof *bl);
+    if (!bl) return sf_err_set(err, SF_ENOMEM, "out of memory");
+    /* One figure per (modality, structure): the rows are sorted so. */
+    for (size_t b = 0; b < r->n_rows;) {
         size_t e = b;
         while (e < r->n_rows && r->rows[e].modality == r->rows[b].modality &&
                r->rows[e].structure == r->rows[b].structure)
             e++;
-        char m[128], s[128], name[300], path[4400];
-        safe_name(r->modality.s.v[r->rows[b].modality], m, sizeof m);
-        safe_name(r->structure.s.v[r->rows[b].structure], s, sizeof s);
-        snprintf(name, sizeof name, "box_%s_%s.png", m, s);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        if (!(rc = box_figure(r, b, e, path, err)) && hx__strs_push(&out, name))
-            rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+        const char *mo = r->modality.s.v[r->rows[b].modality];
+        int rank = hx__strs_find(&r->cfg->modalities, mo);
+        bl[nb++] = (block){b, e, rank < 0 ? 1 << 20 : rank, mo,
+                           r->structure.s.v[r->rows[b].structure]};
         b = e;
     }
+    qsort(bl, (size_t)nb, sizeof *bl, cmp_block);
+    for (int i = 0; i < nb && !rc; i++) {
+        char m[128], s[128], name[300], path[4400];
+        safe_name(bl[i].modality, m, sizeof m);
+        safe_name(bl[i].structure, s, sizeof s);
+        snprintf(name, sizeof name, "box_%s_%s.png", m, s);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!(rc = box_figure(r, bl[i].b, bl[i].e, path, err)) &&
+            hx__strs_push(&out, name))
+            rc = sf_err_set(err, SF_ENOMEM, "out of memory");
+    }
+    free(bl);
     if (rc) {
         hx__strs_clear(&out);
         return rc;
@@ -443,7 +486,7 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
     double lmax = 0;
     for (size_t i = 0; i < n; i++)
         if (isfinite(loss[i]) && loss[i] > lmax) lmax = loss[i];
-    frame f1 = {70, 50, W - 70 - 24, 270, step[0], step[n - 1] > step[0] ? step[n - 1] : step[0] + 1,
+    frame f1 = {70, 58, W - 70 - 24, 262, step[0], step[n - 1] > step[0] ? step[n - 1] : step[0] + 1,
                 0, lmax > 0 ? lmax * 1.05 : 1};
     if (lmax <= 1) f1.y1 = 1;
     draw_frame(cr, &f1, "loss", "%.2f");
@@ -493,16 +536,16 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
              "steps); final average %.4f",
              span, ema);
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    text(cr, f1.x + 8, f1.y + 16, 11, 0, buf);
+    text(cr, f1.x, f1.y - 7, 11, 0, buf);
 
     /* validation Dice per epoch */
-    frame f2 = {70, 390, W - 70 - 24, 150, 0.5, ne ? ep[ne - 1] + 0.5 : 1.5, 0, 1};
+    frame f2 = {70, 398, W - 70 - 24, 142, 0.5, ne ? ep[ne - 1] + 0.5 : 1.5, 0, 1};
     if (ne) f2.x0 = ep[0] - 0.5;
     draw_frame(cr, &f2, "val. Dice", "%.1f");
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
     double es = fmax(1, round(nice_step(f2.x1 - f2.x0, 10)));
     for (double x = ceil(f2.x0 / es) * es; x <= f2.x1; x += es) {
-        snprintf(buf, sizeof buf, "%.0f", x);
+        snprintf(buf, sizeof buf, "%.0f", x == 0 ? 0.0 : x); /* no "-0" */
         text(cr, fx(&f2, x), f2.y + f2.h + 15, 11, 0.5, buf);
     }
     text(cr, f2.x + f2.w / 2, f2.y + f2.h + 32, 12, 0.5, "epoch");
@@ -532,7 +575,7 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
                  "validation Dice per epoch; best %.4f at epoch %.0f (large "
                  "dot: the checkpoint kept as best.pth)",
                  vd[best], ep[best]);
-        text(cr, f2.x + 8, f2.y + 16, 11, 0, buf);
+        text(cr, f2.x, f2.y - 7, 11, 0, buf);
     }
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", png_path,

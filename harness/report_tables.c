@@ -17,6 +17,7 @@
  *    "***" p < 0.001, "**" p < 0.01, "*" p < 0.05, "n.s." otherwise
  *    (Markdown escapes the stars: "\*\*"); a degenerate test
  *    "NAME: STATUS, n=N" with hx_ttest_status_name's word (no NaN ever);
+ *    either followed by " (ours lower)" when t < 0;
  *    no other method with scores, or ours missing: a dash;
  *  - settings are printed "P+N" as in reports/paper (no comma in a CSV).
  */
@@ -663,12 +664,15 @@ static void fmt_pct(double frac, char *buf, size_t n) {
 /* Markdown/LaTeX text of a test against `other`. */
 static void test_text(const hx_ttest *t, const char *other, char *buf,
                       size_t n) {
+    /* t < 0: ours is the lower of the two (the test is two-sided). */
+    const char *lower = t->t < 0 ? " (ours lower)" : "";
     if (t->status == HX_TTEST_OK) {
         const char *m = hx_sig_mark(t);
-        snprintf(buf, n, "%s: p=%.2g %s", other, t->p, *m ? m : "n.s.");
+        snprintf(buf, n, "%s: p=%.2g %s%s", other, t->p, *m ? m : "n.s.",
+                 lower);
     } else
-        snprintf(buf, n, "%s: %s, n=%d", other, hx_ttest_status_name(t->status),
-                 t->n);
+        snprintf(buf, n, "%s: %s, n=%d%s", other,
+                 hx_ttest_status_name(t->status), t->n, lower);
 }
 
 static void num_or_empty(hx__buf *b, double v, const char *fmt, int last) {
@@ -1007,7 +1011,8 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                        "** p < 0.01, *** p < 0.001, n.s. not significant; a "
                        "degenerate test shows its status (too_few: fewer than "
                        "2 matched slices; zero_var: constant difference; "
-                       "zero_var_zero_mean: every pair tied). Full statistics: "
+                       "zero_var_zero_mean: every pair tied); \"(ours "
+                       "lower)\": our mean is the lower one. Full statistics: "
                        "table%d_tests.csv.\n\n",
                        scope);
     else

@@ -412,7 +412,8 @@ int hx_split_apply(const hx_split *s, hx_case_list *l, sf_err *err) {
     int rc = SF_OK;
     for (int i = 0; i < s->n_cases && rc == SF_OK; i++) {
         size_t j = 0;
-        while (j < l->n && strcmp(l->v[j].id, s->cases[i].id)) j++;
+        while (j < l->n && (used[j] || strcmp(l->v[j].id, s->cases[i].id)))
+            j++;
         if (j == l->n) {
             rc = sf_err_set(err, SF_ECORRUPT,
                             "split %s: case %s not found under %s", s->name,

@@ -441,6 +441,24 @@ int open_data(
       if ((rc = sf_corpus_sample_at(c, pos, &s, err)) ||
           (rc = sf_corpus_instances(c, pos, &inst, &n_inst, err)))
         return rc;
+      // Cheap up-front check (no decoding): every file has the size the
+      // manifest recorded, so a truncated corpus fails before RUN exists.
+      for (int f = 0; f < 2; f++) {
+        std::string fp = dirs[ci] + "/" + (f ? s.label_path : s.image_path);
+        uint64_t want = f ? s.label_bytes : s.image_bytes;
+        struct stat st;
+        if (stat(fp.c_str(), &st) || uint64_t(st.st_size) != want) {
+          free(inst);
+          return sf_err_set(
+              err,
+              SF_ECORRUPT,
+              "%s: %s (the manifest says %llu bytes): corrupt or incomplete "
+              "corpus (see synthfm verify)",
+              fp.c_str(),
+              stat(fp.c_str(), &st) ? "missing" : "wrong size",
+              (unsigned long long)want);
+        }
+      }
       double min_area = min_area_frac * double(s.nx) * double(s.ny);
       std::vector<std::pair<long, int>> el;
       for (int i = 0; i < n_inst; i++)
@@ -573,27 +591,31 @@ bool exists(const std::string& p) {
 // ------------------------------------------------------------------- model
 
 // logits (1, M, H, W), gt (H, W) in {0, 1} -> per-mask loss (M): the soft
-// Dice loss on sigmoid(logits), plus, with `bce`, the mean binary cross
-// entropy of the logits. Dice alone saturates: once sigmoid(logit) ~ 0 over
-// an instance its gradient p(1-p) vanishes there, and a decoder trained
-// from scratch settles on one mask per image whatever the click (seen in
-// the one-image overfit test: the large instance learnt, the small one
-// stuck at loss 0.9997). The BCE term keeps a gradient on every pixel.
+// Dice loss on sigmoid(logits), plus, with `bce`, a class-balanced binary
+// cross entropy of the logits (half the weight on the instance's pixels,
+// half on the rest). Dice alone has a trivial basin: a from-scratch decoder
+// first predicts (almost) everything, where sigmoid saturates and the Dice
+// gradient p(1-p) vanishes (measured: 56849 of 65536 pixels on, whatever the
+// click); plain BCE has the opposite one (nothing on, the instance being a
+// few % of the image). The balanced term penalises both and never
+// saturates, so the gradient that teaches the mask to follow the click
+// stays alive.
 Tensor seg_loss(const Tensor& logits, const Tensor& gt, bool bce) {
   auto x = logits[0].flatten(1);
   auto p = torch::sigmoid(x);
   auto g = gt.flatten().unsqueeze(0);
   auto inter = (p * g).sum(1);
   auto loss = 1.0 - (2.0 * inter + 1.0) / (p.sum(1) + g.sum(1) + 1.0);
-  if (bce)
+  if (bce) {
+    double n = double(g.numel()), n_fg = g.sum().item<double>();
+    auto w = g * (0.5 / std::max(n_fg, 1.0)) +
+        (1 - g) * (0.5 / std::max(n - n_fg, 1.0));
     loss = loss +
-        torch::binary_cross_entropy_with_logits(
-               x,
-               g.expand_as(x),
-               {},
-               {},
-               torch::Reduction::None)
-            .mean(1);
+        (torch::binary_cross_entropy_with_logits(
+             x, g.expand_as(x), {}, {}, torch::Reduction::None) *
+         w)
+            .sum(1);
+  }
   return loss;
 }
 

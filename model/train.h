@@ -34,8 +34,10 @@
  * own training decodes many masks per image. Seeing several clicks on the
  * same image in one update is what teaches a from-scratch decoder that the
  * mask follows the click (cpu-tiny).
- * loss: dice (the recipe) or dice+bce (Dice plus the mean binary cross
- * entropy of the logits: keeps a gradient where the sigmoid saturates).
+ * loss: dice (the recipe) or dice+bce (Dice plus a class-balanced binary
+ * cross entropy: half its weight on the instance, half on the rest; it
+ * keeps a gradient where the sigmoid saturates and has no trivial
+ * all-on / all-off minimum).
  *
  * Validation (each epoch): mean Dice of single-mask predictions with one
  * positive click (setting (1,0): the simulator's first positive) over the

@@ -39,6 +39,22 @@ expect_exit 0 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" \
     --model-config "$T/run/model.yaml" --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" \
     --point 32,32,1 --out "$T/mask.png"
 [ -f "$T/mask.png" ] || fail "predict wrote no mask"
+[ "$(png_info "$T/run/curve.png" | cut -d' ' -f1)" = 900 ] || fail "no learning curve PNG"
+
+# on the fly: samples from the factory, validation on a corpus of another seed
+printf 'image_size: 64\nmode: shape\n' >"$T/factory.yaml"
+expect_exit 0 "$SYNTHFM" train --config "$T/cfg.yaml" --on-the-fly "$T/factory.yaml" \
+    --val "$T/va" --out "$T/otf" -q
+[ -f "$T/otf/DONE" ] && [ -f "$T/otf/factory.yaml" ] || fail "on-the-fly run incomplete"
+[ "$(sqlite3 "$T/otf/run.sqlite" "SELECT role FROM corpora WHERE role != 'val'")" = on-the-fly ] ||
+    fail "on-the-fly source not recorded"
+sed -e 's/^epochs: 2/epochs: 1\non_the_fly_seed: 2/' "$T/cfg.yaml" >"$T/overlap.yaml"
+expect_exit 2 "$SYNTHFM" train --config "$T/overlap.yaml" --on-the-fly "$T/factory.yaml" \
+    --val "$T/va" --out "$T/r3"
+grep -q 'validation' "$T/err" || fail "seed overlap not explained: $(cat "$T/err")"
+[ ! -e "$T/r3" ] || fail "a refused on-the-fly run left a run directory"
+expect_exit 2 "$SYNTHFM" train --config "$T/cfg.yaml" --on-the-fly "$T/factory.yaml" \
+    --corpus "$T/tr" --val "$T/va" --out "$T/r3"
 
 # bad inputs: exit codes, and no run directory left behind
 expect_exit 1 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/tr" --val "$T/va" --out "$T/run"
@@ -50,6 +66,17 @@ expect_exit 2 "$SYNTHFM" train --config "$T/bad.yaml" --corpus "$T/tr" --val "$T
 grep -q 'epochs' "$T/err" || fail "config error without the key: $(cat "$T/err")"
 [ ! -e "$T/r2" ] || fail "a config error left a run directory"
 expect_exit 2 "$SYNTHFM" train --corpus "$T/tr"
+# a corrupt corpus (truncated label PNG) and an incompatible --init
+cp -r "$T/tr" "$T/trbad"
+f=$(ls "$T/trbad/labels" | head -1)
+head -c 100 "$T/trbad/labels/$f" >"$T/x" && chmod u+w "$T/trbad/labels/$f" && cp "$T/x" "$T/trbad/labels/$f"
+expect_exit 1 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/trbad" --val "$T/va" --out "$T/r2"
+grep -q "$f" "$T/err" || fail "corrupt corpus error does not name the file: $(cat "$T/err")"
+[ ! -e "$T/r2" ] || fail "a corrupt corpus left a run directory"
+expect_exit 1 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/tr" --val "$T/va" \
+    --init "$T/run/curve.png" --out "$T/r2"
+grep -q 'init' "$T/err" || fail "bad --init not named: $(cat "$T/err")"
+[ ! -e "$T/r2" ] || fail "a bad --init left a run directory"
 expect_exit 1 "$SYNTHFM" train --resume "$T/run"   # finished: not resumable
 
 # Ctrl-C: a resumable state, no DONE; --resume finishes the run

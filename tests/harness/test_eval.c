@@ -7,6 +7,7 @@
  * split; and the dataset adapters on the real files of ../shared.
  */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -401,17 +402,23 @@ Test(classical, grows_a_disk_and_stops_at_negatives) {
         bad += m[i] != (img[i] == 180);
     }
     cr_expect_eq(bad, 0, "%ld pixels wrong of %ld", bad, k);
-    /* A bar of the same intensity: a negative click on one half keeps the
-     * region on the other. */
+    /* A textured bar (170/190 checkerboard, sd 10, so the tolerance is
+     * 25 grey levels) whose right half is 160: without a negative click
+     * the region takes the whole bar; a negative click in the right half
+     * keeps it on the left. */
     memset(img, 30, sizeof img);
-    for (int x = 4; x < 60; x++)
-        for (int y = 30; y < 34; y++) img[y * N + x] = 180;
-    for (int y = 30; y < 34; y++) img[y * N + 32] = 150; /* a faint seam */
+    for (int y = 20; y < 44; y++)
+        for (int x = 4; x < 60; x++)
+            img[y * N + x] = x >= 32 ? 160 : (x + y) % 2 ? 170 : 190;
     sf_click c2[2] = {{10, 31, 1}, {50, 31, 0}};
+    cr_assert_eq(hx_classical_segment(img, N, N, c2, 1, NULL, m, NULL), SF_OK);
+    cr_expect_eq(m[31 * N + 10], 1);
+    cr_expect_eq(m[31 * N + 50], 1, "no negative: the region spreads");
     cr_assert_eq(hx_classical_segment(img, N, N, c2, 2, NULL, m, NULL), SF_OK);
     cr_expect_eq(m[31 * N + 10], 1);
     cr_expect_eq(m[31 * N + 50], 0);
     cr_expect_eq(m[31 * N + 33], 0);
+    cr_expect_eq(m[31 * N + 31], 1);
     /* Deterministic. */
     uint8_t m2[N * N];
     cr_assert_eq(hx_classical_segment(img, N, N, c2, 2, NULL, m2, NULL),
@@ -506,8 +513,9 @@ static const char *realdata(void) {
 TestSuite(datasets, .init = mk_tmp, .fini = rm_tmp);
 
 /* The real CT sample in TotalSegmentator's layout (symlinks). */
-static void ts_layout(const char *real) {
-    char a[1024], b[1024];
+static void ts_layout(const char *rel) {
+    char a[1024], b[1024], real[PATH_MAX];
+    cr_assert_not_null(realpath(rel, real)); /* symlinks need it absolute */
     mkdir(P("ts"), 0755);
     mkdir(P("ts/example_ct_sm"), 0755);
     snprintf(a, sizeof a, "%s/totalsegmentator/example_ct_sm.nii.gz", real);

@@ -107,9 +107,12 @@ static void make_db(const char *path) {
     /* liver 1,1: one slice each: too few pairs. */
     add_score(db, 1, "amos-ct", "c1", 0, "liver", "1,1", 0.5);
     add_score(db, 3, "amos-ct", "c1", 0, "liver", "1,1", 0.4);
-    /* left_kidney (table name kidney_left): SynthFM only, 2 slices. */
+    /* left_kidney (table name kidney_left): SynthFM, 2 slices, ... */
     add_score(db, 1, "amos-ct", "c1", 0, "left_kidney", "1,0", 0.4);
     add_score(db, 1, "amos-ct", "c1", 1, "left_kidney", "1,0", 0.6);
+    /* ... and SAM a constant 0.3 above it: "(ours lower)". */
+    add_score(db, 2, "amos-ct", "c1", 0, "left_kidney", "1,0", 0.7);
+    add_score(db, 2, "amos-ct", "c1", 1, "left_kidney", "1,0", 0.9);
     /* ALFI (Table 3 only): SynthFM 45, MedSAM 15. */
     add_score(db, 5, "alfi", "f1", 0, "interphase", "1,0", 0.4);
     add_score(db, 5, "alfi", "f2", 0, "interphase", "1,0", 0.5);
@@ -217,9 +220,9 @@ Test(report, table1_markdown_cells_bold_marks_paper) {
     /* 'left_kidney' is the paper's 'kidney_left' (config structures). */
     expect_line(md, "| CT | kidney_left | 1+0 ",
                 "| CT | kidney_left | 1+0 | missing | 27.46 | \xe2\x80\x94 | "
-                "missing | 80.72 | \xe2\x80\x94 | missing | 61.44 | "
-                "\xe2\x80\x94 | **50.00** | 83.78 | -33.78 | missing | "
-                "\xe2\x80\x94 | \xe2\x80\x94 |");
+                "**80.00** | 80.72 | -0.72 | missing | 61.44 | \xe2\x80\x94 | "
+                "50.00 | 83.78 | -33.78 | missing | SAM: zero_var, n=2 (ours "
+                "lower) | \xe2\x80\x94 |");
     /* A paper row without any scores: every cell of ours missing. */
     expect_line(md, "| MR | spleen | 3+3 ",
                 "| MR | spleen | 3+3 | missing | 27.52 | \xe2\x80\x94 | missing "
@@ -295,9 +298,10 @@ Test(report, table1_latex) {
                 "+2.76 & 65.00 & 45.45 & +19.55 & \\textbf{75.00} & 73.83 & "
                 "+1.17 & missing & SAM 2: p=0.2 n.s. & SAM: p=0.014 * \\\\");
     expect_line(tex, "CT & kidney\\_left & 1+0 ",
-                "CT & kidney\\_left & 1+0 & missing & 27.46 & -- & missing & "
-                "80.72 & -- & missing & 61.44 & -- & \\textbf{50.00} & 83.78 & "
-                "-33.78 & missing & -- & -- \\\\");
+                "CT & kidney\\_left & 1+0 & missing & 27.46 & -- & "
+                "\\textbf{80.00} & 80.72 & -0.72 & missing & 61.44 & -- & 50.00 "
+                "& 83.78 & -33.78 & missing & SAM: zero\\_var, n=2 (ours lower) "
+                "& -- \\\\");
     free(tex);
     fixture_close(&fx);
 }
@@ -547,7 +551,7 @@ Test(report, report_folder_with_index_and_provenance) {
         "- `/nonexistent-run`: **no curve**: ",
         "| 1 | SynthFM | native | amos-ct | CT | models/m.pth "
         "(`0123456789abcdef`) |",
-        "| camus | **missing** | 0 |",
+        "| camus | **missing** | none |",
         "- dataset `camus`: not evaluated (missing under the data root)",
         "- method `UnSAM`: no scores",
         "run 4, case `c3`, `data/x/c3.nii.gz`: truncated gzip stream",
