@@ -30,7 +30,8 @@ endif
 DEB_PACKAGES := build-essential pkg-config libpng-dev zlib1g-dev \
     libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libssl-dev \
     libcriterion-dev libtorch-dev libopenblas0-pthread libzip-dev \
-    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev libdeflate-dev
+    libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev libdeflate-dev \
+    clang libclang-rt-14-dev
 
 # ---------------------------------------------------------------- flags
 PKGS := libpng sqlite3 yaml-0.1 gsl libcrypto zlib cairo libtiff-4 libdeflate

@@ -32,7 +32,8 @@ static const char usage_text[] =
     "  --size PX         image side in pixels (overrides image_size)\n"
     "  --mode M          both | shape | boundary (overrides mode)\n"
     "  --shard I/N       make only shard I of N (0-based, contiguous blocks)\n"
-    "  --png-level L     zlib level 0-9 (overrides png_level)\n"
+    "  --png-level L     deflate level 0-9 (overrides png_level; 1 = fast "
+    "RLE)\n"
     "  -q, --quiet       no progress line\n"
     "  -h, --help        this text\n";
 

@@ -175,7 +175,8 @@ int sf__instance_stats(const uint16_t *labels, int nx, int ny, int k,
                         continue;
                     double dx = x - cx, dy = y - cy;
                     double d2 = dx * dx + dy * dy;
-                    if (d2 < best || (d2 == best && (y < by || (y == by && x < bx)))) {
+                    if (d2 < best ||
+                        (d2 == best && (y < by || (y == by && x < bx)))) {
                         best = d2;
                         bx = x;
                         by = y;
@@ -253,7 +254,8 @@ typedef struct gen_batch {
 } gen_batch;
 
 static void batch_clear(gen_batch *b) {
-    for (uint64_t i = 0; i < b->n; i++) sf__record_free(&b->recs[i]);
+    for (uint64_t i = 0; i < b->n; i++)
+        sf__record_free(&b->recs[i]);
     b->n = 0;
 }
 
@@ -325,14 +327,16 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
             for (uint64_t i = 0; i < gb->n; i++) {
                 if (!gb->need[i]) continue;
 #pragma omp task firstprivate(i, gb)
-                gb->rcs[i] = make_one(c, o, gb->b0 + i, &gb->recs[i], &gb->errs[i]);
+                gb->rcs[i] =
+                    make_one(c, o, gb->b0 + i, &gb->recs[i], &gb->errs[i]);
             }
             int crc = SF_OK;
             if (cb->n && o->commit) {
 #pragma omp task firstprivate(cb) shared(crc, cerr)
                 {
                     sf_err_clear(&cerr);
-                    crc = o->commit(o->hook_ctx, cb->recs, cb->need, cb->n, &cerr);
+                    crc = o->commit(o->hook_ctx, cb->recs, cb->need, cb->n,
+                                    &cerr);
                 }
             }
 #pragma omp taskwait
@@ -342,8 +346,10 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
                     rc = crc;
                 } else {
                     done += prev->n;
-                    if (o->progress && o->progress(o->progress_ctx, done, total))
-                        rc = sf_err_set(err, SF_ECANCEL, "cancelled after %llu samples",
+                    if (o->progress &&
+                        o->progress(o->progress_ctx, done, total))
+                        rc = sf_err_set(err, SF_ECANCEL,
+                                        "cancelled after %llu samples",
                                         (unsigned long long)done);
                 }
                 batch_clear(prev);
@@ -355,7 +361,8 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
                         continue;
                     }
                     st->n_generated++;
-                    st->bytes_written += cur->recs[i].image_bytes + cur->recs[i].label_bytes;
+                    st->bytes_written +=
+                        cur->recs[i].image_bytes + cur->recs[i].label_bytes;
                 }
             }
             gen_batch *t = prev;

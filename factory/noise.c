@@ -196,7 +196,8 @@ philox_blocks_avx2(sf_rng_key k, uint64_t ctr0, const uint64_t *ctr, size_t n,
         for (int v = 0; v < 4; v++) {
             uint64_t x[4];
             for (int t = 0; t < 4; t++)
-                x[t] = ctr ? ctr[b + 4 * v + t] : ctr0 + b + 4 * (size_t)v + (size_t)t;
+                x[t] = ctr ? ctr[b + 4 * v + t]
+                           : ctr0 + b + 4 * (size_t)v + (size_t)t;
             c0[v] = _mm256_set_epi64x((long long)x[3], (long long)x[2],
                                       (long long)x[1], (long long)x[0]);
             c1[v] = _mm256_srli_epi64(c0[v], 32);
@@ -210,9 +211,11 @@ philox_blocks_avx2(sf_rng_key k, uint64_t ctr0, const uint64_t *ctr, size_t n,
                 __m256i p0 = _mm256_mul_epu32(c0[v], m0);
                 __m256i p1 = _mm256_mul_epu32(c2[v], m1);
                 c0[v] = _mm256_xor_si256(
-                    _mm256_xor_si256(_mm256_shuffle_epi32(p1, 0xB1), c1[v]), rk0[r]);
+                    _mm256_xor_si256(_mm256_shuffle_epi32(p1, 0xB1), c1[v]),
+                    rk0[r]);
                 c2[v] = _mm256_xor_si256(
-                    _mm256_xor_si256(_mm256_shuffle_epi32(p0, 0xB1), c3[v]), rk1[r]);
+                    _mm256_xor_si256(_mm256_shuffle_epi32(p0, 0xB1), c3[v]),
+                    rk1[r]);
                 c1[v] = p1;
                 c3[v] = p0;
             }
@@ -225,10 +228,13 @@ philox_blocks_avx2(sf_rng_key k, uint64_t ctr0, const uint64_t *ctr, size_t n,
             __m256i bb = _mm256_unpackhi_epi32(c0[v], c1[v]);
             __m256i c = _mm256_unpacklo_epi32(c2[v], c3[v]);
             __m256i d = _mm256_unpackhi_epi32(c2[v], c3[v]);
-            __m256i r0 = _mm256_unpacklo_epi64(a, c), r1 = _mm256_unpacklo_epi64(bb, d);
+            __m256i r0 = _mm256_unpacklo_epi64(a, c),
+                    r1 = _mm256_unpacklo_epi64(bb, d);
             uint32_t *o = out + 4 * (b + 4 * (size_t)v);
-            _mm256_storeu_si256((__m256i *)o, _mm256_permute2x128_si256(r0, r1, 0x20));
-            _mm256_storeu_si256((__m256i *)(o + 8), _mm256_permute2x128_si256(r0, r1, 0x31));
+            _mm256_storeu_si256((__m256i *)o,
+                                _mm256_permute2x128_si256(r0, r1, 0x20));
+            _mm256_storeu_si256((__m256i *)(o + 8),
+                                _mm256_permute2x128_si256(r0, r1, 0x31));
         }
     }
 }

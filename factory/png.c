@@ -28,10 +28,10 @@ static void on_warning(png_structp p, png_const_charp m) {
 
 /* PNG bytes are written here directly: signature, IHDR, IDAT (a zlib
  * stream: level 1 from the RLE coder below, other levels from libdeflate,
- * several times faster than zlib at the same level and smaller), IEND. Filters, one per image kind, measured at
- * 1024x1024 level 1 on corpus samples: noisy 8-bit images gain ~8% size
- * from SUB at no cost; 16-bit label maps compress best with UP (a row is
- * mostly zeros below the one above it). */
+ * several times faster than zlib at the same level and smaller), IEND. Filters,
+ * one per image kind, measured at 1024x1024 level 1 on corpus samples: noisy
+ * 8-bit images gain ~8% size from SUB at no cost; 16-bit label maps compress
+ * best with UP (a row is mostly zeros below the one above it). */
 static void put32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -60,8 +60,10 @@ static void filter_rows(const void *px, int nx, int ny, int bit_depth,
             const uint8_t *s = src + (size_t)y * rb;
             uint8_t *d = f + (size_t)y * (rb + 1);
             d[0] = 1;
-            for (size_t x = 0; x < bpp && x < rb; x++) d[1 + x] = s[x];
-            for (size_t x = bpp; x < rb; x++) d[1 + x] = (uint8_t)(s[x] - s[x - bpp]);
+            for (size_t x = 0; x < bpp && x < rb; x++)
+                d[1 + x] = s[x];
+            for (size_t x = bpp; x < rb; x++)
+                d[1 + x] = (uint8_t)(s[x] - s[x - bpp]);
         }
         return;
     }
@@ -133,11 +135,13 @@ static void bw_flush(bitw *w) {
  * longest code is too long, the frequencies are flattened and it is
  * rebuilt. At least two symbols get a code (deflate's decoders want a
  * complete code). */
-static void huff_lengths(const uint32_t *freq, int n, int maxlen, uint8_t *len) {
+static void huff_lengths(const uint32_t *freq, int n, int maxlen,
+                         uint8_t *len) {
     uint32_t f[320];
     int sym[320], parent[640], nn;
     uint64_t w[640];
-    for (int i = 0; i < n; i++) f[i] = freq[i];
+    for (int i = 0; i < n; i++)
+        f[i] = freq[i];
     for (;;) {
         nn = 0;
         for (int i = 0; i < n; i++)
@@ -152,10 +156,12 @@ static void huff_lengths(const uint32_t *freq, int n, int maxlen, uint8_t *len) 
          * symbol), then merge with the two-queue method. */
         for (int i = 1; i < nn; i++) {
             int s = sym[i], j = i;
-            while (j > 0 && f[sym[j - 1]] > f[s]) sym[j] = sym[j - 1], j--;
+            while (j > 0 && f[sym[j - 1]] > f[s])
+                sym[j] = sym[j - 1], j--;
             sym[j] = s;
         }
-        for (int i = 0; i < nn; i++) w[i] = f[sym[i]];
+        for (int i = 0; i < nn; i++)
+            w[i] = f[sym[i]];
         int leaf = 0, node = nn, nodes_end = nn;
         for (int k = 0; k < nn - 1; k++) {
             int pick[2];
@@ -179,7 +185,8 @@ static void huff_lengths(const uint32_t *freq, int n, int maxlen, uint8_t *len) 
         }
         if (!too_long) {
             memset(len, 0, (size_t)n);
-            for (int i = 0; i < nn; i++) len[sym[i]] = depth[i];
+            for (int i = 0; i < nn; i++)
+                len[sym[i]] = depth[i];
             return;
         }
         for (int i = 0; i < n; i++)
@@ -190,7 +197,8 @@ static void huff_lengths(const uint32_t *freq, int n, int maxlen, uint8_t *len) 
 /* Canonical codes, bit-reversed for LSB-first output. */
 static void huff_codes(const uint8_t *len, int n, uint16_t *code) {
     int count[16] = {0}, next[16];
-    for (int i = 0; i < n; i++) count[len[i]]++;
+    for (int i = 0; i < n; i++)
+        count[len[i]]++;
     count[0] = 0;
     int c = 0;
     for (int b = 1; b < 16; b++) {
@@ -203,17 +211,19 @@ static void huff_codes(const uint8_t *len, int n, uint16_t *code) {
             continue;
         }
         unsigned v = (unsigned)next[len[i]]++, r = 0;
-        for (int b = 0; b < len[i]; b++) r |= ((v >> b) & 1u) << (len[i] - 1 - b);
+        for (int b = 0; b < len[i]; b++)
+            r |= ((v >> b) & 1u) << (len[i] - 1 - b);
         code[i] = (uint16_t)r;
     }
 }
 
 /* deflate length symbols 257..285: base lengths and extra bits */
-static const uint16_t len_base[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,
-                                      15, 17, 19, 23, 27, 31, 35, 43, 51,  59,
-                                      67, 83, 99, 115, 131, 163, 195, 227, 258};
-static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
-                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+static const uint16_t len_base[29] = {
+    3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+    31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1,
+                                      1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
+                                      4, 4, 4, 4, 5, 5, 5, 5, 0};
 
 /* One dynamic block of tokens tok[0 .. nt): t < 256 a literal, else a
  * match of length t - 256 at distance 1. */
@@ -228,17 +238,22 @@ static void rle_block(bitw *w, const uint16_t *tok, size_t nt, int final,
     huff_lengths(lf, 286, 15, ll);
     huff_lengths(df, 30, 15, dl);
     int hlit = 286, hdist = 30;
-    while (hlit > 257 && !ll[hlit - 1]) hlit--;
-    while (hdist > 1 && !dl[hdist - 1]) hdist--;
+    while (hlit > 257 && !ll[hlit - 1])
+        hlit--;
+    while (hdist > 1 && !dl[hdist - 1])
+        hdist--;
     /* code lengths of both trees, run-length coded (16, 17, 18) */
     uint8_t all[286 + 30], cls[286 + 30], clx[286 + 30];
     int na = 0, nc = 0;
-    for (int i = 0; i < hlit; i++) all[na++] = ll[i];
-    for (int i = 0; i < hdist; i++) all[na++] = dl[i];
+    for (int i = 0; i < hlit; i++)
+        all[na++] = ll[i];
+    for (int i = 0; i < hdist; i++)
+        all[na++] = dl[i];
     uint32_t cf[19] = {0};
     for (int i = 0; i < na;) {
         int v = all[i], r = 1;
-        while (i + r < na && all[i + r] == v) r++;
+        while (i + r < na && all[i + r] == v)
+            r++;
         if (v == 0 && r >= 11) {
             int m = r > 138 ? 138 : r;
             cls[nc] = 18, clx[nc++] = (uint8_t)(m - 11), i += m;
@@ -252,22 +267,25 @@ static void rle_block(bitw *w, const uint16_t *tok, size_t nt, int final,
             cls[nc] = (uint8_t)v, clx[nc++] = 0, i++;
         }
     }
-    for (int i = 0; i < nc; i++) cf[cls[i]]++;
+    for (int i = 0; i < nc; i++)
+        cf[cls[i]]++;
     uint8_t cl[19];
     uint16_t cc[19], lc[286], dc[30];
     huff_lengths(cf, 19, 7, cl);
     huff_codes(cl, 19, cc);
     huff_codes(ll, 286, lc);
     huff_codes(dl, 30, dc);
-    static const uint8_t order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5,
-                                      11, 4, 12, 3, 13, 2, 14, 1, 15};
+    static const uint8_t order[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
+                                      11, 4,  12, 3, 13, 2, 14, 1, 15};
     int hclen = 19;
-    while (hclen > 4 && !cl[order[hclen - 1]]) hclen--;
-    bw_put(w, (uint32_t)final | 2u << 1, 3); /* BFINAL, BTYPE = 10 */
+    while (hclen > 4 && !cl[order[hclen - 1]])
+        hclen--;
+    bw_put(w, (uint32_t) final | 2u << 1, 3); /* BFINAL, BTYPE = 10 */
     bw_put(w, (uint32_t)(hlit - 257), 5);
     bw_put(w, (uint32_t)(hdist - 1), 5);
     bw_put(w, (uint32_t)(hclen - 4), 4);
-    for (int i = 0; i < hclen; i++) bw_put(w, cl[order[i]], 3);
+    for (int i = 0; i < hclen; i++)
+        bw_put(w, cl[order[i]], 3);
     static const uint8_t xbits[19] = {[16] = 2, [17] = 3, [18] = 7};
     for (int i = 0; i < nc; i++) {
         bw_put(w, cc[cls[i]], cl[cls[i]]);
@@ -291,7 +309,9 @@ static void rle_block(bitw *w, const uint16_t *tok, size_t nt, int final,
 
 /* Output capacity: a code is at most 15 bits a byte (a match, 35 bits
  * for >= 3 bytes), plus each block's header. */
-static size_t rle_bound(size_t n) { return 2 * n + 1024 * (n / RLE_BLOCK + 2); }
+static size_t rle_bound(size_t n) {
+    return 2 * n + 1024 * (n / RLE_BLOCK + 2);
+}
 
 /* zlib stream of in[0 .. n) into out (capacity rle_bound(n)); returns its
  * size, 0 without memory for the token buffer. */
@@ -300,7 +320,8 @@ static size_t rle_zlib_compress(const uint8_t *in, size_t n, uint8_t *out) {
     if (!tok) return 0;
     uint8_t len_sym[RLE_MAXLEN + 1];
     for (int m = 3, s = 0; m <= RLE_MAXLEN; m++) {
-        while (s < 28 && m >= len_base[s + 1]) s++;
+        while (s < 28 && m >= len_base[s + 1])
+            s++;
         len_sym[m] = (uint8_t)s;
     }
     out[0] = 0x78, out[1] = 0x01; /* deflate, 32K window, fastest */
@@ -317,7 +338,8 @@ static size_t rle_zlib_compress(const uint8_t *in, size_t n, uint8_t *out) {
                     memcpy(&q, in + i + r, 8);
                     if (q != bb) break;
                 }
-                while (r < lim && in[i + r] == b) r++;
+                while (r < lim && in[i + r] == b)
+                    r++;
                 if (r >= 3) {
                     tok[nt++] = (uint16_t)(256 + r);
                     i += r;
@@ -360,7 +382,8 @@ int sf__png_encode(const void *px, int nx, int ny, int bit_depth, int channels,
     if (!png) {
         libdeflate_free_compressor(z);
         free(f);
-        return sf_err_set(err, SF_ENOMEM, "out of memory for a %dx%d PNG", nx, ny);
+        return sf_err_set(err, SF_ENOMEM, "out of memory for a %dx%d PNG", nx,
+                          ny);
     }
     filter_rows(px, nx, ny, bit_depth, channels, f);
     static const uint8_t sig[8] = {137, 80, 78, 71, 13, 10, 26, 10};
@@ -370,10 +393,12 @@ int sf__png_encode(const void *px, int nx, int ny, int bit_depth, int channels,
     put32(ihdr + 4, (uint32_t)ny);
     ihdr[8] = (uint8_t)bit_depth;
     ihdr[9] = channels == 3 ? 2 : 0; /* colour type: RGB or gray */
-    ihdr[10] = ihdr[11] = ihdr[12] = 0; /* deflate, adaptive filters, no interlace */
+    ihdr[10] = ihdr[11] = ihdr[12] =
+        0; /* deflate, adaptive filters, no interlace */
     size_t at = 8 + put_chunk(png + 8, "IHDR", ihdr, 13);
-    size_t zn = level == 1 ? rle_zlib_compress(f, n_raw, png + at + 8)
-                           : libdeflate_zlib_compress(z, f, n_raw, png + at + 8, bound);
+    size_t zn =
+        level == 1 ? rle_zlib_compress(f, n_raw, png + at + 8)
+                   : libdeflate_zlib_compress(z, f, n_raw, png + at + 8, bound);
     libdeflate_free_compressor(z);
     free(f);
     if (!zn) {
@@ -467,8 +492,11 @@ static int read_png(const char *path, int want, void **out, int *pnx, int *pny,
     /* Deflate cannot inflate more than ~1032x: a small file claiming a
      * large image is refused before anything is allocated for it. */
     struct stat fst;
-    uint64_t raw = ((uint64_t)nx * (uint64_t)depth * png_get_channels(p, info) + 7) / 8 + 1;
-    if (fstat(fileno(f), &fst) == 0 && raw * ny > (uint64_t)fst.st_size * 1100u + (64u << 10))
+    uint64_t raw =
+        ((uint64_t)nx * (uint64_t)depth * png_get_channels(p, info) + 7) / 8 +
+        1;
+    if (fstat(fileno(f), &fst) == 0 &&
+        raw * ny > (uint64_t)fst.st_size * 1100u + (64u << 10))
         png_error(p, "image size is impossible for the file's size");
     if (want == 2 && (depth != 16 || (color & PNG_COLOR_MASK_COLOR)))
         png_error(p, "expected a 16-bit grayscale PNG");

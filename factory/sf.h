@@ -180,7 +180,7 @@ typedef struct sf_config {
         sf_range sigma;  /* px */
     } blur;
 
-    int png_level; /* zlib level 0..9 for written PNGs */
+    int png_level; /* deflate level 0..9 for written PNGs (1: RLE coder) */
 } sf_config;
 
 /* The embedded default (schemas/factory/default.yaml, compiled in). */
@@ -221,7 +221,7 @@ void sf_sample_free(sf_sample *s);
 /* ------------------------------------------------------------------ PNG */
 
 /* Write an 8-bit gray or 16-bit gray PNG atomically enough for a caller
- * that renames: writes exactly `path`. level = zlib level 0..9. */
+ * that renames: writes exactly `path`. level = deflate level 0..9. */
 int sf_png_write_gray8(const char *path, const uint8_t *px, int nx, int ny,
                        int level, sf_err *err);
 int sf_png_write_gray16(const char *path, const uint16_t *px, int nx, int ny,

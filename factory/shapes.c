@@ -343,8 +343,10 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
                 a2[labels[p + 2]]++;
                 a3[labels[p + 3]]++;
             }
-            for (; p < np; p++) area[labels[p]]++;
-            for (size_t l = 0; l < m; l++) area[l] += a1[l] + a2[l] + a3[l];
+            for (; p < np; p++)
+                area[labels[p]]++;
+            for (size_t l = 0; l < m; l++)
+                area[l] += a1[l] + a2[l] + a3[l];
         }
         int dropped = 0;
         for (int i = 0; i < n; i++) {

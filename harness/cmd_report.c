@@ -16,8 +16,8 @@
 const char *sf__git_commit(void);
 
 #define USAGE                                                                  \
-    "usage: synthfm report --results DB --out DIR [--runs RUN...]\n"          \
-    "           [--corpus DIR...] [--config FILE] [--paper DIR]\n"            \
+    "usage: synthfm report --results DB --out DIR [--runs RUN...]\n"           \
+    "           [--corpus DIR...] [--config FILE] [--paper DIR]\n"             \
     "           [--index FILE] [--data-root DIR] [--models DIR]\n"
 
 #define MAX_LIST 64
@@ -97,7 +97,8 @@ int hx_cmd_report(int argc, char **argv) {
             if (!has) return usage_error("missing value after", a);
             while (i + 1 < argc && argv[i + 1][0] != '-') {
                 int *n = is_runs ? &o.n_runs : &o.n_corpora;
-                if (*n == MAX_LIST) return usage_error("too many values for", a);
+                if (*n == MAX_LIST)
+                    return usage_error("too many values for", a);
                 (is_runs ? runs : corpora)[(*n)++] = argv[++i];
             }
             continue;
@@ -125,7 +126,8 @@ int hx_cmd_report(int argc, char **argv) {
     char msg[1200];
     hx_report_cfg *cfg = NULL;
     int rc;
-    if (!config && exists("reports/report.yaml")) config = "reports/report.yaml";
+    if (!config && exists("reports/report.yaml"))
+        config = "reports/report.yaml";
     if (config)
         rc = hx_report_cfg_load(config, &cfg, &err);
     else {
@@ -134,7 +136,8 @@ int hx_cmd_report(int argc, char **argv) {
                                  &err);
     }
     if (rc) {
-        fprintf(stderr, "synthfm report: %s\n", sf_err_text(&err, msg, sizeof msg));
+        fprintf(stderr, "synthfm report: %s\n",
+                sf_err_text(&err, msg, sizeof msg));
         return rc == SF_ECONFIG ? 2 : 1;
     }
     o.cfg = cfg;
@@ -143,7 +146,8 @@ int hx_cmd_report(int argc, char **argv) {
     rc = hx_report_write(&o, &err);
     hx_report_cfg_free(cfg);
     if (rc) {
-        fprintf(stderr, "synthfm report: %s\n", sf_err_text(&err, msg, sizeof msg));
+        fprintf(stderr, "synthfm report: %s\n",
+                sf_err_text(&err, msg, sizeof msg));
         return rc == SF_ECONFIG || rc == SF_EINVAL ? 2 : 1;
     }
     fprintf(stderr, "synthfm report: wrote %s\n",

@@ -29,7 +29,8 @@ int hx_file_sha256(const char *path, char hex[65], sf_err *err) {
     EVP_MD_CTX_free(ctx);
     fclose(f);
     if (!ok) return sf_err_set(err, SF_EIO, "%s: read error", path);
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return SF_OK;
 }
 
@@ -38,7 +39,8 @@ static int sha_text(const char *s, size_t n, char hex[65]) {
     unsigned int len = 0;
     if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL) || len != 32)
         return SF_ENOMEM;
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
     return SF_OK;
 }
 
@@ -71,9 +73,11 @@ static int is_dir(const char *p) {
 static const char *base_name(const char *p) {
     static char b[512];
     size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/') n--;
+    while (n > 1 && p[n - 1] == '/')
+        n--;
     size_t s = n;
-    while (s > 0 && p[s - 1] != '/') s--;
+    while (s > 0 && p[s - 1] != '/')
+        s--;
     snprintf(b, sizeof b, "%.*s", (int)(n - s), p + s);
     for (char *c = b; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
@@ -125,7 +129,10 @@ static int copy_file(const char *from, const char *to, sf_err *err) {
 /* Markdown table cell text: no '|' or newline. */
 static void md_cell(hx__buf *b, const char *s) {
     for (; *s; s++)
-        hx__buf_printf(b, "%s", *s == '|' ? "\\|" : *s == '\n' ? " " : (char[]){*s, 0});
+        hx__buf_printf(b, "%s",
+                       *s == '|'    ? "\\|"
+                       : *s == '\n' ? " "
+                                    : (char[]){*s, 0});
 }
 
 /* Training run: run.sqlite's key-values, corpora, checkpoint hashes. */
@@ -163,8 +170,9 @@ static void describe_run(const hx_scores *r, const char *dir, hx__buf *b) {
                            "SELECT role, dir, identity, n_samples FROM corpora",
                            -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
-            hx__buf_printf(b, "- corpus (%s): `%s`, identity sha256 `%s`, %lld "
-                              "samples\n",
+            hx__buf_printf(b,
+                           "- corpus (%s): `%s`, identity sha256 `%s`, %lld "
+                           "samples\n",
                            (const char *)sqlite3_column_text(st, 0),
                            (const char *)sqlite3_column_text(st, 1),
                            (const char *)sqlite3_column_text(st, 2),
@@ -201,7 +209,8 @@ static void describe_corpus(const char *dir, const char *fig_dir,
     char hex[65], from[4200], to[4400], name[600], msg[1200];
     hx__buf_printf(b, "\n### Corpus `%s`\n\n", dir);
     if (sf_corpus_open(dir, &c, &e) != SF_OK) {
-        hx__buf_printf(b, "- not readable: %s\n", sf_err_text(&e, msg, sizeof msg));
+        hx__buf_printf(b, "- not readable: %s\n",
+                       sf_err_text(&e, msg, sizeof msg));
         return;
     }
     const sf_corpus_info *in = sf_corpus_get_info(c);
@@ -271,7 +280,8 @@ static int write_text_file(const char *path, const hx__buf *b, sf_err *err) {
 static void csv_cell(hx__buf *b, const char *s, int last) {
     if (strpbrk(s, ",\"\n")) {
         hx__buf_printf(b, "\"");
-        for (; *s; s++) hx__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+        for (; *s; s++)
+            hx__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
         hx__buf_printf(b, "\"");
     } else
         hx__buf_printf(b, "%s", s);
@@ -288,8 +298,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     char path[4400], fig_dir[4200], pre[4200], hex[65], msg[1200];
     sf_err e;
     if (!o || !o->results || !o->out_dir || !o->cfg)
-        return sf_err_set(err, SF_EINVAL, "report: results, out and config "
-                                          "are required");
+        return sf_err_set(err, SF_EINVAL,
+                          "report: results, out and config "
+                          "are required");
     if (!is_file(o->results))
         return sf_err_set(err, SF_EIO, "%s: no such results database",
                           o->results);
@@ -327,8 +338,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     gmtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     hx__buf *b = &idx;
-    hx__buf_printf(b, "# synthfm report\n\nGenerated %s by synthfm %s (git "
-                      "`%s`).\n\n## Inputs\n\n",
+    hx__buf_printf(b,
+                   "# synthfm report\n\nGenerated %s by synthfm %s (git "
+                   "`%s`).\n\n## Inputs\n\n",
                    ts, SF_VERSION, o->git_commit ? o->git_commit : "unknown");
     if (hx_file_sha256(o->results, hex, &e)) snprintf(hex, sizeof hex, "?");
     hx__buf_printf(b,
@@ -342,17 +354,20 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     else {
         const char *d = hx_report_cfg_default_text();
         sha_text(d, strlen(d), hex);
-        hx__buf_printf(b, "- report config: built-in default (= "
-                          "reports/report.yaml, sha256 `%s`)\n",
+        hx__buf_printf(b,
+                       "- report config: built-in default (= "
+                       "reports/report.yaml, sha256 `%s`)\n",
                        hex);
     }
     if (have_paper)
-        hx__buf_printf(b, "- paper tables: `%s` (typed from arXiv "
-                          "2504.08177; see its README.md)\n",
+        hx__buf_printf(b,
+                       "- paper tables: `%s` (typed from arXiv "
+                       "2504.08177; see its README.md)\n",
                        o->paper_dir);
     else
-        hx__buf_printf(b, "- paper tables: **not found** (`%s`): the tables "
-                          "have no side-by-side columns' values\n",
+        hx__buf_printf(b,
+                       "- paper tables: **not found** (`%s`): the tables "
+                       "have no side-by-side columns' values\n",
                        o->paper_dir ? o->paper_dir : "none given");
 
     hx__buf_printf(b, "\n## Tables\n\nEach table's Markdown file ends with a "
@@ -364,8 +379,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         "Table 2: ablation (shape-only, boundary-only, both)",
         "Table 3: ALFI (microscopy), MedSAM vs SynthFM"};
     for (int t = 1; t <= 3; t++) {
-        hx__buf_printf(b, "- %s: [Markdown](%stable%d.md), [CSV](%stable%d.csv), "
-                          "[LaTeX](%stable%d.tex)",
+        hx__buf_printf(b,
+                       "- %s: [Markdown](%stable%d.md), [CSV](%stable%d.csv), "
+                       "[LaTeX](%stable%d.tex)",
                        tname[t], pre, t, pre, t, pre, t);
         if (t != 2)
             hx__buf_printf(b, ", [t-tests](%stable%d_tests.csv)", pre, t);
@@ -375,7 +391,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
 
     hx__buf_printf(b, "\n## Figures\n\n### Per-slice Dice by method and "
                       "prompt setting (cf. the paper's Figure 2)\n\n");
-    if (!n_box) hx__buf_printf(b, "No scores in the results database: no box plots.\n");
+    if (!n_box)
+        hx__buf_printf(b, "No scores in the results database: no box plots.\n");
     for (int i = 0; i < n_box; i++)
         hx__buf_printf(b, "![%s](%sfigures/%s)\n\n", box[i], pre, box[i]);
     hx__buf_printf(b, "### Training curves\n\n");
@@ -393,7 +410,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     }
 
     hx__buf_printf(b, "\n## Provenance\n\n### Evaluation runs\n\n");
-    if (!r->n_runs) hx__buf_printf(b, "None: the results database is empty.\n");
+    if (!r->n_runs)
+        hx__buf_printf(b, "None: the results database is empty.\n");
     else
         hx__buf_printf(b, "| run | method | kind | dataset | modality | "
                           "checkpoint (sha256) | model config sha256 | split "
@@ -410,7 +428,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         const hx__run *u = &r->runs[i];
         hx__buf_printf(b, "| %lld | ", u->run_id);
         md_cell(b, u->method);
-        hx__buf_printf(b, " | %s | %s | %s | ", u->kind, u->dataset, u->modality);
+        hx__buf_printf(b, " | %s | %s | %s | ", u->kind, u->dataset,
+                       u->modality);
         if (*u->ckpt_sha) {
             md_cell(b, u->ckpt_path);
             hx__buf_printf(b, " (`%.16s`)", u->ckpt_sha);
@@ -430,16 +449,18 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                        u->prompt_seed, u->git_commit, u->status, u->n_failures);
         char num[32];
         snprintf(num, sizeof num, "%lld", u->run_id);
-        const char *f1[] = {num,         u->method,     u->kind,
-                            u->ckpt_path, u->ckpt_sha,  u->mcfg_sha,
-                            u->import_dir, u->dataset,  u->modality,
-                            u->data_root, u->split_name, u->split_sha,
+        const char *f1[] = {num,           u->method,     u->kind,
+                            u->ckpt_path,  u->ckpt_sha,   u->mcfg_sha,
+                            u->import_dir, u->dataset,    u->modality,
+                            u->data_root,  u->split_name, u->split_sha,
                             u->settings};
-        for (int k = 0; k < 13; k++) csv_cell(&runs_csv, f1[k], 0);
+        for (int k = 0; k < 13; k++)
+            csv_cell(&runs_csv, f1[k], 0);
         snprintf(num, sizeof num, "%lld", u->prompt_seed);
         csv_cell(&runs_csv, num, 0);
         const char *f2[] = {u->git_commit, u->status, u->started, u->finished};
-        for (int k = 0; k < 4; k++) csv_cell(&runs_csv, f2[k], 0);
+        for (int k = 0; k < 4; k++)
+            csv_cell(&runs_csv, f2[k], 0);
         snprintf(num, sizeof num, "%lld", u->n_failures);
         csv_cell(&runs_csv, num, 0);
         csv_cell(&runs_csv, u->prov_json, 1);
@@ -450,18 +471,21 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
             md_cell(b, r->runs[i].prov_json);
             hx__buf_printf(b, "`\n");
         }
-    for (int i = 0; i < o->n_runs; i++) describe_run(r, o->runs[i], b);
+    for (int i = 0; i < o->n_runs; i++)
+        describe_run(r, o->runs[i], b);
     for (int i = 0; i < o->n_corpora; i++)
         describe_corpus(o->corpora[i], fig_dir, pre, b);
 
     /* Datasets and checkpoints. */
-    hx__buf_printf(b, "\n### Datasets (data root `%s`)\n\n| dataset | "
-                      "under the data root | evaluated runs (their data "
-                      "roots) |\n|---|---|---|\n",
+    hx__buf_printf(b,
+                   "\n### Datasets (data root `%s`)\n\n| dataset | "
+                   "under the data root | evaluated runs (their data "
+                   "roots) |\n|---|---|---|\n",
                    o->data_root ? o->data_root : "data");
     for (int i = 0; i < o->cfg->datasets.n; i++) {
         const char *d = o->cfg->datasets.v[i];
-        snprintf(path, sizeof path, "%s/%s", o->data_root ? o->data_root : "data", d);
+        snprintf(path, sizeof path, "%s/%s",
+                 o->data_root ? o->data_root : "data", d);
         hx__buf_printf(b, "| %s | %s | ", d,
                        is_dir(path) ? "present" : "**missing**");
         int nr = 0;
@@ -476,8 +500,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         for (int j = 0; j < k && !listed; j++)
             listed = !strcmp(r->runs[j].dataset, r->runs[k].dataset);
         if (!listed)
-            hx__buf_printf(b, "| %s | (not a listed dataset) | see the runs "
-                              "table (`%s`) |\n",
+            hx__buf_printf(b,
+                           "| %s | (not a listed dataset) | see the runs "
+                           "table (`%s`) |\n",
                            r->runs[k].dataset, r->runs[k].data_root);
     }
     if (o->models_root) {
@@ -497,12 +522,15 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     for (int i = 0; i < o->cfg->datasets.n; i++) {
         const char *d = o->cfg->datasets.v[i];
         int nr = 0;
-        for (int k = 0; k < r->n_runs; k++) nr += !strcmp(r->runs[k].dataset, d);
+        for (int k = 0; k < r->n_runs; k++)
+            nr += !strcmp(r->runs[k].dataset, d);
         if (!nr) {
-            snprintf(path, sizeof path, "%s/%s", o->data_root ? o->data_root : "data", d);
+            snprintf(path, sizeof path, "%s/%s",
+                     o->data_root ? o->data_root : "data", d);
             hx__buf_printf(b, "- dataset `%s`: %s\n", d,
-                           is_dir(path) ? "present but not evaluated"
-                                        : "not evaluated (missing under the data root)");
+                           is_dir(path)
+                               ? "present but not evaluated"
+                               : "not evaluated (missing under the data root)");
             n_missing++;
         }
     }
@@ -520,9 +548,10 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                 goto out;
             }
             if (hx__intern_find(&r->method, m) < 0) {
-                hx__buf_printf(b, "- method `%s`: no scores (no checkpoint or "
-                                  "imported masks evaluated); its table cells "
-                                  "read \"missing\"\n",
+                hx__buf_printf(b,
+                               "- method `%s`: no scores (no checkpoint or "
+                               "imported masks evaluated); its table cells "
+                               "read \"missing\"\n",
                                m);
                 n_missing++;
             }
@@ -536,13 +565,14 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
             n_missing++;
         }
     if (r->n_failures) {
-        hx__buf_printf(b, "- %d recorded failures (files or cases that could "
-                          "not be read or scored):\n",
+        hx__buf_printf(b,
+                       "- %d recorded failures (files or cases that could "
+                       "not be read or scored):\n",
                        r->n_failures);
         for (int i = 0; i < r->n_failures && i < 50; i++) {
-            hx__buf_printf(b, "  - run %lld, case `%s`, `%s`: ",
-                           r->failures[i].run_id, r->failures[i].case_id,
-                           r->failures[i].path);
+            hx__buf_printf(
+                b, "  - run %lld, case `%s`, `%s`: ", r->failures[i].run_id,
+                r->failures[i].case_id, r->failures[i].path);
             md_cell(b, r->failures[i].message);
             hx__buf_printf(b, "\n");
         }
@@ -551,8 +581,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                            r->n_failures - 50);
         n_missing++;
     }
-    if (!n_missing) hx__buf_printf(b, "Nothing: every configured dataset and "
-                                      "method has scores.\n");
+    if (!n_missing)
+        hx__buf_printf(b, "Nothing: every configured dataset and "
+                          "method has scores.\n");
 
     snprintf(path, sizeof path, "%s/runs.csv", o->out_dir);
     if ((rc = write_text_file(path, &runs_csv, err))) goto out;

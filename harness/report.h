@@ -62,7 +62,7 @@ void hx_report_cfg_free(hx_report_cfg *c);
  */
 typedef struct hx_scores hx_scores;
 int hx_scores_load(const char *db_path, const hx_report_cfg *cfg,
-                    hx_scores **out, sf_err *err);
+                   hx_scores **out, sf_err *err);
 void hx_scores_free(hx_scores *r);
 /* Number of dice_scores rows loaded. */
 size_t hx_scores_count(const hx_scores *r);
@@ -143,9 +143,9 @@ typedef struct hx_report_opts {
     int n_runs;
     const char *const *corpora; /* corpus folders (manifest.sqlite) */
     int n_corpora;
-    const char *data_root;    /* where datasets are looked for (data/) */
-    const char *models_root;  /* where checkpoints are looked for */
-    const char *git_commit;   /* of the synthfm build writing the report */
+    const char *data_root;   /* where datasets are looked for (data/) */
+    const char *models_root; /* where checkpoints are looked for */
+    const char *git_commit;  /* of the synthfm build writing the report */
 } hx_report_opts;
 
 /*

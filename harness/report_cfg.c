@@ -32,7 +32,8 @@ int hx__strs_find(const hx__strs *s, const char *v) {
 }
 
 void hx__strs_clear(hx__strs *s) {
-    for (int i = 0; i < s->n; i++) free(s->v[i]);
+    for (int i = 0; i < s->n; i++)
+        free(s->v[i]);
     free(s->v);
     memset(s, 0, sizeof *s);
 }
@@ -43,8 +44,8 @@ void hx__buf_printf(hx__buf *b, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
         size_t room = b->cap - b->len;
-        int k = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt,
-                          ap);
+        int k =
+            vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
         va_end(ap);
         if (k < 0) {
             b->oom = 1;
@@ -55,7 +56,8 @@ void hx__buf_printf(hx__buf *b, const char *fmt, ...) {
             return;
         }
         size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len <= (size_t)k) cap *= 2;
+        while (cap - b->len <= (size_t)k)
+            cap *= 2;
         char *ns = realloc(b->s, cap);
         if (!ns) {
             b->oom = 1;
@@ -73,13 +75,15 @@ void hx__buf_free(hx__buf *b) {
 
 static uint64_t str_hash(const char *s) { /* FNV-1a */
     uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
 }
 
 int hx__intern_find(const hx__intern *t, const char *s) {
     if (!t->n_slot) return -1;
-    for (size_t i = str_hash(s) & (t->n_slot - 1);; i = (i + 1) & (t->n_slot - 1)) {
+    for (size_t i = str_hash(s) & (t->n_slot - 1);;
+         i = (i + 1) & (t->n_slot - 1)) {
         int id = t->slot[i];
         if (id < 0) return -1;
         if (!strcmp(t->s.v[id], s)) return id;
@@ -93,10 +97,12 @@ int hx__intern_id(hx__intern *t, const char *s) {
         size_t n = t->n_slot ? 2 * t->n_slot : 64;
         int *ns = malloc(n * sizeof *ns);
         if (!ns) return SF_ENOMEM;
-        for (size_t i = 0; i < n; i++) ns[i] = -1;
+        for (size_t i = 0; i < n; i++)
+            ns[i] = -1;
         for (int k = 0; k < t->s.n; k++) {
             size_t i = str_hash(t->s.v[k]) & (n - 1);
-            while (ns[i] >= 0) i = (i + 1) & (n - 1);
+            while (ns[i] >= 0)
+                i = (i + 1) & (n - 1);
             ns[i] = k;
         }
         free(t->slot);
@@ -106,7 +112,8 @@ int hx__intern_id(hx__intern *t, const char *s) {
     if (hx__strs_push(&t->s, s)) return SF_ENOMEM;
     id = t->s.n - 1;
     size_t i = str_hash(s) & (t->n_slot - 1);
-    while (t->slot[i] >= 0) i = (i + 1) & (t->n_slot - 1);
+    while (t->slot[i] >= 0)
+        i = (i + 1) & (t->n_slot - 1);
     t->slot[i] = id;
     return id;
 }
@@ -126,14 +133,20 @@ const char *hx__cfg_map(const hx__strs *keys, const hx__strs *vals,
 /* ---------------------------------------------------------------- config */
 
 static const char default_text[] =
-    "# reports/report.yaml - what `synthfm report` (and `make report`) puts in\n"
-    "# Tables 1-3. Method and structure names are those of the results database\n"
-    "# (the `method` column of schemas/results.sql's runs table, the `structure`\n"
-    "# column of its slices table). The built-in default of `synthfm report` is\n"
+    "# reports/report.yaml - what `synthfm report` (and `make report`) puts "
+    "in\n"
+    "# Tables 1-3. Method and structure names are those of the results "
+    "database\n"
+    "# (the `method` column of schemas/results.sql's runs table, the "
+    "`structure`\n"
+    "# column of its slices table). The built-in default of `synthfm report` "
+    "is\n"
     "# this file (harness/report_cfg.c; a test keeps the two equal).\n"
     "\n"
-    "# The methods whose significance is tested: each against the best and the\n"
-    "# next-best *other* method of a table row (paired t-test on per-slice Dice,\n"
+    "# The methods whose significance is tested: each against the best and "
+    "the\n"
+    "# next-best *other* method of a table row (paired t-test on per-slice "
+    "Dice,\n"
     "# pairs matched by dataset, case, slice, structure and setting).\n"
     "ours: [SynthFM, SynthFM-tiny]\n"
     "\n"
@@ -146,7 +159,8 @@ static const char default_text[] =
     "modalities: [CT, MR, US, synthetic]\n"
     "\n"
     "# DB method name -> the paper's method key (reports/paper/README.md) for\n"
-    "# the side-by-side columns. A method without an entry has no paper column.\n"
+    "# the side-by-side columns. A method without an entry has no paper "
+    "column.\n"
     "paper_methods:\n"
     "  UnSAM: unsam\n"
     "  SAM: sam\n"
@@ -168,9 +182,11 @@ static const char default_text[] =
     "  left_ventricle: lv_endocardium\n"
     "\n"
     "# Modalities whose structures are pooled into one table row (modality ->\n"
-    "# row name): the synthetic OOD split's structures are per-image instances\n"
+    "# row name): the synthetic OOD split's structures are per-image "
+    "instances\n"
     "# ('instance_3' of one image has nothing to do with another's), so they\n"
-    "# form one row. Slices stay paired exactly: the instance joins the case key.\n"
+    "# form one row. Slices stay paired exactly: the instance joins the case "
+    "key.\n"
     "pooled:\n"
     "  synthetic: instances\n"
     "\n"
@@ -196,20 +212,23 @@ static const char default_text[] =
     "\n"
     "# Datasets whose presence under the data root (data/<name>/) the report\n"
     "# lists (issue 6's names).\n"
-    "datasets: [amos-ct, amos-mr, chaos-ct, chaos-mr, totalseg-ct, totalseg-mr,\n"
+    "datasets: [amos-ct, amos-mr, chaos-ct, chaos-mr, totalseg-ct, "
+    "totalseg-mr,\n"
     "           camus, hc18, fh-ps-aop, alfi]\n";
 
-const char *hx_report_cfg_default_text(void) { return default_text; }
+const char *hx_report_cfg_default_text(void) {
+    return default_text;
+}
 
 void hx_report_cfg_free(hx_report_cfg *c) {
     if (!c) return;
-    hx__strs *all[] = {&c->ours,       &c->settings,    &c->modalities,
-                       &c->datasets,   &c->pm_db,       &c->pm_paper,
-                       &c->st_db,      &c->st_name,     &c->t1_methods,
-                       &c->t2_settings, &c->t3_methods, &c->variant[0],
-                       &c->variant[1], &c->variant[2],
-                       &c->pool_mod,   &c->pool_name};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++) hx__strs_clear(all[i]);
+    hx__strs *all[] = {
+        &c->ours,       &c->settings,    &c->modalities, &c->datasets,
+        &c->pm_db,      &c->pm_paper,    &c->st_db,      &c->st_name,
+        &c->t1_methods, &c->t2_settings, &c->t3_methods, &c->variant[0],
+        &c->variant[1], &c->variant[2],  &c->pool_mod,   &c->pool_name};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        hx__strs_clear(all[i]);
     free(c->t3_dataset);
     free(c);
 }
@@ -228,7 +247,7 @@ static int bad(walk *w, const yaml_node_t *n, const char *key,
 
 static const char *scalar(const yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
-                                             : NULL;
+                                            : NULL;
 }
 
 /* A sequence of scalars (or one scalar) into s, replacing what was there. */
@@ -251,8 +270,8 @@ static int get_list(walk *w, const yaml_node_t *n, const char *key,
 }
 
 /* A mapping of scalar -> scalar. */
-static int get_map(walk *w, const yaml_node_t *n, const char *key,
-                   hx__strs *ks, hx__strs *vs) {
+static int get_map(walk *w, const yaml_node_t *n, const char *key, hx__strs *ks,
+                   hx__strs *vs) {
     hx__strs_clear(ks);
     hx__strs_clear(vs);
     if (n->type != YAML_MAPPING_NODE)

@@ -16,17 +16,17 @@ typedef struct hx__strs {
     int n, cap;
 } hx__strs;
 
-int hx__strs_push(hx__strs *s, const char *v);   /* 0 or SF_ENOMEM */
+int hx__strs_push(hx__strs *s, const char *v);       /* 0 or SF_ENOMEM */
 int hx__strs_find(const hx__strs *s, const char *v); /* index or -1 */
 void hx__strs_clear(hx__strs *s);
 
 struct hx_report_cfg {
     hx__strs ours, settings, modalities, datasets;
-    hx__strs pm_db, pm_paper;   /* paper_methods: db name -> paper key */
-    hx__strs st_db, st_name;    /* structures: db name -> table name */
+    hx__strs pm_db, pm_paper;     /* paper_methods: db name -> paper key */
+    hx__strs st_db, st_name;      /* structures: db name -> table name */
     hx__strs pool_mod, pool_name; /* pooled: modality -> one row name */
     hx__strs t1_methods, t2_settings, t3_methods;
-    hx__strs variant[3];        /* shape, boundary, both */
+    hx__strs variant[3]; /* shape, boundary, both */
     char *t3_dataset;
 };
 
@@ -46,7 +46,7 @@ typedef struct hx__intern {
     int *slot; /* -1 empty */
     size_t n_slot;
 } hx__intern;
-int hx__intern_id(hx__intern *t, const char *s); /* id, or SF_ENOMEM */
+int hx__intern_id(hx__intern *t, const char *s);         /* id, or SF_ENOMEM */
 int hx__intern_find(const hx__intern *t, const char *s); /* id or -1 */
 void hx__intern_free(hx__intern *t);
 

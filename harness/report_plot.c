@@ -14,15 +14,16 @@
 #include <string.h>
 
 void hx_strings_free(char **v, int n) {
-    for (int i = 0; v && i < n; i++) free(v[i]);
+    for (int i = 0; v && i < n; i++)
+        free(v[i]);
     free(v);
 }
 
 /* Method colours (colour-blind safe, Okabe-Ito), cycled. */
-static const double palette[][3] = {
-    {0.00, 0.45, 0.70}, {0.90, 0.62, 0.00}, {0.00, 0.62, 0.45},
-    {0.80, 0.47, 0.65}, {0.34, 0.71, 0.91}, {0.84, 0.37, 0.00},
-    {0.94, 0.89, 0.26}, {0.35, 0.35, 0.35}};
+static const double palette[][3] = {{0.00, 0.45, 0.70}, {0.90, 0.62, 0.00},
+                                    {0.00, 0.62, 0.45}, {0.80, 0.47, 0.65},
+                                    {0.34, 0.71, 0.91}, {0.84, 0.37, 0.00},
+                                    {0.94, 0.89, 0.26}, {0.35, 0.35, 0.35}};
 #define N_PALETTE (int)(sizeof palette / sizeof *palette)
 
 typedef struct canvas {
@@ -83,7 +84,7 @@ static double nice_step(double range, int n) {
 
 /* Plot frame: axes box, horizontal grid and y labels for [y0, y1]. */
 typedef struct frame {
-    double x, y, w, h; /* pixels */
+    double x, y, w, h;     /* pixels */
     double x0, x1, y0, y1; /* data */
 } frame;
 
@@ -229,7 +230,8 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
     canvas c = {0};
     const hx__row *w0 = &r->rows[b];
     int nm = r->method.s.n, ns = r->setting.s.n;
-    unsigned char *has_m = calloc((size_t)nm, 1), *has_s = calloc((size_t)ns, 1);
+    unsigned char *has_m = calloc((size_t)nm, 1),
+                  *has_s = calloc((size_t)ns, 1);
     int *morder = malloc((size_t)nm * sizeof *morder),
         *sorder = malloc((size_t)ns * sizeof *sorder);
     double *v = malloc((e - b) * sizeof *v);
@@ -237,7 +239,8 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
         goto out;
     }
-    for (size_t i = b; i < e; i++) has_m[r->rows[i].method] = has_s[r->rows[i].setting] = 1;
+    for (size_t i = b; i < e; i++)
+        has_m[r->rows[i].method] = has_s[r->rows[i].setting] = 1;
     /* Order: settings as configured, then the rest; methods by table 1's
      * configured order, then by name. */
     int kS = 0, kM = 0;
@@ -262,7 +265,8 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         if (has_m[me] == 1) morder[kM++] = me;
     for (int i = first_rest; i < kM; i++) /* by name */
         for (int j = i + 1; j < kM; j++)
-            if (strcmp(r->method.s.v[morder[j]], r->method.s.v[morder[i]]) < 0) {
+            if (strcmp(r->method.s.v[morder[j]], r->method.s.v[morder[i]]) <
+                0) {
                 int t = morder[i];
                 morder[i] = morder[j];
                 morder[j] = t;
@@ -473,7 +477,8 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
         vd[ne++] = sqlite3_column_double(st, 1);
     }
     if (!n) {
-        rc = sf_err_set(err, SF_EFORMAT, "%s: no training steps recorded", path);
+        rc =
+            sf_err_set(err, SF_EFORMAT, "%s: no training steps recorded", path);
         goto out;
     }
     int W = 820, H = 600;
@@ -486,8 +491,10 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
     double lmax = 0;
     for (size_t i = 0; i < n; i++)
         if (isfinite(loss[i]) && loss[i] > lmax) lmax = loss[i];
-    frame f1 = {70, 58, W - 70 - 24, 262, step[0], step[n - 1] > step[0] ? step[n - 1] : step[0] + 1,
-                0, lmax > 0 ? lmax * 1.05 : 1};
+    frame f1 = {70,          58,
+                W - 70 - 24, 262,
+                step[0],     step[n - 1] > step[0] ? step[n - 1] : step[0] + 1,
+                0,           lmax > 0 ? lmax * 1.05 : 1};
     if (lmax <= 1) f1.y1 = 1;
     draw_frame(cr, &f1, "loss", "%.2f");
     cairo_set_source_rgb(cr, 0, 0, 0);
@@ -539,7 +546,8 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
     text(cr, f1.x, f1.y - 7, 11, 0, buf);
 
     /* validation Dice per epoch */
-    frame f2 = {70, 398, W - 70 - 24, 142, 0.5, ne ? ep[ne - 1] + 0.5 : 1.5, 0, 1};
+    frame f2 = {70, 398, W - 70 - 24, 142, 0.5, ne ? ep[ne - 1] + 0.5 : 1.5,
+                0,  1};
     if (ne) f2.x0 = ep[0] - 0.5;
     draw_frame(cr, &f2, "val. Dice", "%.1f");
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
@@ -566,8 +574,8 @@ int hx_plot_training_curve(const char *run_dir, const char *png_path,
         }
         cairo_stroke(cr);
         for (size_t i = 0; i < ne; i++) {
-            cairo_arc(cr, fx(&f2, ep[i]), fy(&f2, vd[i]), i == best ? 5.5 : 3, 0,
-                      2 * M_PI);
+            cairo_arc(cr, fx(&f2, ep[i]), fy(&f2, vd[i]), i == best ? 5.5 : 3,
+                      0, 2 * M_PI);
             cairo_fill(cr);
         }
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);

@@ -54,15 +54,17 @@ void hx_scores_free(hx_scores *r) {
     if (!r) return;
     hx__intern *all[] = {&r->modality, &r->structure, &r->setting,
                          &r->method,   &r->dataset,   &r->case_id};
-    for (int i = 0; i < 6; i++) hx__intern_free(all[i]);
+    for (int i = 0; i < 6; i++)
+        hx__intern_free(all[i]);
     for (int i = 0; i < r->n_runs; i++) {
         hx__run *u = &r->runs[i];
-        char *f[] = {u->method,    u->kind,       u->ckpt_path, u->ckpt_sha,
-                     u->mcfg_sha,  u->import_dir, u->dataset,   u->modality,
-                     u->data_root, u->split_name, u->split_sha, u->settings,
-                     u->git_commit, u->prov_json, u->status,    u->started,
+        char *f[] = {u->method,     u->kind,       u->ckpt_path, u->ckpt_sha,
+                     u->mcfg_sha,   u->import_dir, u->dataset,   u->modality,
+                     u->data_root,  u->split_name, u->split_sha, u->settings,
+                     u->git_commit, u->prov_json,  u->status,    u->started,
                      u->finished};
-        for (size_t k = 0; k < sizeof f / sizeof *f; k++) free(f[k]);
+        for (size_t k = 0; k < sizeof f / sizeof *f; k++)
+            free(f[k]);
     }
     for (int i = 0; i < r->n_failures; i++) {
         free(r->failures[i].case_id);
@@ -76,7 +78,9 @@ void hx_scores_free(hx_scores *r) {
     free(r);
 }
 
-size_t hx_scores_count(const hx_scores *r) { return r ? r->n_rows : 0; }
+size_t hx_scores_count(const hx_scores *r) {
+    return r ? r->n_rows : 0;
+}
 
 static int db_fail(sqlite3 *db, const char *path, sf_err *err) {
     return sf_err_set(err, SF_EDB, "%s: %s", path,
@@ -84,7 +88,7 @@ static int db_fail(sqlite3 *db, const char *path, sf_err *err) {
 }
 
 int hx_scores_load(const char *db_path, const hx_report_cfg *cfg,
-                    hx_scores **out, sf_err *err) {
+                   hx_scores **out, sf_err *err) {
     int rc = SF_OK;
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
@@ -92,7 +96,8 @@ int hx_scores_load(const char *db_path, const hx_report_cfg *cfg,
     size_t cap = 0;
     if (!db_path || !cfg || !out)
         return sf_err_set(err, SF_EINVAL, "hx_scores_load: NULL argument");
-    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+        SQLITE_OK) {
         rc = db_fail(db, db_path, err);
         goto out;
     }
@@ -200,9 +205,9 @@ int hx_scores_load(const char *db_path, const hx_report_cfg *cfg,
         hx__run *u = &r->runs[r->n_runs++];
         memset(u, 0, sizeof *u);
         u->run_id = sqlite3_column_int64(st, 0);
-        char **f[] = {&u->method,    &u->kind,       &u->ckpt_path,
-                      &u->ckpt_sha,  &u->mcfg_sha,   &u->import_dir,
-                      &u->dataset,   &u->modality,   &u->data_root,
+        char **f[] = {&u->method,     &u->kind,      &u->ckpt_path,
+                      &u->ckpt_sha,   &u->mcfg_sha,  &u->import_dir,
+                      &u->dataset,    &u->modality,  &u->data_root,
                       &u->split_name, &u->split_sha, &u->settings};
         for (int i = 0; i < 12; i++)
             if (!(*f[i] = dup_col(st, 1 + i))) goto oom;
@@ -260,8 +265,8 @@ out:
 /* ---------------------------------------------------------------- paper */
 
 typedef struct prow {
-    char *k[3]; /* t1: modality, structure, method; t2: modality, variant;
-                   t3: structure, method */
+    char *k[3];       /* t1: modality, structure, method; t2: modality, variant;
+                         t3: structure, method */
     char setting[16]; /* "P,N" */
     double dice;
 } prow;
@@ -275,7 +280,8 @@ void hx_paper_free(hx_paper *p) {
     if (!p) return;
     for (int t = 1; t <= 3; t++) {
         for (int i = 0; i < p->n[t]; i++)
-            for (int k = 0; k < 3; k++) free(p->t[t][i].k[k]);
+            for (int k = 0; k < 3; k++)
+                free(p->t[t][i].k[k]);
         free(p->t[t]);
     }
     free(p);
@@ -306,8 +312,7 @@ static int paper_table(hx_paper *p, const char *dir, int t, sf_err *err) {
         double v = m == nk + 2 ? strtod(fld[nk + 1], &end) : NAN;
         int pp, nn, used = 0;
         if (m != nk + 2 || !end || *end || !(v >= 0 && v <= 100) ||
-            sscanf(fld[nk], "%d+%d%n", &pp, &nn, &used) != 2 ||
-            fld[nk][used]) {
+            sscanf(fld[nk], "%d+%d%n", &pp, &nn, &used) != 2 || fld[nk][used]) {
             rc = sf_err_at(err, SF_EFORMAT, path, ln, 0,
                            "expected %d names, a setting P+N and a Dice in "
                            "[0, 100]",
@@ -342,7 +347,8 @@ int hx_paper_load(const char *dir, hx_paper **out, sf_err *err) {
     hx_paper *p = calloc(1, sizeof *p);
     if (!p) return sf_err_set(err, SF_ENOMEM, "out of memory");
     int rc = SF_OK;
-    for (int t = 1; t <= 3 && !rc; t++) rc = paper_table(p, dir, t, err);
+    for (int t = 1; t <= 3 && !rc; t++)
+        rc = paper_table(p, dir, t, err);
     if (rc) {
         hx_paper_free(p);
         return rc;
@@ -401,7 +407,8 @@ static size_t lower(const hx_scores *r, int mo, int st, int se, int me) {
         const hx__row *w = &r->rows[mid];
         const int v[4] = {w->modality, w->structure, w->setting, w->method};
         int c = 0;
-        for (int i = 0; i < 4 && !c; i++) c = (v[i] > k[i]) - (v[i] < k[i]);
+        for (int i = 0; i < 4 && !c; i++)
+            c = (v[i] > k[i]) - (v[i] < k[i]);
         if (c < 0)
             lo = mid + 1;
         else
@@ -419,7 +426,8 @@ static int collect(const hx_scores *r, int mo, int st, int se, int me,
     if (st < 0 || se < 0 || me < 0) return SF_OK;
     size_t cap = 0;
     double sum = 0;
-    for (int m = mo < 0 ? 0 : mo; m < (mo < 0 ? r->modality.s.n : mo + 1); m++) {
+    for (int m = mo < 0 ? 0 : mo; m < (mo < 0 ? r->modality.s.n : mo + 1);
+         m++) {
         for (size_t i = lower(r, m, st, se, me);
              i < r->n_rows && r->rows[i].modality == m &&
              r->rows[i].structure == st && r->rows[i].setting == se &&
@@ -528,7 +536,13 @@ static void tex_text(FILE *f, const char *s) {
     }
     for (; *s; s++) {
         switch (*s) {
-        case '_': case '&': case '%': case '#': case '$': case '{': case '}':
+        case '_':
+        case '&':
+        case '%':
+        case '#':
+        case '$':
+        case '{':
+        case '}':
             fputc('\\', f);
             fputc(*s, f);
             break;
@@ -548,7 +562,8 @@ static void grid_md(const grid *g, const char *title, FILE *f) {
         fputs(" |", f);
     }
     fputs("\n|", f);
-    for (int c = 0; c < g->ncol; c++) fputs(g->right[c] ? "---:|" : "---|", f);
+    for (int c = 0; c < g->ncol; c++)
+        fputs(g->right[c] ? "---:|" : "---|", f);
     fputc('\n', f);
     for (int i = 0; i < g->cell.n; i++) {
         if (i % g->ncol == 0) fputc('|', f);
@@ -565,7 +580,8 @@ static void grid_tex(const grid *g, const char *title, FILE *f) {
     fputs("% ", f);
     fputs(title, f);
     fputs("\n\\begin{tabular}{", f);
-    for (int c = 0; c < g->ncol; c++) fputc(g->right[c] ? 'r' : 'l', f);
+    for (int c = 0; c < g->ncol; c++)
+        fputc(g->right[c] ? 'r' : 'l', f);
     fputs("}\n\\hline\n", f);
     for (int c = 0; c < g->ncol; c++) {
         tex_text(f, g->head.v[c]);
@@ -584,7 +600,8 @@ static void grid_tex(const grid *g, const char *title, FILE *f) {
 static void csv_field(hx__buf *b, const char *s, int last) {
     if (strpbrk(s, ",\"\n")) {
         hx__buf_printf(b, "\"");
-        for (; *s; s++) hx__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+        for (; *s; s++)
+            hx__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
         hx__buf_printf(b, "\"");
     } else
         hx__buf_printf(b, "%s", s);
@@ -606,8 +623,10 @@ static int append_rest(hx__strs *out, const hx__intern *have,
     for (int i = 0; i < have->s.n && !rc; i++)
         if (keep[i] && hx__strs_find(out, have->s.v[i]) < 0)
             rc = hx__strs_push(&extra, have->s.v[i]);
-    if (!rc && extra.n) qsort(extra.v, (size_t)extra.n, sizeof *extra.v, cmp_str);
-    for (int i = 0; i < extra.n && !rc; i++) rc = hx__strs_push(out, extra.v[i]);
+    if (!rc && extra.n)
+        qsort(extra.v, (size_t)extra.n, sizeof *extra.v, cmp_str);
+    for (int i = 0; i < extra.n && !rc; i++)
+        rc = hx__strs_push(out, extra.v[i]);
     hx__strs_clear(&extra);
     return rc;
 }
@@ -729,7 +748,8 @@ static void legend(const hx_scores *r, const hx__strs *methods, int scope,
                                    u->split_name, u->split_sha);
                 else
                     hx__buf_printf(b, "; no fixed split (every case found)");
-                hx__buf_printf(b, "; settings %s, prompt seed %lld; git `%.12s`",
+                hx__buf_printf(b,
+                               "; settings %s, prompt seed %lld; git `%.12s`",
                                u->settings, u->prompt_seed, u->git_commit);
                 if (*u->prov_json && strcmp(u->prov_json, "{}"))
                     hx__buf_printf(b, "; provenance `%s`", u->prov_json);
@@ -769,8 +789,8 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
     char buf[512];
     if (seen_make(r, scope, -1, &all)) goto out;
     /* Columns: configured methods, then the others with scores. */
-    if (copy_strs(&methods, scope == SCOPE_T1 ? &cfg->t1_methods
-                                              : &cfg->t3_methods) ||
+    if (copy_strs(&methods,
+                  scope == SCOPE_T1 ? &cfg->t1_methods : &cfg->t3_methods) ||
         append_rest(&methods, &r->method, all.me))
         goto out;
     if (copy_strs(&settings, &cfg->settings) ||
@@ -778,8 +798,8 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
         goto out;
     for (int m = 0; m < methods.n; m++) {
         int me = hx__intern_find(&r->method, methods.v[m]);
-        if (hx__strs_find(&cfg->ours, methods.v[m]) >= 0 && me >= 0 && all.me[me] &&
-            hx__strs_push(&ours, methods.v[m]))
+        if (hx__strs_find(&cfg->ours, methods.v[m]) >= 0 && me >= 0 &&
+            all.me[me] && hx__strs_push(&ours, methods.v[m]))
             goto out;
     }
     /* Row groups. */
@@ -830,11 +850,13 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
         snprintf(buf, sizeof buf, "%s vs 2nd other", ours.v[o]);
         if (grid_col(g, buf, 0)) goto out;
     }
-    hx__buf_printf(&t->csv, "%s,structure,setting,method,dice,n,paper,diff,"
-                            "best,status,datasets\n",
+    hx__buf_printf(&t->csv,
+                   "%s,structure,setting,method,dice,n,paper,diff,"
+                   "best,status,datasets\n",
                    scope == SCOPE_T1 ? "modality" : "dataset");
-    hx__buf_printf(&t->tests, "%s,structure,setting,ours,rank,other,ours_dice,"
-                              "other_dice,n_pairs,t,df,p,status,mark\n",
+    hx__buf_printf(&t->tests,
+                   "%s,structure,setting,ours,rank,other,ours_dice,"
+                   "other_dice,n_pairs,t,df,p,status,mark\n",
                    scope == SCOPE_T1 ? "modality" : "dataset");
     if (!(cells = calloc((size_t)methods.n + 1, sizeof *cells))) goto out;
 
@@ -981,9 +1003,11 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                         int has_tp = tt.status == HX_TTEST_OK ||
                                      tt.status == HX_TTEST_ZERO_VAR ||
                                      tt.status == HX_TTEST_ZERO_VAR_ZERO_MEAN;
-                        num_or_empty(&t->tests, has_tp ? tt.t : NAN, "%.17g", 0);
+                        num_or_empty(&t->tests, has_tp ? tt.t : NAN, "%.17g",
+                                     0);
                         hx__buf_printf(&t->tests, "%d,", (int)tt.df);
-                        num_or_empty(&t->tests, has_tp ? tt.p : NAN, "%.17g", 0);
+                        num_or_empty(&t->tests, has_tp ? tt.p : NAN, "%.17g",
+                                     0);
                         hx__buf_printf(&t->tests, "%s,%s\n",
                                        hx_ttest_status_name(tt.status),
                                        hx_sig_mark(&tt));
@@ -1016,8 +1040,9 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                        "table%d_tests.csv.\n\n",
                        scope);
     else
-        hx__buf_printf(nb, "Tests: none of the methods listed as ours (%s) "
-                           "has scores here.\n\n",
+        hx__buf_printf(nb,
+                       "Tests: none of the methods listed as ours (%s) "
+                       "has scores here.\n\n",
                        cfg->ours.n ? cfg->ours.v[0] : "none configured");
     for (int m = 0; m < methods.n; m++) {
         int me = hx__intern_find(&r->method, methods.v[m]);
@@ -1030,7 +1055,8 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
     rc = SF_OK;
 out:
     if (rc == SF_ENOMEM) sf_err_set(err, rc, "tables: out of memory");
-    for (int m = 0; cells && m < methods.n; m++) free(cells[m].idx);
+    for (int m = 0; cells && m < methods.n; m++)
+        free(cells[m].idx);
     free(cells);
     seen_free(&all);
     hx__strs_clear(&groups);
@@ -1233,11 +1259,11 @@ int hx_table_write(const hx_scores *r, const hx_paper *paper, int table,
         return sf_err_set(err, SF_EINVAL, "hx_table_write: bad arguments");
     tbl t;
     memset(&t, 0, sizeof t);
-    int rc = table == HX_TABLE2 ? table_ablation(r, paper, &t, err)
-                                : table_methods(r, paper,
-                                                table == HX_TABLE1 ? SCOPE_T1
-                                                                   : SCOPE_T3,
-                                                &t, err);
+    int rc =
+        table == HX_TABLE2
+            ? table_ablation(r, paper, &t, err)
+            : table_methods(r, paper, table == HX_TABLE1 ? SCOPE_T1 : SCOPE_T3,
+                            &t, err);
     if (!rc) {
         if (fmt == HX_FMT_MD)
             grid_md(&t.g, t.title, f);
@@ -1247,7 +1273,8 @@ int hx_table_write(const hx_scores *r, const hx_paper *paper, int table,
             fputs(t.csv.s ? t.csv.s : "", f);
         else
             fputs(t.tests.s ? t.tests.s : "", f);
-        if (ferror(f)) rc = sf_err_set(err, SF_EIO, "table %d: write error", table);
+        if (ferror(f))
+            rc = sf_err_set(err, SF_EIO, "table %d: write error", table);
     }
     tbl_free(&t);
     return rc;

@@ -24,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include <ATen/autocast_mode.h>
+
 #include "sam.h"
 
 using torch::Tensor;
@@ -72,6 +74,7 @@ struct TrainConfig {
   int val_instances_per_image = 4;
   int val_max_images = 0; // 0 = all
   int device = SAM_DEVICE_CPU;
+  int bf16 = 0; // precision: bf16 (CUDA autocast) or fp32
   int threads = 0;
 };
 
@@ -337,6 +340,13 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
         rc = bad("at least one positive click (lo >= 1)");
     } else if (!strcmp(key, "n_neg")) {
       rc = range(&c.n_neg_lo, &c.n_neg_hi);
+    } else if (!strcmp(key, "precision")) {
+      if (s && !strcmp(s, "fp32"))
+        c.bf16 = 0;
+      else if (s && !strcmp(s, "bf16"))
+        c.bf16 = 1;
+      else
+        rc = bad("fp32 or bf16");
     } else if (!strcmp(key, "device")) {
       int dv = sam_device_parse(s);
       if (dv < 0)
@@ -389,6 +399,7 @@ std::string config_yaml(const TrainConfig& c) {
     << "\nval_instances_per_image: " << c.val_instances_per_image
     << "\nval_max_images: " << c.val_max_images
     << "\ndevice: " << (c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu")
+    << "\nprecision: " << (c.bf16 ? "bf16" : "fp32")
     << "\nthreads: " << c.threads << "\n";
   return o.str();
 }
@@ -651,6 +662,28 @@ double cosine_lr(const TrainConfig& c, long step, long total) {
   return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1.0 + std::cos(M_PI * t));
 }
 
+// CUDA autocast to bfloat16 for the forward pass while alive (precision:
+// bf16); off() ends it before the loss and the backward pass.
+struct Autocast {
+  bool on;
+  explicit Autocast(bool enable) : on(enable) {
+    if (on) {
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    }
+  }
+  void off() {
+    if (on) {
+      at::autocast::set_enabled(false);
+      at::autocast::clear_cache();
+      on = false;
+    }
+  }
+  ~Autocast() {
+    off();
+  }
+};
+
 struct Trainer {
   TrainConfig cfg;
   std::string out;
@@ -810,6 +843,7 @@ struct Trainer {
     std::unique_ptr<float, decltype(&free)> hold(buf, &free);
     auto& net = sam::net(model);
     int64_t S = mc.image_size;
+    Autocast ac(cfg.bf16 != 0); // forward in bf16 on CUDA, loss in fp32
     Tensor emb;
     if (cached) {
       if (!emb_cache[size_t(idx)].defined()) {
@@ -854,8 +888,10 @@ struct Trainer {
         pe.first,
         pe.second,
         cfg.multimask != 0);
+    ac.off();
     // (K, M, H, W) logits at the original size
-    Tensor up = net->postprocess_masks(dec.first, in_h, in_w, l.ny, l.nx);
+    Tensor up = net->postprocess_masks(
+        dec.first.to(torch::kFloat), in_h, in_w, l.ny, l.nx);
     Tensor gt = torch::from_blob(masks.data(), {Kb, l.ny, l.nx}, torch::kUInt8)
                     .to(torch::kFloat)
                     .to(dev());
@@ -1124,6 +1160,12 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
           o->out_dir);
   }
   TrainConfig& c = t->cfg;
+  if (c.bf16 && c.device != SAM_DEVICE_CUDA)
+    return sf_err_set(
+        err,
+        SF_ECONFIG,
+        "precision: bf16 is mixed precision on a GPU: it needs device cuda "
+        "(--device cuda)");
   if (c.threads > 0)
     sam_set_num_threads(c.threads);
   blas_single_thread();

@@ -18,8 +18,8 @@
 #include "sf_int.h"
 
 typedef struct rate {
-    double pairs_s;   /* wall clock */
-    double cpu_ms;    /* CPU time (user + system, all threads) per pair */
+    double pairs_s; /* wall clock */
+    double cpu_ms;  /* CPU time (user + system, all threads) per pair */
 } rate;
 
 static double cpu_s(void) {
@@ -29,7 +29,8 @@ static double cpu_s(void) {
            (double)u.ru_stime.tv_sec + 1e-6 * (double)u.ru_stime.tv_usec;
 }
 
-static rate pairs_per_s(const sf_config *c, int threads, int write, uint64_t count) {
+static rate pairs_per_s(const sf_config *c, int threads, int write,
+                        uint64_t count) {
     char dir[] = "/tmp/sf_bench_XXXXXX";
     rate r = {-1, -1};
     if (write && !mkdtemp(dir)) return r;
@@ -99,25 +100,30 @@ int main(void) {
     int quick = getenv("BENCH_QUICK") && atoi(getenv("BENCH_QUICK"));
     double la[3] = {0, 0, 0};
     if (getloadavg(la, 3) < 0) la[0] = la[1] = la[2] = -1;
-    printf("factory throughput, %dx%d, %llu samples per figure, %d cores, load average"
+    printf("factory throughput, %dx%d, %llu samples per figure, %d cores, load "
+           "average"
            " %.2f %.2f %.2f\n",
-           c.image_size, c.image_size, (unsigned long long)count, all, la[0], la[1], la[2]);
+           c.image_size, c.image_size, (unsigned long long)count, all, la[0],
+           la[1], la[2]);
     printf("wall pairs/s [CPU ms per pair, all threads]\n");
     printf("%-9s %18s %18s %18s %18s\n", "mode", "gen 1 thr", "gen all thr",
            "+png 1 thr", "+png all thr");
     for (int mode = 0; mode < 3; mode++) {
         if (quick && mode != SF_MODE_BOTH) continue;
         c.mode = mode;
-        rate r[4] = {pairs_per_s(&c, 1, 0, count), pairs_per_s(&c, all, 0, count),
-                     pairs_per_s(&c, 1, 1, count), pairs_per_s(&c, all, 1, count)};
+        rate r[4] = {
+            pairs_per_s(&c, 1, 0, count), pairs_per_s(&c, all, 0, count),
+            pairs_per_s(&c, 1, 1, count), pairs_per_s(&c, all, 1, count)};
         printf("%-9s", sf_mode_name(mode));
-        for (int k = 0; k < 4; k++) printf(" %9.1f [%5.1f]", r[k].pairs_s, r[k].cpu_ms);
+        for (int k = 0; k < 4; k++)
+            printf(" %9.1f [%5.1f]", r[k].pairs_s, r[k].cpu_ms);
         printf("\n");
         if (mode == SF_MODE_BOTH) {
             /* the CPU-bound estimate for an idle machine */
             double cg = r[1].cpu_ms > r[0].cpu_ms ? r[1].cpu_ms : r[0].cpu_ms;
             double cw = r[3].cpu_ms > r[2].cpu_ms ? r[3].cpu_ms : r[2].cpu_ms;
-            printf("%-9s idle-machine estimate, %d threads (cores x 1000 / CPU ms per pair,"
+            printf("%-9s idle-machine estimate, %d threads (cores x 1000 / CPU "
+                   "ms per pair,"
                    " the larger of the two): gen %.1f, +png %.1f pairs/s\n",
                    "", all, all * 1000.0 / cg, all * 1000.0 / cw);
         }

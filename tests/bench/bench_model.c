@@ -226,7 +226,7 @@ static int train_child(void) {
         train_case(tmp, "vit_b 1024 frozen encoder + cache",
                    "model: vit_b\nfreeze_image_encoder: true\n", tr1k, va1k,
                    12, 4);
-        train_case(tmp, "vit_b 1024 full", "model: vit_b\n", tr1k, va1k, 4,
+        train_case(tmp, "vit_b 1024 full", "model: vit_b\n", tr1k, va1k, 3,
                    1);
     }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault injection (issue 8, point 4): generation and merge survive SIGKILL
+# Fault injection (issue 8, point 4): generation, merge and eval survive SIGKILL
 # at random points, a full disk and a read-only output folder: each stops
 # with a clear error (exit 1, the path named), and a rerun completes with
 # the corpus byte for byte equal to an undisturbed run (every file, the
@@ -87,7 +87,7 @@ MNT=$T/mnt; mkdir -p "$MNT"
 ref_kb=$(du -sk "$T/ref" | cut -f1)
 DISK_KB=$((ref_kb / 2))  # the disk holds half the corpus
 if mount -t tmpfs -o size=${DISK_KB}k tmpfs "$MNT" 2>/dev/null; then
-    trap 'umount "$MNT" 2>/dev/null; rm -rf "$T"' EXIT
+    trap 'umount "$MNT" 2>/dev/null || true; rm -rf "$T"' EXIT
     mounted=1
 else
     mounted=0
@@ -134,5 +134,46 @@ else
     mkdir -p "$T/ro"; chmod 755 "$T/ro"; chmod 755 "$T"
     expect_exit 1 setpriv --reuid=65534 --regid=65534 --clear-groups "$SYNTHFM" generate --out "$T/ro/c" "${GEN[@]}"
     grep -q "$T/ro/c" "$T/err" || fail "read-only: output not named: $(cat "$T/err")"
+fi
+# ------------------------------------------ 4. SIGKILL, eval (real data)
+# Each case is one transaction: a killed eval keeps finished cases, the
+# rerun scores the rest; the result rows equal an undisturbed run's, each
+# once (predictions counted: nothing duplicated).
+RD=$SHARED/realdata/totalsegmentator
+if [ -f "$RD/example_ct_sm.nii.gz" ] && [ -f schemas/splits/totalseg-ct-realdata.yaml ]; then
+    RD=$(cd "$RD" && pwd)
+    mkdir -p "$T/ts/example_ct_sm"
+    ln -s "$RD/example_ct_sm.nii.gz" "$T/ts/example_ct_sm/ct.nii.gz"
+    ln -s "$RD/example_seg_fast" "$T/ts/example_ct_sm/segmentations"
+    EV=(eval --dataset totalseg-ct --data-root "$T/ts" --method classical
+        --split schemas/splits/totalseg-ct-realdata.yaml)
+    rows() { sqlite3 "$1" "SELECT method, dataset, modality, case_id, slice_index, structure,
+        setting, printf('%.9f', dice) FROM dice_scores ORDER BY 1, 2, 3, 4, 5, 6, 7"; }
+    t0=$(date +%s%N)
+    expect_exit 0 "$SYNTHFM" "${EV[@]}" --out "$T/ev_ref.sqlite"
+    t1=$(date +%s%N)
+    ev_ms=$(( (t1 - t0) / 1000000 ))
+    for round in 1 2 3; do
+        ms=$(( RANDOM % ev_ms ))
+        "$SYNTHFM" "${EV[@]}" --out "$T/ev.sqlite" >/dev/null 2>&1 &
+        pid=$!
+        sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+        kill -9 "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    expect_exit 0 "$SYNTHFM" "${EV[@]}" --out "$T/ev.sqlite"
+    rows "$T/ev_ref.sqlite" >"$T/ev_ref.rows"; rows "$T/ev.sqlite" >"$T/ev.rows"
+    [ -s "$T/ev_ref.rows" ] || fail "eval: the undisturbed run has no rows"
+    cmp -s "$T/ev_ref.rows" "$T/ev.rows" || { diff "$T/ev_ref.rows" "$T/ev.rows" | head -5; fail "eval after SIGKILL: rows differ"; }
+    [ "$(sqlite3 "$T/ev.sqlite" "SELECT count(*) FROM predictions")" = \
+      "$(sqlite3 "$T/ev_ref.sqlite" "SELECT count(*) FROM predictions")" ] || fail "eval after SIGKILL: predictions duplicated or lost"
+    # A read-only results folder: a clear error naming it.
+    if [ "${mounted:-0}" -eq 1 ] && mount -t tmpfs -o size=4m,ro tmpfs "$MNT" 2>/dev/null; then
+        expect_exit 1 "$SYNTHFM" "${EV[@]}" --out "$MNT/r.sqlite"
+        grep -q "$MNT/r.sqlite" "$T/err" || fail "eval read-only: output not named: $(cat "$T/err")"
+        umount "$MNT"
+    fi
+else
+    echo "eval: $RD absent, eval fault injection not run"
 fi
 echo "faults: ok"

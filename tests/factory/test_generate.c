@@ -139,13 +139,16 @@ Test(generate, png_round_trip) {
 }
 
 /* The definition, by brute force: two full scans. */
-static void stats_reference(const uint16_t *lab, int nx, int ny, int k, sf_instance *in) {
-    double *sx = calloc((size_t)k, sizeof *sx), *sy = calloc((size_t)k, sizeof *sy);
+static void stats_reference(const uint16_t *lab, int nx, int ny, int k,
+                            sf_instance *in) {
+    double *sx = calloc((size_t)k, sizeof *sx),
+           *sy = calloc((size_t)k, sizeof *sy);
     double *best = calloc((size_t)k, sizeof *best);
     for (int l = 0; l < k; l++) {
         memset(&in[l], 0, sizeof in[l]);
         in[l].label = l + 1;
-        in[l].bbox[0] = nx, in[l].bbox[1] = ny, in[l].bbox[2] = in[l].bbox[3] = -1;
+        in[l].bbox[0] = nx, in[l].bbox[1] = ny,
+        in[l].bbox[2] = in[l].bbox[3] = -1;
         in[l].interior[0] = in[l].interior[1] = -1;
         best[l] = INFINITY;
     }
@@ -169,7 +172,8 @@ static void stats_reference(const uint16_t *lab, int nx, int ny, int k, sf_insta
         for (int x = 0; x < nx; x++) {
             int l = lab[(size_t)y * nx + x];
             if (!l || l > k) continue;
-            double dx = x - in[l - 1].centroid[0], dy = y - in[l - 1].centroid[1];
+            double dx = x - in[l - 1].centroid[0],
+                   dy = y - in[l - 1].centroid[1];
             double d2 = dx * dx + dy * dy;
             if (d2 < best[l - 1]) {
                 best[l - 1] = d2;
@@ -180,7 +184,8 @@ static void stats_reference(const uint16_t *lab, int nx, int ny, int k, sf_insta
     free(sx), free(sy), free(best);
 }
 
-static void expect_stats_match(const uint16_t *lab, int nx, int ny, int k, const char *what) {
+static void expect_stats_match(const uint16_t *lab, int nx, int ny, int k,
+                               const char *what) {
     sf_instance *got = NULL, *want = calloc((size_t)k, sizeof *want);
     cr_assert_eq(sf__instance_stats(lab, nx, ny, k, &got), SF_OK);
     stats_reference(lab, nx, ny, k, want);
@@ -188,10 +193,13 @@ static void expect_stats_match(const uint16_t *lab, int nx, int ny, int k, const
         const sf_instance *a = &got[l], *b = &want[l];
         cr_expect(a->label == b->label && a->area == b->area &&
                       !memcmp(a->bbox, b->bbox, sizeof a->bbox) &&
-                      a->centroid[0] == b->centroid[0] && a->centroid[1] == b->centroid[1] &&
-                      a->interior[0] == b->interior[0] && a->interior[1] == b->interior[1],
-                  "%s: label %d: area %ld/%ld interior (%d,%d)/(%d,%d)", what, l + 1, a->area,
-                  b->area, a->interior[0], a->interior[1], b->interior[0], b->interior[1]);
+                      a->centroid[0] == b->centroid[0] &&
+                      a->centroid[1] == b->centroid[1] &&
+                      a->interior[0] == b->interior[0] &&
+                      a->interior[1] == b->interior[1],
+                  "%s: label %d: area %ld/%ld interior (%d,%d)/(%d,%d)", what,
+                  l + 1, a->area, b->area, a->interior[0], a->interior[1],
+                  b->interior[0], b->interior[1]);
     }
     free(got);
     free(want);
@@ -207,12 +215,12 @@ Test(generate, instance_stats_match_full_scan) {
         for (int x = 0; x < N; x++) {
             double dx = x - 40.3, dy = y - 50.0, r = sqrt(dx * dx + dy * dy);
             uint16_t v = 0;
-            if (r > 20 && r < 26) v = 1;                       /* ring */
-            if (r < 6 && x > 36) v = 2;                        /* half disc */
-            if (x >= 80 && (y == 10 || y == 90)) v = 3;        /* two bars: tie */
-            if (x == 5 && y == 5) v = 5;                       /* one pixel */
-            if (y > 80 && x < 30 && (x + y) % 7 == 0) v = 6;   /* scattered */
-            if (x > 90 && y < 5) v = 9;                        /* above k */
+            if (r > 20 && r < 26) v = 1;                     /* ring */
+            if (r < 6 && x > 36) v = 2;                      /* half disc */
+            if (x >= 80 && (y == 10 || y == 90)) v = 3;      /* two bars: tie */
+            if (x == 5 && y == 5) v = 5;                     /* one pixel */
+            if (y > 80 && x < 30 && (x + y) % 7 == 0) v = 6; /* scattered */
+            if (x > 90 && y < 5) v = 9;                      /* above k */
             lab[(size_t)y * N + x] = v;
         }
     expect_stats_match(lab, N, N, 7, "synthetic"); /* 4 and 7 absent */
@@ -238,43 +246,55 @@ Test(generate, png_writer_round_trip_kinds_sizes_levels) {
     cr_assert(fd >= 0);
     close(fd);
     /* 600 x 300: several RLE blocks, runs across their borders */
-    static const int sz[][2] = {{1, 1}, {1, 7}, {7, 1}, {33, 17}, {257, 3}, {64, 64}, {600, 300}};
+    static const int sz[][2] = {{1, 1},   {1, 7},   {7, 1},    {33, 17},
+                                {257, 3}, {64, 64}, {600, 300}};
     sf_err e = {0};
     uint32_t h = 12345;
     for (size_t t = 0; t < sizeof sz / sizeof sz[0]; t++)
         for (int level = 0; level <= 9; level++)
-            for (int noisy = 0; noisy < 3; noisy++) { /* runs of 5, noise, long runs */
+            for (int noisy = 0; noisy < 3;
+                 noisy++) { /* runs of 5, noise, long runs */
                 int nx = sz[t][0], ny = sz[t][1];
                 size_t n = (size_t)nx * ny;
                 uint16_t *l16 = malloc(2 * n);
                 uint8_t *g8 = malloc(n), *rgb = malloc(3 * n);
                 for (size_t i = 0; i < 3 * n; i++) {
                     h = h * 1664525u + 1013904223u;
-                    uint32_t v = noisy == 1 ? h >> 8
-                                 : (uint32_t)(noisy ? i / 5000 : i / 5 % 3 + i / 7000) * 40503u;
+                    uint32_t v =
+                        noisy == 1 ? h >> 8
+                                   : (uint32_t)(noisy ? i / 5000
+                                                      : i / 5 % 3 + i / 7000) *
+                                         40503u;
                     if (i < n) l16[i] = (uint16_t)v, g8[i] = (uint8_t)(v >> 3);
                     rgb[i] = (uint8_t)(v >> 5);
                 }
                 uint16_t *b16 = NULL;
                 uint8_t *b8 = NULL, *brgb = NULL;
                 int mx = 0, my = 0;
-                cr_assert_eq(sf_png_write_gray16(path, l16, nx, ny, level, &e), SF_OK);
-                cr_assert_eq(sf_png_read_gray16(path, &b16, &mx, &my, &e), SF_OK, "%s", e.msg);
+                cr_assert_eq(sf_png_write_gray16(path, l16, nx, ny, level, &e),
+                             SF_OK);
+                cr_assert_eq(sf_png_read_gray16(path, &b16, &mx, &my, &e),
+                             SF_OK, "%s", e.msg);
                 cr_expect(mx == nx && my == ny && !memcmp(b16, l16, 2 * n),
                           "gray16 %dx%d level %d", nx, ny, level);
-                cr_assert_eq(sf_png_write_gray8(path, g8, nx, ny, level, &e), SF_OK);
-                cr_assert_eq(sf_png_read_gray8(path, &b8, &mx, &my, &e), SF_OK, "%s", e.msg);
-                cr_expect(mx == nx && my == ny && !memcmp(b8, g8, n), "gray8 %dx%d level %d",
-                          nx, ny, level);
-                cr_assert_eq(sf_png_write_rgb8(path, rgb, nx, ny, level, &e), SF_OK);
-                cr_assert_eq(sf_png_read_rgb8(path, &brgb, &mx, &my, &e), SF_OK, "%s", e.msg);
+                cr_assert_eq(sf_png_write_gray8(path, g8, nx, ny, level, &e),
+                             SF_OK);
+                cr_assert_eq(sf_png_read_gray8(path, &b8, &mx, &my, &e), SF_OK,
+                             "%s", e.msg);
+                cr_expect(mx == nx && my == ny && !memcmp(b8, g8, n),
+                          "gray8 %dx%d level %d", nx, ny, level);
+                cr_assert_eq(sf_png_write_rgb8(path, rgb, nx, ny, level, &e),
+                             SF_OK);
+                cr_assert_eq(sf_png_read_rgb8(path, &brgb, &mx, &my, &e), SF_OK,
+                             "%s", e.msg);
                 cr_expect(mx == nx && my == ny && !memcmp(brgb, rgb, 3 * n),
                           "rgb8 %dx%d level %d", nx, ny, level);
                 free(b16), free(b8), free(brgb), free(l16), free(g8), free(rgb);
             }
     /* a flipped bit in the IDAT data fails the CRC: a clear error */
     uint8_t img[16 * 16];
-    for (int i = 0; i < 256; i++) img[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 256; i++)
+        img[i] = (uint8_t)(i * 7);
     cr_assert_eq(sf_png_write_gray8(path, img, 16, 16, 1, &e), SF_OK);
     size_t n = 0;
     char *all = read_all(path, &n);
@@ -290,7 +310,9 @@ Test(generate, png_writer_round_trip_kinds_sizes_levels) {
     uint8_t *png = NULL;
     size_t pn = 0;
     cr_expect_eq(sf__png_encode(img, 0, 16, 8, 1, 1, &png, &pn, &e), SF_EINVAL);
-    cr_expect_eq(sf__png_encode(img, 16, 16, 8, 1, 10, &png, &pn, &e), SF_EINVAL);
-    cr_expect_eq(sf__png_encode(img, 16, 16, 4, 1, 1, &png, &pn, &e), SF_EINVAL);
+    cr_expect_eq(sf__png_encode(img, 16, 16, 8, 1, 10, &png, &pn, &e),
+                 SF_EINVAL);
+    cr_expect_eq(sf__png_encode(img, 16, 16, 4, 1, 1, &png, &pn, &e),
+                 SF_EINVAL);
     unlink(path);
 }

@@ -66,8 +66,8 @@ static void add_score(sqlite3 *db, int run, const char *dataset,
         "INSERT INTO predictions (run_id, slice_id, setting, dice, status) "
         "SELECT %d, slice_id, %Q, %.17g, 'ok' FROM slices WHERE dataset = %Q "
         "AND case_id = %Q AND slice_index = %d AND structure = %Q",
-        dataset, case_id, z, structure, run, setting, dice, dataset, case_id,
-        z, structure);
+        dataset, case_id, z, structure, run, setting, dice, dataset, case_id, z,
+        structure);
     exec(db, q);
     sqlite3_free(q);
 }
@@ -142,8 +142,8 @@ static void fixture_open(fixture *fx) {
                  SF_OK, "%s", err.msg);
     cr_assert_eq(hx_scores_load(fx->db, fx->cfg, &fx->r, &err), SF_OK, "%s",
                  err.msg);
-    cr_assert_eq(hx_paper_load("reports/paper", &fx->paper, &err), SF_OK,
-                 "%s", err.msg);
+    cr_assert_eq(hx_paper_load("reports/paper", &fx->paper, &err), SF_OK, "%s",
+                 err.msg);
 }
 
 static void fixture_close(fixture *fx) {
@@ -162,8 +162,8 @@ static char *table(fixture *fx, int t, int fmt) {
     sf_err err;
     FILE *f = open_memstream(&buf, &n);
     cr_assert_not_null(f);
-    cr_assert_eq(hx_table_write(fx->r, fx->paper, t, fmt, f, &err), SF_OK,
-                 "%s", err.msg);
+    cr_assert_eq(hx_table_write(fx->r, fx->paper, t, fmt, f, &err), SF_OK, "%s",
+                 err.msg);
     fclose(f);
     return buf;
 }
@@ -224,11 +224,12 @@ Test(report, table1_markdown_cells_bold_marks_paper) {
                 "50.00 | 83.78 | -33.78 | missing | SAM: zero_var, n=2 (ours "
                 "lower) | \xe2\x80\x94 |");
     /* A paper row without any scores: every cell of ours missing. */
-    expect_line(md, "| MR | spleen | 3+3 ",
-                "| MR | spleen | 3+3 | missing | 27.52 | \xe2\x80\x94 | missing "
-                "| 76.50 | \xe2\x80\x94 | missing | 88.57 | \xe2\x80\x94 | "
-                "missing | 86.87 | \xe2\x80\x94 | missing | \xe2\x80\x94 | "
-                "\xe2\x80\x94 |");
+    expect_line(
+        md, "| MR | spleen | 3+3 ",
+        "| MR | spleen | 3+3 | missing | 27.52 | \xe2\x80\x94 | missing "
+        "| 76.50 | \xe2\x80\x94 | missing | 88.57 | \xe2\x80\x94 | "
+        "missing | 86.87 | \xe2\x80\x94 | missing | \xe2\x80\x94 | "
+        "\xe2\x80\x94 |");
     /* 19 structures x 4 settings, no microscopy rows, no NaN, no 0.00. */
     int rows = 0;
     for (const char *s = md; (s = strstr(s, "\n| ")); s++)
@@ -270,8 +271,9 @@ Test(report, table1_csv_and_tests_csv) {
     /* d = 0.10, 0.25, 0.10, -0.05: t = 0.1 / (sqrt(0.015) / 2) */
     double t, p;
     int df;
-    cr_assert_eq(sscanf(l, "CT,liver,1+0,SynthFM,1,SAM 2,75.0000,65.0000,4,"
-                           "%lf,%d,%lf,ok,",
+    cr_assert_eq(sscanf(l,
+                        "CT,liver,1+0,SynthFM,1,SAM 2,75.0000,65.0000,4,"
+                        "%lf,%d,%lf,ok,",
                         &t, &df, &p),
                  3, "%s", l);
     cr_expect_float_eq(t, 0.1 / (sqrt(0.015) / 2), 1e-9);
@@ -297,11 +299,12 @@ Test(report, table1_latex) {
                 "CT & liver & 1+0 & missing & 40.17 & -- & 52.50 & 49.74 & "
                 "+2.76 & 65.00 & 45.45 & +19.55 & \\textbf{75.00} & 73.83 & "
                 "+1.17 & missing & SAM 2: p=0.2 n.s. & SAM: p=0.014 * \\\\");
-    expect_line(tex, "CT & kidney\\_left & 1+0 ",
-                "CT & kidney\\_left & 1+0 & missing & 27.46 & -- & "
-                "\\textbf{80.00} & 80.72 & -0.72 & missing & 61.44 & -- & 50.00 "
-                "& 83.78 & -33.78 & missing & SAM: zero\\_var, n=2 (ours lower) "
-                "& -- \\\\");
+    expect_line(
+        tex, "CT & kidney\\_left & 1+0 ",
+        "CT & kidney\\_left & 1+0 & missing & 27.46 & -- & "
+        "\\textbf{80.00} & 80.72 & -0.72 & missing & 61.44 & -- & 50.00 "
+        "& 83.78 & -33.78 & missing & SAM: zero\\_var, n=2 (ours lower) "
+        "& -- \\\\");
     free(tex);
     fixture_close(&fx);
 }
@@ -326,8 +329,7 @@ Test(report, table2_ablation_variants) {
     char *csv = table(&fx, HX_TABLE2, HX_FMT_CSV);
     expect_line(csv, "CT,both,SynthFM,1+0,",
                 "CT,both,SynthFM,1+0,62.5000,2,8,64.29,-1.7900,1,ok");
-    expect_line(csv, "CT,shape,",
-                "CT,shape,,1+0,,0,8,64.09,,0,missing");
+    expect_line(csv, "CT,shape,", "CT,shape,,1+0,,0,8,64.09,,0,missing");
     free(csv);
     fixture_close(&fx);
 }
@@ -492,14 +494,16 @@ Test(report, training_curve_from_run_sqlite) {
     exec(db, "BEGIN");
     for (int s = 0; s < 400; s++) {
         char q[200];
-        snprintf(q, sizeof q, "INSERT INTO steps VALUES (%d, %d, %.6f, 1e-4, 0)",
-                 s, s / 100, 0.9 * exp(-s / 150.0) + 0.05 * ((s * 7919) % 13) / 13.0);
+        snprintf(q, sizeof q,
+                 "INSERT INTO steps VALUES (%d, %d, %.6f, 1e-4, 0)", s, s / 100,
+                 0.9 * exp(-s / 150.0) + 0.05 * ((s * 7919) % 13) / 13.0);
         exec(db, q);
     }
     for (int e = 1; e <= 4; e++) {
         char q[200];
-        snprintf(q, sizeof q, "INSERT INTO epochs VALUES (%d, %d, %.3f, 40, 0.5, 0)",
-                 e, e * 100, 0.3 + 0.1 * e - 0.05 * (e == 4));
+        snprintf(q, sizeof q,
+                 "INSERT INTO epochs VALUES (%d, %d, %.3f, 40, 0.5, 0)", e,
+                 e * 100, 0.3 + 0.1 * e - 0.05 * (e == 4));
         exec(db, q);
     }
     exec(db, "COMMIT");
@@ -531,11 +535,13 @@ Test(report, report_folder_with_index_and_provenance) {
     o.n_runs = 1;
     sf_err err;
     cr_assert_eq(hx_report_write(&o, &err), SF_OK, "%s", err.msg);
-    const char *files[] = {"table1.md", "table1.csv", "table1.tex",
-                           "table1_tests.csv", "table2.md", "table2.csv",
-                           "table2.tex", "table3.md", "table3.csv", "table3.tex",
-                           "table3_tests.csv", "runs.csv", "index.md",
-                           "figures/box_CT_liver.png"};
+    const char *files[] = {"table1.md",        "table1.csv",
+                           "table1.tex",       "table1_tests.csv",
+                           "table2.md",        "table2.csv",
+                           "table2.tex",       "table3.md",
+                           "table3.csv",       "table3.tex",
+                           "table3_tests.csv", "runs.csv",
+                           "index.md",         "figures/box_CT_liver.png"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", out, files[i]);

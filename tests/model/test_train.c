@@ -317,6 +317,12 @@ Test(train, bad_inputs_leave_no_run) {
     cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_ECONFIG);
     write_config(g_cfg, "n_pos: [0, 2]\n");
     cr_assert_eq(sam_train_config_check(g_cfg, &e), SF_ECONFIG);
+    write_config(g_cfg, "precision: fp16\n");
+    cr_assert_eq(sam_train_config_check(g_cfg, &e), SF_ECONFIG);
+    /* bf16 is CUDA mixed precision: refused on the CPU, before RUN */
+    write_config(g_cfg, "precision: bf16\n");
+    cr_assert_eq(train(g_cfg, run, 0, 0, NULL, &r, &e), SF_ECONFIG);
+    cr_assert(strstr(e.msg, "cuda"), "%s", e.msg);
     cr_assert(!file_exists(run, ""), "run dir created on a config error");
     /* missing corpus */
     write_config(g_cfg, NULL);
