@@ -213,22 +213,23 @@ int hx_cmd_eval(int argc, char **argv) {
         return rc == SF_EINVAL || rc == SF_ECONFIG ? 2 : 1;
     }
     double rate = st.seconds > 0 ? st.n_units / st.seconds : 0;
+    char mean[32] = "n/a"; /* no scored row: no mean, never a 0 */
+    if (st.n_ok_total > 0) snprintf(mean, sizeof mean, "%.4f", st.mean_dice);
     fprintf(stderr,
             "synthfm eval: %s on %s: %ld cases (%ld failed), %ld slices "
             "(slice x structure), %ld predictions (%ld reused, %ld failed), "
-            "mean Dice %.4f over %ld rows, %.1f s, %.2f slices/s -> %s\n",
+            "mean Dice %s over %ld rows, %.1f s, %.2f slices/s -> %s\n",
             o.method_name ? o.method_name : method, dataset, st.n_cases,
             st.n_cases_failed, st.n_units, st.n_predictions, st.n_reused,
-            st.n_failed, st.mean_dice, st.n_ok_total, st.seconds, rate,
-            o.out_db);
+            st.n_failed, mean, st.n_ok_total, st.seconds, rate, o.out_db);
     printf("{\"run_id\":%ld,\"dataset\":\"%s\",\"cases\":%ld,"
            "\"cases_failed\":%ld,\"slices\":%ld,\"predictions\":%ld,"
-           "\"reused\":%ld,\"failed\":%ld,\"mean_dice\":%.6f,\"rows\":%ld,"
+           "\"reused\":%ld,\"failed\":%ld,\"mean_dice\":%s,\"rows\":%ld,"
            "\"seconds\":%.3f,\"model_seconds\":%.3f,\"slices_per_s\":%.3f,"
            "\"fixed_split\":%s}\n",
            st.run_id, dataset, st.n_cases, st.n_cases_failed, st.n_units,
-           st.n_predictions, st.n_reused, st.n_failed, st.mean_dice,
-           st.n_ok_total, st.seconds, st.model_seconds, rate,
+           st.n_predictions, st.n_reused, st.n_failed,
+           st.n_ok_total > 0 ? mean : "null", st.n_ok_total, st.seconds, st.model_seconds, rate,
            st.fixed_split ? "true" : "false");
     return st.n_cases_failed || st.n_failed ? 1 : 0;
 }
