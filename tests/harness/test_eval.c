@@ -623,3 +623,79 @@ Test(datasets, missing_layouts_name_the_folder) {
                  SF_EIO);
     cr_expect(strstr(err.msg, "absent") != NULL, "%s", err.msg);
 }
+
+/* CHAOS layout from the real DICOM series: one ground-truth PNG per
+ * DICOM file (file-name order), made from that file's own pixels (HU >
+ * 100 -> 255). After loading, every slice's mask must equal the same
+ * threshold of the canonical volume's slice: each PNG landed on its own
+ * DICOM file's slice, in the same orientation. */
+Test(datasets, chaos_png_slices_follow_their_dicom_files) {
+    const char *real = realdata();
+    char src[PATH_MAX];
+    char rel[700];
+    snprintf(rel, sizeof rel, "%s/totalsegmentator/example_ct_dicom", real);
+    cr_assert_not_null(realpath(rel, src));
+    mkdir(P("chaos"), 0755);
+    mkdir(P("chaos/Train_Sets"), 0755);
+    mkdir(P("chaos/Train_Sets/CT"), 0755);
+    mkdir(P("chaos/Train_Sets/CT/1"), 0755);
+    mkdir(P("chaos/Train_Sets/CT/1/DICOM_anon"), 0755);
+    mkdir(P("chaos/Train_Sets/CT/1/Ground"), 0755);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "ls '%s' | sort", src);
+    FILE *ls = popen(cmd, "r");
+    cr_assert_not_null(ls);
+    char name[512];
+    int k = 0;
+    while (fgets(name, sizeof name, ls)) {
+        name[strcspn(name, "\n")] = '\0';
+        char a[PATH_MAX + 600], b[1024];
+        snprintf(a, sizeof a, "%s/%s", src, name);
+        snprintf(b, sizeof b, "%s/chaos/Train_Sets/CT/1/DICOM_anon/%s", g_dir,
+                 name);
+        cr_assert_eq(symlink(a, b), 0);
+        hx_volume *one = NULL;
+        sf_err err;
+        cr_assert_eq(hx_volume_read(a, &one, &err), SF_OK, "%s", err.msg);
+        size_t n = (size_t)one->nx * one->ny;
+        uint8_t *m = malloc(n);
+        for (size_t i = 0; i < n; i++) m[i] = one->data[i] > 100 ? 255 : 0;
+        snprintf(b, sizeof b, "%s/chaos/Train_Sets/CT/1/Ground/gt_%03d.png",
+                 g_dir, k++);
+        cr_assert_eq(sf_png_write_gray8(b, m, one->nx, one->ny, 1, NULL),
+                     SF_OK);
+        free(m);
+        hx_volume_free(one);
+    }
+    pclose(ls);
+    cr_assert_eq(k, 20);
+    const hx_dataset_ops *ds = hx_dataset_by_name("chaos-ct");
+    hx_case_list l;
+    sf_err err;
+    cr_assert_eq(hx_dataset_list(ds, P("chaos"), &l, &err), SF_OK, "%s",
+                 err.msg);
+    cr_assert_eq(l.n, 1);
+    hx_case_data *d = NULL;
+    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s",
+                 err.msg);
+    hx_volume *v = NULL;
+    cr_assert_eq(hx_volume_read(P("chaos/Train_Sets/CT/1/DICOM_anon"), &v,
+                                &err),
+                 SF_OK, "%s", err.msg);
+    cr_assert_eq(hx_volume_canonical(v, &err), SF_OK);
+    cr_assert_eq(d->nz, v->nz);
+    size_t nxy = (size_t)d->nx * d->ny;
+    uint8_t *m = malloc(nxy);
+    long wrong = 0, on = 0;
+    for (int z = 0; z < d->nz; z++) {
+        on += hx_case_mask(d, z, 0, m);
+        for (size_t i = 0; i < nxy; i++)
+            wrong += m[i] != (v->data[(size_t)z * nxy + i] > 100);
+    }
+    cr_expect_gt(on, 1000);
+    cr_expect_eq(wrong, 0, "%ld voxels on the wrong slice", wrong);
+    free(m);
+    hx_volume_free(v);
+    hx_case_data_free(d);
+    hx_case_list_free(&l);
+}
