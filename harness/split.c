@@ -213,7 +213,9 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
             char **dst = key[0] == 's'   ? &s->name
                          : key[0] == 'd' && key[1] == 'a' ? &s->dataset
                                                           : &s->description;
-            if (!scalar(v))
+            if (*dst)
+                rc = yerr(&y, k, key, "duplicate key");
+            else if (!scalar(v))
                 rc = yerr(&y, v, key, "expected a string");
             else if (!(*dst = xstrdup(scalar(v))))
                 rc = SF_ENOMEM;
