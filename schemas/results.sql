@@ -98,3 +98,24 @@ FROM predictions p
 JOIN runs r   ON r.run_id = p.run_id
 JOIN slices s ON s.slice_id = p.slice_id
 WHERE p.status = 'ok';
+
+-- Case-level Dice (issue 6): the slices of a case pooled, 2 sum|A n B| /
+-- (sum|A| + sum|B|) over every scored slice of (run, case, structure,
+-- setting). |A n B| of one slice is recovered exactly from its Dice:
+-- dice = 2I / (P + G)  =>  I = dice * (P + G) / 2, an integer well inside
+-- double precision, rounded.
+CREATE VIEW IF NOT EXISTS case_dice_scores AS
+SELECT r.method    AS method,
+       s.dataset   AS dataset,
+       r.modality  AS modality,
+       s.case_id   AS case_id,
+       s.structure AS structure,
+       p.setting   AS setting,
+       count(*)    AS n_slices,
+       2.0 * sum(round(p.dice * (p.pred_pixels + s.gt_pixels) / 2.0))
+           / (sum(p.pred_pixels) + sum(s.gt_pixels)) AS dice
+FROM predictions p
+JOIN runs r   ON r.run_id = p.run_id
+JOIN slices s ON s.slice_id = p.slice_id
+WHERE p.status = 'ok'
+GROUP BY p.run_id, s.dataset, s.case_id, s.structure, p.setting;

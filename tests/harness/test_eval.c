@@ -699,3 +699,37 @@ Test(datasets, chaos_png_slices_follow_their_dicom_files) {
     hx_case_data_free(d);
     hx_case_list_free(&l);
 }
+
+/* Case-level Dice pools the overlap counts of a case's slices (not the mean
+ * of slice Dice): slice 1 |A|=10 |B|=20 |AnB|=5, slice 2 |A|=0 |B|=10 ->
+ * 2*5 / (10 + 30) = 0.25, where the mean of slice Dice would be 1/6. */
+Test(eval, case_level_dice_pools_overlaps) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, hx_results_schema(), NULL, NULL, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    const char *rows =
+        "INSERT INTO runs (run_id, run_key, method, method_kind, dataset,"
+        " modality, data_root, settings, prompt_seed, git_commit, status,"
+        " started_at) VALUES (1, 'k', 'm', 'classical', 'd', 'CT', '/', '1,0',"
+        " 0, 'x', 'done', 't');"
+        "INSERT INTO slices VALUES (1, 'd', 'c1', 3, 'liver', 1, 'h', 8, 8, 20);"
+        "INSERT INTO slices VALUES (2, 'd', 'c1', 4, 'liver', 1, 'h', 8, 8, 10);"
+        "INSERT INTO predictions (run_id, slice_id, setting, dice, pred_pixels,"
+        " status) VALUES (1, 1, '1,0', 10.0 / 30.0, 10, 'ok'),"
+        " (1, 2, '1,0', 0.0, 0, 'ok');";
+    cr_assert_eq(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT n_slices, dice FROM case_dice_scores"
+                                    " WHERE case_id = 'c1'",
+                                    -1, &st, NULL),
+                 SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_expect_eq(sqlite3_column_int(st, 0), 2);
+    cr_expect_float_eq(sqlite3_column_double(st, 1), 0.25, 1e-12);
+    cr_expect_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
