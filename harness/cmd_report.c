@@ -10,10 +10,7 @@
 #include "commands.h"
 #include "hx.h"
 #include "report.h"
-
-/* The build's commit (factory/version.c; libsf-internal, declared here as
- * the one cross-library use: the report records which build wrote it). */
-const char *sf__git_commit(void);
+#include "sf_int.h" /* sf__git_commit: the report records which build wrote it */
 
 #define USAGE                                                                  \
     "usage: synthfm report --results DB --out DIR [--runs RUN...]\n"           \

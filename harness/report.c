@@ -127,31 +127,31 @@ static int copy_file(const char *from, const char *to, sf_err *err) {
 }
 
 /* Markdown table cell text: no '|' or newline. */
-static void md_cell(hx__buf *b, const char *s) {
+static void md_cell(sf_buf *b, const char *s) {
     for (; *s; s++)
-        hx__buf_printf(b, "%s",
+        sf__buf_printf(b, "%s",
                        *s == '|'    ? "\\|"
                        : *s == '\n' ? " "
                                     : (char[]){*s, 0});
 }
 
 /* Training run: run.sqlite's key-values, corpora, checkpoint hashes. */
-static void describe_run(const hx_scores *r, const char *dir, hx__buf *b) {
+static void describe_run(const hx_scores *r, const char *dir, sf_buf *b) {
     char path[4200], hex[65];
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     sf_err e;
-    hx__buf_printf(b, "\n### Training run `%s`\n\n", dir);
+    sf__buf_printf(b, "\n### Training run `%s`\n\n", dir);
     snprintf(path, sizeof path, "%s/run.sqlite", dir);
     if (!is_file(path) ||
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        hx__buf_printf(b, "- run.sqlite: **missing** (`%s`)\n", path);
+        sf__buf_printf(b, "- run.sqlite: **missing** (`%s`)\n", path);
         sqlite3_close(db);
         return;
     }
     if (sqlite3_prepare_v2(db, "SELECT key, value FROM run ORDER BY key", -1,
                            &st, NULL) == SQLITE_OK) {
-        hx__buf_printf(b, "| key | value |\n|---|---|\n");
+        sf__buf_printf(b, "| key | value |\n|---|---|\n");
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *k = (const char *)sqlite3_column_text(st, 0);
             const char *v = (const char *)sqlite3_column_text(st, 1);
@@ -159,9 +159,9 @@ static void describe_run(const hx_scores *r, const char *dir, hx__buf *b) {
             snprintf(shortv, sizeof shortv, "%s", v ? v : "");
             if (v && strlen(v) >= sizeof shortv - 1)
                 snprintf(shortv + sizeof shortv - 8, 8, "...");
-            hx__buf_printf(b, "| %s | `", k ? k : "");
+            sf__buf_printf(b, "| %s | `", k ? k : "");
             md_cell(b, shortv);
-            hx__buf_printf(b, "` |\n");
+            sf__buf_printf(b, "` |\n");
         }
         sqlite3_finalize(st);
         st = NULL;
@@ -170,7 +170,7 @@ static void describe_run(const hx_scores *r, const char *dir, hx__buf *b) {
                            "SELECT role, dir, identity, n_samples FROM corpora",
                            -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
-            hx__buf_printf(b,
+            sf__buf_printf(b,
                            "- corpus (%s): `%s`, identity sha256 `%s`, %lld "
                            "samples\n",
                            (const char *)sqlite3_column_text(st, 0),
@@ -185,37 +185,37 @@ static void describe_run(const hx_scores *r, const char *dir, hx__buf *b) {
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
         if (!is_file(path)) {
-            if (i < 3) hx__buf_printf(b, "- %s: **missing**\n", files[i]);
+            if (i < 3) sf__buf_printf(b, "- %s: **missing**\n", files[i]);
         } else if (hx_file_sha256(path, hex, &e) == SF_OK) {
-            hx__buf_printf(b, "- %s: sha256 `%s`", files[i], hex);
+            sf__buf_printf(b, "- %s: sha256 `%s`", files[i], hex);
             /* The evaluation runs of this checkpoint: the link from a
              * table's number back to this run and its corpora. */
             int k = 0;
             for (int j = 0; i < 2 && j < r->n_runs; j++)
                 if (!strcmp(r->runs[j].ckpt_sha, hex))
-                    hx__buf_printf(b, "%s %lld (%s on %s)",
+                    sf__buf_printf(b, "%s %lld (%s on %s)",
                                    k++ ? "," : "; evaluated in runs",
                                    r->runs[j].run_id, r->runs[j].method,
                                    r->runs[j].dataset);
-            hx__buf_printf(b, "\n");
+            sf__buf_printf(b, "\n");
         }
     }
 }
 
 static void describe_corpus(const char *dir, const char *fig_dir,
-                            const char *link_prefix, hx__buf *b) {
+                            const char *link_prefix, sf_buf *b) {
     sf_corpus *c = NULL;
     sf_err e;
     char hex[65], from[4200], to[4400], name[600], msg[1200];
-    hx__buf_printf(b, "\n### Corpus `%s`\n\n", dir);
+    sf__buf_printf(b, "\n### Corpus `%s`\n\n", dir);
     if (sf_corpus_open(dir, &c, &e) != SF_OK) {
-        hx__buf_printf(b, "- not readable: %s\n",
+        sf__buf_printf(b, "- not readable: %s\n",
                        sf_err_text(&e, msg, sizeof msg));
         return;
     }
     const sf_corpus_info *in = sf_corpus_get_info(c);
     if (sf_corpus_identity(c, hex, &e) != SF_OK) snprintf(hex, sizeof hex, "?");
-    hx__buf_printf(b,
+    sf__buf_printf(b,
                    "- %s, master seed %llu, %llu samples (%llu in this "
                    "folder), %d px; config sha256 `%s`; manifest identity "
                    "sha256 `%s`; git `%s`\n",
@@ -226,17 +226,17 @@ static void describe_corpus(const char *dir, const char *fig_dir,
     sf_corpus_close(c);
     snprintf(from, sizeof from, "%s/manifest.sqlite", dir);
     if (hx_file_sha256(from, hex, &e) == SF_OK)
-        hx__buf_printf(b, "- manifest.sqlite sha256 `%s`\n", hex);
+        sf__buf_printf(b, "- manifest.sqlite sha256 `%s`\n", hex);
     snprintf(from, sizeof from, "%s/preview.png", dir);
     snprintf(name, sizeof name, "corpus_%s.png", base_name(dir));
     snprintf(to, sizeof to, "%s/%s", fig_dir, name);
     if (!is_file(from))
-        hx__buf_printf(b, "- contact sheet: **missing** (`%s`)\n", from);
+        sf__buf_printf(b, "- contact sheet: **missing** (`%s`)\n", from);
     else if (copy_file(from, to, &e) != SF_OK)
-        hx__buf_printf(b, "- contact sheet: not copied: %s\n",
+        sf__buf_printf(b, "- contact sheet: not copied: %s\n",
                        sf_err_text(&e, msg, sizeof msg));
     else
-        hx__buf_printf(b, "\n![contact sheet of %s](%sfigures/%s)\n", dir,
+        sf__buf_printf(b, "\n![contact sheet of %s](%sfigures/%s)\n", dir,
                        link_prefix, name);
 }
 
@@ -262,37 +262,17 @@ static void link_prefix(const char *index_path, const char *out, char *buf,
         snprintf(buf, n, "%s/", out);
 }
 
-static int write_text_file(const char *path, const hx__buf *b, sf_err *err) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+/* path.tmp + rename (the factory's atomic write); an oom buffer is an error. */
+static int write_text_file(const char *path, const sf_buf *b, sf_err *err) {
     if (b->oom) return sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return sf_err_set(err, SF_EIO, "%s: %s", tmp, strerror(errno));
-    int ok = fwrite(b->s ? b->s : "", 1, b->len, f) == b->len;
-    ok = !fclose(f) && ok;
-    if (!ok || rename(tmp, path)) {
-        remove(tmp);
-        return sf_err_set(err, SF_EIO, "%s: write failed", path);
-    }
-    return SF_OK;
-}
-
-static void csv_cell(hx__buf *b, const char *s, int last) {
-    if (strpbrk(s, ",\"\n")) {
-        hx__buf_printf(b, "\"");
-        for (; *s; s++)
-            hx__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-        hx__buf_printf(b, "\"");
-    } else
-        hx__buf_printf(b, "%s", s);
-    hx__buf_printf(b, last ? "\n" : ",");
+    return sf__write_atomic(path, b->s ? b->s : "", b->len, 0, err);
 }
 
 int hx_report_write(const hx_report_opts *o, sf_err *err) {
     int rc;
     hx_scores *r = NULL;
     hx_paper *paper = NULL;
-    hx__buf idx = {0}, runs_csv = {0};
+    sf_buf idx = {0}, runs_csv = {0};
     char **box = NULL;
     int n_box = 0;
     char path[4400], fig_dir[4200], pre[4200], hex[65], msg[1200];
@@ -337,40 +317,40 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     char ts[64];
     gmtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tmv);
-    hx__buf *b = &idx;
-    hx__buf_printf(b,
+    sf_buf *b = &idx;
+    sf__buf_printf(b,
                    "# synthfm report\n\nGenerated %s by synthfm %s (git "
                    "`%s`).\n\n## Inputs\n\n",
                    ts, SF_VERSION, o->git_commit ? o->git_commit : "unknown");
     if (hx_file_sha256(o->results, hex, &e)) snprintf(hex, sizeof hex, "?");
-    hx__buf_printf(b,
+    sf__buf_printf(b,
                    "- results database: `%s` (sha256 `%s`): %zu scored "
                    "predictions from %d evaluation runs, %d recorded "
                    "failures\n",
                    o->results, hex, r->n_rows, r->n_runs, r->n_failures);
     if (o->config_path && hx_file_sha256(o->config_path, hex, &e) == SF_OK)
-        hx__buf_printf(b, "- report config: `%s` (sha256 `%s`)\n",
+        sf__buf_printf(b, "- report config: `%s` (sha256 `%s`)\n",
                        o->config_path, hex);
     else {
         const char *d = hx_report_cfg_default_text();
         sha_text(d, strlen(d), hex);
-        hx__buf_printf(b,
+        sf__buf_printf(b,
                        "- report config: built-in default (= "
                        "reports/report.yaml, sha256 `%s`)\n",
                        hex);
     }
     if (have_paper)
-        hx__buf_printf(b,
+        sf__buf_printf(b,
                        "- paper tables: `%s` (typed from arXiv "
                        "2504.08177; see its README.md)\n",
                        o->paper_dir);
     else
-        hx__buf_printf(b,
+        sf__buf_printf(b,
                        "- paper tables: **not found** (`%s`): the tables "
                        "have no side-by-side columns' values\n",
                        o->paper_dir ? o->paper_dir : "none given");
 
-    hx__buf_printf(b, "\n## Tables\n\nEach table's Markdown file ends with a "
+    sf__buf_printf(b, "\n## Tables\n\nEach table's Markdown file ends with a "
                       "provenance legend: for every method and dataset the "
                       "evaluation run(s) behind its numbers (checkpoint, "
                       "split, prompt seed, corpus provenance).\n\n");
@@ -379,46 +359,46 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         "Table 2: ablation (shape-only, boundary-only, both)",
         "Table 3: ALFI (microscopy), MedSAM vs SynthFM"};
     for (int t = 1; t <= 3; t++) {
-        hx__buf_printf(b,
+        sf__buf_printf(b,
                        "- %s: [Markdown](%stable%d.md), [CSV](%stable%d.csv), "
                        "[LaTeX](%stable%d.tex)",
                        tname[t], pre, t, pre, t, pre, t);
         if (t != 2)
-            hx__buf_printf(b, ", [t-tests](%stable%d_tests.csv)", pre, t);
-        hx__buf_printf(b, "\n");
+            sf__buf_printf(b, ", [t-tests](%stable%d_tests.csv)", pre, t);
+        sf__buf_printf(b, "\n");
     }
-    hx__buf_printf(b, "- all evaluation runs: [runs.csv](%sruns.csv)\n", pre);
+    sf__buf_printf(b, "- all evaluation runs: [runs.csv](%sruns.csv)\n", pre);
 
-    hx__buf_printf(b, "\n## Figures\n\n### Per-slice Dice by method and "
+    sf__buf_printf(b, "\n## Figures\n\n### Per-slice Dice by method and "
                       "prompt setting (cf. the paper's Figure 2)\n\n");
     if (!n_box)
-        hx__buf_printf(b, "No scores in the results database: no box plots.\n");
+        sf__buf_printf(b, "No scores in the results database: no box plots.\n");
     for (int i = 0; i < n_box; i++)
-        hx__buf_printf(b, "![%s](%sfigures/%s)\n\n", box[i], pre, box[i]);
-    hx__buf_printf(b, "### Training curves\n\n");
-    if (!o->n_runs) hx__buf_printf(b, "No training run given (--runs).\n");
+        sf__buf_printf(b, "![%s](%sfigures/%s)\n\n", box[i], pre, box[i]);
+    sf__buf_printf(b, "### Training curves\n\n");
+    if (!o->n_runs) sf__buf_printf(b, "No training run given (--runs).\n");
     for (int i = 0; i < o->n_runs; i++) {
         char name[600];
         snprintf(name, sizeof name, "train_%s.png", base_name(o->runs[i]));
         snprintf(path, sizeof path, "%s/%s", fig_dir, name);
         if (hx_plot_training_curve(o->runs[i], path, &e) == SF_OK)
-            hx__buf_printf(b, "![training curve of %s](%sfigures/%s)\n\n",
+            sf__buf_printf(b, "![training curve of %s](%sfigures/%s)\n\n",
                            o->runs[i], pre, name);
         else
-            hx__buf_printf(b, "- `%s`: **no curve**: %s\n", o->runs[i],
+            sf__buf_printf(b, "- `%s`: **no curve**: %s\n", o->runs[i],
                            sf_err_text(&e, msg, sizeof msg));
     }
 
-    hx__buf_printf(b, "\n## Provenance\n\n### Evaluation runs\n\n");
+    sf__buf_printf(b, "\n## Provenance\n\n### Evaluation runs\n\n");
     if (!r->n_runs)
-        hx__buf_printf(b, "None: the results database is empty.\n");
+        sf__buf_printf(b, "None: the results database is empty.\n");
     else
-        hx__buf_printf(b, "| run | method | kind | dataset | modality | "
+        sf__buf_printf(b, "| run | method | kind | dataset | modality | "
                           "checkpoint (sha256) | model config sha256 | split "
                           "(sha256) | settings | prompt seed | git | status | "
                           "failures |\n|---:|---|---|---|---|---|---|---|---|"
                           "---:|---|---|---:|\n");
-    hx__buf_printf(&runs_csv,
+    sf__buf_printf(&runs_csv,
                    "run_id,method,method_kind,checkpoint_path,checkpoint_"
                    "sha256,model_config_sha256,import_dir,dataset,modality,"
                    "data_root,split_name,split_sha256,settings,prompt_seed,"
@@ -426,26 +406,26 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                    "provenance_json\n");
     for (int i = 0; i < r->n_runs; i++) {
         const hx__run *u = &r->runs[i];
-        hx__buf_printf(b, "| %lld | ", u->run_id);
+        sf__buf_printf(b, "| %lld | ", u->run_id);
         md_cell(b, u->method);
-        hx__buf_printf(b, " | %s | %s | %s | ", u->kind, u->dataset,
+        sf__buf_printf(b, " | %s | %s | %s | ", u->kind, u->dataset,
                        u->modality);
         if (*u->ckpt_sha) {
             md_cell(b, u->ckpt_path);
-            hx__buf_printf(b, " (`%.16s`)", u->ckpt_sha);
+            sf__buf_printf(b, " (`%.16s`)", u->ckpt_sha);
         } else if (*u->import_dir) {
-            hx__buf_printf(b, "imported: ");
+            sf__buf_printf(b, "imported: ");
             md_cell(b, u->import_dir);
         } else
-            hx__buf_printf(b, "none");
-        hx__buf_printf(b, " | %s%.16s%s | ", *u->mcfg_sha ? "`" : "",
+            sf__buf_printf(b, "none");
+        sf__buf_printf(b, " | %s%.16s%s | ", *u->mcfg_sha ? "`" : "",
                        *u->mcfg_sha ? u->mcfg_sha : "none",
                        *u->mcfg_sha ? "`" : "");
         if (*u->split_name)
-            hx__buf_printf(b, "%s (`%.16s`)", u->split_name, u->split_sha);
+            sf__buf_printf(b, "%s (`%.16s`)", u->split_name, u->split_sha);
         else
-            hx__buf_printf(b, "none: every case found");
-        hx__buf_printf(b, " | %s | %lld | `%.12s` | %s | %lld |\n", u->settings,
+            sf__buf_printf(b, "none: every case found");
+        sf__buf_printf(b, " | %s | %lld | `%.12s` | %s | %lld |\n", u->settings,
                        u->prompt_seed, u->git_commit, u->status, u->n_failures);
         char num[32];
         snprintf(num, sizeof num, "%lld", u->run_id);
@@ -455,21 +435,21 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                             u->data_root,  u->split_name, u->split_sha,
                             u->settings};
         for (int k = 0; k < 13; k++)
-            csv_cell(&runs_csv, f1[k], 0);
+            hx__csv_field(&runs_csv, f1[k], 0);
         snprintf(num, sizeof num, "%lld", u->prompt_seed);
-        csv_cell(&runs_csv, num, 0);
+        hx__csv_field(&runs_csv, num, 0);
         const char *f2[] = {u->git_commit, u->status, u->started, u->finished};
         for (int k = 0; k < 4; k++)
-            csv_cell(&runs_csv, f2[k], 0);
+            hx__csv_field(&runs_csv, f2[k], 0);
         snprintf(num, sizeof num, "%lld", u->n_failures);
-        csv_cell(&runs_csv, num, 0);
-        csv_cell(&runs_csv, u->prov_json, 1);
+        hx__csv_field(&runs_csv, num, 0);
+        hx__csv_field(&runs_csv, u->prov_json, 1);
     }
     for (int i = 0; i < r->n_runs; i++)
         if (*r->runs[i].prov_json && strcmp(r->runs[i].prov_json, "{}")) {
-            hx__buf_printf(b, "\nRun %lld provenance: `", r->runs[i].run_id);
+            sf__buf_printf(b, "\nRun %lld provenance: `", r->runs[i].run_id);
             md_cell(b, r->runs[i].prov_json);
-            hx__buf_printf(b, "`\n");
+            sf__buf_printf(b, "`\n");
         }
     for (int i = 0; i < o->n_runs; i++)
         describe_run(r, o->runs[i], b);
@@ -477,7 +457,7 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         describe_corpus(o->corpora[i], fig_dir, pre, b);
 
     /* Datasets and checkpoints. */
-    hx__buf_printf(b,
+    sf__buf_printf(b,
                    "\n### Datasets (data root `%s`)\n\n| dataset | "
                    "under the data root | evaluated runs (their data "
                    "roots) |\n|---|---|---|\n",
@@ -486,38 +466,38 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         const char *d = o->cfg->datasets.v[i];
         snprintf(path, sizeof path, "%s/%s",
                  o->data_root ? o->data_root : "data", d);
-        hx__buf_printf(b, "| %s | %s | ", d,
+        sf__buf_printf(b, "| %s | %s | ", d,
                        is_dir(path) ? "present" : "**missing**");
         int nr = 0;
         for (int k = 0; k < r->n_runs; k++)
             if (!strcmp(r->runs[k].dataset, d))
-                hx__buf_printf(b, "%s%lld (`%s`)", nr++ ? ", " : "",
+                sf__buf_printf(b, "%s%lld (`%s`)", nr++ ? ", " : "",
                                r->runs[k].run_id, r->runs[k].data_root);
-        hx__buf_printf(b, "%s |\n", nr ? "" : "none");
+        sf__buf_printf(b, "%s |\n", nr ? "" : "none");
     }
     for (int k = 0; k < r->n_runs; k++) {
         int listed = hx__strs_find(&o->cfg->datasets, r->runs[k].dataset) >= 0;
         for (int j = 0; j < k && !listed; j++)
             listed = !strcmp(r->runs[j].dataset, r->runs[k].dataset);
         if (!listed)
-            hx__buf_printf(b,
+            sf__buf_printf(b,
                            "| %s | (not a listed dataset) | see the runs "
                            "table (`%s`) |\n",
                            r->runs[k].dataset, r->runs[k].data_root);
     }
     if (o->models_root) {
-        hx__buf_printf(b, "\n### Checkpoints (under `%s`)\n\n", o->models_root);
+        sf__buf_printf(b, "\n### Checkpoints (under `%s`)\n\n", o->models_root);
         if (!is_dir(o->models_root))
-            hx__buf_printf(b, "The folder is **missing**: no pretrained "
+            sf__buf_printf(b, "The folder is **missing**: no pretrained "
                               "checkpoint (SAM, SAM 2, MedSAM, SynthFM) was "
                               "evaluated from it.\n");
         else
-            hx__buf_printf(b, "Present. Checkpoints actually evaluated, with "
+            sf__buf_printf(b, "Present. Checkpoints actually evaluated, with "
                               "their sha256, are in the runs table above.\n");
     }
 
     /* What could not be evaluated. */
-    hx__buf_printf(b, "\n## Not evaluated\n\n");
+    sf__buf_printf(b, "\n## Not evaluated\n\n");
     int n_missing = 0;
     for (int i = 0; i < o->cfg->datasets.n; i++) {
         const char *d = o->cfg->datasets.v[i];
@@ -527,7 +507,7 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         if (!nr) {
             snprintf(path, sizeof path, "%s/%s",
                      o->data_root ? o->data_root : "data", d);
-            hx__buf_printf(b, "- dataset `%s`: %s\n", d,
+            sf__buf_printf(b, "- dataset `%s`: %s\n", d,
                            is_dir(path)
                                ? "present but not evaluated"
                                : "not evaluated (missing under the data root)");
@@ -548,7 +528,7 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                 goto out;
             }
             if (hx__intern_find(&r->method, m) < 0) {
-                hx__buf_printf(b,
+                sf__buf_printf(b,
                                "- method `%s`: no scores (no checkpoint or "
                                "imported masks evaluated); its table cells "
                                "read \"missing\"\n",
@@ -559,30 +539,30 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     hx__strs_clear(&named);
     for (int k = 0; k < r->n_runs; k++)
         if (strcmp(r->runs[k].status, "done")) {
-            hx__buf_printf(b, "- run %lld (%s on %s): status %s\n",
+            sf__buf_printf(b, "- run %lld (%s on %s): status %s\n",
                            r->runs[k].run_id, r->runs[k].method,
                            r->runs[k].dataset, r->runs[k].status);
             n_missing++;
         }
     if (r->n_failures) {
-        hx__buf_printf(b,
+        sf__buf_printf(b,
                        "- %d recorded failures (files or cases that could "
                        "not be read or scored):\n",
                        r->n_failures);
         for (int i = 0; i < r->n_failures && i < 50; i++) {
-            hx__buf_printf(
+            sf__buf_printf(
                 b, "  - run %lld, case `%s`, `%s`: ", r->failures[i].run_id,
                 r->failures[i].case_id, r->failures[i].path);
             md_cell(b, r->failures[i].message);
-            hx__buf_printf(b, "\n");
+            sf__buf_printf(b, "\n");
         }
         if (r->n_failures > 50)
-            hx__buf_printf(b, "  - ... and %d more (table failures)\n",
+            sf__buf_printf(b, "  - ... and %d more (table failures)\n",
                            r->n_failures - 50);
         n_missing++;
     }
     if (!n_missing)
-        hx__buf_printf(b, "Nothing: every configured dataset and "
+        sf__buf_printf(b, "Nothing: every configured dataset and "
                           "method has scores.\n");
 
     snprintf(path, sizeof path, "%s/runs.csv", o->out_dir);
@@ -590,8 +570,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     rc = write_text_file(index_path, &idx, err);
 out:
     hx_strings_free(box, n_box);
-    hx__buf_free(&idx);
-    hx__buf_free(&runs_csv);
+    sf__buf_release(&idx);
+    sf__buf_release(&runs_csv);
     hx_paper_free(paper);
     hx_scores_free(r);
     return rc;

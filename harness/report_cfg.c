@@ -38,41 +38,6 @@ void hx__strs_clear(hx__strs *s) {
     memset(s, 0, sizeof *s);
 }
 
-void hx__buf_printf(hx__buf *b, const char *fmt, ...) {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int k =
-            vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->s && (size_t)k < room) {
-            b->len += (size_t)k;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap - b->len <= (size_t)k)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (!ns) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-}
-
-void hx__buf_free(hx__buf *b) {
-    free(b->s);
-    memset(b, 0, sizeof *b);
-}
-
 static uint64_t str_hash(const char *s) { /* FNV-1a */
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++)
@@ -421,11 +386,11 @@ out:
 int hx_report_cfg_load(const char *path, hx_report_cfg **out, sf_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    hx__buf b = {0};
+    sf_buf b = {0};
     char chunk[4096];
     size_t k;
     while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hx__buf_printf(&b, "%.*s", (int)k, chunk);
+        sf__buf_printf(&b, "%.*s", (int)k, chunk);
     int rd = ferror(f);
     fclose(f);
     int rc;
@@ -435,6 +400,6 @@ int hx_report_cfg_load(const char *path, hx_report_cfg **out, sf_err *err) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
     else
         rc = hx_report_cfg_parse(path, b.s ? b.s : "", b.len, out, err);
-    hx__buf_free(&b);
+    sf__buf_release(&b);
     return rc;
 }

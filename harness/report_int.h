@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "report.h"
+#include "sf_int.h"
 
 /* A list of owned strings. */
 typedef struct hx__strs {
@@ -30,15 +31,10 @@ struct hx_report_cfg {
     char *t3_dataset;
 };
 
-/* Growing text buffer; oom sticks. */
-typedef struct hx__buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} hx__buf;
-void hx__buf_printf(hx__buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void hx__buf_free(hx__buf *b);
+/* Text buffers are the factory's sf_buf (sf_int.h). */
+
+/* A CSV field (quoted when it needs it), then ',' or, when last, '\n'. */
+void hx__csv_field(sf_buf *b, const char *s, int last);
 
 /* String interning (open addressing): id = index into v. */
 typedef struct hx__intern {

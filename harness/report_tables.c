@@ -487,7 +487,7 @@ typedef struct grid {
     hx__strs cell;
     unsigned char *bold;
     int ncol, nrow, cap_bold;
-    hx__buf notes; /* Markdown text after the table */
+    sf_buf notes; /* Markdown text after the table */
 } grid;
 
 static void grid_free(grid *g) {
@@ -495,7 +495,7 @@ static void grid_free(grid *g) {
     hx__strs_clear(&g->cell);
     free(g->right);
     free(g->bold);
-    hx__buf_free(&g->notes);
+    sf__buf_release(&g->notes);
 }
 
 static int grid_col(grid *g, const char *name, int right) {
@@ -596,16 +596,15 @@ static void grid_tex(const grid *g, const char *title, FILE *f) {
     fputs("\\hline\n\\end{tabular}\n", f);
 }
 
-/* A CSV field, quoted when it needs it. */
-static void csv_field(hx__buf *b, const char *s, int last) {
+void hx__csv_field(sf_buf *b, const char *s, int last) {
     if (strpbrk(s, ",\"\n")) {
-        hx__buf_printf(b, "\"");
+        sf__buf_printf(b, "\"");
         for (; *s; s++)
-            hx__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-        hx__buf_printf(b, "\"");
+            sf__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+        sf__buf_printf(b, "\"");
     } else
-        hx__buf_printf(b, "%s", s);
-    hx__buf_printf(b, last ? "\n" : ",");
+        sf__buf_printf(b, "%s", s);
+    sf__buf_printf(b, last ? "\n" : ",");
 }
 
 /* ----------------------------------------------------------- orderings */
@@ -694,7 +693,7 @@ static void test_text(const hx_ttest *t, const char *other, char *buf,
                  hx_ttest_status_name(t->status), t->n, lower);
 }
 
-static void num_or_empty(hx__buf *b, double v, const char *fmt, int last) {
+static void num_or_empty(sf_buf *b, double v, const char *fmt, int last) {
     char tmp[64];
     if (isnan(v))
         tmp[0] = '\0';
@@ -702,14 +701,14 @@ static void num_or_empty(hx__buf *b, double v, const char *fmt, int last) {
         snprintf(tmp, sizeof tmp, "%s", v > 0 ? "inf" : "-inf");
     else
         snprintf(tmp, sizeof tmp, fmt, v);
-    csv_field(b, tmp, last);
+    hx__csv_field(b, tmp, last);
 }
 
 /* Provenance legend (Markdown) for the methods of a table: per method and
  * dataset the run(s) that produced the numbers. */
 static void legend(const hx_scores *r, const hx__strs *methods, int scope,
-                   hx__buf *b) {
-    hx__buf_printf(b, "\n## Provenance (what produced each number)\n\n");
+                   sf_buf *b) {
+    sf__buf_printf(b, "\n## Provenance (what produced each number)\n\n");
     int any = 0;
     for (int m = 0; m < methods->n; m++) {
         int me = hx__intern_find(&r->method, methods->v[m]);
@@ -726,54 +725,54 @@ static void legend(const hx_scores *r, const hx__strs *methods, int scope,
                      in_scope(r, &r->rows[i], scope);
             if (!n) continue;
             any = 1;
-            hx__buf_printf(b, "- **%s** on `%s` (%zu scored predictions):",
+            sf__buf_printf(b, "- **%s** on `%s` (%zu scored predictions):",
                            methods->v[m], r->dataset.s.v[d], n);
             for (int k = 0; k < r->n_runs; k++) {
                 const hx__run *u = &r->runs[k];
                 if (strcmp(u->method, methods->v[m]) ||
                     strcmp(u->dataset, r->dataset.s.v[d]))
                     continue;
-                hx__buf_printf(b, " run %lld (%s, %s", u->run_id, u->kind,
+                sf__buf_printf(b, " run %lld (%s, %s", u->run_id, u->kind,
                                u->status);
                 if (*u->ckpt_sha)
-                    hx__buf_printf(b, "; checkpoint `%s` sha256 `%.12s`",
+                    sf__buf_printf(b, "; checkpoint `%s` sha256 `%.12s`",
                                    u->ckpt_path, u->ckpt_sha);
                 if (*u->mcfg_sha)
-                    hx__buf_printf(b, "; model config sha256 `%.12s`",
+                    sf__buf_printf(b, "; model config sha256 `%.12s`",
                                    u->mcfg_sha);
                 if (*u->import_dir)
-                    hx__buf_printf(b, "; imported masks `%s`", u->import_dir);
+                    sf__buf_printf(b, "; imported masks `%s`", u->import_dir);
                 if (*u->split_name)
-                    hx__buf_printf(b, "; split `%s` sha256 `%.12s`",
+                    sf__buf_printf(b, "; split `%s` sha256 `%.12s`",
                                    u->split_name, u->split_sha);
                 else
-                    hx__buf_printf(b, "; no fixed split (every case found)");
-                hx__buf_printf(b,
+                    sf__buf_printf(b, "; no fixed split (every case found)");
+                sf__buf_printf(b,
                                "; settings %s, prompt seed %lld; git `%.12s`",
                                u->settings, u->prompt_seed, u->git_commit);
                 if (*u->prov_json && strcmp(u->prov_json, "{}"))
-                    hx__buf_printf(b, "; provenance `%s`", u->prov_json);
-                hx__buf_printf(b, ")");
+                    sf__buf_printf(b, "; provenance `%s`", u->prov_json);
+                sf__buf_printf(b, ")");
             }
-            hx__buf_printf(b, "\n");
+            sf__buf_printf(b, "\n");
         }
         seen_free(&s);
     }
-    if (!any) hx__buf_printf(b, "No method has scores in this table.\n");
+    if (!any) sf__buf_printf(b, "No method has scores in this table.\n");
 }
 
 /* --------------------------------------------------------- tables 1 and 3 */
 
 typedef struct tbl {
     grid g;
-    hx__buf csv, tests;
+    sf_buf csv, tests;
     char title[256];
 } tbl;
 
 static void tbl_free(tbl *t) {
     grid_free(&t->g);
-    hx__buf_free(&t->csv);
-    hx__buf_free(&t->tests);
+    sf__buf_release(&t->csv);
+    sf__buf_release(&t->tests);
 }
 
 /* Table 1 (scope T1: groups = modalities) or Table 3 (scope T3: one group,
@@ -850,11 +849,11 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
         snprintf(buf, sizeof buf, "%s vs 2nd other", ours.v[o]);
         if (grid_col(g, buf, 0)) goto out;
     }
-    hx__buf_printf(&t->csv,
+    sf__buf_printf(&t->csv,
                    "%s,structure,setting,method,dice,n,paper,diff,"
                    "best,status,datasets\n",
                    scope == SCOPE_T1 ? "modality" : "dataset");
-    hx__buf_printf(&t->tests,
+    sf__buf_printf(&t->tests,
                    "%s,structure,setting,ours,rank,other,ours_dice,"
                    "other_dice,n_pairs,t,df,p,status,mark\n",
                    scope == SCOPE_T1 ? "modality" : "dataset");
@@ -933,30 +932,30 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                     if (pk && (grid_put(g, pvs, 0) || grid_put(g, dv, 0)))
                         goto out;
                     /* CSV: datasets that contributed. */
-                    hx__buf ds = {0};
+                    sf_buf ds = {0};
                     int last_ds = -1;
                     for (size_t i = 0; i < cells[m].n; i++) {
                         int d = r->rows[cells[m].idx[i]].dataset;
                         if (d == last_ds) continue;
-                        hx__buf_printf(&ds, "%s%s", ds.len ? ";" : "",
+                        sf__buf_printf(&ds, "%s%s", ds.len ? ";" : "",
                                        r->dataset.s.v[d]);
                         last_ds = d;
                     }
-                    csv_field(&t->csv, groups.v[gi], 0);
-                    csv_field(&t->csv, structs.v[si], 0);
-                    csv_field(&t->csv, slab, 0);
-                    csv_field(&t->csv, methods.v[m], 0);
+                    hx__csv_field(&t->csv, groups.v[gi], 0);
+                    hx__csv_field(&t->csv, structs.v[si], 0);
+                    hx__csv_field(&t->csv, slab, 0);
+                    hx__csv_field(&t->csv, methods.v[m], 0);
                     num_or_empty(&t->csv, 100.0 * cells[m].mean, "%.4f", 0);
-                    hx__buf_printf(&t->csv, "%zu,", cells[m].n);
+                    sf__buf_printf(&t->csv, "%zu,", cells[m].n);
                     num_or_empty(&t->csv, pv, "%.2f", 0);
                     num_or_empty(&t->csv,
                                  cells[m].n ? 100.0 * cells[m].mean - pv : NAN,
                                  "%.4f", 0);
-                    hx__buf_printf(&t->csv, "%d,%s,", is_best,
+                    sf__buf_printf(&t->csv, "%d,%s,", is_best,
                                    cells[m].n ? "ok" : "missing");
-                    csv_field(&t->csv, ds.s ? ds.s : "", 1);
+                    hx__csv_field(&t->csv, ds.s ? ds.s : "", 1);
                     if (ds.oom) goto out;
-                    hx__buf_free(&ds);
+                    sf__buf_release(&ds);
                 }
                 /* Tests: each ours method vs the best and next-best other. */
                 for (int o = 0; o < ours.n; o++) {
@@ -991,13 +990,13 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                         }
                         test_text(&tt, methods.v[rank[k]], buf, sizeof buf);
                         if (grid_put(g, buf, 0)) goto out;
-                        csv_field(&t->tests, groups.v[gi], 0);
-                        csv_field(&t->tests, structs.v[si], 0);
-                        csv_field(&t->tests, slab, 0);
-                        csv_field(&t->tests, ours.v[o], 0);
-                        hx__buf_printf(&t->tests, "%d,", k + 1);
-                        csv_field(&t->tests, methods.v[rank[k]], 0);
-                        hx__buf_printf(&t->tests, "%.4f,%.4f,%d,",
+                        hx__csv_field(&t->tests, groups.v[gi], 0);
+                        hx__csv_field(&t->tests, structs.v[si], 0);
+                        hx__csv_field(&t->tests, slab, 0);
+                        hx__csv_field(&t->tests, ours.v[o], 0);
+                        sf__buf_printf(&t->tests, "%d,", k + 1);
+                        hx__csv_field(&t->tests, methods.v[rank[k]], 0);
+                        sf__buf_printf(&t->tests, "%.4f,%.4f,%d,",
                                        100.0 * cells[om].mean,
                                        100.0 * cells[rank[k]].mean, tt.n);
                         int has_tp = tt.status == HX_TTEST_OK ||
@@ -1005,10 +1004,10 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                                      tt.status == HX_TTEST_ZERO_VAR_ZERO_MEAN;
                         num_or_empty(&t->tests, has_tp ? tt.t : NAN, "%.17g",
                                      0);
-                        hx__buf_printf(&t->tests, "%d,", (int)tt.df);
+                        sf__buf_printf(&t->tests, "%d,", (int)tt.df);
                         num_or_empty(&t->tests, has_tp ? tt.p : NAN, "%.17g",
                                      0);
-                        hx__buf_printf(&t->tests, "%s,%s\n",
+                        sf__buf_printf(&t->tests, "%s,%s\n",
                                        hx_ttest_status_name(tt.status),
                                        hx_sig_mark(&tt));
                     }
@@ -1016,8 +1015,8 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
             }
     }
     /* Notes. */
-    hx__buf *nb = &g->notes;
-    hx__buf_printf(nb,
+    sf_buf *nb = &g->notes;
+    sf__buf_printf(nb,
                    "Values: mean per-slice Dice in percent (slices pooled over "
                    "the datasets of a row); setting P+N = P positive, N "
                    "negative clicks. **Bold**: best value of the row. "
@@ -1027,7 +1026,7 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                    "dash: no published value.\n\n",
                    scope);
     if (ours.n)
-        hx__buf_printf(nb,
+        sf__buf_printf(nb,
                        "Tests: two-sided paired t-test on per-slice Dice "
                        "(pairs matched by dataset, case, slice, structure, "
                        "setting) of each of our methods against the best and "
@@ -1040,14 +1039,14 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                        "table%d_tests.csv.\n\n",
                        scope);
     else
-        hx__buf_printf(nb,
+        sf__buf_printf(nb,
                        "Tests: none of the methods listed as ours (%s) "
                        "has scores here.\n\n",
                        cfg->ours.n ? cfg->ours.v[0] : "none configured");
     for (int m = 0; m < methods.n; m++) {
         int me = hx__intern_find(&r->method, methods.v[m]);
         if (me < 0 || !all.me[me])
-            hx__buf_printf(nb, "- %s: not evaluated (no scores).\n",
+            sf__buf_printf(nb, "- %s: not evaluated (no scores).\n",
                            methods.v[m]);
     }
     legend(r, &methods, scope, nb);
@@ -1111,7 +1110,7 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
             snprintf(buf, sizeof buf, "%s %s diff", variant_name[v], slab);
             if (grid_col(g, buf, 1)) goto out;
         }
-    hx__buf_printf(&t->csv, "modality,variant,method,setting,dice,"
+    sf__buf_printf(&t->csv, "modality,variant,method,setting,dice,"
                             "n_structures,n_structures_expected,paper,diff,"
                             "best,status\n");
     for (int gi = 0; gi < groups.n; gi++) {
@@ -1194,22 +1193,22 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
                     goto out;
                 }
                 setting_label(cfg->t2_settings.v[s], slab, sizeof slab);
-                csv_field(&t->csv, groups.v[gi], 0);
-                csv_field(&t->csv, variant_name[v], 0);
-                csv_field(&t->csv, vm[v] >= 0 ? r->method.s.v[vm[v]] : "", 0);
-                csv_field(&t->csv, slab, 0);
+                hx__csv_field(&t->csv, groups.v[gi], 0);
+                hx__csv_field(&t->csv, variant_name[v], 0);
+                hx__csv_field(&t->csv, vm[v] >= 0 ? r->method.s.v[vm[v]] : "", 0);
+                hx__csv_field(&t->csv, slab, 0);
                 num_or_empty(&t->csv, 100.0 * x, "%.4f", 0);
-                hx__buf_printf(&t->csv, "%d,%d,", nst[v * ncs + s], structs.n);
+                sf__buf_printf(&t->csv, "%d,%d,", nst[v * ncs + s], structs.n);
                 num_or_empty(&t->csv, pv, "%.2f", 0);
                 num_or_empty(&t->csv, 100.0 * x - pv, "%.4f", 0);
-                hx__buf_printf(&t->csv, "%d,%s\n", is_best,
+                sf__buf_printf(&t->csv, "%d,%s\n", is_best,
                                isnan(x) ? "missing" : "ok");
             }
         free(val);
         free(nst);
     }
-    hx__buf *nb = &g->notes;
-    hx__buf_printf(nb,
+    sf_buf *nb = &g->notes;
+    sf__buf_printf(nb,
                    "Values: for each modality, the mean over its structures "
                    "of the per-structure mean per-slice Dice (percent), as the "
                    "paper averages over organs; \"(k of K)\": only k of the "
@@ -1219,14 +1218,14 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
                    "\"paper\": reports/paper/table2.csv; \"diff\" = ours - "
                    "paper.\n\nVariants (reports/report.yaml, table2):\n");
     for (int v = 0; v < 3; v++) {
-        hx__buf_printf(nb, "- %s: ", variant_name[v]);
+        sf__buf_printf(nb, "- %s: ", variant_name[v]);
         if (vm[v] >= 0)
-            hx__buf_printf(nb, "method `%s`\n", r->method.s.v[vm[v]]);
+            sf__buf_printf(nb, "method `%s`\n", r->method.s.v[vm[v]]);
         else {
-            hx__buf_printf(nb, "not evaluated (no scores for any of:");
+            sf__buf_printf(nb, "not evaluated (no scores for any of:");
             for (int i = 0; i < cfg->variant[v].n; i++)
-                hx__buf_printf(nb, " `%s`", cfg->variant[v].v[i]);
-            hx__buf_printf(nb, ")\n");
+                sf__buf_printf(nb, " `%s`", cfg->variant[v].v[i]);
+            sf__buf_printf(nb, ")\n");
         }
     }
     {
