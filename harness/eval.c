@@ -148,29 +148,9 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
         sam_prediction_free(r);
         break;
     }
-    case HX_METHOD_IMPORTED: {
-        char path[HX_VOL_PATH_MAX];
-        snprintf(path, sizeof path, "%s/masks/%s.png", x->o->import_dir,
-                 uname);
-        struct stat sst;
-        if (stat(path, &sst) != 0) {
-            rc = sf_err_set(err, SF_EIO, "missing mask %s", path);
-            break;
-        }
-        uint8_t *px = NULL;
-        int w = 0, h = 0;
-        if ((rc = sf_png_read_gray8(path, &px, &w, &h, err)) != SF_OK) break;
-        if (w != nx || h != ny) {
-            free(px);
-            rc = sf_err_set(err, SF_EFORMAT,
-                            "wrong-size mask %s: %dx%d, expected %dx%d", path,
-                            w, h, nx, ny);
-            break;
-        }
-        for (size_t i = 0; i < n; i++) pred[i] = px[i] != 0;
-        free(px);
+    case HX_METHOD_IMPORTED:
+        rc = hx__import_mask(x->o->import_dir, uname, nx, ny, pred, err);
         break;
-    }
     default:
         rc = sf_err_set(err, SF_EINVAL, "unknown method kind");
     }

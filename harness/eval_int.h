@@ -49,6 +49,11 @@ int hx__results_prediction(hx_results *r, long run_id, long slice_id,
 int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
                             long *n_ok, sf_err *err);
 
+/* Read the imported mask DIR/masks/UNIT.png (nx x ny, 8-bit) into pred
+ * as 0/1; symbolic links for masks/ or the file are refused. */
+int hx__import_mask(const char *import_dir, const char *unit, int nx, int ny,
+                    uint8_t *pred, sf_err *err);
+
 /* Git commit of this build (factory/version.c). */
 const char *hx__git_commit(void);
 

@@ -40,9 +40,15 @@ S=$F/seeds
 rm -rf "$S"
 ASAN_OPTIONS=detect_leaks=0 "$F/seedgen" "$S" >/dev/null || { echo "smoke: seedgen failed" >&2; exit 1; }
 rm -rf "$S/corpus-src"
-mkdir -p "$S"/{config,png,nifti,dicom,mha,tiff,ckpt,pickle,corpus,split}
+mkdir -p "$S"/{config,png,nifti,dicom,mha,tiff,ckpt,pickle,corpus,split,import}
 cp schemas/factory/*.yaml "$S/config/"
 for y in schemas/splits/*.yaml; do [ -f "$y" ] && [ "$(stat -c %s "$y")" -le 65536 ] && cp "$y" "$S/split/"; done
+# import: flag byte (bit 0: a symbolic link), width - 1, height - 1, PNG
+for f in "$S"/png/*.png; do
+    { printf '\000\377\377'; cat "$f"; } >"$S/import/$(basename "$f")"
+done
+{ printf '\000\013\011'; cat "$S/png/gray8.png"; } >"$S/import/gray8-12x10.png"
+{ printf '\001\013\011'; cat "$S/png/gray8.png"; } >"$S/import/gray8-link.png"
 [ -n "$(ls -A "$S/split")" ] || printf 'name: x\ndataset: hc18\ncases: []\n' >"$S/split/min.yaml"
 [ -d tests/fuzz/seeds ] && for d in tests/fuzz/seeds/*/; do cp "$d"* "$S/$(basename "$d")/" 2>/dev/null; done
 if [ -d "$SHARED/realdata" ]; then

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "eval.h"
+#include "eval_int.h"
 
 static char g_dir[256];
 
@@ -269,6 +270,13 @@ Test(eval, import_reports_missing_and_wrong_size_masks) {
         } else if (k == 5) {
             cr_assert_eq(sf_png_write_gray8(path, lab, w - 1, h, 1, NULL),
                          SF_OK);
+        } else if (k == 7) {
+            /* a correct mask, but outside the folder behind a link:
+             * refused, never followed */
+            char out[512];
+            snprintf(out, sizeof out, "%s/outside.png", g_dir);
+            cr_assert_eq(sf_png_write_gray8(out, lab, w, h, 1, NULL), SF_OK);
+            cr_assert_eq(symlink(out, path), 0);
         } else {
             cr_assert_eq(sf_png_write_gray8(path, lab, w, h, 1, NULL), SF_OK);
         }
@@ -281,20 +289,46 @@ Test(eval, import_reports_missing_and_wrong_size_masks) {
     o.method_name = "outside";
     hx_eval_stats st;
     cr_assert_eq(hx_eval_run(&o, &st, &err), SF_OK, "%s", err.msg);
-    cr_expect_eq(st.n_failed, 2);
-    cr_expect_eq(st.n_predictions, 14);
+    cr_expect_eq(st.n_failed, 3);
+    cr_expect_eq(st.n_predictions, 13);
     cr_expect(strstr(g_problems, "missing mask") != NULL, "%s", g_problems);
     cr_expect(strstr(g_problems, "wrong-size mask") != NULL, "%s",
               g_problems);
+    cr_expect(strstr(g_problems, "(symbolic links are refused)") != NULL,
+              "%s", g_problems);
     const char *db = P("r.sqlite");
     cr_expect_eq(q_long(db, "SELECT count(*) FROM predictions WHERE status = "
                             "'failed' AND dice IS NULL AND error IS NOT NULL"),
-                 2);
-    cr_expect_eq(q_long(db, "SELECT count(*) FROM dice_scores"), 14);
+                 3);
+    cr_expect_eq(q_long(db, "SELECT count(*) FROM dice_scores"), 13);
     cr_expect_eq(q_long(db, "SELECT count(*) FROM dice_scores WHERE dice = 0"),
                  0);
     cr_expect_eq(q_long(db, "SELECT count(*) FROM dice_scores WHERE dice = 1"),
-                 14);
+                 13);
+}
+
+Test(eval, import_refuses_a_linked_masks_folder) {
+    uint8_t px[4] = {0, 255, 255, 0}, pred[4];
+    sf_err err;
+    cr_assert_eq(mkdir(P("elsewhere"), 0755), 0);
+    cr_assert_eq(sf_png_write_gray8(P("elsewhere/u.png"), px, 2, 2, 1, NULL),
+                 SF_OK);
+    cr_assert_eq(mkdir(P("imp"), 0755), 0);
+    cr_assert_eq(symlink(P("elsewhere"), P("imp/masks")), 0);
+    cr_expect_eq(hx__import_mask(P("imp"), "u", 2, 2, pred, &err),
+                 SF_EFORMAT);
+    cr_expect(strstr(err.msg, "imp/masks: not a folder") != NULL, "%s",
+              err.msg);
+    /* the same file in a real folder is read */
+    cr_assert_eq(unlink(P("imp/masks")), 0);
+    cr_assert_eq(mkdir(P("imp/masks"), 0755), 0);
+    cr_assert_eq(sf_png_write_gray8(P("imp/masks/u.png"), px, 2, 2, 1, NULL),
+                 SF_OK);
+    cr_assert_eq(hx__import_mask(P("imp"), "u", 2, 2, pred, &err), SF_OK,
+                 "%s", err.msg);
+    cr_expect(pred[0] == 0 && pred[1] == 1 && pred[2] == 1 && pred[3] == 0);
+    cr_expect_eq(hx__import_mask(P("imp"), "../u", 2, 2, pred, &err),
+                 SF_EINVAL);
 }
 
 Test(eval, changed_split_file_is_refused_before_writing) {
