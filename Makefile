@@ -106,6 +106,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The factory is compiled for x86-64-v3 (AVX2) when the build machine has
+# it: ~15% less CPU per sample, and the same bytes (IEEE arithmetic,
+# -ffp-contract=off, no fast-math; tests/factory/test_sample.c pins pixels
+# made by the baseline build). FACTORY_MARCH= builds for any x86-64.
+FACTORY_MARCH ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && echo -march=x86-64-v3)
+$(BUILD)/factory/%.o: ALL_CFLAGS += $(FACTORY_MARCH)
+
 $(BUILD)/%.o: %.cpp
 	@mkdir -p $(@D)
 	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
@@ -213,11 +220,12 @@ deps:
 	@bash tests/deps.sh $(DEB_PACKAGES)
 
 # `make test` (what .ci/run runs) = the fuzz smoke (every target replays
-# its regression inputs, then fuzzes TEST_FUZZ_SECONDS each), then the plain
-# suite, whose summary line is the last line. The whole suite under ASan +
-# UBSan takes ~16 CPU-minutes more here, which would push CI past its 30
-# minutes on 2 cores: it is `make asan` (or `make test TEST_SANITIZED=1`).
-TEST_SANITIZED ?= 0
+# its regression inputs, then fuzzes TEST_FUZZ_SECONDS each), the whole
+# suite under ASan + UBSan (`make asan`: unit tests, then the CLI
+# end-to-end tests with LeakSanitizer on), then the plain suite, whose
+# summary line is the last line. TEST_SANITIZED=0 leaves the sanitized
+# run out (a quick local check).
+TEST_SANITIZED ?= 1
 TEST_FUZZ_SECONDS ?= 5
 test: deps
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)

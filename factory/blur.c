@@ -525,6 +525,13 @@ static inline blur_v4f blur_ld4(const float *p) {
     return v;
 }
 
+/* Eight lanes: one AVX register where the factory is built for
+ * x86-64-v3, two SSE registers otherwise (GCC splits the generic vector);
+ * the same IEEE operations per lane either way. Macros, not functions: a
+ * 32-byte vector must not cross a call in a build without AVX (ABI). */
+typedef float blur_v8f __attribute__((vector_size(32)));
+#define BLUR_LD8(v, p) memcpy(&(v), (p), sizeof(blur_v8f))
+
 /* ------------------------------------------------- truncated direct, float */
 
 /* Below BLUR_RECURSIVE_FROM (the configured blurs, sigma <= 2.5 px at 1024)
@@ -575,8 +582,11 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
         return SF_ENOMEM;
     }
     blur_v4f wv[BLUR_DIRECT_RMAX + 1];
-    for (int j = 0; j <= r; j++)
+    blur_v8f w8[BLUR_DIRECT_RMAX + 1];
+    for (int j = 0; j <= r; j++) {
         wv[j] = (blur_v4f){w[j], w[j], w[j], w[j]};
+        w8[j] = (blur_v8f){w[j], w[j], w[j], w[j], w[j], w[j], w[j], w[j]};
+    }
 
     /* Rows: through a centred, edge-replicated copy of the row. */
     for (int y = 0; y < ny; y++) {
@@ -590,24 +600,26 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
             c[nx - 1 + j] = c[nx - 1];
         }
         const blur_v4f rv = {ref, ref, ref, ref};
+        const blur_v8f rv8 = {ref, ref, ref, ref, ref, ref, ref, ref};
         int x = 0;
-        for (; x + 16 <= nx; x += 16) { /* four vectors share the taps */
-            blur_v4f a0 = wv[0] * blur_ld4(c + x),
-                     a1 = wv[0] * blur_ld4(c + x + 4);
-            blur_v4f a2 = wv[0] * blur_ld4(c + x + 8);
-            blur_v4f a3 = wv[0] * blur_ld4(c + x + 12);
+        for (; x + 16 <= nx; x += 16) { /* two 8-lane vectors share the taps */
+            blur_v8f a0, a1, l0, l1, h0, h1;
+            BLUR_LD8(l0, c + x);
+            BLUR_LD8(l1, c + x + 8);
+            a0 = w8[0] * l0;
+            a1 = w8[0] * l1;
             for (int j = 1; j <= r; j++) {
                 const float *lo = c + x - j, *hi = c + x + j;
-                a0 += wv[j] * (blur_ld4(lo) + blur_ld4(hi));
-                a1 += wv[j] * (blur_ld4(lo + 4) + blur_ld4(hi + 4));
-                a2 += wv[j] * (blur_ld4(lo + 8) + blur_ld4(hi + 8));
-                a3 += wv[j] * (blur_ld4(lo + 12) + blur_ld4(hi + 12));
+                BLUR_LD8(l0, lo);
+                BLUR_LD8(h0, hi);
+                BLUR_LD8(l1, lo + 8);
+                BLUR_LD8(h1, hi + 8);
+                a0 += w8[j] * (l0 + h0);
+                a1 += w8[j] * (l1 + h1);
             }
-            a0 += rv, a1 += rv, a2 += rv, a3 += rv;
+            a0 += rv8, a1 += rv8;
             memcpy(row + x, &a0, sizeof a0);
-            memcpy(row + x + 4, &a1, sizeof a1);
-            memcpy(row + x + 8, &a2, sizeof a2);
-            memcpy(row + x + 12, &a3, sizeof a3);
+            memcpy(row + x + 8, &a1, sizeof a1);
         }
         for (; x + 4 <= nx; x += 4) {
             blur_v4f acc;
@@ -648,26 +660,28 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
         for (int y = 0; y < ny; y++) {
             float *out = im->px + (size_t)y * (size_t)nx + x0;
             int v = 0;
-            for (; v + 4 <= nv; v += 4) { /* four vectors share the taps */
+            for (; v + 4 <= nv; v += 4) { /* two 8-lane vectors share the taps */
                 const size_t o = 4 * (size_t)v;
                 const float *t0 = tap[r] + o;
-                blur_v4f a0 = wv[0] * blur_ld4(t0),
-                         a1 = wv[0] * blur_ld4(t0 + 4);
-                blur_v4f a2 = wv[0] * blur_ld4(t0 + 8);
-                blur_v4f a3 = wv[0] * blur_ld4(t0 + 12);
+                blur_v8f a0, a1, l0, l1, h0, h1;
+                BLUR_LD8(l0, t0);
+                BLUR_LD8(l1, t0 + 8);
+                a0 = w8[0] * l0;
+                a1 = w8[0] * l1;
                 for (int j = 1; j <= r; j++) {
                     const float *lo = tap[r - j] + o, *hi = tap[r + j] + o;
-                    a0 += wv[j] * (blur_ld4(lo) + blur_ld4(hi));
-                    a1 += wv[j] * (blur_ld4(lo + 4) + blur_ld4(hi + 4));
-                    a2 += wv[j] * (blur_ld4(lo + 8) + blur_ld4(hi + 8));
-                    a3 += wv[j] * (blur_ld4(lo + 12) + blur_ld4(hi + 12));
+                    BLUR_LD8(l0, lo);
+                    BLUR_LD8(h0, hi);
+                    BLUR_LD8(l1, lo + 8);
+                    BLUR_LD8(h1, hi + 8);
+                    a0 += w8[j] * (l0 + h0);
+                    a1 += w8[j] * (l1 + h1);
                 }
-                a0 += blur_ld4(ref + o), a1 += blur_ld4(ref + o + 4);
-                a2 += blur_ld4(ref + o + 8), a3 += blur_ld4(ref + o + 12);
+                BLUR_LD8(l0, ref + o);
+                BLUR_LD8(l1, ref + o + 8);
+                a0 += l0, a1 += l1;
                 memcpy(out + o, &a0, sizeof a0);
-                memcpy(out + o + 4, &a1, sizeof a1);
-                memcpy(out + o + 8, &a2, sizeof a2);
-                memcpy(out + o + 12, &a3, sizeof a3);
+                memcpy(out + o + 8, &a1, sizeof a1);
             }
             for (; v < nv; v++) {
                 blur_v4f acc, rf;

@@ -25,8 +25,8 @@
 #   REPORT_OOD_COUNT    synthetic OOD images (32)
 #   REPORT_TRAIN_CONFIG training config (schemas/train/cpu-tiny.yaml)
 #   REPORT_EPOCHS       epochs of the embedded run (4; "profile" keeps the
-#                       config's own, 12 for cpu-tiny)
-#   REPORT_IMAGES_PER_EPOCH  images per epoch (200; cpu-tiny: 400)
+#                       config's own, 32 for cpu-tiny)
+#   REPORT_IMAGES_PER_EPOCH  images per epoch (200; cpu-tiny: 250)
 #   REPORT_RETRAIN=1    train again even when a finished run exists
 set -euo pipefail
 
