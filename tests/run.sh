@@ -13,7 +13,7 @@ if [ -n "${SF_SANITIZED:-}" ]; then
     # libtorch's static state is not freed at exit; LSan would report it.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-    jobs_flag=(-j1)
+    jobs_flag=(-j"$(nproc)")
 fi
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -38,8 +38,10 @@ if [ -n "${SF_SANITIZED:-}" ] && [ -z "${SF_NO_LSAN:-}" ]; then
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 fi
+# SF_SKIP_E2E=1: unit tests only (`make test` runs the end-to-end tests
+# once, under the sanitizers).
 for e in tests/e2e/test_*.sh; do
-    [ -f "$e" ] || continue
+    [ -f "$e" ] && [ -z "${SF_SKIP_E2E:-}" ] || continue
     name=$(basename "$e" .sh)
     out="$log/$name.out"
     bash "$e" >"$out" 2>&1
@@ -53,5 +55,6 @@ for e in tests/e2e/test_*.sh; do
     fi
 done
 echo
-echo "synthfm tests: $passed passed, $failed failed, $skipped skipped"
+echo "synthfm tests${SF_SUITE:+ ($SF_SUITE)}: $passed passed, $failed failed, $skipped skipped"
+echo "$passed $failed $skipped" >"$BUILD/test_counts"
 [ $failed -eq 0 ]
