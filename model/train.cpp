@@ -577,7 +577,13 @@ const char* kSchema =
     "CREATE TABLE IF NOT EXISTS steps(step INTEGER PRIMARY KEY, epoch "
     "INTEGER, loss REAL, lr REAL, wall_s REAL);"
     "CREATE TABLE IF NOT EXISTS epochs(epoch INTEGER PRIMARY KEY, step "
-    "INTEGER, val_dice REAL, n_val INTEGER, train_loss REAL, wall_s REAL);";
+    "INTEGER, val_dice REAL, n_val INTEGER, train_loss REAL, wall_s REAL);"
+    // One row per validation instance and epoch: where the mean comes
+    // from (a model that ignores the image predicts one blob size for
+    // every instance: compare area with pred_area).
+    "CREATE TABLE IF NOT EXISTS val_instances(epoch INTEGER, sample INTEGER,"
+    " label INTEGER, area INTEGER, pred_area INTEGER, dice REAL,"
+    " PRIMARY KEY(epoch, sample, label));";
 
 int write_text(const std::string& path, const std::string& text, sf_err* err) {
   std::string tmp = path + ".tmp";
@@ -909,9 +915,18 @@ struct Trainer {
     return SF_OK;
   }
 
+  struct ValRow {
+    uint64_t sample;
+    int label;
+    long area, pred_area;
+    double dice;
+  };
+  std::vector<ValRow> val_rows; // the last validation's instances
+
   int validate(double* dice, long* n_val, sf_err* err) {
     double sum = 0;
     long n = 0;
+    val_rows.clear();
     int C = 0, E = 0;
     sam_model_embedding_shape(model, &C, &E);
     for (size_t vi = 0; vi < val.items.size(); vi++) {
@@ -971,7 +986,9 @@ struct Trainer {
           ab += (pr->masks[i] != 0) && mask[i];
         }
         sam_prediction_free(pr);
-        sum += a + b ? 2.0 * double(ab) / double(a + b) : 1.0;
+        double d = a + b ? 2.0 * double(ab) / double(a + b) : 1.0;
+        val_rows.push_back({it.pos, label, b, a, d});
+        sum += d;
         n++;
       }
     }
@@ -1363,6 +1380,23 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
             st, 5, epoch_n ? epoch_loss / double(epoch_n) : NAN);
         sqlite3_bind_double(st, 6, t->elapsed());
         sqlite3_step(st);
+        sqlite3_finalize(st);
+        sqlite3_prepare_v2(
+            t->db.db,
+            "INSERT OR REPLACE INTO val_instances VALUES(?, ?, ?, ?, ?, ?)",
+            -1,
+            &st,
+            nullptr);
+        for (const auto& v : t->val_rows) {
+          sqlite3_bind_int(st, 1, epoch);
+          sqlite3_bind_int64(st, 2, sqlite3_int64(v.sample));
+          sqlite3_bind_int(st, 3, v.label);
+          sqlite3_bind_int64(st, 4, v.area);
+          sqlite3_bind_int64(st, 5, v.pred_area);
+          sqlite3_bind_double(st, 6, v.dice);
+          sqlite3_step(st);
+          sqlite3_reset(st);
+        }
         sqlite3_finalize(st);
         epoch_loss = 0;
         epoch_n = 0;

@@ -53,7 +53,9 @@
  *   run.sqlite    run(key, value): status, config, device, ...;
  *                 corpora(role, dir, identity, n_samples);
  *                 steps(step, epoch, loss, lr, wall_s);
- *                 epochs(epoch, step, val_dice, n_val, train_loss, wall_s)
+ *                 epochs(epoch, step, val_dice, n_val, train_loss, wall_s);
+ *                 val_instances(epoch, sample, label, area, pred_area,
+ *                 dice): each validation instance (one positive click)
  *   last.pth      weights after the last completed step (official keys)
  *   best.pth      weights of the best validation Dice so far
  *   state.pt      optimiser state (torch::save) + state.txt (step,

@@ -182,6 +182,18 @@ Test(train, run_records_and_predict_loads_best) {
         cr_assert(file_exists(run, files[i]), "%s missing", files[i]);
     cr_assert_eq(db_long(run, "SELECT count(*) FROM steps"), 6);
     cr_assert_eq(db_long(run, "SELECT count(*) FROM epochs"), 1);
+    /* the per-instance validation rows give the epoch's mean */
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM val_instances"),
+                 db_long(run, "SELECT n_val FROM epochs"));
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM (SELECT epoch FROM "
+                              "val_instances v JOIN epochs e USING (epoch) "
+                              "GROUP BY epoch HAVING abs(avg(v.dice) - "
+                              "max(e.val_dice)) < 1e-12)"),
+                 1);
+    cr_assert_eq(db_long(run, "SELECT count(*) FROM val_instances WHERE "
+                              "area <= 0 OR pred_area < 0 OR dice < 0 OR "
+                              "dice > 1"),
+                 0);
     cr_assert_eq(db_long(run, "SELECT count(*) FROM corpora"), 2);
     cr_assert_eq(db_long(run, "SELECT count(*) FROM run WHERE key = "
                               "'status' AND value = 'done'"),
