@@ -39,16 +39,25 @@ if [ -n "${SF_SANITIZED:-}" ] && [ -z "${SF_NO_LSAN:-}" ]; then
     export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 fi
 # SF_SKIP_E2E=1: unit tests only (`make test` runs the end-to-end tests
-# once, under the sanitizers).
-for e in tests/e2e/test_*.sh; do
-    [ -f "$e" ] && [ -z "${SF_SKIP_E2E:-}" ] || continue
+# once, under the sanitizers). The end-to-end tests run SF_E2E_JOBS at a
+# time (default: the core count; each works in its own mktemp folder),
+# reported in name order.
+e2e=()
+[ -z "${SF_SKIP_E2E:-}" ] && for e in tests/e2e/test_*.sh; do [ -f "$e" ] && e2e+=("$e"); done
+par=${SF_E2E_JOBS:-$(nproc)}
+for e in "${e2e[@]}"; do
+    name=$(basename "$e" .sh)
+    ( bash "$e" >"$log/$name.out" 2>&1; echo $? >"$log/$name.rc" ) &
+    while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do wait -n; done
+done
+wait
+for e in "${e2e[@]}"; do
     name=$(basename "$e" .sh)
     out="$log/$name.out"
-    bash "$e" >"$out" 2>&1
-    rc=$?
-    if [ $rc -eq 0 ]; then
+    rc=$(cat "$log/$name.rc" 2>/dev/null || echo 1)
+    if [ "$rc" -eq 0 ]; then
         echo "[PASS] e2e/$name"; passed=$((passed + 1))
-    elif [ $rc -eq 77 ]; then
+    elif [ "$rc" -eq 77 ]; then
         echo "[SKIP] e2e/$name: $(tail -1 "$out")"; skipped=$((skipped + 1))
     else
         echo "[FAIL] e2e/$name (exit $rc)"; tail -20 "$out" | sed 's/^/    /'; failed=$((failed + 1))
