@@ -60,6 +60,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   long on_the_fly_seed = -1; // -1: the run seed
   double lr = 1e-4, lr_min = 0.0, weight_decay = 0.01;
+  double encoder_lr_scale = 1.0; // image encoder's lr = scale x lr
   long warmup_steps = 0;
   int epochs = 1;
   long images_per_epoch = 0; // 0 = size of the training corpora
@@ -290,6 +291,11 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
               : !strcmp(key, "lr_min")       ? &c.lr_min
               : !strcmp(key, "weight_decay") ? &c.weight_decay
                                              : &c.min_area_frac) = d;
+    } else if (!strcmp(key, "encoder_lr_scale")) {
+      if (!to_double(s, &d) || !(d > 0) || d > 100)
+        rc = bad("a number in (0, 100]");
+      else
+        c.encoder_lr_scale = d;
     } else if (
         !strcmp(key, "warmup_steps") || !strcmp(key, "images_per_epoch")) {
       if (!to_long(s, &l) || l < 0)
@@ -384,6 +390,8 @@ std::string config_yaml(const TrainConfig& c) {
     o << "init: " << c.init << "\n";
   if (c.on_the_fly_seed >= 0)
     o << "on_the_fly_seed: " << c.on_the_fly_seed << "\n";
+  if (c.encoder_lr_scale != 1.0) // absent = 1: older runs' text unchanged
+    o << "encoder_lr_scale: " << c.encoder_lr_scale << "\n";
   o << "seed: " << c.seed << "\nlr: " << c.lr << "\nlr_min: " << c.lr_min
     << "\nweight_decay: " << c.weight_decay
     << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
@@ -906,8 +914,11 @@ struct Trainer {
       loss = loss +
           seg_loss(up.slice(0, k, k + 1), gt[k], cfg.loss_bce != 0).min();
     loss = loss / double(Kb);
-    for (auto& g : opt->param_groups())
-      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    const bool two = opt->param_groups().size() == 2; // encoder first
+    for (size_t gi = 0; gi < opt->param_groups().size(); gi++)
+      static_cast<torch::optim::AdamWOptions&>(
+          opt->param_groups()[gi].options())
+          .lr(two && gi == 0 ? lr * cfg.encoder_lr_scale : lr);
     opt->zero_grad();
     loss.backward();
     opt->step();
@@ -1089,16 +1100,34 @@ int build_model(Trainer* t, sf_err* err) {
     sam_model_free(src);
   }
   auto& net = sam::net(t->model);
-  std::vector<Tensor> params;
+  // One parameter group, or two (image encoder first) when the encoder
+  // has its own lr scale: a run with the default keeps the optimiser
+  // state layout of earlier runs (resume).
+  std::vector<Tensor> params, enc_params;
+  const bool two = c.encoder_lr_scale != 1.0 && !c.freeze_image_encoder;
   for (auto& kv : net->named_parameters(true)) {
     bool enc = kv.key().rfind("image_encoder.", 0) == 0;
     if (enc && c.freeze_image_encoder)
       kv.value().set_requires_grad(false);
+    else if (enc && two)
+      enc_params.push_back(kv.value());
     else
       params.push_back(kv.value());
   }
-  t->opt = std::make_unique<torch::optim::AdamW>(
-      params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+  auto aw = torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay);
+  if (two) {
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(
+        enc_params,
+        std::make_unique<torch::optim::AdamWOptions>(
+            torch::optim::AdamWOptions(c.lr * c.encoder_lr_scale)
+                .weight_decay(c.weight_decay)));
+    groups.emplace_back(
+        params, std::make_unique<torch::optim::AdamWOptions>(aw));
+    t->opt = std::make_unique<torch::optim::AdamW>(groups, aw);
+  } else {
+    t->opt = std::make_unique<torch::optim::AdamW>(params, aw);
+  }
   return SF_OK;
 }
 
