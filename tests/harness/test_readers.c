@@ -1948,3 +1948,27 @@ Test(readers, every_reader_fuzz_smoke, .timeout = 600) {
     cr_log_info("fuzz smoke: %d inputs read, %d refused cleanly", n_ok, n_err);
     rm_tree(dir);
 }
+
+/* A crafted JPEG 2000 DICOM (found by fuzz_dicom) makes GDCM's codec
+ * crash: the decode runs in a child process, so reading it is an error
+ * naming the file, and this process goes on. */
+Test(readers, dicom_decoder_crash_is_an_error_not_a_crash) {
+    const char *src = "tests/fuzz/regress/dicom/gdcm-jpeg2000-segv.dcm";
+    FILE *f = fopen(src, "rb");
+    cr_assert_not_null(f, "%s missing (run from the repository root)", src);
+    static uint8_t buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    char *dir = tmpdir(), p[1200];
+    snprintf(p, sizeof p, "%s/slice.dcm", dir);
+    write_file(p, buf, n);
+    hx_volume *v = NULL;
+    sf_err e;
+    memset(&e, 0, sizeof e);
+    int rc = hx_volume_read(dir, &v, &e);
+    cr_assert_neq(rc, SF_OK, "the crafted file was accepted");
+    cr_expect(strstr(e.msg, "slice.dcm") || strstr(e.where, "slice.dcm"),
+              "%s | %s", e.where, e.msg);
+    cr_log_info("%s", e.msg);
+    rm_tree(dir);
+}
