@@ -81,6 +81,9 @@ static int parse_structures(yctx *y, yaml_node_t *n, hx_split *s) {
             return yerr(y, k, "structures", "expected a structure name");
         if (s->n_structures == HX_MAX_STRUCTURES)
             return yerr(y, k, "structures", "too many structures");
+        for (int i = 0; i < s->n_structures; i++)
+            if (!strcmp(s->st[i].name, name))
+                return yerr(y, k, "structures", "duplicate structure");
         hx_structure *st = &s->st[s->n_structures++];
         snprintf(st->name, sizeof st->name, "%s", name);
         long lo, hi;
@@ -117,8 +120,10 @@ static int parse_case(yctx *y, yaml_node_t *n, hx_split_case *c) {
         yaml_node_t *k = yaml_document_get_node(y->doc, p->key),
                     *v = yaml_document_get_node(y->doc, p->value);
         const char *key = scalar(k);
+        if (key && (!strcmp(key, "id") ? c->id != NULL
+                    : !strcmp(key, "files") ? c->files != NULL : 0))
+            return yerr(y, k, key, "duplicate key in a case");
         if (key && !strcmp(key, "id") && scalar(v)) {
-            free(c->id);
             if (!(c->id = xstrdup(scalar(v))))
                 return sf_err_set(y->err, SF_ENOMEM, "split");
         } else if (key && !strcmp(key, "files") &&
@@ -206,7 +211,16 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
                     *v = yaml_document_get_node(&doc, p->value);
         const char *key = scalar(k);
         rc = SF_OK;
-        if (!key) {
+        /* any key twice is an error (a second `cases:` list used to
+         * replace the first's array while its count went on) */
+        for (yaml_node_pair_t *p0 = root->data.mapping.pairs.start;
+             key && p0 < p && rc == SF_OK; p0++) {
+            const char *k0 = scalar(yaml_document_get_node(&doc, p0->key));
+            if (k0 && !strcmp(k0, key)) rc = yerr(&y, k, key, "duplicate key");
+        }
+        if (rc != SF_OK) {
+            /* reported */
+        } else if (!key) {
             rc = yerr(&y, k, "(top)", "expected a key");
         } else if (!strcmp(key, "split") || !strcmp(key, "dataset") ||
                    !strcmp(key, "description")) {

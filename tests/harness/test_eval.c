@@ -498,6 +498,23 @@ Test(split, malformed_files_name_the_line_and_key) {
          "../etc/passwd: "
          "0000000000000000000000000000000000000000000000000000000000000000\n",
          "relative path"},
+        /* a key twice (fuzz finding: a second cases list replaced the
+         * first's array while the count went on) */
+        {"split: a\ndataset: alfi\ncases:\n  - id: x\n    files:\n      "
+         "a.png: "
+         "0000000000000000000000000000000000000000000000000000000000000000\n"
+         "cases:\n  - id: y\n    files:\n      b.png: "
+         "0000000000000000000000000000000000000000000000000000000000000000\n",
+         "duplicate key"},
+        {"split: a\ndataset: alfi\ncases:\n  - id: x\n    files:\n      "
+         "a.png: "
+         "0000000000000000000000000000000000000000000000000000000000000000\n"
+         "    files:\n      b.png: "
+         "0000000000000000000000000000000000000000000000000000000000000000\n",
+         "duplicate key in a case"},
+        {"split: a\ndataset: alfi\ntemplate: true\nstructures:\n  x: 1\n"
+         "  x: 2\n",
+         "duplicate structure"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         FILE *f = fopen(P("s.yaml"), "w");
