@@ -106,6 +106,15 @@ static const char *const golden_sha[3][4] = {
 
 Test(sample, pixels_match_the_pinned_hashes) {
     const int print = getenv("SF_GOLDEN_PRINT") != NULL;
+#if defined(__x86_64__)
+    /* The table was made where glibc picks its FMA variants of logf and
+     * sincosf (used by the lattice fields); their non-FMA twins may differ
+     * in the last bit, so on such a CPU the pins do not apply (DESIGN.md,
+     * "Determinism"). */
+    if (!print && !__builtin_cpu_supports("fma")) {
+        cr_skip_test("CPU without FMA: glibc's other libm variants (pins made with FMA)");
+    }
+#endif
     char seen[256] = "";
     for (int mode = 0; mode < 3; mode++) {
         sf_config c = cfg(512, mode);
