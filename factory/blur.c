@@ -532,6 +532,25 @@ static inline blur_v4f blur_ld4(const float *p) {
 typedef float blur_v8f __attribute__((vector_size(32)));
 #define BLUR_LD8(v, p) memcpy(&(v), (p), sizeof(blur_v8f))
 
+/* Sixteen outputs as two 8-lane sums of the kernel (the 8-lane twin of
+ * BLUR_TAPS): P(o) points at the 16 samples of tap o, -r <= o <= r. */
+#define BLUR_TAPS16(a0, a1, w8, r, P)                                          \
+    do {                                                                       \
+        blur_v8f l0_, l1_, h0_, h1_;                                           \
+        BLUR_LD8(l0_, P(0));                                                   \
+        BLUR_LD8(l1_, P(0) + 8);                                               \
+        a0 = (w8)[0] * l0_;                                                    \
+        a1 = (w8)[0] * l1_;                                                    \
+        for (int j_ = 1; j_ <= (r); j_++) {                                    \
+            BLUR_LD8(l0_, P(-j_));                                             \
+            BLUR_LD8(h0_, P(j_));                                              \
+            BLUR_LD8(l1_, P(-j_) + 8);                                         \
+            BLUR_LD8(h1_, P(j_) + 8);                                          \
+            a0 += (w8)[j_] * (l0_ + h0_);                                      \
+            a1 += (w8)[j_] * (l1_ + h1_);                                      \
+        }                                                                      \
+    } while (0)
+
 /* ------------------------------------------------- truncated direct, float */
 
 /* Below BLUR_RECURSIVE_FROM (the configured blurs, sigma <= 2.5 px at 1024)
@@ -603,20 +622,10 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
         const blur_v8f rv8 = {ref, ref, ref, ref, ref, ref, ref, ref};
         int x = 0;
         for (; x + 16 <= nx; x += 16) { /* two 8-lane vectors share the taps */
-            blur_v8f a0, a1, l0, l1, h0, h1;
-            BLUR_LD8(l0, c + x);
-            BLUR_LD8(l1, c + x + 8);
-            a0 = w8[0] * l0;
-            a1 = w8[0] * l1;
-            for (int j = 1; j <= r; j++) {
-                const float *lo = c + x - j, *hi = c + x + j;
-                BLUR_LD8(l0, lo);
-                BLUR_LD8(h0, hi);
-                BLUR_LD8(l1, lo + 8);
-                BLUR_LD8(h1, hi + 8);
-                a0 += w8[j] * (l0 + h0);
-                a1 += w8[j] * (l1 + h1);
-            }
+            blur_v8f a0, a1;
+#define P(o) (c + x + (o))
+            BLUR_TAPS16(a0, a1, w8, r, P);
+#undef P
             a0 += rv8, a1 += rv8;
             memcpy(row + x, &a0, sizeof a0);
             memcpy(row + x + 8, &a1, sizeof a1);
@@ -662,21 +671,10 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
             int v = 0;
             for (; v + 4 <= nv; v += 4) { /* two 8-lane vectors share the taps */
                 const size_t o = 4 * (size_t)v;
-                const float *t0 = tap[r] + o;
-                blur_v8f a0, a1, l0, l1, h0, h1;
-                BLUR_LD8(l0, t0);
-                BLUR_LD8(l1, t0 + 8);
-                a0 = w8[0] * l0;
-                a1 = w8[0] * l1;
-                for (int j = 1; j <= r; j++) {
-                    const float *lo = tap[r - j] + o, *hi = tap[r + j] + o;
-                    BLUR_LD8(l0, lo);
-                    BLUR_LD8(h0, hi);
-                    BLUR_LD8(l1, lo + 8);
-                    BLUR_LD8(h1, hi + 8);
-                    a0 += w8[j] * (l0 + h0);
-                    a1 += w8[j] * (l1 + h1);
-                }
+                blur_v8f a0, a1, l0, l1;
+#define P(k) (tap[r + (k)] + o)
+                BLUR_TAPS16(a0, a1, w8, r, P);
+#undef P
                 BLUR_LD8(l0, ref + o);
                 BLUR_LD8(l1, ref + o + 8);
                 a0 += l0, a1 += l1;

@@ -193,14 +193,15 @@ int meta(const char *path, hx__dcm_meta *m, char *why, size_t nwhy,
  * checked above and decoded in process. */
 int decode_isolated(const gdcm::Image &img, void *buf, size_t nbytes,
                     const char *path, sf_err *err) {
-    void *sh = mmap(NULL, nbytes ? nbytes : 1, PROT_READ | PROT_WRITE,
+    const size_t shn = nbytes ? nbytes : 1; /* mmap refuses 0 */
+    void *sh = mmap(NULL, shn, PROT_READ | PROT_WRITE,
                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
         return hx__rd_err(err, SF_ENOMEM, path, "out of memory");
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
-        munmap(sh, nbytes ? nbytes : 1);
+        munmap(sh, shn);
         return hx__rd_err(err, SF_EIO, path, "fork: %s", strerror(errno));
     }
     if (pid == 0) {
@@ -246,7 +247,7 @@ int decode_isolated(const gdcm::Image &img, void *buf, size_t nbytes,
                         WEXITSTATUS(status));
     else
         memcpy(buf, sh, nbytes);
-    munmap(sh, nbytes ? nbytes : 1);
+    munmap(sh, shn);
     return rc;
 }
 
