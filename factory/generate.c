@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 void sf_shard_range(uint64_t count, int shard_index, int shard_count,
                     uint64_t *first, uint64_t *end) {
@@ -90,6 +93,24 @@ void sf__record_free(sf_record *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* End of the run of equal labels that starts at x: the first x' > x with
+ * row[x'] != row[x], or nx (SSE2: eight labels per compare). */
+static inline int label_run_end(const uint16_t *row, int x, int nx) {
+    const uint16_t l = row[x++];
+#ifdef __SSE2__
+    const __m128i lv = _mm_set1_epi16((short)l);
+    for (; x + 8 <= nx; x += 8) {
+        unsigned ne =
+            0xFFFFu & ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi16(
+                          _mm_loadu_si128((const __m128i *)(row + x)), lv));
+        if (ne) return x + __builtin_ctz(ne) / 2;
+    }
+#endif
+    while (x < nx && row[x] == l)
+        x++;
+    return x;
+}
+
 /* Instance statistics for the manifest: area, bbox, centroid and an
  * interior point (the pixel of the instance nearest its centroid, the
  * first in raster order among equals). One pass over label runs for area,
@@ -119,8 +140,7 @@ int sf__instance_stats(const uint16_t *labels, int nx, int ny, int k,
         const uint16_t *row = labels + (size_t)y * nx;
         for (int x = 0; x < nx;) {
             int x0 = x, l = row[x];
-            while (++x < nx && row[x] == l) {
-            }
+            x = label_run_end(row, x, nx);
             if (!l || l > k) continue;
             sf_instance *p = &in[l - 1];
             int64_t len = x - x0;

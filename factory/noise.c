@@ -634,6 +634,18 @@ static const uint8_t zig_bit[16][5] = {
     {3, 0, 0, 0, 1}, {0, 3, 0, 0, 2}, {1, 3, 0, 0, 2}, {0, 1, 3, 0, 3},
     {2, 3, 0, 0, 2}, {0, 2, 3, 0, 3}, {1, 2, 3, 0, 3}, {0, 1, 2, 3, 4},
 };
+#ifdef __SSE2__
+/* zig_bit's positions as four uint16 lanes (lane b = zig_bit[m][b]; x86
+ * is little-endian) */
+static const uint64_t zig_pos[16] = {
+    0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000001ull,
+    0x0000000000010000ull, 0x0000000000000002ull, 0x0000000000020000ull,
+    0x0000000000020001ull, 0x0000000200010000ull, 0x0000000000000003ull,
+    0x0000000000030000ull, 0x0000000000030001ull, 0x0000000300010000ull,
+    0x0000000000030002ull, 0x0000000300020000ull, 0x0000000300020001ull,
+    0x0003000200010000ull,
+};
+#endif
 
 /* N(0,1) of the words w[0 .. m) of a chunk whose word j is variate
  * q0 + j and belongs to pixel entry e[j >> sh] (all: every entry is
@@ -666,8 +678,8 @@ static void zig_chunk(const uint32_t *w, size_t m, unsigned sh,
                    (e[(j + 2) >> sh] != 0) << 2 | (e[(j + 3) >> sh] != 0) << 3;
         /* append the failing words without a branch (~10% of groups
          * have one: a branch would mispredict) */
-        for (unsigned b = 0; b < 4; b++)
-            idx[n + b] = (uint16_t)(j + zig_bit[bad][b]);
+        uint64_t pos = zig_pos[bad] + (uint64_t)j * 0x0001000100010001ull;
+        memcpy(idx + n, &pos, sizeof pos); /* one store, not four */
         n += zig_bit[bad][4];
     }
 #endif
@@ -1084,12 +1096,111 @@ static inline double logfact(poisson_lf *lf, double kd) {
     return logfact_fill(lf, kd);
 }
 
+#ifdef __AVX2__
+/* log_pd four lanes at a time: the same operations, the same bits. */
+static inline __m256d log_poly_pd4(__m256d s) {
+    __m256d z = _mm256_mul_pd(s, s), z2 = _mm256_mul_pd(z, z);
+    __m256d z4 = _mm256_mul_pd(z2, z2), z8 = _mm256_mul_pd(z4, z4);
+#define LOG_Q4(c0, c1)                                                         \
+    _mm256_add_pd(_mm256_set1_pd(c0), _mm256_mul_pd(_mm256_set1_pd(c1), z))
+    __m256d q0 = LOG_Q4(1.0 / 3.0, 1.0 / 5.0);
+    __m256d q1 = LOG_Q4(1.0 / 7.0, 1.0 / 9.0);
+    __m256d q2 = LOG_Q4(1.0 / 11.0, 1.0 / 13.0);
+    __m256d q3 = LOG_Q4(1.0 / 15.0, 1.0 / 17.0);
+    __m256d q4 = LOG_Q4(1.0 / 19.0, 1.0 / 21.0);
+#undef LOG_Q4
+    __m256d r0 = _mm256_add_pd(q0, _mm256_mul_pd(q1, z2));
+    __m256d r1 = _mm256_add_pd(q2, _mm256_mul_pd(q3, z2));
+    __m256d r2 =
+        _mm256_add_pd(q4, _mm256_mul_pd(_mm256_set1_pd(1.0 / 23.0), z2));
+    return _mm256_mul_pd(_mm256_add_pd(_mm256_add_pd(r0, _mm256_mul_pd(r1, z4)),
+                                       _mm256_mul_pd(r2, z8)),
+                         z);
+}
+static inline __m256d log_pd4(__m256d x) {
+    const __m256i mant = _mm256_set1_epi64x(0x000FFFFFFFFFFFFFll);
+    const __m256i half = _mm256_set1_epi64x(0x3FE0000000000000ll);
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256i bits = _mm256_castpd_si256(x);
+    __m128i eb = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(_mm256_srli_epi64(bits, 52),
+                                    _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    __m256d e = _mm256_sub_pd(_mm256_cvtepi32_pd(eb), _mm256_set1_pd(1022.0));
+    __m256d m = _mm256_castsi256_pd(
+        _mm256_or_si256(_mm256_and_si256(bits, mant), half));
+    __m256d lt = _mm256_cmp_pd(m, _mm256_set1_pd(LOG_SQRTH), _CMP_LT_OQ);
+    m = _mm256_add_pd(m, _mm256_and_pd(lt, m));
+    e = _mm256_sub_pd(e, _mm256_and_pd(lt, one));
+    __m256d s = _mm256_div_pd(_mm256_sub_pd(m, one), _mm256_add_pd(m, one));
+    __m256d t = _mm256_add_pd(s, s);
+    return _mm256_add_pd(
+        _mm256_mul_pd(e, _mm256_set1_pd(LOG_LN2_HI)),
+        _mm256_add_pd(_mm256_mul_pd(e, _mm256_set1_pd(LOG_LN2_LO)),
+                      _mm256_add_pd(t, _mm256_mul_pd(t, log_poly_pd4(s)))));
+}
+
+/* ptrs_slow_list's SSE2 pairs, four items at a time: the same operations
+ * per lane. Returns the number of items done (a multiple of 4). */
+static size_t ptrs_slow4(ptrs_list *L, const uint16_t *und, size_t nu,
+                         poisson_lf *lf) {
+    const __m128i flip = _mm_set1_epi32((int)0x80000000u);
+    const __m256d scale = _mm256_set1_pd(0x1p-32), half = _mm256_set1_pd(0.5);
+    const __m256d sign = _mm256_set1_pd(-0.0), zero = _mm256_setzero_pd();
+    size_t q = 0;
+    for (; q + 4 <= nu; q += 4) {
+        size_t t0 = und[q], t1 = und[q + 1], t2 = und[q + 2], t3 = und[q + 3];
+        __m128i wu = _mm_setr_epi32((int)L->w[2 * t0], (int)L->w[2 * t1],
+                                    (int)L->w[2 * t2], (int)L->w[2 * t3]);
+        __m128i wv =
+            _mm_setr_epi32((int)L->w[2 * t0 + 1], (int)L->w[2 * t1 + 1],
+                           (int)L->w[2 * t2 + 1], (int)L->w[2 * t3 + 1]);
+        __m256d u =
+            _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_xor_si128(wu, flip)), scale);
+        __m256d v = _mm256_add_pd(
+            _mm256_mul_pd(_mm256_cvtepi32_pd(_mm_xor_si128(wv, flip)), scale),
+            half);
+        __m256d us = _mm256_sub_pd(half, _mm256_andnot_pd(sign, u));
+#define GATHER4(arr) _mm256_setr_pd(arr[t0], arr[t1], arr[t2], arr[t3])
+        __m256d mu = GATHER4(L->mu), a = GATHER4(L->a), b = GATHER4(L->b);
+        __m256d kd = GATHER4(L->kd);
+#undef GATHER4
+        __m256d lf4 =
+            _mm256_setr_pd(logfact(lf, L->kd[t0]), logfact(lf, L->kd[t1]),
+                           logfact(lf, L->kd[t2]), logfact(lf, L->kd[t3]));
+        __m256d inv_alpha =
+            _mm256_add_pd(_mm256_set1_pd(1.1239),
+                          _mm256_div_pd(_mm256_set1_pd(1.1328),
+                                        _mm256_sub_pd(b, _mm256_set1_pd(3.4))));
+        __m256d us2 = _mm256_mul_pd(us, us);
+        __m256d qq =
+            _mm256_div_pd(_mm256_mul_pd(_mm256_mul_pd(v, inv_alpha), us2),
+                          _mm256_add_pd(a, _mm256_mul_pd(b, us2)));
+        __m256d lhs = log_pd4(qq);
+        __m256d rhs =
+            _mm256_sub_pd(_mm256_add_pd(_mm256_sub_pd(zero, mu),
+                                        _mm256_mul_pd(kd, log_pd4(mu))),
+                          lf4);
+        int acc = _mm256_movemask_pd(
+            _mm256_or_pd(_mm256_cmp_pd(lhs, rhs, _CMP_LE_OQ),
+                         _mm256_cmp_pd(qq, zero, _CMP_EQ_OQ)));
+        L->st[t0] = (uint8_t)(acc & 1);
+        L->st[t1] = (uint8_t)(acc >> 1 & 1);
+        L->st[t2] = (uint8_t)(acc >> 2 & 1);
+        L->st[t3] = (uint8_t)(acc >> 3);
+    }
+    return q;
+}
+#endif
+
 /* The log test (ptrs_slow) for items und[0 .. nu) of L into st (0 or 1).
  * Undecided items have 0 <= x < 2^52 (x >= 0, us >= 2^-33), so kd is
  * exact. */
 static void ptrs_slow_list(ptrs_list *L, const uint16_t *und, size_t nu,
                            poisson_lf *lf) {
     size_t q = 0;
+#ifdef __AVX2__
+    q = ptrs_slow4(L, und, nu, lf);
+#endif
 #ifdef __SSE2__
     const __m128i flip = _mm_set1_epi32((int)0x80000000u);
     const __m128d scale = _mm_set1_pd(0x1p-32), half = _mm_set1_pd(0.5);
@@ -1237,6 +1348,108 @@ static void ptrs_first1(ptrs_chunk *C, float *px, size_t j, double p,
         bits_put(rej ? C->rej : C->und, j, 1);
 }
 
+#ifdef __AVX2__
+/* ptrs_first's two loops four pixels at a time (AVX2), for the pixels
+ * [0, m & ~3): the same operations per lane as the SSE2 pairs below, so
+ * the same bits. Returns the number of pixels done. */
+static size_t ptrs_first4(ptrs_chunk *C, float *px, const uint16_t *e, size_t m,
+                          const double *ph, const double *inv,
+                          const uint32_t *w) {
+    const __m256i flip = _mm256_set1_epi32((int)0x80000000u);
+    const __m256i odd_even = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256d scale = _mm256_set1_pd(0x1p-32), half = _mm256_set1_pd(0.5);
+    const __m256d two = _mm256_set1_pd(2.0), c043 = _mm256_set1_pd(0.43);
+    const __m256d big = _mm256_set1_pd(0x1p52), one = _mm256_set1_pd(1.0);
+    const __m256d zero = _mm256_setzero_pd(), sign = _mm256_set1_pd(-0.0);
+    const __m256d c007 = _mm256_set1_pd(0.07), c0013 = _mm256_set1_pd(0.013);
+    const __m256d lo = _mm256_set1_pd(POISSON_MU_PTRS);
+    const __m256d hi = _mm256_set1_pd(POISSON_MU_MAX);
+    const __m128i lane_bit = _mm_setr_epi32(1, 2, 4, 8);
+    uint8_t elig4[NOISE_CHUNK / 4];
+    __m256d pmu = _mm256_set1_pd(-1.0), b = zero, a = zero, v_r = zero;
+    size_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+        __m256d p =
+            _mm256_setr_pd(ph[e[j]], ph[e[j + 1]], ph[e[j + 2]], ph[e[j + 3]]);
+        __m256d vd = _mm256_cvtps_pd(_mm_loadu_ps(px + j));
+        /* mu = v > 0 ? v p : 0 (NaN: 0) */
+        __m256d mu = _mm256_mul_pd(
+            _mm256_and_pd(_mm256_cmp_pd(vd, zero, _CMP_GT_OQ), vd), p);
+        __m256d sel = _mm256_cmp_pd(p, zero, _CMP_GT_OQ);
+        __m256d elig = _mm256_cmp_pd(mu, lo, _CMP_GE_OQ);
+        mu = _mm256_min_pd(mu, hi);
+        _mm256_storeu_pd(C->mu + j, mu);
+        int ms = _mm256_movemask_pd(sel), me = _mm256_movemask_pd(elig);
+        elig4[j / 4] = (uint8_t)me;
+        if (ms & ~me) bits_put(C->low, j, (unsigned)(ms & ~me));
+        if (!me) continue;
+        if (_mm256_movemask_pd(_mm256_cmp_pd(mu, pmu, _CMP_EQ_OQ)) != 15) {
+            /* as ptrs_prepare */
+            pmu = mu;
+            b = _mm256_add_pd(
+                _mm256_set1_pd(0.931),
+                _mm256_mul_pd(_mm256_set1_pd(2.53), _mm256_sqrt_pd(mu)));
+            a = _mm256_add_pd(_mm256_set1_pd(-0.059),
+                              _mm256_mul_pd(_mm256_set1_pd(0.02483), b));
+            v_r = _mm256_sub_pd(
+                _mm256_set1_pd(0.9277),
+                _mm256_div_pd(_mm256_set1_pd(3.6224),
+                              _mm256_sub_pd(b, _mm256_set1_pd(2.0))));
+        }
+        _mm256_storeu_pd(C->b + j, b);
+        _mm256_storeu_pd(C->a + j, a);
+        _mm256_storeu_pd(C->v_r + j, v_r);
+    }
+    for (size_t i = 0; i < j; i += 4) {
+        int me = elig4[i / 4];
+        if (!me) continue;
+        __m256d mu = _mm256_loadu_pd(C->mu + i), b4 = _mm256_loadu_pd(C->b + i);
+        __m256d a4 = _mm256_loadu_pd(C->a + i);
+        __m256d vr4 = _mm256_loadu_pd(C->v_r + i);
+        __m256d iv = _mm256_setr_pd(inv[e[i]], inv[e[i + 1]], inv[e[i + 2]],
+                                    inv[e[i + 3]]);
+        /* the trial, as ptrs_trial; words u0 v0 .. u3 v3 -> u0..u3 | v0..v3 */
+        __m256i uv = _mm256_permutevar8x32_epi32(
+            _mm256_loadu_si256((const __m256i *)(w + 2 * i)), odd_even);
+        uv = _mm256_xor_si256(uv, flip);
+        __m256d u = _mm256_mul_pd(
+            _mm256_cvtepi32_pd(_mm256_castsi256_si128(uv)), scale);
+        __m256d v = _mm256_add_pd(
+            _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(uv, 1)),
+                          scale),
+            half);
+        __m256d us = _mm256_sub_pd(half, _mm256_andnot_pd(sign, u));
+        __m256d x =
+            _mm256_add_pd(_mm256_div_pd(_mm256_mul_pd(two, a4), us), b4);
+        x = _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(x, u), mu), c043);
+        __m256d r = _mm256_sub_pd(_mm256_add_pd(x, big), big);
+        r = _mm256_sub_pd(r,
+                          _mm256_and_pd(_mm256_cmp_pd(r, x, _CMP_GT_OQ), one));
+        _mm256_storeu_pd(C->kd + i, r);
+        __m256d acc =
+            _mm256_and_pd(_mm256_and_pd(_mm256_cmp_pd(us, c007, _CMP_GE_OQ),
+                                        _mm256_cmp_pd(v, vr4, _CMP_LE_OQ)),
+                          _mm256_cmp_pd(x, zero, _CMP_GE_OQ));
+        __m256d rej =
+            _mm256_or_pd(_mm256_or_pd(_mm256_cmp_pd(us, zero, _CMP_LE_OQ),
+                                      _mm256_cmp_pd(x, zero, _CMP_LT_OQ)),
+                         _mm256_and_pd(_mm256_cmp_pd(us, c0013, _CMP_LT_OQ),
+                                       _mm256_cmp_pd(v, us, _CMP_GT_OQ)));
+        int ma = _mm256_movemask_pd(acc) & me,
+            mr = _mm256_movemask_pd(rej) & me & ~ma;
+        bits_put(C->rej, i, (unsigned)mr);
+        bits_put(C->und, i, (unsigned)(me & ~(ma | mr)));
+        /* accepted: (float)(kd inv) over the old value */
+        __m128 out = _mm256_cvtpd_ps(_mm256_mul_pd(r, iv));
+        __m128i m32 = _mm_cmpeq_epi32(
+            _mm_and_si128(_mm_set1_epi32(ma), lane_bit), lane_bit);
+        _mm_storeu_ps(px + i, _mm_blendv_ps(_mm_loadu_ps(px + i), out,
+                                            _mm_castsi128_ps(m32)));
+    }
+    return j;
+}
+#endif
+
 /* First trials of the chunk's pixels [0, m) (entry e[j], photons ph[],
  * words w[2 j], w[2 j + 1]): accepted ones written, the others marked in
  * C's bit maps. The constants of a mean are computed once per run of
@@ -1249,7 +1462,11 @@ static void ptrs_first(ptrs_chunk *C, float *px, const uint16_t *e, size_t m,
     memset(C->rej, 0, sizeof C->rej);
     memset(C->low, 0, sizeof C->low);
     size_t j = 0;
+#ifdef __AVX2__
+    j = ptrs_first4(C, px, e, m, ph, inv, w);
+#endif
 #ifdef __SSE2__
+    const size_t j0 = j; /* the SSE2 pairs start where AVX2 stopped */
     const __m128i flip = _mm_set1_epi32((int)0x80000000u);
     const __m128d scale = _mm_set1_pd(0x1p-32), half = _mm_set1_pd(0.5);
     const __m128d two = _mm_set1_pd(2.0), c043 = _mm_set1_pd(0.43);
@@ -1290,7 +1507,7 @@ static void ptrs_first(ptrs_chunk *C, float *px, const uint16_t *e, size_t m,
         _mm_storeu_pd(C->a + j, a);
         _mm_storeu_pd(C->v_r + j, v_r);
     }
-    for (size_t i = 0; i + 2 <= j; i += 2) {
+    for (size_t i = j0; i + 2 <= j; i += 2) {
         int me = elig2[i / 2];
         if (!me) continue;
         __m128d mu = _mm_loadu_pd(C->mu + i), b2 = _mm_loadu_pd(C->b + i);

@@ -7,6 +7,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define PI 3.14159265358979323846
 
@@ -164,6 +167,31 @@ double sf__contrast_visible(double raw, double i_b, const double *surround,
 
 #define MAX_PTS 64
 #define MAX_SHAPES 60 /* schema bound of shape.n_shapes */
+
+/* Adjacency (4-neighbour) of pixel x of a label row (below: the next
+ * row, NULL on the last; bk: the row's background kinds) to its right and
+ * lower neighbours, into adj (as sf__shape_generate describes). */
+static inline void adj_pixel(uint64_t *adj, const uint16_t *row,
+                             const uint16_t *below, const uint8_t *bk, int nx,
+                             int x) {
+    int a = row[x];
+    /* skip runs that match both neighbours: most pixels */
+    int right = x + 1 < nx ? row[x + 1] : a, down = below ? below[x] : a;
+    if (a == right && a == down) return;
+    for (int dir = 0; dir < 2; dir++) {
+        int b = dir ? down : right;
+        if (a == b) continue;
+        size_t q = dir ? (size_t)nx : 1;
+        if (a && b) {
+            adj[a] |= 1ull << (b - 1);
+            adj[b] |= 1ull << (a - 1);
+        } else if (a) {
+            adj[a] |= 1ull << (bk[x + q] ? 63 : 62);
+        } else {
+            adj[b] |= 1ull << (bk[x] ? 63 : 62);
+        }
+    }
+}
 
 typedef struct shape {
     int n_pts;
@@ -387,25 +415,30 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
             const uint16_t *row = labels + (size_t)y * nx;
             const uint16_t *below = y + 1 < ny ? row + nx : NULL;
             const uint8_t *bk = bgkind + (size_t)y * nx;
-            for (int x = 0; x < nx; x++) {
-                int a = row[x];
-                /* skip runs that match both neighbours: most pixels */
-                int right = x + 1 < nx ? row[x + 1] : a, down = below ? below[x] : a;
-                if (a == right && a == down) continue;
-                for (int dir = 0; dir < 2; dir++) {
-                    int b = dir ? down : right;
-                    if (a == b) continue;
-                    size_t q = dir ? (size_t)nx : 1;
-                    if (a && b) {
-                        adj[a] |= 1ull << (b - 1);
-                        adj[b] |= 1ull << (a - 1);
-                    } else if (a) {
-                        adj[a] |= 1ull << (bk[x + q] ? 63 : 62);
-                    } else {
-                        adj[b] |= 1ull << (bk[x] ? 63 : 62);
-                    }
+            int x = 0;
+#ifdef __SSE2__
+            /* 16 pixels at a time that match both neighbours (the
+             * scalar test below, vectorised): skipped whole */
+            if (below)
+                for (; x + 17 <= nx; x += 16) {
+                    const __m128i *r0 = (const __m128i *)(row + x);
+                    const __m128i *r1 = (const __m128i *)(row + x + 1);
+                    const __m128i *d0 = (const __m128i *)(below + x);
+                    __m128i a0 = _mm_loadu_si128(r0),
+                            a1 = _mm_loadu_si128(r0 + 1);
+                    __m128i eq = _mm_and_si128(
+                        _mm_and_si128(_mm_cmpeq_epi16(a0, _mm_loadu_si128(r1)),
+                                      _mm_cmpeq_epi16(a0, _mm_loadu_si128(d0))),
+                        _mm_and_si128(
+                            _mm_cmpeq_epi16(a1, _mm_loadu_si128(r1 + 1)),
+                            _mm_cmpeq_epi16(a1, _mm_loadu_si128(d0 + 1))));
+                    if (_mm_movemask_epi8(eq) == 0xFFFF) continue;
+                    for (int i = x; i < x + 16; i++)
+                        adj_pixel(adj, row, below, bk, nx, i);
                 }
-            }
+#endif
+            for (; x < nx; x++)
+                adj_pixel(adj, row, below, bk, nx, x);
         }
     }
 

@@ -220,7 +220,11 @@ ImageEncoderViTImpl::ImageEncoderViTImpl(const sam_config& c)
     : img_size(c.image_size) {
   int64_t D = c.encoder_embed_dim, grid = c.image_size / c.patch_size;
   int64_t out = c.prompt_embed_dim;
-  patch_embed = register_module("patch_embed", PatchEmbed(c.patch_size, 3, D));
+  conv_stem = c.conv_stem != 0;
+  patch_embed = register_module(
+      "patch_embed",
+      conv_stem ? PatchEmbed(2, 2 * c.high_res_features, D)
+                : PatchEmbed(c.patch_size, 3, D));
   pos_embed = register_parameter("pos_embed", torch::zeros({1, grid, grid, D}));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int i = 0; i < c.encoder_depth; i++) {
@@ -240,12 +244,42 @@ ImageEncoderViTImpl::ImageEncoderViTImpl(const sam_config& c)
           torch::nn::Conv2d(
               torch::nn::Conv2dOptions(out, out, 3).padding(1).bias(false)),
           LayerNorm2d(out)));
+  if (c.high_res_features > 0) {
+    // log2(patch / 4) stages to stride patch/4 (width w), one more to
+    // patch/2 (width 2w).
+    int64_t w = c.high_res_features, in = 3;
+    for (int64_t s = 2; s <= c.patch_size / 2; s *= 2) {
+      int64_t o = s == c.patch_size / 2 ? 2 * w : w;
+      torch::nn::Sequential st(
+          torch::nn::Conv2d(
+              torch::nn::Conv2dOptions(in, o, 3).stride(2).padding(1)),
+          LayerNorm2d(o),
+          torch::nn::GELU());
+      stem_list.push_back(st);
+      in = o;
+    }
+    high_res_stem = register_module("high_res_stem", torch::nn::ModuleList());
+    for (auto& st : stem_list)
+      high_res_stem->push_back(st);
+  }
 }
 
 Tensor ImageEncoderViTImpl::forward(
     const Tensor& x_in,
-    std::vector<Tensor>* trace) {
-  auto x = patch_embed(x_in);
+    std::vector<Tensor>* trace,
+    std::vector<Tensor>* high_res) {
+  std::vector<Tensor> hr;
+  if (!stem_list.empty()) {
+    auto h = x_in;
+    for (size_t i = 0; i < stem_list.size(); i++) {
+      h = stem_list[i]->forward(h);
+      if (i + 2 >= stem_list.size())
+        hr.push_back(h); // s0 (stride patch/4), then s1 (patch/2)
+    }
+  }
+  auto x = patch_embed(conv_stem ? hr[1] : x_in);
+  if (high_res)
+    *high_res = std::move(hr);
   if (trace)
     trace->push_back(x);
   x = x + pos_embed;
@@ -583,6 +617,16 @@ MaskDecoderImpl::MaskDecoderImpl(const sam_config& c)
   iou_prediction_head = register_module(
       "iou_prediction_head",
       MLP(dim, c.iou_head_hidden_dim, num_mask_tokens, c.iou_head_depth));
+  if (c.high_res_features > 0) {
+    // SAM 2's names and widths: 1x1 projections onto the upscaling's
+    // channels at each resolution.
+    int64_t w = c.high_res_features;
+    conv_s0 = register_module(
+        "conv_s0", torch::nn::Conv2d(torch::nn::Conv2dOptions(w, dim / 8, 1)));
+    conv_s1 = register_module(
+        "conv_s1",
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * w, dim / 4, 1)));
+  }
 }
 
 std::pair<Tensor, Tensor> MaskDecoderImpl::forward(
@@ -590,9 +634,10 @@ std::pair<Tensor, Tensor> MaskDecoderImpl::forward(
     const Tensor& image_pe,
     const Tensor& sparse,
     const Tensor& dense,
-    bool multimask_output) {
+    bool multimask_output,
+    const std::vector<Tensor>& high_res) {
   auto [masks, iou_pred] =
-      predict_masks(image_embeddings, image_pe, sparse, dense);
+      predict_masks(image_embeddings, image_pe, sparse, dense, high_res);
   // Select the correct mask or masks for output
   Slice sl = multimask_output ? Slice(1, None) : Slice(0, 1);
   masks = masks.index({Slice(), sl, Slice(), Slice()});
@@ -604,7 +649,11 @@ std::pair<Tensor, Tensor> MaskDecoderImpl::predict_masks(
     const Tensor& image_embeddings,
     const Tensor& image_pe,
     const Tensor& sparse,
-    const Tensor& dense) {
+    const Tensor& dense,
+    const std::vector<Tensor>& high_res) {
+  TORCH_CHECK(
+      conv_s0.is_empty() == high_res.empty(),
+      "the decoder's high-res inputs do not match the model config");
   // Concatenate output tokens
   auto output_tokens = torch::cat({iou_token->weight, mask_tokens->weight}, 0);
   output_tokens = output_tokens.unsqueeze(0).expand({sparse.size(0), -1, -1});
@@ -621,7 +670,23 @@ std::pair<Tensor, Tensor> MaskDecoderImpl::predict_masks(
       hs.index({Slice(), Slice(1, 1 + num_mask_tokens), Slice()});
   // Upscale mask embeddings and predict masks using the mask tokens
   src_out = src_out.transpose(1, 2).view({b, c, h, w});
-  auto upscaled = output_upscaling->forward(src_out);
+  Tensor upscaled;
+  if (high_res.empty()) {
+    upscaled = output_upscaling->forward(src_out);
+  } else {
+    // SAM 2: act1(ln1(dc1(src) + s1)), then act2(dc2(.) + s0); the stem
+    // features are per image, projected once and shared by its masks.
+    auto s0 = torch::repeat_interleave(
+        conv_s0(high_res[0]), b / high_res[0].size(0), 0);
+    auto s1 = torch::repeat_interleave(
+        conv_s1(high_res[1]), b / high_res[1].size(0), 0);
+    auto& u = *output_upscaling;
+    upscaled = u[1]->as<LayerNorm2d>()->forward(
+        u[0]->as<torch::nn::ConvTranspose2d>()->forward(src_out) + s1);
+    upscaled = u[2]->as<torch::nn::GELU>()->forward(upscaled);
+    upscaled = u[3]->as<torch::nn::ConvTranspose2d>()->forward(upscaled) + s0;
+    upscaled = u[4]->as<torch::nn::GELU>()->forward(upscaled);
+  }
   std::vector<Tensor> hyper_in_list;
   for (int64_t i = 0; i < num_mask_tokens; i++)
     hyper_in_list.push_back(hypernetwork_list[size_t(i)](

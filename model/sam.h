@@ -88,9 +88,19 @@ struct ImageEncoderViTImpl : torch::nn::Module {
   explicit ImageEncoderViTImpl(const sam_config& c);
   // (B, 3, S, S) -> (B, out_chans, S / patch, S / patch). With `trace`,
   // appends the patch embedding, its sum with pos_embed and every block's
-  // output (NHWC).
-  Tensor forward(const Tensor& x, std::vector<Tensor>* trace = nullptr);
+  // output (NHWC). With `high_res`, sets it to the stem's features at
+  // strides patch/4 and patch/2 ({s0, s1}, NCHW) for the decoder
+  // (high_res_features > 0), else to an empty list.
+  Tensor forward(
+      const Tensor& x,
+      std::vector<Tensor>* trace = nullptr,
+      std::vector<Tensor>* high_res = nullptr);
   PatchEmbed patch_embed{nullptr};
+  // Stride-2 (conv 3x3, LayerNorm2d, GELU) stages; s0 after stage
+  // n_to_s0 - 1, s1 after the last.
+  torch::nn::ModuleList high_res_stem{nullptr};
+  std::vector<torch::nn::Sequential> stem_list;
+  bool conv_stem = false;
   Tensor pos_embed; // (1, S / patch, S / patch, D)
   torch::nn::ModuleList blocks{nullptr};
   std::vector<Block> block_list;
@@ -203,23 +213,28 @@ struct MaskDecoderImpl : torch::nn::Module {
   explicit MaskDecoderImpl(const sam_config& c);
   // Returns low-res mask logits (B, M, 4E, 4E) and IoU predictions (B, M),
   // M = num_multimask_outputs with multimask_output (tokens 1..), else 1.
+  // high_res: the image encoder's high_res() of the same image (required
+  // when the model has high_res_features, else empty).
   std::pair<Tensor, Tensor> forward(
       const Tensor& image_embeddings,
       const Tensor& image_pe,
       const Tensor& sparse_prompt_embeddings,
       const Tensor& dense_prompt_embeddings,
-      bool multimask_output);
+      bool multimask_output,
+      const std::vector<Tensor>& high_res = {});
   std::pair<Tensor, Tensor> predict_masks(
       const Tensor& image_embeddings,
       const Tensor& image_pe,
       const Tensor& sparse,
-      const Tensor& dense);
+      const Tensor& dense,
+      const std::vector<Tensor>& high_res);
   TwoWayTransformer transformer{nullptr};
   torch::nn::Embedding iou_token{nullptr}, mask_tokens{nullptr};
   torch::nn::Sequential output_upscaling{nullptr};
   torch::nn::ModuleList output_hypernetworks_mlps{nullptr};
   std::vector<MLP> hypernetwork_list;
   MLP iou_prediction_head{nullptr};
+  torch::nn::Conv2d conv_s0{nullptr}, conv_s1{nullptr}; // high_res only
   int64_t num_mask_tokens;
 };
 TORCH_MODULE(MaskDecoder);

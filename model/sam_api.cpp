@@ -22,6 +22,7 @@ struct sam_model {
   int device_kind = SAM_DEVICE_CPU;
   torch::Device device{torch::kCPU};
   Tensor features; // (1, C, E, E) on device
+  std::vector<Tensor> high_res; // the stem's {s0, s1} (high_res_features)
   Tensor dense_pe; // (1, C, E, E), computed on first use
   int orig_h = 0, orig_w = 0, input_h = 0, input_w = 0;
   bool has_image = false;
@@ -460,7 +461,7 @@ int sam_model_set_image(
     torch::NoGradGuard no_grad;
     int64_t S = m->cfg.image_size;
     auto x = torch::from_blob(buf, {1, 3, S, S}).to(m->device);
-    m->features = m->net->image_encoder(x);
+    m->features = m->net->image_encoder->forward(x, nullptr, &m->high_res);
     set_sizes(m, nx, ny);
     m->has_image = true;
     return SF_OK;
@@ -477,6 +478,13 @@ int sam_model_set_embeddings(
     return sf_err_set(err, SF_EINVAL, "NULL argument");
   if (nx < 1 || ny < 1 || nx > SF_PNG_MAX_SIDE || ny > SF_PNG_MAX_SIDE)
     return sf_err_set(err, SF_EINVAL, "image size %dx%d out of range", nx, ny);
+  if (m->cfg.high_res_features > 0)
+    return sf_err_set(
+        err,
+        SF_EUNSUPPORTED,
+        "this model (high_res_features %d) decodes from the image itself, "
+        "not from embeddings alone",
+        m->cfg.high_res_features);
   m->has_image = false;
   return guarded(err, "set_embeddings", [&]() -> int {
     int C, E;
@@ -499,6 +507,13 @@ int sam_model_get_embeddings(
     return sf_err_set(err, SF_EINVAL, "NULL argument");
   if (!m->has_image)
     return sf_err_set(err, SF_EINVAL, "no image is set");
+  if (m->cfg.high_res_features > 0)
+    return sf_err_set(
+        err,
+        SF_EUNSUPPORTED,
+        "this model (high_res_features %d) decodes from the image itself, "
+        "not from embeddings alone",
+        m->cfg.high_res_features);
   return guarded(err, "get_embeddings", [&]() -> int {
     auto f = m->features.to(torch::kCPU).contiguous();
     if (size_t(f.numel()) > n_floats)
@@ -624,7 +639,12 @@ int sam_model_predict(
     if (!m->dense_pe.defined())
       m->dense_pe = m->net->prompt_encoder->get_dense_pe();
     auto [low, iou] = m->net->mask_decoder(
-        m->features, m->dense_pe, sparse, dense, p->multimask != 0);
+        m->features,
+        m->dense_pe,
+        sparse,
+        dense,
+        p->multimask != 0,
+        m->high_res);
     Tensor logits, masks;
     if (m->cfg.preprocess == SAM_PREPROCESS_MEDSAM) {
       // MedSAM: sigmoid, upsample the probabilities, threshold at 0.5.
@@ -770,7 +790,12 @@ int sam__model_decode_only(sam_model* m, const sam_prompt* p, sf_err* err) {
     if (!m->dense_pe.defined())
       m->dense_pe = m->net->prompt_encoder->get_dense_pe();
     auto out = m->net->mask_decoder(
-        m->features, m->dense_pe, sparse, dense, p->multimask != 0);
+        m->features,
+        m->dense_pe,
+        sparse,
+        dense,
+        p->multimask != 0,
+        m->high_res);
     (void)out.first.sum().item<float>(); // wait for the device
     return SF_OK;
   });

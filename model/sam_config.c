@@ -130,6 +130,16 @@ int sam_config_validate(const sam_config* c, sf_err* err) {
       c->prompt_embed_dim,
       c->decoder_num_heads,
       c->attention_downsample_rate);
+  /* The stem halves the side per convolution: it reaches patch/4 and
+   * patch/2 only for a power-of-two patch of at least 8. */
+  REQ(c->high_res_features >= 0 &&
+          (c->high_res_features == 0 ||
+           (c->patch_size >= 8 && (c->patch_size & (c->patch_size - 1)) == 0)),
+      "high_res_features needs a power-of-two patch_size >= 8 (got %d)",
+      c->patch_size);
+  REQ(c->conv_stem == 0 || (c->conv_stem == 1 && c->high_res_features > 0),
+      "conv_stem: expected 0, or 1 with high_res_features > 0 (got %d)",
+      c->conv_stem);
   REQ(c->mask_in_chans >= 4 && c->mask_in_chans % 4 == 0,
       "mask_in_chans %d must be a positive multiple of 4",
       c->mask_in_chans);
@@ -245,6 +255,8 @@ int sam_config_parse(
       {"encoder_num_heads", offsetof(sam_config, encoder_num_heads), 1},
       {"window_size", offsetof(sam_config, window_size), 0},
       {"prompt_embed_dim", offsetof(sam_config, prompt_embed_dim), 8},
+      {"high_res_features", offsetof(sam_config, high_res_features), 0},
+      {"conv_stem", offsetof(sam_config, conv_stem), 0},
   };
   for (yaml_node_pair_t* p = root->data.mapping.pairs.start;
        p < root->data.mapping.pairs.top;

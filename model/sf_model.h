@@ -55,6 +55,16 @@ typedef struct sam_config {
   int n_encoder_global_attn_indexes;
   int window_size; /* 14; 0 = every block global */
   int prompt_embed_dim; /* 256: encoder out_chans = decoder dim */
+  /* Width of a convolutional stem whose stride patch/4 and patch/2
+   * features feed the decoder's upscaling as SAM 2's
+   * use_high_res_features_in_sam does (conv_s0, conv_s1); 0 = off, as in
+   * SAM and every official checkpoint. */
+  int high_res_features;
+  /* 1: the patch embedding reads the stem's stride patch/2 features (a
+   * 2x2 convolution) instead of the pixels (a patch x patch one): the
+   * "early convolutions" ViT stem, which trains faster from scratch. Needs
+   * high_res_features. 0 = SAM. */
+  int conv_stem;
   int preprocess; /* enum sam_preprocess */
 
   /* fixed by _build_sam */
@@ -77,7 +87,9 @@ int sam_config_preset(const char* name, sam_config* out, sf_err* err);
 /* `spec` is a preset name or a YAML file path. A file is a mapping with
  * the reference's keys (image_size, patch_size, encoder_embed_dim,
  * encoder_depth, encoder_num_heads, encoder_global_attn_indexes,
- * window_size, prompt_embed_dim), `preprocess: sam|medsam`, and an
+ * window_size, prompt_embed_dim), our high_res_features (0 = off) and
+ * conv_stem (0/1),
+ * `preprocess: sam|medsam`, and an
  * optional `preset:` naming the base (default vit_b). Unknown keys, wrong
  * types and invalid values fail with SF_ECONFIG and file:line:col. */
 int sam_config_load(const char* spec, sam_config* out, sf_err* err);

@@ -66,7 +66,7 @@ struct TrainConfig {
   long images_per_epoch = 0; // 0 = size of the training corpora
   int batch_size = 1;
   int instances_per_step = 1; // masks decoded per image per step
-  int loss_bce = 0; // loss: dice (0) or dice+bce (1)
+  int loss_bce = 0; // loss: dice (0), dice+bce (1), dice+plain_bce (2)
   int multimask = 0;
   int n_pos_lo = 1, n_pos_hi = 3, n_neg_lo = 0, n_neg_hi = 3;
   int ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
@@ -152,8 +152,12 @@ std::string model_yaml(const sam_config& c) {
   for (int i = 0; i < c.n_encoder_global_attn_indexes; i++)
     o << (i ? ", " : "") << c.encoder_global_attn_indexes[i];
   o << "]\nwindow_size: " << c.window_size
-    << "\nprompt_embed_dim: " << c.prompt_embed_dim
-    << "\npreprocess: " << sam_preprocess_name(c.preprocess) << "\n";
+    << "\nprompt_embed_dim: " << c.prompt_embed_dim;
+  if (c.high_res_features > 0)
+    o << "\nhigh_res_features: " << c.high_res_features;
+  if (c.conv_stem)
+    o << "\nconv_stem: " << c.conv_stem;
+  o << "\npreprocess: " << sam_preprocess_name(c.preprocess) << "\n";
   return o.str();
 }
 
@@ -338,8 +342,10 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
         c.loss_bce = 0;
       else if (s && !strcmp(s, "dice+bce"))
         c.loss_bce = 1;
+      else if (s && !strcmp(s, "dice+plain_bce"))
+        c.loss_bce = 2;
       else
-        rc = bad("dice or dice+bce");
+        rc = bad("dice, dice+bce or dice+plain_bce");
     } else if (!strcmp(key, "n_pos")) {
       rc = range(&c.n_pos_lo, &c.n_pos_hi);
       if (rc == SF_OK && c.n_pos_lo < 1)
@@ -398,7 +404,8 @@ std::string config_yaml(const TrainConfig& c) {
     << "\nimages_per_epoch: " << c.images_per_epoch
     << "\nbatch_size: " << c.batch_size
     << "\ninstances_per_step: " << c.instances_per_step
-    << "\nloss: " << (c.loss_bce ? "dice+bce" : "dice")
+    << "\nloss: "
+    << (c.loss_bce == 2 ? "dice+plain_bce" : c.loss_bce ? "dice+bce" : "dice")
     << "\nmultimask: " << (c.multimask ? "true" : "false") << "\nn_pos: ["
     << c.n_pos_lo << ", " << c.n_pos_hi << "]\nn_neg: [" << c.n_neg_lo << ", "
     << c.n_neg_hi << "]\nring_width_px: " << c.ring_width_px
@@ -625,13 +632,25 @@ bool exists(const std::string& p) {
 // few % of the image). The balanced term penalises both and never
 // saturates, so the gradient that teaches the mask to follow the click
 // stays alive.
-Tensor seg_loss(const Tensor& logits, const Tensor& gt, bool bce) {
+//
+// plain_bce (2): BCE averaged over all pixels (as MedSAM trains). Every
+// pixel weighs the same, so a false positive costs as much as a missed
+// pixel: the balanced term gives a 100-pixel object's false positives
+// 1/160 of its misses' weight, and the model settled on one blob of a
+// typical size whatever the object (measured: predicted area 1450 px for
+// true areas 84..2557).
+Tensor seg_loss(const Tensor& logits, const Tensor& gt, int bce) {
   auto x = logits[0].flatten(1);
   auto p = torch::sigmoid(x);
   auto g = gt.flatten().unsqueeze(0);
   auto inter = (p * g).sum(1);
   auto loss = 1.0 - (2.0 * inter + 1.0) / (p.sum(1) + g.sum(1) + 1.0);
-  if (bce) {
+  if (bce == 2) {
+    loss = loss +
+        torch::binary_cross_entropy_with_logits(
+            x, g.expand_as(x), {}, {}, torch::Reduction::None)
+            .mean(1);
+  } else if (bce) {
     double n = double(g.numel()), n_fg = g.sum().item<double>();
     auto w = g * (0.5 / std::max(n_fg, 1.0)) +
         (1 - g) * (0.5 / std::max(n - n_fg, 1.0));
@@ -846,7 +865,10 @@ struct Trainer {
     const sam_config& mc = cfg.model;
     float* buf = nullptr;
     int in_h = 0, in_w = 0;
-    const bool cached = cfg.freeze_image_encoder && idx >= 0;
+    // A high_res_features decoder needs the stem's features of the image
+    // too: no embedding cache then (the frozen encoder runs every step).
+    const bool cached = cfg.freeze_image_encoder && idx >= 0 &&
+        mc.high_res_features == 0;
     if (!cached || !emb_cache[size_t(idx)].defined()) {
       if ((rc = sam_preprocess_image(
                &mc, l.image, l.nx, l.ny, 1, &buf, &in_h, &in_w, nullptr, err)))
@@ -859,6 +881,7 @@ struct Trainer {
     int64_t S = mc.image_size;
     Autocast ac(cfg.bf16 != 0); // forward in bf16 on CUDA, loss in fp32
     Tensor emb;
+    std::vector<Tensor> high_res;
     if (cached) {
       if (!emb_cache[size_t(idx)].defined()) {
         torch::NoGradGuard ng;
@@ -867,12 +890,10 @@ struct Trainer {
         encoder_calls++;
       }
       emb = emb_cache[size_t(idx)];
-    } else if (cfg.freeze_image_encoder) {
-      torch::NoGradGuard ng;
-      emb = net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
-      encoder_calls++;
     } else {
-      emb = net->image_encoder(torch::from_blob(buf, {1, 3, S, S}).to(dev()));
+      c10::AutoGradMode grad(!cfg.freeze_image_encoder);
+      auto x = torch::from_blob(buf, {1, 3, S, S}).to(dev());
+      emb = net->image_encoder->forward(x, nullptr, &high_res);
       encoder_calls++;
     }
     // Clicks -> input-frame coordinates as the predictor does; a prompt
@@ -901,7 +922,8 @@ struct Trainer {
         net->prompt_encoder->get_dense_pe(),
         pe.first,
         pe.second,
-        cfg.multimask != 0);
+        cfg.multimask != 0,
+        high_res);
     ac.off();
     // (K, M, H, W) logits at the original size
     Tensor up = net->postprocess_masks(
@@ -912,7 +934,7 @@ struct Trainer {
     Tensor loss = torch::zeros({}, up.options());
     for (int64_t k = 0; k < Kb; k++) // multimask: the best mask
       loss = loss +
-          seg_loss(up.slice(0, k, k + 1), gt[k], cfg.loss_bce != 0).min();
+          seg_loss(up.slice(0, k, k + 1), gt[k], cfg.loss_bce).min();
     loss = loss / double(Kb);
     const bool two = opt->param_groups().size() == 2; // encoder first
     for (size_t gi = 0; gi < opt->param_groups().size(); gi++)
@@ -946,13 +968,15 @@ struct Trainer {
       int rc = load_sample(val, it, &l, err);
       if (rc)
         return rc;
-      if (cfg.freeze_image_encoder && val_cache[vi].defined()) {
+      const bool cache = cfg.freeze_image_encoder &&
+          cfg.model.high_res_features == 0;
+      if (cache && val_cache[vi].defined()) {
         rc = sam_model_set_embeddings(
             model, val_cache[vi].data_ptr<float>(), l.nx, l.ny, err);
       } else {
         rc = sam_model_set_image(model, l.image, l.nx, l.ny, 1, err);
         encoder_calls++;
-        if (rc == SF_OK && cfg.freeze_image_encoder) {
+        if (rc == SF_OK && cache) {
           val_cache[vi] = torch::empty({C, E, E});
           rc = sam_model_get_embeddings(
               model,

@@ -37,7 +37,9 @@
  * loss: dice (the recipe) or dice+bce (Dice plus a class-balanced binary
  * cross entropy: half its weight on the instance, half on the rest; it
  * keeps a gradient where the sigmoid saturates and has no trivial
- * all-on / all-off minimum).
+ * all-on / all-off minimum), or dice+plain_bce (Dice plus BCE averaged
+ * over all pixels, as MedSAM trains: false positives cost as much as
+ * misses, so the mask's size follows the object's).
  *
  * Validation (each epoch): mean Dice of single-mask predictions with one
  * positive click (setting (1,0): the simulator's first positive) over the

@@ -98,6 +98,9 @@ Test(config, validation) {
         "prompt_embed_dim: 20\n",              /* not a multiple of 8 */
         "window_size: 65\n",                   /* grid is 64 */
         "encoder_depth: 0\n",
+        "patch_size: 4\nhigh_res_features: 8\n",  /* stem needs patch >= 8 */
+        "image_size: 960\npatch_size: 24\nhigh_res_features: 8\n", /* 2^k */
+        "high_res_features: -1\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sam_config c;
