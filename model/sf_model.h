@@ -173,7 +173,9 @@ int sam_model_set_embeddings(
 /* Shape of the image embedding: channels and side E. */
 void sam_model_embedding_shape(const sam_model* m, int* channels, int* side);
 /* Copy the current image embedding (C, E, E) into `out` (n_floats >= C*E*E).
- * SF_EINVAL if no image is set. */
+ * SF_EINVAL if no image is set. Both this and sam_model_set_embeddings
+ * give SF_EUNSUPPORTED for a high_res_features model (its decoder also
+ * reads the stem's features of the image). */
 int sam_model_get_embeddings(
     const sam_model* m,
     float* out,

@@ -52,5 +52,5 @@ sqlite3 -separator '  ' "$RUN/run.sqlite" \
     "SELECT 'epoch ' || (epoch + 1), 'step ' || step, printf('val Dice %.4f', val_dice),
             printf('train loss %.4f', train_loss), printf('%.0f s', wall_s) FROM epochs ORDER BY epoch"
 echo "demo: best val Dice $(sqlite3 "$RUN/run.sqlite" "SELECT printf('%.4f', max(val_dice)) FROM epochs")" \
-    "(the full profile, ~17 minutes: synthfm train --config $PROFILE ...)"
+    "(the full profile, ~18 minutes: synthfm train --config $PROFILE ...)"
 echo "demo: learning curve $RUN/curve.png; model $RUN/best.pth + $RUN/model.yaml"

@@ -101,6 +101,8 @@ Test(config, validation) {
         "patch_size: 4\nhigh_res_features: 8\n",  /* stem needs patch >= 8 */
         "image_size: 960\npatch_size: 24\nhigh_res_features: 8\n", /* 2^k */
         "high_res_features: -1\n",
+        "conv_stem: 1\n", /* needs the stem */
+        "high_res_features: 8\nconv_stem: 2\n",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         sam_config c;

@@ -637,18 +637,19 @@ Test(train, encoder_lr_scale_moves_the_encoder_faster_and_resumes) {
               "%s", e.msg);
 }
 
-Test(train, high_res_features_train_save_predict_and_resume) {
-    /* SAM 2's high-res path on the tiny model: the stem and the decoder's
-     * conv_s0 / conv_s1 are trained, saved under their names, written to
-     * model.yaml, loaded by predict, and resume bit for bit. */
+/* SAM 2's high-res path on the tiny model: the stem and the decoder's
+ * conv_s0 / conv_s1 are trained, saved under their names, written to
+ * model.yaml, loaded by predict, and resume bit for bit; with conv_stem the
+ * patch embedding reads the stem (a 2x2 convolution on its 16 channels). */
+static void check_high_res(int conv_stem) {
     FILE *f = fopen(g_cfg, "w");
     cr_assert(f);
     fprintf(f,
-            "%s  high_res_features: 8\nseed: 3\nlr: 0.001\n"
+            "%s  high_res_features: 8\n  conv_stem: %d\nseed: 3\nlr: 0.001\n"
             "warmup_steps: 2\nepochs: 1\nimages_per_epoch: 6\n"
             "min_area_frac: 0.01\nval_max_images: 3\n"
             "val_instances_per_image: 2\nthreads: 1\n",
-            kModel);
+            kModel, conv_stem);
     fclose(f);
     char a[400], b[400], pa[500], pb[500];
     snprintf(a, sizeof a, "%s/a", g_dir);
@@ -678,6 +679,10 @@ Test(train, high_res_features_train_save_predict_and_resume) {
     }
     cr_expect_eq(sam__ckpt_find(ck, "image_encoder.high_res_stem.3.0.weight"),
                  -1);
+    int pe = sam__ckpt_find(ck, "image_encoder.patch_embed.proj.weight");
+    cr_assert(pe >= 0);
+    cr_expect_eq(ck->tensors[pe].shape[1], conv_stem ? 16 : 3);
+    cr_expect_eq(ck->tensors[pe].shape[2], conv_stem ? 2 : 16);
     sam__ckpt_free(ck);
     /* the stem learned: every tensor left the run seed's init */
     char cfgm[500], init[500];
@@ -685,6 +690,7 @@ Test(train, high_res_features_train_save_predict_and_resume) {
     size_t n;
     char *y = slurp(cfgm, &n);
     cr_assert(strstr(y, "high_res_features: 8"), "%s", y);
+    cr_assert(!conv_stem == !strstr(y, "conv_stem: 1"), "%s", y);
     free(y);
     sam_config c;
     cr_assert_eq(sam_config_load(cfgm, &c, &e), SF_OK, "%s", e.msg);
@@ -717,4 +723,12 @@ Test(train, high_res_features_train_save_predict_and_resume) {
     cr_assert_eq(sam_model_set_embeddings(m, emb, 64, 64, &e), SF_EUNSUPPORTED);
     cr_assert(strstr(e.msg, "high_res_features"), "%s", e.msg);
     sam_model_free(m);
+}
+
+Test(train, high_res_features_train_save_predict_and_resume) {
+    check_high_res(0);
+}
+
+Test(train, conv_stem_train_save_predict_and_resume) {
+    check_high_res(1);
 }
