@@ -242,6 +242,14 @@ int sf_png_read_rgb8(const char *path, uint8_t **rgb, int *nx, int *ny,
 
 /* --------------------------------------------------------------- driver */
 
+/* Process-wide allocator setting for a process that generates many
+ * samples (the CLI and the benchmark call it first thing): each sample
+ * allocates and frees the same multi-megabyte planes, which glibc's
+ * per-thread arenas return to the kernel and fault in again (measured
+ * ~15% of generation's CPU at 1024 px, 2 threads). Keeps up to 256 MB of
+ * freed memory per arena instead. Never fails; no effect on output. */
+void sf_tune_allocator(void);
+
 /* One instance of a sample, as the manifest records it. */
 typedef struct sf_instance {
     int label;          /* 1..n_instances */

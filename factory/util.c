@@ -3,6 +3,7 @@
  */
 #include "sf_int.h"
 
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,4 +254,11 @@ void sf__imgf_to_u8(const sf_imgf *im, uint8_t *restrict out) {
         v = v < 1.0f ? v : 1.0f;
         out[i] = (uint8_t)(int)(v * 255.0f + 0.5f);
     }
+}
+
+void sf_tune_allocator(void) {
+    /* 32 MB is glibc's largest mmap threshold on 64-bit (HEAP_MAX_SIZE / 2);
+     * a fixed threshold also stops its dynamic adjustment. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 }

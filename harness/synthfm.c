@@ -34,6 +34,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    sf_tune_allocator();
     if (argc < 2) {
         usage(stderr);
         return 2;

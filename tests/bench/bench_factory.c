@@ -91,6 +91,7 @@ static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count
 static double ms_per(double t0, int reps) { return 1000.0 * (sf__now() - t0) / reps; }
 
 int main(void) {
+    sf_tune_allocator(); /* as the CLI */
     sf_config c;
     sf_err e = {0};
     if (sf_config_default(&c, &e)) return 1;
