@@ -115,6 +115,7 @@ static char *slurp(const char *path, size_t *n) {
     cr_assert(b);
     cr_assert_eq(fread(b, 1, (size_t)len, f), (size_t)len);
     fclose(f);
+    b[len] = 0; /* text files are read with strstr */
     *n = (size_t)len;
     return b;
 }
