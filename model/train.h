@@ -75,10 +75,11 @@
  * resume test runs with 1 libtorch thread; on CPU a resumed run is then
  * bit-identical to an uninterrupted one (same thread count, same bits).
  * Threads: OpenBLAS is set to 1 thread (its pool fights libtorch's
- * OpenMP pool); the CPU profile uses threads: 1 because at 256 px each op
- * is so small that libgomp's spin-waiting dominates on a 2-core machine
- * shared with other work (measured 0.48 steps/s with 2 threads on a busy
- * box vs about 4 with 1).
+ * OpenMP pool). The CPU profile uses threads: 2 (11.2 steps/s on an idle
+ * 2-core box); at 128 px each op is so small that libgomp's barriers cost
+ * as much as the work, so on a shared or noisy 2-core VM threads: 1 is
+ * steadier (measured: 1 thread 9.8-10.1 steps/s, 2 threads 5.5-10.9 from
+ * run to run).
  */
 #ifndef SAM_TRAIN_H
 #define SAM_TRAIN_H

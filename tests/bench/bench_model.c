@@ -9,7 +9,7 @@
  *   BENCH_DEVICE=cpu|cuda, BENCH_MODEL=vit_b|vit_l|vit_h|FILE.yaml
  * Then training (model/train.h, a fresh process, OPENBLAS_NUM_THREADS=1):
  * steps/s and images/s (batch 1: one image per step) of the cpu-tiny
- * profile (schemas/train/cpu-tiny.yaml, 256 px corpus, trained from
+ * profile (schemas/train/cpu-tiny.yaml, 128 px corpus, trained from
  * scratch) and of a vit_b-shaped model at 1024 px with the image encoder
  * frozen + its embedding cache (steps after every image was encoded once)
  * and trained in full. Timed between progress callbacks, so validation and
@@ -193,16 +193,16 @@ static int train_child(void) {
     char tmp[] = "/tmp/sf_bench_train_XXXXXX";
     if (!mkdtemp(tmp)) return 1;
     char tr[600], va[600], tr1k[600], va1k[600], cmd[700];
-    snprintf(tr, sizeof tr, "%s/train256", tmp);
-    snprintf(va, sizeof va, "%s/val256", tmp);
+    snprintf(tr, sizeof tr, "%s/train128", tmp);
+    snprintf(va, sizeof va, "%s/val128", tmp);
     snprintf(tr1k, sizeof tr1k, "%s/train1024", tmp);
     snprintf(va1k, sizeof va1k, "%s/val1024", tmp);
     long steps = env_int("BENCH_TRAIN_STEPS", 40);
     printf("training (batch 1: images/s = steps/s), device cpu, threads: "
-           "cpu-tiny's (1), vit_b libtorch's default; %ld cores\n",
+           "cpu-tiny's (its threads: key), vit_b libtorch's default; %ld cores\n",
            sysconf(_SC_NPROCESSORS_ONLN));
-    make_corpus(tr, 256, 1, 16);
-    make_corpus(va, 256, 2, 1);
+    make_corpus(tr, 128, 1, 16); /* the profile's image_size */
+    make_corpus(va, 128, 2, 1);
     /* the cpu-tiny profile: its config file with our epoch settings
      * appended (later keys win) */
     FILE *f = fopen("schemas/train/cpu-tiny.yaml", "r");
