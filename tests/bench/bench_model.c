@@ -199,7 +199,8 @@ static int train_child(void) {
     snprintf(va1k, sizeof va1k, "%s/val1024", tmp);
     long steps = env_int("BENCH_TRAIN_STEPS", 40);
     printf("training (batch 1: images/s = steps/s), device cpu, threads: "
-           "cpu-tiny's (its threads: key), vit_b libtorch's default; %ld cores\n",
+           "cpu-tiny's (its threads: key), vit_b libtorch's default; "
+           "%ld cores\n",
            sysconf(_SC_NPROCESSORS_ONLN));
     make_corpus(tr, 128, 1, 16); /* the profile's image_size */
     make_corpus(va, 128, 2, 1);
