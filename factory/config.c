@@ -253,6 +253,46 @@ static int is_section(const char *prefix) {
     return 0;
 }
 
+/* Edit distance (insert, delete, substitute) between short key paths. */
+static size_t edit_distance(const char *a, const char *b) {
+    size_t na = strlen(a), nb = strlen(b), row[256];
+    if (na >= 255 || nb >= 255) return (size_t)-1;
+    for (size_t j = 0; j <= nb; j++) row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best) best = up + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[nb];
+}
+
+/* The known key or section closest to a misspelt one, at the same depth,
+ * if close enough to be a typo (at most 2 edits, fewer than a third of its
+ * length): written into out, else 0. */
+static int closest_key(const char *path, char *out, size_t cap) {
+    int depth = 0;
+    for (const char *c = path; *c; c++) depth += *c == '.';
+    size_t best_d = (size_t)-1, limit = strlen(path) / 3;
+    if (limit > 2) limit = 2;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char cand[256];
+        snprintf(cand, sizeof cand, "%s", keys[i].path);
+        int dots = 0; /* cut the key path to the depth of the unknown one */
+        for (char *c = cand; *c; c++)
+            if (*c == '.' && dots++ == depth) { *c = 0; break; }
+        size_t d = edit_distance(path, cand);
+        if (d < best_d) best_d = d, snprintf(out, cap, "%s", cand);
+    }
+    return best_d <= limit;
+}
+
 static int walk_mapping(walk *w, const yaml_node_t *map, const char *prefix) {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++) {
@@ -282,8 +322,11 @@ static int walk_mapping(walk *w, const yaml_node_t *map, const char *prefix) {
             int rc = walk_mapping(w, vn, path);
             if (rc) return rc;
         } else {
+            char near[256], hint[300] = "";
+            if (closest_key(path, near, sizeof near))
+                snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
             return bad(w, kn, path,
-                       "unknown key (see schemas/factory/SCHEMA.md)%s", "");
+                       "unknown key%s (see schemas/factory/SCHEMA.md)", hint);
         }
     }
     return SF_OK;

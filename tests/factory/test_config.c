@@ -66,6 +66,8 @@ typedef struct bad_case {
 static const bad_case bad[] = {
     {"image_size: 1024\ncolour: red\n", "2:1", "colour"},                       /* unknown key */
     {"shape:\n  n_shapez: [1, 2]\n", "2:3", "shape.n_shapez"},                  /* unknown nested */
+    {"shape:\n  n_control_ponts: [3, 9]\n", "2:3", "did you mean 'shape.n_control_points'"}, /* typo */
+    {"imagesize: 512\n", "1:1", "did you mean 'image_size'"},                  /* typo, top level */
     {"image_size: big\n", "1:13", "expected an integer"},                        /* wrong type */
     {"image_size: 100.5\n", "1:13", "expected an integer"},                      /* not integral */
     {"image_size: 16\n", "1:13", "out of range"},                                /* too small */
@@ -115,4 +117,16 @@ Test(config, empty_file_is_all_defaults) {
     cr_assert_eq(sf_config_parse("empty", "", 0, &c, &e), SF_OK, "%s", e.msg);
     cr_assert_eq(sf_config_default(&d, &e), SF_OK);
     cr_expect(memcmp(&c, &d, sizeof c) == 0);
+}
+
+Test(config, unknown_key_suggests_only_a_near_name) {
+    sf_config c;
+    sf_err e = {0};
+    const char *far = "image_size: 1024\ncolour: red\n";
+    cr_expect_eq(sf_config_parse("bad.yaml", far, strlen(far), &c, &e), SF_ECONFIG);
+    cr_expect(strstr(e.msg, "did you mean") == NULL, "%s", e.msg);
+    const char *near = "noise:\n  gausian:\n    sigma: [0.1, 0.2]\n";
+    cr_expect_eq(sf_config_parse("bad.yaml", near, strlen(near), &c, &e), SF_ECONFIG);
+    cr_expect(strstr(e.msg, "key 'noise.gausian'") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "did you mean 'noise.gaussian'?") != NULL, "%s", e.msg);
 }
