@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hx.h"
+#include "train.h" /* sam_train_plot: each run's learning curve */
 
 int hx_file_sha256(const char *path, char hex[65], sf_err *err) {
     FILE *f = fopen(path, "rb");
@@ -381,7 +382,7 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         char name[600];
         snprintf(name, sizeof name, "train_%s.png", base_name(o->runs[i]));
         snprintf(path, sizeof path, "%s/%s", fig_dir, name);
-        if (hx_plot_training_curve(o->runs[i], path, &e) == SF_OK)
+        if (sam_train_plot(o->runs[i], path, &e) == SF_OK)
             sf__buf_printf(b, "![training curve of %s](%sfigures/%s)\n\n",
                            o->runs[i], pre, name);
         else

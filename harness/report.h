@@ -114,16 +114,6 @@ int hx_table_write(const hx_scores *r, const hx_paper *paper, int table,
 int hx_plot_boxes(const hx_scores *r, const char *dir, char ***names,
                   int *n_names, sf_err *err);
 
-/*
- * The training curve of a run (RUN/run.sqlite, written by `synthfm train`):
- * top panel the per-step loss (raw, light, and an exponential moving
- * average, dark), bottom panel the validation Dice per epoch with the best
- * epoch marked. Errors: SF_EDB (no run.sqlite or not a run database),
- * SF_EFORMAT (no steps recorded), SF_EIO.
- */
-int hx_plot_training_curve(const char *run_dir, const char *png_path,
-                           sf_err *err);
-
 void hx_strings_free(char **v, int n);
 
 /* SHA-256 of a file, as 64 lowercase hex digits. SF_EIO names the file. */

@@ -1,10 +1,10 @@
 /*
  * train_plot.c - a run's learning curve as a PNG (cairo), from the numbers
- * in RUN/run.sqlite (model/train.h): the per-step training loss (raw in
- * grey, an exponential moving average in blue) over the validation Dice
- * of each epoch (orange, right axis, 0..1). The trainer writes
- * RUN/curve.png after every validation; the report (harness) draws its
- * own figures from the same tables.
+ * in RUN/run.sqlite (model/train.h): top panel the per-step training loss
+ * (raw, light, and an exponential moving average, dark), bottom panel the
+ * validation Dice per epoch with the best epoch (the checkpoint kept as
+ * best.pth) marked. The trainer writes RUN/curve.png after every
+ * validation; the report (harness) draws the same figure for each run.
  */
 #include <cairo.h>
 #include <errno.h>
@@ -58,6 +58,7 @@ static int read_series(sqlite3 *db, const char *sql, series *s,
     return rc;
 }
 
+/* Text anchored at (x, y): ax 0 left, 0.5 centre, 1 right (baseline y). */
 static void text(cairo_t *cr, double x, double y, double size, double ax,
                  const char *s) {
     cairo_text_extents_t e;
@@ -67,13 +68,140 @@ static void text(cairo_t *cr, double x, double y, double size, double ax,
     cairo_show_text(cr, s);
 }
 
+/* A "nice" tick step (1, 2 or 5 times a power of ten) for a range. */
 static double nice_step(double range, int n) {
     double raw = range / n, p = pow(10, floor(log10(raw))), f = raw / p;
     return p * (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10);
 }
 
+/* A plot panel: its box in pixels and the data range it shows. */
+typedef struct frame {
+    double x, y, w, h;
+    double x0, x1, y0, y1;
+} frame;
+
+static double fx(const frame *f, double v) {
+    return f->x + (v - f->x0) / (f->x1 - f->x0) * f->w;
+}
+static double fy(const frame *f, double v) {
+    return f->y + f->h - (v - f->y0) / (f->y1 - f->y0) * f->h;
+}
+
+/* Box, horizontal grid, y tick labels and the rotated y label. */
+static void draw_frame(cairo_t *cr, const frame *f, const char *ylabel,
+                       const char *yfmt) {
+    char buf[64];
+    double step = nice_step(f->y1 - f->y0, 5);
+    cairo_set_line_width(cr, 1);
+    for (double v = ceil(f->y0 / step) * step; v <= f->y1 + 1e-9; v += step) {
+        double y = floor(fy(f, v)) + 0.5;
+        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
+        cairo_move_to(cr, f->x, y);
+        cairo_line_to(cr, f->x + f->w, y);
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+        snprintf(buf, sizeof buf, yfmt, v);
+        text(cr, f->x - 6, y + 4, 11, 1, buf);
+    }
+    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
+    cairo_rectangle(cr, floor(f->x) + 0.5, floor(f->y) + 0.5, f->w, f->h);
+    cairo_stroke(cr);
+    cairo_save(cr);
+    cairo_translate(cr, 16, f->y + f->h / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    text(cr, 0, 0, 12, 0.5, ylabel);
+    cairo_restore(cr);
+}
+
+/* Top panel: raw loss (light) and its moving average (dark). */
+static void draw_loss(cairo_t *cr, const series *loss, int W) {
+    char buf[200];
+    double lmax = 0;
+    for (long i = 0; i < loss->n; i++)
+        if (isfinite(loss->y[i]) && loss->y[i] > lmax) lmax = loss->y[i];
+    double x0 = loss->x[0], x1 = loss->x[loss->n - 1];
+    frame f = {70, 58, W - 70 - 24, 262, x0, x1 > x0 ? x1 : x0 + 1, 0,
+               lmax > 1 ? lmax * 1.05 : 1};
+    draw_frame(cr, &f, "loss", "%.2f");
+    double xs = nice_step(f.x1 - f.x0, 8);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    for (double x = ceil(f.x0 / xs) * xs; x <= f.x1 + 1e-9; x += xs) {
+        snprintf(buf, sizeof buf, "%.0f", x);
+        text(cr, fx(&f, x), f.y + f.h + 15, 11, 0.5, buf);
+    }
+    text(cr, f.x + f.w / 2, f.y + f.h + 32, 12, 0.5, "step");
+    cairo_save(cr);
+    cairo_rectangle(cr, f.x, f.y, f.w, f.h);
+    cairo_clip(cr);
+    cairo_new_path(cr);
+    cairo_set_line_width(cr, 0.8);
+    cairo_set_source_rgba(cr, 0.34, 0.71, 0.91, 0.45);
+    for (long i = 0; i < loss->n; i++) {
+        double y = isfinite(loss->y[i]) ? fmin(loss->y[i], f.y1) : f.y1;
+        cairo_line_to(cr, fx(&f, loss->x[i]), fy(&f, y));
+    }
+    cairo_stroke(cr);
+    /* EMA, span ~ n/40 steps (at least 5); non-finite losses skipped */
+    double span = fmax(5, (double)loss->n / 40), a = 2 / (span + 1), ema = NAN;
+    cairo_set_line_width(cr, 2);
+    cairo_set_source_rgb(cr, 0.0, 0.35, 0.62);
+    for (long i = 0; i < loss->n; i++) {
+        if (!isfinite(loss->y[i])) continue;
+        ema = isnan(ema) ? loss->y[i] : a * loss->y[i] + (1 - a) * ema;
+        cairo_line_to(cr, fx(&f, loss->x[i]), fy(&f, ema));
+    }
+    cairo_stroke(cr);
+    cairo_restore(cr);
+    snprintf(buf, sizeof buf,
+             "per-step loss (light) and its moving average (dark, span %.0f "
+             "steps); final average %.4f",
+             span, ema);
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    text(cr, f.x, f.y - 7, 11, 0, buf);
+}
+
+/* Bottom panel: validation Dice per epoch, the best one marked. */
+static void draw_val(cairo_t *cr, const series *val, int W) {
+    char buf[200];
+    frame f = {70, 398, W - 70 - 24, 142, 0.5, 1.5, 0, 1};
+    if (val->n) f.x0 = val->x[0] - 0.5, f.x1 = val->x[val->n - 1] + 0.5;
+    draw_frame(cr, &f, "val. Dice", "%.1f");
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    double es = fmax(1, round(nice_step(f.x1 - f.x0, 10)));
+    for (double x = ceil(f.x0 / es) * es; x <= f.x1; x += es) {
+        snprintf(buf, sizeof buf, "%.0f", x == 0 ? 0.0 : x); /* no "-0" */
+        text(cr, fx(&f, x), f.y + f.h + 15, 11, 0.5, buf);
+    }
+    text(cr, f.x + f.w / 2, f.y + f.h + 32, 12, 0.5, "epoch");
+    if (!val->n) {
+        text(cr, f.x + f.w / 2, f.y + f.h / 2, 12, 0.5,
+             "no validation epochs recorded");
+        return;
+    }
+    long best = 0;
+    for (long i = 0; i < val->n; i++)
+        if (val->y[i] > val->y[best]) best = i;
+    cairo_set_line_width(cr, 2);
+    cairo_set_source_rgb(cr, 0.84, 0.37, 0.0);
+    cairo_new_path(cr); /* show_text left a current point at the label */
+    for (long i = 0; i < val->n; i++)
+        cairo_line_to(cr, fx(&f, val->x[i]), fy(&f, val->y[i]));
+    cairo_stroke(cr);
+    for (long i = 0; i < val->n; i++) {
+        cairo_arc(cr, fx(&f, val->x[i]), fy(&f, val->y[i]),
+                  i == best ? 5.5 : 3, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
+    snprintf(buf, sizeof buf,
+             "validation Dice per epoch; best %.4f at epoch %.0f (large dot: "
+             "the checkpoint kept as best.pth)",
+             val->y[best], val->x[best]);
+    text(cr, f.x, f.y - 7, 11, 0, buf);
+}
+
 int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
-    char path[4200], tmp[4200], buf[160];
+    char path[4200], tmp[4200], buf[4300];
     snprintf(path, sizeof path, "%s/run.sqlite", run_dir);
     sqlite3 *db = NULL;
     series loss = {0}, val = {0};
@@ -87,7 +215,7 @@ int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
     if ((rc = read_series(db, "SELECT step, loss FROM steps ORDER BY step",
                           &loss, path, err)) ||
         (rc = read_series(db,
-                          "SELECT step, val_dice FROM epochs ORDER BY step",
+                          "SELECT epoch, val_dice FROM epochs ORDER BY epoch",
                           &val, path, err)))
         goto out;
     if (loss.n == 0) {
@@ -95,8 +223,7 @@ int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
                         path);
         goto out;
     }
-    const int W = 900, H = 520;
-    const double L = 70, R = W - 70, T = 50, B = H - 60;
+    const int W = 820, H = 600;
     sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, W, H);
     cr = cairo_create(sf);
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
@@ -106,98 +233,19 @@ int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
     cairo_set_source_rgb(cr, 1, 1, 1);
     cairo_paint(cr);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
+                           CAIRO_FONT_WEIGHT_BOLD);
+    snprintf(buf, sizeof buf, "Training run %s", run_dir);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    text(cr, 12, 22, 14, 0, buf);
+    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
-    double xmax = loss.x[loss.n - 1], ymax = 0;
-    for (long i = 0; i < loss.n; i++)
-        if (isfinite(loss.y[i]) && loss.y[i] > ymax) ymax = loss.y[i];
-    ymax = ymax > 1 ? ceil(ymax * 4) / 4 : 1;
-    if (xmax < 1) xmax = 1;
-#define PX(v) (L + (R - L) * (v) / xmax)
-#define PYL(v) (B - (B - T) * (v) / ymax)
-#define PYR(v) (B - (B - T) * (v))
-    /* axes, grid, ticks */
-    cairo_set_line_width(cr, 1);
-    double xs = nice_step(xmax, 8);
-    for (double v = 0; v <= xmax * 1.0001; v += xs) {
-        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        cairo_move_to(cr, PX(v), T);
-        cairo_line_to(cr, PX(v), B);
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0, 0, 0);
-        snprintf(buf, sizeof buf, "%.0f", v);
-        text(cr, PX(v), B + 16, 11, 0.5, buf);
+    draw_loss(cr, &loss, W);
+    draw_val(cr, &val, W);
+    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", png_path,
+                        cairo_status_to_string(cairo_status(cr)));
+        goto out;
     }
-    for (int k = 0; k <= 4; k++) {
-        double f = k / 4.0;
-        cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-        cairo_move_to(cr, L, PYR(f));
-        cairo_line_to(cr, R, PYR(f));
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0.0, 0.45, 0.70);
-        snprintf(buf, sizeof buf, "%.2f", f * ymax);
-        text(cr, L - 6, PYR(f) + 4, 11, 1, buf);
-        cairo_set_source_rgb(cr, 0.84, 0.37, 0.0);
-        snprintf(buf, sizeof buf, "%.2f", f);
-        text(cr, R + 6, PYR(f) + 4, 11, 0, buf);
-    }
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_rectangle(cr, L, T, R - L, B - T);
-    cairo_stroke(cr);
-    text(cr, (L + R) / 2, H - 18, 13, 0.5, "step");
-    cairo_set_source_rgb(cr, 0.0, 0.45, 0.70);
-    text(cr, 12, T - 12, 13, 0, "training loss");
-    cairo_set_source_rgb(cr, 0.84, 0.37, 0.0);
-    text(cr, W - 12, T - 12, 13, 1, "validation Dice");
-    /* raw loss */
-    cairo_save(cr);
-    cairo_rectangle(cr, L, T, R - L, B - T);
-    cairo_clip(cr);
-    cairo_set_source_rgb(cr, 0.82, 0.82, 0.82);
-    cairo_set_line_width(cr, 0.6);
-    for (long i = 0; i < loss.n; i++)
-        if (isfinite(loss.y[i]))
-            cairo_line_to(cr, PX(loss.x[i]), PYL(loss.y[i]));
-    cairo_stroke(cr);
-    /* EMA of the loss, span ~ n/40 steps (at least 5) */
-    double span = fmax(5, (double)loss.n / 40), a = 2 / (span + 1), ema = NAN;
-    cairo_set_source_rgb(cr, 0.0, 0.45, 0.70);
-    cairo_set_line_width(cr, 2);
-    for (long i = 0; i < loss.n; i++) {
-        if (!isfinite(loss.y[i])) continue;
-        ema = isnan(ema) ? loss.y[i] : a * loss.y[i] + (1 - a) * ema;
-        cairo_line_to(cr, PX(loss.x[i]), PYL(ema));
-    }
-    cairo_stroke(cr);
-    /* validation Dice */
-    cairo_set_source_rgb(cr, 0.84, 0.37, 0.0);
-    for (long i = 0; i < val.n; i++)
-        cairo_line_to(cr, PX(val.x[i]), PYR(val.y[i]));
-    cairo_stroke(cr);
-    for (long i = 0; i < val.n; i++) {
-        cairo_arc(cr, PX(val.x[i]), PYR(val.y[i]), 3.5, 0, 2 * M_PI);
-        cairo_fill(cr);
-    }
-    cairo_restore(cr);
-    /* title */
-    double best = NAN;
-    long best_i = -1;
-    for (long i = 0; i < val.n; i++)
-        if (isnan(best) || val.y[i] > best) best = val.y[best_i = i];
-    const char *name = strrchr(run_dir, '/');
-    name = name && name[1] ? name + 1 : run_dir;
-    if (best_i >= 0)
-        snprintf(buf, sizeof buf,
-                 "%s: %ld steps, loss EMA %.4f, best val Dice %.4f (step "
-                 "%.0f)",
-                 name, loss.n, ema, best, val.x[best_i]);
-    else
-        snprintf(buf, sizeof buf, "%s: %ld steps, loss EMA %.4f", name,
-                 loss.n, ema);
-    cairo_set_source_rgb(cr, 0, 0, 0);
-    text(cr, W / 2.0, 22, 14, 0.5, buf);
-#undef PX
-#undef PYL
-#undef PYR
     cairo_surface_flush(sf);
     snprintf(tmp, sizeof tmp, "%s.tmp", png_path);
     cairo_status_t s = cairo_surface_write_to_png(sf, tmp);

@@ -17,6 +17,7 @@
 
 #include "hx.h"
 #include "report.h"
+#include "train.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -480,17 +481,19 @@ Test(report, training_curve_from_run_sqlite) {
     snprintf(run, sizeof run, "%s/run", fx.dir);
     cr_assert_eq(mkdir(run, 0777), 0);
     snprintf(path, sizeof path, "%s/curve.png", fx.dir);
-    cr_expect_eq(hx_plot_training_curve(run, path, &err), SF_EDB);
+    cr_expect_eq(sam_train_plot(run, path, &err), SF_EIO); /* no run.sqlite */
     snprintf(path, sizeof path, "%s/run.sqlite", run);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    snprintf(path, sizeof path, "%s/curve.png", fx.dir);
+    cr_expect_eq(sam_train_plot(run, path, &err), SF_EDB); /* no tables */
     exec(db, "CREATE TABLE run(key TEXT PRIMARY KEY, value TEXT);"
              "CREATE TABLE steps(step INTEGER PRIMARY KEY, epoch INTEGER, "
              "loss REAL, lr REAL, wall_s REAL);"
              "CREATE TABLE epochs(epoch INTEGER PRIMARY KEY, step INTEGER, "
              "val_dice REAL, n_val INTEGER, train_loss REAL, wall_s REAL);");
     snprintf(path, sizeof path, "%s/curve.png", fx.dir);
-    cr_expect_eq(hx_plot_training_curve(run, path, &err), SF_EFORMAT);
+    cr_expect_eq(sam_train_plot(run, path, &err), SF_EFORMAT);
     exec(db, "BEGIN");
     for (int s = 0; s < 400; s++) {
         char q[200];
@@ -508,7 +511,7 @@ Test(report, training_curve_from_run_sqlite) {
     }
     exec(db, "COMMIT");
     sqlite3_close(db);
-    cr_assert_eq(hx_plot_training_curve(run, path, &err), SF_OK, "%s", err.msg);
+    cr_assert_eq(sam_train_plot(run, path, &err), SF_OK, "%s", err.msg);
     expect_png(path, 600, 400);
     fixture_close(&fx);
 }
