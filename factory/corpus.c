@@ -301,6 +301,18 @@ static int create_manifest(sqlite3 *db, const sf_config *c, const char *yaml, co
     return rc;
 }
 
+/* *has_schema = 0 when the database holds no table, view or index. */
+static int manifest_has_schema(sqlite3 *db, int *has_schema, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(db, err, "manifest");
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) *has_schema = sqlite3_column_int(st, 0) > 0;
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW ? SF_OK : db_fail(db, err, "manifest");
+}
+
 /* Everything that must agree for a rerun to continue this corpus. */
 static int check_same_corpus(const sf_corpus_info *have, const char *sha,
                              const sf_generate_opts *o, const char *dir, sf_err *err) {
@@ -382,6 +394,9 @@ int sf_corpus_generate(const sf_config *c, const sf_generate_opts *opts, sf_gene
     if ((rc = db_open(o.out_dir, 0, &db, err))) goto out;
     if ((rc = db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
         goto out;
+    /* A kill between opening a new manifest and its first commit leaves
+     * one with no tables: it holds nothing, so creation starts over. */
+    if (have_manifest && (rc = manifest_has_schema(db, &have_manifest, err))) goto out;
     if (!have_manifest) {
         if ((rc = db_exec(db, "BEGIN IMMEDIATE", err))) goto out;
         rc = create_manifest(db, c, yaml, sha, &o, g.first, g.end, sf__git_commit(), err);

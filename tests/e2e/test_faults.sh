@@ -57,6 +57,17 @@ expect_exit 0 "$SYNTHFM" generate --out "$T/k" "${GEN[@]}"
 same_corpus "$T/ref" "$T/k" "generate after SIGKILL"
 [ -z "$(find "$T/k" -name '*.tmp')" ] || fail "temporary files left after resume"
 
+# A kill between opening a new manifest and its first commit (found by the
+# random kills above, seed 699634560) leaves a manifest with no tables: the
+# rerun starts the corpus over. A manifest that is not a database stays an
+# error, its bytes untouched.
+mkdir "$T/blank" && sqlite3 "$T/blank/manifest.sqlite" "PRAGMA journal_mode=WAL;" >/dev/null
+expect_exit 0 "$SYNTHFM" generate --out "$T/blank" "${GEN[@]}"
+same_corpus "$T/ref" "$T/blank" "generate over a blank manifest"
+mkdir "$T/junk" && echo junk >"$T/junk/manifest.sqlite"
+expect_exit 1 "$SYNTHFM" generate --out "$T/junk" "${GEN[@]}"
+[ "$(cat "$T/junk/manifest.sqlite")" = junk ] || fail "a non-database manifest was changed"
+
 # ---------------------------------------------------- 2. SIGKILL, merge
 expect_exit 0 "$SYNTHFM" generate --out "$T/s0" "${GEN[@]}" --shard 0/2
 expect_exit 0 "$SYNTHFM" generate --out "$T/s1" "${GEN[@]}" --shard 1/2
