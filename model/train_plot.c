@@ -2,8 +2,8 @@
  * train_plot.c - a run's learning curve as a PNG (cairo), from the numbers
  * in RUN/run.sqlite (model/train.h): top panel the per-step training loss
  * (raw, light, and an exponential moving average, dark), bottom panel the
- * validation Dice per epoch with the best epoch (the checkpoint kept as
- * best.pth) marked. The trainer writes RUN/curve.png after every
+ * validation Dice after each epoch, on the same step axis, with the best
+ * one (the checkpoint kept as best.pth) marked. The trainer writes RUN/curve.png after every
  * validation; the report (harness) draws the same figure for each run.
  */
 #include <cairo.h>
@@ -160,19 +160,20 @@ static void draw_loss(cairo_t *cr, const series *loss, int W) {
     text(cr, f.x, f.y - 7, 11, 0, buf);
 }
 
-/* Bottom panel: validation Dice per epoch, the best one marked. */
-static void draw_val(cairo_t *cr, const series *val, int W) {
+/* Bottom panel: validation Dice after each epoch, at the step it was
+ * measured (the loss panel's x axis, so the two line up), best marked. */
+static void draw_val(cairo_t *cr, const series *val, double x0, double x1,
+                     int W) {
     char buf[200];
-    frame f = {70, 398, W - 70 - 24, 142, 0.5, 1.5, 0, 1};
-    if (val->n) f.x0 = val->x[0] - 0.5, f.x1 = val->x[val->n - 1] + 0.5;
+    frame f = {70, 398, W - 70 - 24, 142, x0, x1 > x0 ? x1 : x0 + 1, 0, 1};
     draw_frame(cr, &f, "val. Dice", "%.1f");
+    double xs = nice_step(f.x1 - f.x0, 8);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    double es = fmax(1, round(nice_step(f.x1 - f.x0, 10)));
-    for (double x = ceil(f.x0 / es) * es; x <= f.x1; x += es) {
-        snprintf(buf, sizeof buf, "%.0f", x == 0 ? 0.0 : x); /* no "-0" */
+    for (double x = ceil(f.x0 / xs) * xs; x <= f.x1 + 1e-9; x += xs) {
+        snprintf(buf, sizeof buf, "%.0f", x);
         text(cr, fx(&f, x), f.y + f.h + 15, 11, 0.5, buf);
     }
-    text(cr, f.x + f.w / 2, f.y + f.h + 32, 12, 0.5, "epoch");
+    text(cr, f.x + f.w / 2, f.y + f.h + 32, 12, 0.5, "step");
     if (!val->n) {
         text(cr, f.x + f.w / 2, f.y + f.h / 2, 12, 0.5,
              "no validation epochs recorded");
@@ -194,8 +195,8 @@ static void draw_val(cairo_t *cr, const series *val, int W) {
     }
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
     snprintf(buf, sizeof buf,
-             "validation Dice per epoch; best %.4f at epoch %.0f (large dot: "
-             "the checkpoint kept as best.pth)",
+             "validation Dice after each epoch; best %.4f at step %.0f (large "
+             "dot: the checkpoint kept as best.pth)",
              val->y[best], val->x[best]);
     text(cr, f.x, f.y - 7, 11, 0, buf);
 }
@@ -215,7 +216,7 @@ int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
     if ((rc = read_series(db, "SELECT step, loss FROM steps ORDER BY step",
                           &loss, path, err)) ||
         (rc = read_series(db,
-                          "SELECT epoch, val_dice FROM epochs ORDER BY epoch",
+                          "SELECT step, val_dice FROM epochs ORDER BY step",
                           &val, path, err)))
         goto out;
     if (loss.n == 0) {
@@ -240,7 +241,7 @@ int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
     draw_loss(cr, &loss, W);
-    draw_val(cr, &val, W);
+    draw_val(cr, &val, loss.x[0], loss.x[loss.n - 1], W);
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", png_path,
                         cairo_status_to_string(cairo_status(cr)));
