@@ -3,8 +3,9 @@
  * in RUN/run.sqlite (model/train.h): top panel the per-step training loss
  * (raw, light, and an exponential moving average, dark), bottom panel the
  * validation Dice after each epoch, on the same step axis, with the best
- * one (the checkpoint kept as best.pth) marked. The trainer writes RUN/curve.png after every
- * validation; the report (harness) draws the same figure for each run.
+ * one (the checkpoint kept as best.pth) marked. The trainer writes
+ * RUN/curve.png after every validation; the report (harness) draws the
+ * same figure for each run.
  */
 #include <cairo.h>
 #include <errno.h>
@@ -113,23 +114,29 @@ static void draw_frame(cairo_t *cr, const frame *f, const char *ylabel,
     cairo_restore(cr);
 }
 
+/* Step ticks and labels under a panel (both panels share the step axis). */
+static void draw_step_axis(cairo_t *cr, const frame *f) {
+    char buf[32];
+    double xs = nice_step(f->x1 - f->x0, 8);
+    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+    for (double x = ceil(f->x0 / xs) * xs; x <= f->x1 + 1e-9; x += xs) {
+        snprintf(buf, sizeof buf, "%.0f", x);
+        text(cr, fx(f, x), f->y + f->h + 15, 11, 0.5, buf);
+    }
+    text(cr, f->x + f->w / 2, f->y + f->h + 32, 12, 0.5, "step");
+}
+
 /* Top panel: raw loss (light) and its moving average (dark). */
-static void draw_loss(cairo_t *cr, const series *loss, int W) {
+static void draw_loss(cairo_t *cr, const series *loss, double x0, double x1,
+                      int W) {
     char buf[200];
     double lmax = 0;
     for (long i = 0; i < loss->n; i++)
         if (isfinite(loss->y[i]) && loss->y[i] > lmax) lmax = loss->y[i];
-    double x0 = loss->x[0], x1 = loss->x[loss->n - 1];
-    frame f = {70, 58, W - 70 - 24, 262, x0, x1 > x0 ? x1 : x0 + 1, 0,
+    frame f = {70, 58, W - 70 - 24, 262, x0, x1, 0,
                lmax > 1 ? lmax * 1.05 : 1};
     draw_frame(cr, &f, "loss", "%.2f");
-    double xs = nice_step(f.x1 - f.x0, 8);
-    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    for (double x = ceil(f.x0 / xs) * xs; x <= f.x1 + 1e-9; x += xs) {
-        snprintf(buf, sizeof buf, "%.0f", x);
-        text(cr, fx(&f, x), f.y + f.h + 15, 11, 0.5, buf);
-    }
-    text(cr, f.x + f.w / 2, f.y + f.h + 32, 12, 0.5, "step");
+    draw_step_axis(cr, &f);
     cairo_save(cr);
     cairo_rectangle(cr, f.x, f.y, f.w, f.h);
     cairo_clip(cr);
@@ -165,15 +172,9 @@ static void draw_loss(cairo_t *cr, const series *loss, int W) {
 static void draw_val(cairo_t *cr, const series *val, double x0, double x1,
                      int W) {
     char buf[200];
-    frame f = {70, 398, W - 70 - 24, 142, x0, x1 > x0 ? x1 : x0 + 1, 0, 1};
+    frame f = {70, 398, W - 70 - 24, 142, x0, x1, 0, 1};
     draw_frame(cr, &f, "val. Dice", "%.1f");
-    double xs = nice_step(f.x1 - f.x0, 8);
-    cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    for (double x = ceil(f.x0 / xs) * xs; x <= f.x1 + 1e-9; x += xs) {
-        snprintf(buf, sizeof buf, "%.0f", x);
-        text(cr, fx(&f, x), f.y + f.h + 15, 11, 0.5, buf);
-    }
-    text(cr, f.x + f.w / 2, f.y + f.h + 32, 12, 0.5, "step");
+    draw_step_axis(cr, &f);
     if (!val->n) {
         text(cr, f.x + f.w / 2, f.y + f.h / 2, 12, 0.5,
              "no validation epochs recorded");
@@ -240,8 +241,10 @@ int sam_train_plot(const char *run_dir, const char *png_path, sf_err *err) {
     text(cr, 12, 22, 14, 0, buf);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
-    draw_loss(cr, &loss, W);
-    draw_val(cr, &val, loss.x[0], loss.x[loss.n - 1], W);
+    /* the steps' range, shared by both panels (one step: a unit range) */
+    double x0 = loss.x[0], x1 = fmax(loss.x[loss.n - 1], x0 + 1);
+    draw_loss(cr, &loss, x0, x1, W);
+    draw_val(cr, &val, x0, x1, W);
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", png_path,
                         cairo_status_to_string(cairo_status(cr)));
