@@ -39,6 +39,10 @@ static const char usage_text[] =
     "                        model config (default vit_b)\n"
     "  --device cpu|cuda     sam: where to run (default cpu)\n"
     "  --threads N           sam: CPU threads (default all cores)\n"
+    "  --multimask auto|on|off  sam, one click: score the best of the\n"
+    "                        three masks by predicted IoU (auto: when the\n"
+    "                        model config says they were trained, as for\n"
+    "                        official SAM; else the single mask)\n"
     "  --import DIR          import: the exported folder with masks/\n"
     "  --name LABEL          method name in tables (default: classical, sam,\n"
     "                        imported)\n"
@@ -107,7 +111,7 @@ int hx_cmd_eval(int argc, char **argv) {
             !strcmp(a, "--ring-width") || !strcmp(a, "--min-pixels") ||
             !strcmp(a, "--out") || !strcmp(a, "--device") ||
             !strcmp(a, "--threads") || !strcmp(a, "--ood-count") ||
-            !strcmp(a, "--ood-size")) {
+            !strcmp(a, "--ood-size") || !strcmp(a, "--multimask")) {
             if (!v) return usage_error("missing value for", a);
             i++;
         } else {
@@ -133,7 +137,17 @@ int hx_cmd_eval(int argc, char **argv) {
             o.settings = v;
         else if (!strcmp(a, "--out"))
             o.out_db = v;
-        else if (!strcmp(a, "--device")) {
+        else if (!strcmp(a, "--multimask")) {
+            if (!strcmp(v, "auto"))
+                o.multimask = HX_MULTIMASK_AUTO;
+            else if (!strcmp(v, "on"))
+                o.multimask = HX_MULTIMASK_ON;
+            else if (!strcmp(v, "off"))
+                o.multimask = HX_MULTIMASK_OFF;
+            else
+                return usage_error("--multimask must be auto, on or off, got",
+                                   v);
+        } else if (!strcmp(a, "--device")) {
             if ((o.device = sam_device_parse(v)) < 0)
                 return usage_error("--device must be cpu or cuda, got", v);
         } else if (parse_u64(v, &u) != 0) {

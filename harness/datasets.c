@@ -197,6 +197,17 @@ static const hx_structure st_ts[] = {
 static const char *const ts_files[] = {
     "aorta", "gallbladder", "kidney_left", "kidney_right",
     "liver", "pancreas",    "prostate",    "spleen"};
+/* TotalSegmentator's multi-label output (`--ml`, one file
+ * <case>/segmentations.nii.gz): class ids of its `total` (CT) and
+ * `total_mr` (MR) tasks (totalsegmentator/map_to_binary.py). */
+static const hx_structure st_ts_ml_ct[] = {
+    ST("aorta", 52),       ST("gallbladder", 4), ST("left_kidney", 3),
+    ST("right_kidney", 2), ST("liver", 5),       ST("pancreas", 7),
+    ST("prostate", 22),    ST("spleen", 1)};
+static const hx_structure st_ts_ml_mr[] = {
+    ST("aorta", 23),       ST("gallbladder", 4), ST("left_kidney", 3),
+    ST("right_kidney", 2), ST("liver", 5),       ST("pancreas", 7),
+    ST("prostate", 17),    ST("spleen", 1)};
 static const hx_structure st_camus[] = {ST("lv_endocardium", 1),
                                         ST("left_atrium", 3)};
 static const hx_structure st_hc18[] = {ST("fetal_head", 1)};
@@ -236,14 +247,29 @@ static int list_ts(const hx_dataset_ops *ds, const char *root,
             rc = oom(err);
             break;
         }
+        int n_found = 0;
         for (int s = 0; s < NST(st_ts); s++) {
             char rel[128];
             snprintf(rel, sizeof rel, "segmentations/%s.nii.gz", ts_files[s]);
             char *p = join(cdir, rel);
             if (p && is_file(p))
-                c->struct_files[s] = p;
+                c->struct_files[s] = p, n_found++;
             else
                 free(p);
+        }
+        /* No per-structure file: the multi-label file, if there is one. */
+        char *ml = n_found ? NULL : join(cdir, "segmentations.nii.gz");
+        if (ml && is_file(ml)) {
+            int mr = !strcmp(image_name, "mri.nii.gz");
+            free(c->struct_files);
+            c->struct_files = NULL;
+            c->labels = ml;
+            c->label_kind = HX_LABELS_MAP;
+            c->n_structures = mr ? NST(st_ts_ml_mr) : NST(st_ts_ml_ct);
+            memcpy(c->st, mr ? st_ts_ml_mr : st_ts_ml_ct,
+                   (size_t)c->n_structures * sizeof *c->st);
+        } else {
+            free(ml);
         }
         free(cdir);
     }

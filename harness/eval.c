@@ -58,6 +58,7 @@ typedef struct ectx {
     hx_results *db;
     long run_id;
     sam_model *model;
+    int multimask; /* 1: one click scores the best of three masks */
     hx_classical_opts cls;
     const char *export_dir; /* export mode when non-NULL */
     FILE *jsonl;
@@ -127,7 +128,10 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
         rc = hx_classical_segment(img, nx, ny, clk, nc, &x->cls, pred, err);
         break;
     case HX_METHOD_NATIVE: {
-        if (!*image_set) {
+        /* The zoom predictor encodes views around each prompt's clicks;
+         * otherwise one encoding per slice serves every prompt. */
+        const int zoom = sam_model_config(x->model)->n_zoom > 0;
+        if (!*image_set && !zoom) {
             if ((rc = sam_model_set_image(x->model, img, nx, ny, 1, err)) !=
                 SF_OK)
                 break;
@@ -140,9 +144,12 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
             pts[2 * i + 1] = (float)clk[i].y;
             lab[i] = clk[i].positive;
         }
-        sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1, 0};
+        sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && x->multimask, 0};
         sam_prediction *r = NULL;
-        if ((rc = sam_model_predict(x->model, &p, &r, err)) != SF_OK) break;
+        if ((rc = zoom ? sam_model_predict_image(x->model, img, nx, ny, 1,
+                                                 &p, &r, NULL, err)
+                       : sam_model_predict(x->model, &p, &r, err)) != SF_OK)
+            break;
         int k = p.multimask ? r->best : 0;
         memcpy(pred, r->masks + (size_t)k * n, n);
         sam_prediction_free(r);
@@ -407,6 +414,14 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         if ((rc = sam_model_load(o->checkpoint, &cfg, o->device, &x.model,
                                  err)) != SF_OK)
             goto out;
+        x.multimask = o->multimask != HX_MULTIMASK_OFF && cfg.multimask_trained;
+        if (o->multimask == HX_MULTIMASK_ON && !cfg.multimask_trained)
+            problem(&x,
+                    "warning: --multimask on, but %s says the multimask "
+                    "outputs and the IoU head of %s were not trained "
+                    "(multimask_trained: false): scoring the single-mask "
+                    "output instead (recorded in the run)",
+                    spec, o->checkpoint);
     } else if (o->method_kind == HX_METHOD_IMPORTED) {
         struct stat sst;
         if (!o->import_dir || stat(o->import_dir, &sst) != 0 ||
@@ -424,9 +439,10 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     /* The run's identity: a rerun of the same command resumes. */
     sf__buf_printf(&id,
                    "synthfm-eval-v1\nmethod=%s\nkind=%s\nckpt=%s\ncfg=%s\n"
+                   "policy=%d\n"
                    "import=%s\ndataset=%s\nroot=%s\nsplit=%s\nsettings=",
                    method, kind_name(o->method_kind), ck_sha, cfg_sha,
-                   o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
+                   x.multimask, o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
                    split ? split->sha256 : "");
     for (int k = 0; k < x.n_set; k++)
         sf__buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
@@ -446,6 +462,16 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                    x.cls.tol_sigmas, x.cls.tol_max, x.cls.tol_min, x.cls.neg_radius);
     if (!strcmp(o->ds->name, "synthetic-ood"))
         sf__buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
+    if (o->method_kind == HX_METHOD_NATIVE)
+        sf__buf_printf(&prov,
+                       ",\"one_click_output\":\"%s\",\"multimask_option\":"
+                       "\"%s\",\"multimask_trained\":%s",
+                       x.multimask ? "best of 3 by predicted IoU"
+                                   : "single mask (token 0)",
+                       o->multimask == HX_MULTIMASK_ON    ? "on"
+                       : o->multimask == HX_MULTIMASK_OFF ? "off"
+                                                          : "auto",
+                       cfg.multimask_trained ? "true" : "false");
     sf__buf_puts(&prov, "}");
     char settings[MAX_SETTINGS * 24] = "";
     for (int k = 0; k < x.n_set; k++) {

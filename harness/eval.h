@@ -241,6 +241,15 @@ enum hx_method_kind {
     HX_METHOD_IMPORTED = 2 /* masks made outside, read back from a folder */
 };
 
+/* One click and a SAM-format model: which output is scored. AUTO: the
+ * three disambiguating masks and the one of highest predicted IoU when the
+ * model config says they were trained (multimask_trained, true for every
+ * official checkpoint), else the single mask (token 0). ON asks for the
+ * three masks; with an untrained head the run warns (problem callback),
+ * scores the single mask and records the refusal in its provenance. OFF:
+ * always the single mask. With more clicks the single mask is scored. */
+enum hx_multimask { HX_MULTIMASK_AUTO = 0, HX_MULTIMASK_ON, HX_MULTIMASK_OFF };
+
 typedef struct hx_eval_opts {
     const hx_dataset_ops *ds;
     const char *data_root;
@@ -249,6 +258,7 @@ typedef struct hx_eval_opts {
     const char *checkpoint;   /* native */
     const char *model_config; /* native: preset or YAML */
     int device;               /* native: enum sam_device */
+    int multimask;            /* native: enum hx_multimask */
     const char *import_dir;   /* imported */
     const char *split_path;   /* NULL: every case found */
     const char *settings;     /* "all" or "P,N:P,N..." */

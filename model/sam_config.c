@@ -22,6 +22,7 @@ static void base_config(sam_config* c) {
   c->window_size = 14;
   c->prompt_embed_dim = 256;
   c->preprocess = SAM_PREPROCESS_SAM;
+  c->multimask_trained = 1;
   c->mlp_ratio = 4.0;
   c->mask_in_chans = 16;
   c->decoder_depth = 2;
@@ -306,6 +307,44 @@ int sam_config_parse(
         c.encoder_global_attn_indexes[cnt++] = x;
       }
       c.n_encoder_global_attn_indexes = cnt;
+    } else if (!strcmp(key, "zoom")) {
+      if (v->type != YAML_SEQUENCE_NODE) {
+        rc = at(err, name, v, "%s: expected a list of view fractions", key);
+        goto out;
+      }
+      int cnt = 0;
+      for (yaml_node_item_t* it = v->data.sequence.items.start;
+           it < v->data.sequence.items.top;
+           it++) {
+        yaml_node_t* e = yaml_document_get_node(&doc, *it);
+        char* end = NULL;
+        const char* sv = e->type == YAML_SCALAR_NODE
+            ? (const char*)e->data.scalar.value
+            : "";
+        double x = strtod(sv, &end);
+        if (cnt >= SAM_MAX_ZOOM || end == sv || *end || !(x > 0) || x > 1) {
+          rc =
+              at(err,
+                 name,
+                 e,
+                 "%s: expected at most 8 fractions in (0, 1]",
+                 key);
+          goto out;
+        }
+        c.zoom[cnt++] = (float)x;
+      }
+      c.n_zoom = cnt;
+    } else if (!strcmp(key, "multimask_trained")) {
+      const char* s =
+          v->type == YAML_SCALAR_NODE ? (const char*)v->data.scalar.value : "";
+      if (!strcmp(s, "true") || !strcmp(s, "1")) {
+        c.multimask_trained = 1;
+      } else if (!strcmp(s, "false") || !strcmp(s, "0")) {
+        c.multimask_trained = 0;
+      } else {
+        rc = at(err, name, v, "%s: expected true or false", key);
+        goto out;
+      }
     } else if (!strcmp(key, "preprocess")) {
       const char* s =
           v->type == YAML_SCALAR_NODE ? (const char*)v->data.scalar.value : "";

@@ -31,6 +31,7 @@ extern "C" {
 /* --------------------------------------------------------------- config */
 
 #define SAM_MAX_DEPTH 64 /* encoder blocks */
+#define SAM_MAX_ZOOM 8 /* zoom views */
 
 enum sam_preprocess {
   /* ResizeLongestSide (PIL bilinear), (x - mean) / std on the 0..255
@@ -66,6 +67,19 @@ typedef struct sam_config {
    * high_res_features. 0 = SAM. */
   int conv_stem;
   int preprocess; /* enum sam_preprocess */
+  /* The output contract the weights were trained for: 1 = SAM's (one
+   * click asks for the three disambiguating masks, the one of highest
+   * predicted IoU is kept; every official checkpoint), 0 = only the
+   * single-mask output (token 0) and no IoU head were trained (our
+   * trainer with multimask: false): callers then ask for one mask.
+   * YAML key `multimask_trained: true|false` (default true). */
+  int multimask_trained;
+  /* The zoom predictor (sam_model_predict_image): views whose side is
+   * zoom[i] x the image's longer side, centred on the positive clicks;
+   * the best view wins. YAML `zoom: [1, 0.5, 0.25]`; n_zoom 0 = off (the
+   * whole image, as SAM). Each in (0, 1]. */
+  float zoom[SAM_MAX_ZOOM];
+  int n_zoom;
 
   /* fixed by _build_sam */
   double mlp_ratio; /* 4 */
@@ -220,6 +234,35 @@ int sam_model_predict(
     sam_prediction** out,
     sf_err* err);
 void sam_prediction_free(sam_prediction* p);
+
+/* Predict on an image with the model config's zoom policy. Without zoom
+ * (n_zoom 0): sam_model_set_image + sam_model_predict. With zoom, for
+ * each fraction f of cfg.zoom: a view of side round(f * max(nx, ny))
+ * (at most the image's sides), centred on the mean of the positive
+ * clicks (pixel centres) and shifted to lie inside the image, is encoded
+ * and prompted with the clicks inside it (moved into the view; clicks
+ * outside are left out, a box moves with it); the mask scored for the
+ * view is the best by
+ * predicted IoU (multimask) or the single one. The chosen view: among
+ * the views whose scored mask does not touch a view edge that lies
+ * inside the image (a cut object), the one of highest predicted IoU;
+ * when every view's mask is cut, the largest view. Its masks are pasted
+ * into the full image (0 elsewhere); iou/best are the view's; low_res
+ * and logits are those of the view (low_res_side of the view's frame;
+ * logits pasted, -1 outside the view). `p` needs at least one positive
+ * click with zoom; mask_input is refused with zoom (SF_EUNSUPPORTED).
+ * *view_out (may be NULL) gets x0, y0, width, height of the chosen view.
+ * The image set in m afterwards is the last view encoded. */
+int sam_model_predict_image(
+    sam_model* m,
+    const uint8_t* px,
+    int nx,
+    int ny,
+    int channels,
+    const sam_prompt* p,
+    sam_prediction** out,
+    int* view_out,
+    sf_err* err);
 
 /* ------------------------------------------------------- preprocessing */
 

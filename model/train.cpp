@@ -67,7 +67,11 @@ struct TrainConfig {
   int batch_size = 1;
   int instances_per_step = 1; // masks decoded per image per step
   int loss_bce = 0; // loss: dice (0), dice+bce (1), dice+plain_bce (2)
-  int multimask = 0;
+  int multimask = 0; // 1-click prompts train the 3 disambiguating masks
+  double iou_loss_weight = 0; // IoU head: MSE to the true IoU (SAM)
+  double single_click_frac = 0; // share of steps prompted by one click
+  int corrective_iters = 0; // extra clicks from the previous error
+  double crop_lo = 0, crop_hi = 0; // crop_scale: zoomed views (0: off)
   int n_pos_lo = 1, n_pos_hi = 3, n_neg_lo = 0, n_neg_hi = 3;
   int ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
   double min_area_frac = 0.002;
@@ -157,7 +161,15 @@ std::string model_yaml(const sam_config& c) {
     o << "\nhigh_res_features: " << c.high_res_features;
   if (c.conv_stem)
     o << "\nconv_stem: " << c.conv_stem;
-  o << "\npreprocess: " << sam_preprocess_name(c.preprocess) << "\n";
+  o << "\npreprocess: " << sam_preprocess_name(c.preprocess)
+    << "\nmultimask_trained: " << (c.multimask_trained ? "true" : "false")
+    << "\n";
+  if (c.n_zoom > 0) {
+    o << "zoom: [";
+    for (int i = 0; i < c.n_zoom; i++)
+      o << (i ? ", " : "") << c.zoom[i];
+    o << "]\n";
+  }
   return o.str();
 }
 
@@ -295,6 +307,34 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
               : !strcmp(key, "lr_min")       ? &c.lr_min
               : !strcmp(key, "weight_decay") ? &c.weight_decay
                                              : &c.min_area_frac) = d;
+    } else if (
+        !strcmp(key, "iou_loss_weight") ||
+        !strcmp(key, "single_click_frac")) {
+      if (!to_double(s, &d) || d < 0 || d > (key[0] == 'i' ? 100 : 1))
+        rc = bad(key[0] == 'i' ? "a number in [0, 100]" : "a number in [0, 1]");
+      else
+        *(key[0] == 'i' ? &c.iou_loss_weight : &c.single_click_frac) = d;
+    } else if (!strcmp(key, "crop_scale")) {
+      double a, z;
+      if (v->type != YAML_SEQUENCE_NODE ||
+          v->data.sequence.items.top - v->data.sequence.items.start != 2 ||
+          !to_double(
+              scalar(yaml_document_get_node(
+                  &doc, v->data.sequence.items.start[0])),
+              &a) ||
+          !to_double(
+              scalar(yaml_document_get_node(
+                  &doc, v->data.sequence.items.start[1])),
+              &z) ||
+          !(a > 0) || z < a || z > 1)
+        rc = bad("[lo, hi] with 0 < lo <= hi <= 1 (crop side / image side)");
+      else
+        c.crop_lo = a, c.crop_hi = z;
+    } else if (!strcmp(key, "corrective_iters")) {
+      if (!to_long(s, &l) || l < 0 || l > 16)
+        rc = bad("an integer in [0, 16]");
+      else
+        c.corrective_iters = int(l);
     } else if (!strcmp(key, "encoder_lr_scale")) {
       if (!to_double(s, &d) || !(d > 0) || d > 100)
         rc = bad("a number in (0, 100]");
@@ -372,6 +412,29 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
   }
   if (rc == SF_OK && !have_model)
     rc = sf_err_at(err, SF_ECONFIG, path, 1, 1, "missing key 'model'");
+  if (rc == SF_OK && c.multimask && !(c.iou_loss_weight > 0))
+    rc = sf_err_at(
+        err,
+        SF_ECONFIG,
+        path,
+        1,
+        1,
+        "multimask: true needs iou_loss_weight > 0 (one click asks for "
+        "three masks and keeps the one of highest predicted IoU: the IoU "
+        "head must be trained)");
+  if (rc == SF_OK && c.single_click_frac > 0 && !c.multimask)
+    rc = sf_err_at(
+        err,
+        SF_ECONFIG,
+        path,
+        1,
+        1,
+        "single_click_frac needs multimask: true (one-click steps train "
+        "the three masks)");
+  if (rc == SF_OK) { // what model.yaml tells predict/eval
+    c.model.multimask_trained = c.multimask;
+    c.model_text = model_yaml(c.model);
+  }
   if (rc == SF_OK && c.lr_min > c.lr)
     rc = sf_err_at(err, SF_ECONFIG, path, 1, 1, "lr_min must be <= lr");
   if (rc == SF_OK && c.init.size() && c.init[0] != '/' &&
@@ -398,6 +461,14 @@ std::string config_yaml(const TrainConfig& c) {
     o << "on_the_fly_seed: " << c.on_the_fly_seed << "\n";
   if (c.encoder_lr_scale != 1.0) // absent = 1: older runs' text unchanged
     o << "encoder_lr_scale: " << c.encoder_lr_scale << "\n";
+  if (c.iou_loss_weight > 0) // new keys: written only when set
+    o << "iou_loss_weight: " << c.iou_loss_weight << "\n";
+  if (c.single_click_frac > 0)
+    o << "single_click_frac: " << c.single_click_frac << "\n";
+  if (c.corrective_iters > 0)
+    o << "corrective_iters: " << c.corrective_iters << "\n";
+  if (c.crop_lo > 0)
+    o << "crop_scale: [" << c.crop_lo << ", " << c.crop_hi << "]\n";
   o << "seed: " << c.seed << "\nlr: " << c.lr << "\nlr_min: " << c.lr_min
     << "\nweight_decay: " << c.weight_decay
     << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
@@ -802,6 +873,95 @@ struct Trainer {
         cfg.min_area_frac);
   }
 
+  // crop_scale: a zoomed view of the sample, as the zoom predictor sees
+  // an image. An eligible instance (uniform) is clicked as for the step
+  // (its positives' centroid is the view's centre, the predictor's rule);
+  // the view's side is a log-uniform fraction of the image's longer side,
+  // shifted to lie inside the image. Instances eligible in the view
+  // (min_area_frac of the view) replace *el; no eligible instance: the
+  // whole image is used. Draws: key "train-crop" (seed, step).
+  int crop_view(
+      Loaded* l,
+      const std::vector<int>& el,
+      uint64_t pos,
+      std::vector<int>* out_labels,
+      bool* cropped,
+      sf_err* err) {
+    *cropped = false;
+    sf_rng_key kc = sf_prompt_key(cfg.seed, "train-crop", uint64_t(step), 0);
+    const int nx = l->nx, ny = l->ny;
+    const size_t npx = size_t(nx) * size_t(ny);
+    int label = el[size_t(sf_rng_u64(kc, 0) % el.size())];
+    std::vector<uint8_t> mask(npx);
+    sf_mask_from_labels(l->labels, npx, uint16_t(label), mask.data());
+    sf_prompt_opts po;
+    sf_prompt_opts_init(
+        &po,
+        cfg.n_pos_lo +
+            int(sf_rng_u64(kc, 1) % uint64_t(cfg.n_pos_hi - cfg.n_pos_lo + 1)),
+        0);
+    std::vector<sf_click> ck(size_t(po.n_pos));
+    int nc = 0;
+    int rc = sf_prompts_simulate(
+        mask.data(),
+        nx,
+        ny,
+        &po,
+        sf_prompt_key(cfg.seed, "train-crop-click", pos, uint64_t(label)),
+        ck.data(),
+        &nc,
+        err);
+    if (rc || nc == 0)
+      return rc;
+    double cx = 0, cy = 0;
+    for (int i = 0; i < nc; i++)
+      cx += ck[size_t(i)].x + 0.5, cy += ck[size_t(i)].y + 0.5;
+    cx /= nc, cy /= nc;
+    double u = double(sf_rng_u64(kc, 2) >> 11) * 0x1.0p-53;
+    double f = cfg.crop_lo * std::pow(cfg.crop_hi / cfg.crop_lo, u);
+    int side = std::max(8, int(std::lround(f * double(std::max(nx, ny)))));
+    int wx = std::min(side, nx), wy = std::min(side, ny);
+    int x0 = std::clamp(int(std::lround(cx - wx / 2.0)), 0, nx - wx);
+    int y0 = std::clamp(int(std::lround(cy - wy / 2.0)), 0, ny - wy);
+    if (wx == nx && wy == ny)
+      return SF_OK;
+    auto* img = static_cast<uint8_t*>(malloc(size_t(wx) * size_t(wy)));
+    auto* lab =
+        static_cast<uint16_t*>(malloc(size_t(wx) * size_t(wy) * sizeof(uint16_t)));
+    if (!img || !lab) {
+      free(img);
+      free(lab);
+      return sf_err_set(err, SF_ENOMEM, "out of memory");
+    }
+    std::vector<long> area(65536, 0);
+    for (int y = 0; y < wy; y++)
+      for (int x = 0; x < wx; x++) {
+        size_t src = size_t(y0 + y) * size_t(nx) + size_t(x0 + x);
+        size_t dst = size_t(y) * size_t(wx) + size_t(x);
+        img[dst] = l->image[src];
+        lab[dst] = l->labels[src];
+        area[lab[dst]]++;
+      }
+    out_labels->clear();
+    double min_area = cfg.min_area_frac * double(wx) * double(wy);
+    for (int lb : el)
+      if (area[size_t(lb)] > 0 && double(area[size_t(lb)]) >= min_area)
+        out_labels->push_back(lb);
+    if (out_labels->empty()) {
+      free(img);
+      free(lab);
+      return SF_OK;
+    }
+    free(l->image);
+    free(l->labels);
+    l->image = img;
+    l->labels = lab;
+    l->nx = wx;
+    l->ny = wy;
+    *cropped = true;
+    return SF_OK;
+  }
+
   // One training step on data position `step`. *loss_out gets the loss.
   int train_step(double lr, double* loss_out, sf_err* err) {
     Loaded l;
@@ -822,6 +982,14 @@ struct Trainer {
       el = &it.labels;
       pos = it.pos;
     }
+    std::vector<int> crop_labels;
+    bool cropped = false;
+    if (cfg.crop_lo > 0) {
+      if ((rc = crop_view(&l, *el, pos, &crop_labels, &cropped, err)))
+        return rc;
+      if (cropped)
+        el = &crop_labels;
+    }
     // K = instances_per_step distinct instances (partial Fisher-Yates on
     // the counter RNG; the first pick is the K = 1 pick), each with its
     // own clicks; the click counts are drawn once per step so that the K
@@ -841,6 +1009,12 @@ struct Trainer {
             int(sf_rng_u64(kp, 1) % uint64_t(cfg.n_pos_hi - cfg.n_pos_lo + 1)),
         cfg.n_neg_lo +
             int(sf_rng_u64(kp, 2) % uint64_t(cfg.n_neg_hi - cfg.n_neg_lo + 1)));
+    // single_click_frac of the steps start from one positive click (the
+    // prompt that asks for three masks); draw 3 is used only then, so
+    // runs without the key keep their streams.
+    if (cfg.single_click_frac > 0 &&
+        double(sf_rng_u64(kp, 3) >> 11) * 0x1.0p-53 < cfg.single_click_frac)
+      po.n_pos = 1, po.n_neg = 0;
     po.ring_width_px = cfg.ring_width_px;
     size_t npx = size_t(l.nx) * size_t(l.ny);
     std::vector<uint8_t> masks(K * npx);
@@ -851,7 +1025,7 @@ struct Trainer {
       sf_mask_from_labels(l.labels, npx, uint16_t(picks[k]), mask);
       clicks[k].resize(size_t(po.n_pos + po.n_neg));
       int n_clicks = 0;
-      sf_rng_key kc = sf_prompt_key(
+    sf_rng_key kc = sf_prompt_key(
           cfg.seed,
           "train",
           pos,
@@ -868,7 +1042,7 @@ struct Trainer {
     // A high_res_features decoder needs the stem's features of the image
     // too: no embedding cache then (the frozen encoder runs every step).
     const bool cached = cfg.freeze_image_encoder && idx >= 0 &&
-        mc.high_res_features == 0;
+        mc.high_res_features == 0 && cfg.crop_lo == 0;
     if (!cached || !emb_cache[size_t(idx)].defined()) {
       if ((rc = sam_preprocess_image(
                &mc, l.image, l.nx, l.ny, 1, &buf, &in_h, &in_w, nullptr, err)))
@@ -901,41 +1075,115 @@ struct Trainer {
     // padded with not-a-point (-1) entries, as the reference pads.
     const bool medsam = mc.preprocess == SAM_PREPROCESS_MEDSAM;
     const int64_t Kb = int64_t(K);
-    auto coords = torch::zeros({Kb, n_max, 2});
-    auto labels = torch::full({Kb, n_max}, -1, torch::kInt);
+    const int n_iter = 1 + cfg.corrective_iters;
+    const int n_cols = n_max + cfg.corrective_iters;
+    auto coords = torch::zeros({Kb, n_cols, 2});
+    auto labels = torch::full({Kb, n_cols}, -1, torch::kInt);
     float* cp = coords.data_ptr<float>();
     int32_t* lp = labels.data_ptr<int32_t>();
+    auto put = [&](size_t k, int col, double x, double y, int positive) {
+      size_t j = k * size_t(n_cols) + size_t(col);
+      cp[2 * j] = float(
+          medsam ? x / l.nx * double(S) : x * (double(in_w) / double(l.nx)));
+      cp[2 * j + 1] = float(
+          medsam ? y / l.ny * double(S) : y * (double(in_h) / double(l.ny)));
+      lp[j] = positive;
+    };
     for (size_t k = 0; k < K; k++)
-      for (size_t i = 0; i < clicks[k].size(); i++) {
-        double x = clicks[k][i].x, y = clicks[k][i].y;
-        size_t j = k * size_t(n_max) + i;
-        cp[2 * j] = float(
-            medsam ? x / l.nx * double(S) : x * (double(in_w) / double(l.nx)));
-        cp[2 * j + 1] = float(
-            medsam ? y / l.ny * double(S) : y * (double(in_h) / double(l.ny)));
-        lp[j] = clicks[k][i].positive ? 1 : 0;
-      }
-    auto pe = net->prompt_encoder(
-        coords.to(dev()), labels.to(dev()), Tensor(), Tensor());
-    auto dec = net->mask_decoder(
-        emb,
-        net->prompt_encoder->get_dense_pe(),
-        pe.first,
-        pe.second,
-        cfg.multimask != 0,
-        high_res);
-    ac.off();
-    // (K, M, H, W) logits at the original size
-    Tensor up = net->postprocess_masks(
-        dec.first.to(torch::kFloat), in_h, in_w, l.ny, l.nx);
+      for (size_t i = 0; i < clicks[k].size(); i++)
+        put(k,
+            int(i),
+            clicks[k][i].x,
+            clicks[k][i].y,
+            clicks[k][i].positive ? 1 : 0);
     Tensor gt = torch::from_blob(masks.data(), {Kb, l.ny, l.nx}, torch::kUInt8)
                     .to(torch::kFloat)
                     .to(dev());
-    Tensor loss = torch::zeros({}, up.options());
-    for (int64_t k = 0; k < Kb; k++) // multimask: the best mask
-      loss = loss +
-          seg_loss(up.slice(0, k, k + 1), gt[k], cfg.loss_bce).min();
-    loss = loss / double(Kb);
+    // SAM's output contract: a one-click prompt asks for the three
+    // disambiguating masks and the loss takes the best of them; any other
+    // prompt asks for token 0. The IoU head learns the true IoU of every
+    // mask it scores. corrective_iters further passes each add one click
+    // drawn uniformly from the error region of the previous pass's mask
+    // (the one of highest predicted IoU; positive where it missed the
+    // instance), with that mask's low-res logits as the mask input, as
+    // SAM trains interactive use. The loss is the mean over the passes.
+    bool one_click = cfg.multimask != 0;
+    for (size_t k = 0; k < K && one_click; k++)
+      one_click = clicks[k].size() == 1;
+    Tensor loss = torch::zeros({}, torch::TensorOptions().device(dev()));
+    Tensor mask_in;
+    int n_cur = n_max;
+    for (int it = 0; it < n_iter; it++) {
+      const bool mm = it == 0 && one_click;
+      Autocast ac2(cfg.bf16 != 0 && it > 0);
+      auto pe = net->prompt_encoder(
+          coords.slice(1, 0, n_cur).to(dev()),
+          labels.slice(1, 0, n_cur).to(dev()),
+          Tensor(),
+          mask_in);
+      auto dec = net->mask_decoder(
+          emb,
+          net->prompt_encoder->get_dense_pe(),
+          pe.first,
+          pe.second,
+          mm,
+          high_res);
+      ac.off();
+      ac2.off();
+      // (K, M, H, W) logits at the original size
+      Tensor low = dec.first.to(torch::kFloat);
+      Tensor up = net->postprocess_masks(low, in_h, in_w, l.ny, l.nx);
+      Tensor it_loss = torch::zeros({}, up.options());
+      for (int64_t k = 0; k < Kb; k++) // multimask: the best mask
+        it_loss = it_loss +
+            seg_loss(up.slice(0, k, k + 1), gt[k], cfg.loss_bce).min();
+      it_loss = it_loss / double(Kb);
+      Tensor pm = (up > 0).to(torch::kFloat); // (K, M, H, W)
+      if (cfg.iou_loss_weight > 0) {
+        auto g = gt.unsqueeze(1);
+        auto inter = (pm * g).flatten(2).sum(2);
+        auto uni = ((pm + g) > 0).to(torch::kFloat).flatten(2).sum(2);
+        auto iou_true = torch::where(uni > 0, inter / uni.clamp_min(1), 1.0);
+        it_loss = it_loss +
+            cfg.iou_loss_weight *
+                torch::mse_loss(dec.second.to(torch::kFloat), iou_true);
+      }
+      loss = loss + it_loss;
+      if (it + 1 == n_iter)
+        break;
+      // The next pass: one corrective click per instance.
+      auto top = dec.second.argmax(1); // (K)
+      auto ar = torch::arange(Kb, top.options());
+      Tensor prev = pm.index({ar, top}).to(torch::kCPU, torch::kUInt8)
+                        .contiguous(); // (K, H, W)
+      mask_in = low.index({ar, top}).unsqueeze(1).detach();
+      const uint8_t* pv = prev.data_ptr<uint8_t>();
+      for (size_t k = 0; k < K; k++) {
+        const uint8_t* g = masks.data() + k * npx;
+        const uint8_t* q = pv + k * npx;
+        size_t n_err = 0;
+        for (size_t i = 0; i < npx; i++)
+          n_err += (q[i] != 0) != (g[i] != 0);
+        if (!n_err) // nothing to correct: a not-a-point pad
+          continue;
+        sf_rng_key ke = sf_prompt_key(
+            cfg.seed,
+            "train-correct",
+            pos,
+            uint64_t(step) * 65536u + uint64_t(picks[k]));
+        size_t want = size_t(sf_rng_u64(ke, uint64_t(it)) % n_err), i = 0;
+        for (;; i++)
+          if ((q[i] != 0) != (g[i] != 0) && want-- == 0)
+            break;
+        put(k,
+            n_cur,
+            double(i % size_t(l.nx)),
+            double(i / size_t(l.nx)),
+            g[i] ? 1 : 0);
+      }
+      n_cur++;
+    }
+    loss = loss / double(n_iter);
     const bool two = opt->param_groups().size() == 2; // encoder first
     for (size_t gi = 0; gi < opt->param_groups().size(); gi++)
       static_cast<torch::optim::AdamWOptions&>(
@@ -968,9 +1216,12 @@ struct Trainer {
       int rc = load_sample(val, it, &l, err);
       if (rc)
         return rc;
+      const bool zoom = cfg.model.n_zoom > 0; // views per prompt
       const bool cache = cfg.freeze_image_encoder &&
-          cfg.model.high_res_features == 0;
-      if (cache && val_cache[vi].defined()) {
+          cfg.model.high_res_features == 0 && !zoom;
+      if (zoom) {
+        rc = SF_OK;
+      } else if (cache && val_cache[vi].defined()) {
         rc = sam_model_set_embeddings(
             model, val_cache[vi].data_ptr<float>(), l.nx, l.ny, err);
       } else {
@@ -1011,14 +1262,22 @@ struct Trainer {
         p.n_points = 1;
         p.points = pt;
         p.labels = &lab;
+        // The output the harness scores: with multimask trained, the
+        // best of three by predicted IoU; else the single mask.
+        p.multimask = cfg.multimask;
         sam_prediction* pr = nullptr;
-        if ((rc = sam_model_predict(model, &p, &pr, err)))
+        if ((rc = zoom ? sam_model_predict_image(
+                             model, l.image, l.nx, l.ny, 1, &p, &pr, nullptr, err)
+                       : sam_model_predict(model, &p, &pr, err)))
           return rc;
+        if (zoom)
+          encoder_calls += cfg.model.n_zoom;
+        const uint8_t* pm = pr->masks + size_t(p.multimask ? pr->best : 0) * npx;
         long a = 0, b = 0, ab = 0;
         for (size_t i = 0; i < npx; i++) {
-          a += pr->masks[i] != 0;
+          a += pm[i] != 0;
           b += mask[i];
-          ab += (pr->masks[i] != 0) && mask[i];
+          ab += (pm[i] != 0) && mask[i];
         }
         sam_prediction_free(pr);
         double d = a + b ? 2.0 * double(ab) / double(a + b) : 1.0;

@@ -66,10 +66,45 @@ if [ -f "$G/ckpt.pth" ]; then
     # The same clicks as the classical run on the shared units.
     [ "$(q "SELECT count(*) FROM prompts")" = $((4 * units)) ] || fail "prompts not shared"
     echo "sam_tiny: $m rows, $(q "SELECT setting || ' ' || printf('%.3f', avg(dice)) FROM dice_scores WHERE method = 'sam_tiny' GROUP BY setting" | tr '\n' ';')"
+    # One click: an official config scores the best of three masks; a
+    # config that says the multimask head was not trained (what our trainer
+    # writes with multimask: false) scores the single mask, and forcing
+    # --multimask on warns and records that it did so.
+    q "SELECT provenance_json FROM runs WHERE method = 'sam_tiny'" | grep -q '"one_click_output":"best of 3 by predicted IoU"' \
+        || fail "official config: not the best-of-3 policy"
+    { cat tests/model/sam_tiny.yaml; echo "multimask_trained: false"; } >"$T/single.yaml"
+    expect_exit 0 "$SYNTHFM" eval --dataset totalseg-ct --data-root "$ROOT" \
+        --method sam --checkpoint "$G/ckpt.pth" --model-config "$T/single.yaml" \
+        --name sam_single --split "$T/liver.yaml" --min-pixels 2000 --settings 1,0 \
+        --multimask on --threads 2 --out "$DB"
+    grep -q "warning: --multimask on, but .*multimask_trained: false" "$T/err" \
+        || { cat "$T/err"; fail "no warning for an untrained multimask head"; }
+    pj=$(q "SELECT provenance_json FROM runs WHERE method = 'sam_single'")
+    echo "$pj" | grep -q '"one_click_output":"single mask (token 0)","multimask_option":"on","multimask_trained":false' \
+        || fail "policy not recorded: $pj"
+    expect_exit 2 "$SYNTHFM" eval --dataset totalseg-ct --data-root "$ROOT" \
+        --method sam --checkpoint "$G/ckpt.pth" --multimask maybe --out "$DB"
 else
     echo "golden sam_tiny absent: SAM part skipped"
 fi
 total=$(q "SELECT count(*) FROM predictions")
+
+# -- the MR sample as shipped: TotalSegmentator's multi-label file read
+# by class id with the shipped split (no splitting by hand)
+MR=$T/mr
+mkdir -p "$MR/example_mr_sm"
+ln -s "$RD/example_mr_sm.nii.gz" "$MR/example_mr_sm/mri.nii.gz"
+ln -s "$RD/example_seg_mr.nii.gz" "$MR/example_mr_sm/segmentations.nii.gz"
+DBM=$T/mr.sqlite
+expect_exit 0 "$SYNTHFM" eval --dataset totalseg-mr --data-root "$MR" \
+    --method classical --split schemas/splits/totalseg-mr-realdata.yaml --out "$DBM"
+nm=$(sqlite3 "$DBM" "SELECT count(*) FROM slices")
+[ "$nm" -gt 90 ] || fail "MR: only $nm units"
+[ "$(sqlite3 "$DBM" "SELECT count(DISTINCT structure) FROM slices")" = 7 ] \
+    || fail "MR: not the 7 structures in view"
+[ "$(sqlite3 "$DBM" "SELECT count(*) FROM slices WHERE structure = 'liver'")" -gt 10 ] \
+    || fail "MR: liver (class 5) not read"
+echo "MR classical: $nm units, $(sqlite3 "$DBM" "SELECT setting || ' ' || printf('%.3f', avg(dice)) FROM dice_scores GROUP BY setting" | tr '\n' ';')"
 
 # -- a split whose file changed: refused, naming it; nothing written
 CH=$T/changed

@@ -426,3 +426,73 @@ Test(npy, write_read_round_trip) {
     cr_expect_eq(sam_npy_read(p, &a, &e), SF_EFORMAT);
     unlink(p);
 }
+
+/* The zoom predictor (sam_model_predict_image): without zoom it is
+ * set_image + predict, byte for byte; with zoom the chosen view lies in
+ * the image around the positive clicks, the masks are the view's pasted
+ * (zero outside it), and bad prompts are refused. */
+Test(api, zoom_predictor_contract) {
+    sf_err e = {0};
+    int nx = 90, ny = 60;
+    uint8_t *img = test_image(nx, ny);
+    float pts[4] = {60, 20, 5, 55};
+    int lab[2] = {1, 0};
+    sam_prompt p = {.n_points = 2, .points = pts, .labels = lab,
+                    .multimask = 0, .want_logits = 1};
+    sam_model *m = small_model(5);
+    sam_prediction *a = NULL, *b = NULL;
+    int view[4];
+    cr_assert_eq(sam_model_predict_image(m, img, nx, ny, 3, &p, &a, view, &e),
+                 SF_OK, "%s", e.msg);
+    cr_expect(view[0] == 0 && view[1] == 0 && view[2] == nx && view[3] == ny);
+    cr_assert_eq(sam_model_set_image(m, img, nx, ny, 3, &e), SF_OK);
+    cr_assert_eq(sam_model_predict(m, &p, &b, &e), SF_OK);
+    cr_expect_eq(memcmp(a->masks, b->masks, (size_t)nx * ny), 0);
+    sam_prediction_free(a);
+    sam_prediction_free(b);
+    sam_model_free(m);
+
+    sam_config c = small_config();
+    c.zoom[0] = 1.0f;
+    c.zoom[1] = 0.4f;
+    c.n_zoom = 2;
+    cr_assert_eq(sam_model_new(&c, SAM_DEVICE_CPU, 5, &m, &e), SF_OK);
+    cr_assert_eq(sam_model_predict_image(m, img, nx, ny, 3, &p, &a, view, &e),
+                 SF_OK, "%s", e.msg);
+    cr_expect_eq(a->nx, nx);
+    cr_expect_eq(a->ny, ny);
+    cr_expect_eq(a->n_masks, 1);
+    int full = view[2] == nx && view[3] == ny;
+    if (!full) { /* the 0.4 view: 36 x 36 around (60.5, 20.5), inside */
+        cr_expect_eq(view[2], 36);
+        cr_expect_eq(view[3], 36);
+        cr_expect_eq(view[0], 43);
+        cr_expect_eq(view[1], 3);
+    }
+    for (int y = 0; y < ny; y++)
+        for (int x = 0; x < nx; x++) {
+            int in = x >= view[0] && x < view[0] + view[2] && y >= view[1] &&
+                     y < view[1] + view[3];
+            size_t i = (size_t)y * nx + x;
+            if (!in) {
+                cr_assert_eq(a->masks[i], 0, "mask outside the view");
+                cr_assert_eq(a->logits[i], -1.0f);
+            } else {
+                cr_assert_eq(a->masks[i], a->logits[i] > 0);
+            }
+        }
+    sam_prediction_free(a);
+    /* refused: no positive click; a mask input (one view's frame) */
+    int neg[2] = {0, 0};
+    sam_prompt q = {.n_points = 2, .points = pts, .labels = neg};
+    cr_expect_eq(sam_model_predict_image(m, img, nx, ny, 3, &q, &a, NULL, &e),
+                 SF_EINVAL);
+    cr_expect(strstr(e.msg, "positive"), "%s", e.msg);
+    float low[16 * 16] = {0};
+    p.mask_input = low;
+    cr_expect_eq(sam_model_predict_image(m, img, nx, ny, 3, &p, &a, NULL, &e),
+                 SF_EUNSUPPORTED);
+    cr_expect_null(a);
+    free(img);
+    sam_model_free(m);
+}

@@ -733,3 +733,114 @@ Test(train, high_res_features_train_save_predict_and_resume) {
 Test(train, conv_stem_train_save_predict_and_resume) {
     check_high_res(1);
 }
+
+/* SAM's output contract (issue 16): with multimask one-click prompts
+ * train the three disambiguating masks (best of three) and the IoU head
+ * learns every mask's true IoU; corrective clicks with the previous mask
+ * as input; zoomed views (crop_scale); model.yaml records the contract
+ * and the zoom views; an interrupted run resumes bit-exactly. Without
+ * multimask the IoU head keeps its initial weights: what the harness
+ * must not rank masks with. */
+Test(train, output_contract_multimask_iou_corrective_crops) {
+    write_config(g_cfg, NULL);
+    FILE *f = fopen(g_cfg, "w");
+    cr_assert(f);
+    fprintf(f,
+            "%s  zoom: [1, 0.5]\nseed: 3\nlr: 0.001\nwarmup_steps: 2\n"
+            "epochs: 1\nimages_per_epoch: 6\nmin_area_frac: 0.01\n"
+            "val_max_images: 3\nval_instances_per_image: 2\nthreads: 1\n"
+            "instances_per_step: 2\nmultimask: true\niou_loss_weight: 1\n"
+            "single_click_frac: 0.5\ncorrective_iters: 2\n"
+            "crop_scale: [0.5, 1]\n",
+            kModel);
+    fclose(f);
+    char a[400], b[400], c[400], pa[500], pb[500], pc[500], fresh[500];
+    snprintf(a, sizeof a, "%s/a", g_dir);
+    snprintf(b, sizeof b, "%s/b", g_dir);
+    snprintf(c, sizeof c, "%s/c", g_dir);
+    sam_train_result r;
+    sf_err e = {0};
+    cr_assert_eq(train(g_cfg, a, 0, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(train(g_cfg, b, 0, 3, NULL, &r, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(train(NULL, b, 1, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    snprintf(pa, sizeof pa, "%s/last.pth", a);
+    snprintf(pb, sizeof pb, "%s/last.pth", b);
+    int seen = 0;
+    cr_assert_eq(n_differ(pa, pb, "", &seen), 0, "resume is not exact");
+    char my[500];
+    snprintf(my, sizeof my, "%s/model.yaml", a);
+    size_t n;
+    char *y = slurp(my, &n);
+    cr_assert(strstr(y, "multimask_trained: true"), "%s", y);
+    cr_assert(strstr(y, "zoom: [1, 0.5]"), "%s", y);
+    free(y);
+    snprintf(my, sizeof my, "%s/config.yaml", a);
+    y = slurp(my, &n);
+    cr_assert(strstr(y, "corrective_iters: 2") && strstr(y, "crop_scale: [0.5, 1]"),
+              "%s", y);
+    free(y);
+    /* the heads the contract needs left their initial weights */
+    sam_config mc;
+    snprintf(my, sizeof my, "%s/model.yaml", a);
+    cr_assert_eq(sam_config_load(my, &mc, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(mc.n_zoom, 2);
+    cr_assert(mc.multimask_trained);
+    sam_model *m = NULL;
+    cr_assert_eq(sam_model_new(&mc, SAM_DEVICE_CPU, 3, &m, &e), SF_OK);
+    snprintf(fresh, sizeof fresh, "%s/fresh.pth", g_dir);
+    cr_assert_eq(sam_model_save(m, fresh, &e), SF_OK, "%s", e.msg);
+    sam_model_free(m);
+    int n_iou = 0, n_tok = 0;
+    cr_assert_eq(n_differ(fresh, pa, "mask_decoder.iou_prediction_head.", &n_iou),
+                 n_iou);
+    cr_assert_eq(
+        n_differ(fresh, pa, "mask_decoder.output_hypernetworks_mlps.2.", &n_tok),
+        n_tok);
+    cr_assert(n_iou > 0 && n_tok > 0);
+    /* validation scored the policy the harness uses and recorded it */
+    cr_assert(db_long(a, "SELECT count(*) FROM val_instances") > 0);
+    /* without multimask: those heads never get a gradient */
+    write_config(g_cfg, NULL);
+    cr_assert_eq(train(g_cfg, c, 0, 0, NULL, &r, &e), SF_OK, "%s", e.msg);
+    snprintf(pc, sizeof pc, "%s/last.pth", c);
+    snprintf(my, sizeof my, "%s/model.yaml", c);
+    y = slurp(my, &n);
+    cr_assert(strstr(y, "multimask_trained: false"), "%s", y);
+    free(y);
+    cr_assert_eq(sam_config_load(my, &mc, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sam_model_new(&mc, SAM_DEVICE_CPU, 3, &m, &e), SF_OK);
+    cr_assert_eq(sam_model_save(m, fresh, &e), SF_OK, "%s", e.msg);
+    sam_model_free(m);
+    cr_assert_eq(n_differ(fresh, pc, "mask_decoder.iou_prediction_head.", NULL),
+                 0);
+    /* (the multimask tokens' MLPs get a zero gradient there: only AdamW's
+     * weight decay moves them) */
+}
+
+Test(train, output_contract_config_errors) {
+    sf_err e = {0};
+    static const struct {
+        const char *extra, *says;
+    } bad[] = {
+        {"multimask: true\n", "iou_loss_weight"},
+        {"single_click_frac: 0.5\n", "multimask"},
+        {"crop_scale: [0, 1]\n", "crop_scale"},
+        {"crop_scale: [0.5]\n", "crop_scale"},
+        {"corrective_iters: 17\n", "corrective_iters"},
+        {"iou_loss_weight: -1\n", "iou_loss_weight"},
+        {"model_x: 1\n", "model_x"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        write_config(g_cfg, bad[i].extra);
+        cr_assert_eq(sam_train_config_check(g_cfg, &e), SF_ECONFIG, "%s",
+                     bad[i].extra);
+        cr_assert(strstr(e.msg, bad[i].says), "%s: %s", bad[i].extra, e.msg);
+    }
+    /* a model config's zoom list is checked where it is read */
+    FILE *f = fopen(g_cfg, "w");
+    cr_assert(f);
+    fprintf(f, "%s  zoom: [1, 1.5]\nthreads: 1\n", kModel);
+    fclose(f);
+    cr_assert_eq(sam_train_config_check(g_cfg, &e), SF_ECONFIG);
+    cr_assert(strstr(e.msg, "zoom"), "%s", e.msg);
+}
