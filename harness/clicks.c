@@ -143,6 +143,26 @@ static void iedt_line(int64_t *base, long n, long stride, int64_t *f, long *v,
     }
 }
 
+/* The first pass, on 0 / Q_INF input: squared distance to the nearer of
+ * the last 0 before and the first 0 after (two sweeps; v holds the
+ * former). */
+static void iedt_line_binary(int64_t *base, long n, long stride, long *v) {
+    long last = -1;
+    for (long q = 0; q < n; q++) {
+        if (base[q * stride] == 0) last = q;
+        v[q] = last;
+    }
+    last = -1;
+    for (long q = n - 1; q >= 0; q--) {
+        if (base[q * stride] == 0) last = q;
+        int64_t best = Q_INF;
+        if (v[q] >= 0) best = (int64_t)(q - v[q]) * (q - v[q]);
+        if (last >= 0 && (int64_t)(last - q) * (last - q) < best)
+            best = (int64_t)(last - q) * (last - q);
+        base[q * stride] = best;
+    }
+}
+
 /* q over a box (b0, b1, b2) of int64 (0 outside the component, Q_INF in
  * it), axes 0 (if real0), 1, 2. */
 static int iedt3(int64_t *a, const long b[3], int real0) {
@@ -155,12 +175,20 @@ static int iedt3(int64_t *a, const long b[3], int real0) {
     int rc = SF_ENOMEM;
     if (!f || !v || !zn || !zd) goto out;
     long b12 = b[1] * b[2];
-    if (real0)
+    /* The first pass that runs sees 0 / Q_INF only. */
+    int first = 1;
+    if (real0) {
         for (long j = 0; j < b12; j++)
-            iedt_line(a + j, b[0], b12, f, v, zn, zd);
+            iedt_line_binary(a + j, b[0], b12, v);
+        first = 0;
+    }
     for (long i = 0; i < b[0]; i++)
-        for (long k = 0; k < b[2]; k++)
-            iedt_line(a + i * b12 + k, b[1], b[2], f, v, zn, zd);
+        for (long k = 0; k < b[2]; k++) {
+            if (first)
+                iedt_line_binary(a + i * b12 + k, b[1], b[2], v);
+            else
+                iedt_line(a + i * b12 + k, b[1], b[2], f, v, zn, zd);
+        }
     for (long i = 0; i < b[0] * b[1]; i++)
         iedt_line(a + i * b[2], b[2], 1, f, v, zn, zd);
     rc = SF_OK;
@@ -198,46 +226,85 @@ int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
     if (labels_out) memset(labels_out, 0, nv * sizeof *labels_out);
     if (sq_edt_out) memset(sq_edt_out, 0, nv * sizeof *sq_edt_out);
 
-    /* Error voxels, counted first so the queue is sized exactly. */
+    /* Error voxels: their count (the queue's size) and bounding box, row
+     * by row; the labelling then works on that box only. */
     size_t n_err = 0;
-    for (size_t i = 0; i < nv; i++)
-        n_err += err_at(gt, pred, i);
+    long elo[3] = {LONG_MAX, LONG_MAX, LONG_MAX}, ehi[3] = {-1, -1, -1};
+    for (long i0 = 0; i0 < d.n[0]; i0++)
+        for (long i1 = 0; i1 < d.n[1]; i1++) {
+            size_t base = (size_t)i0 * n12 + (size_t)i1 * d.n[2];
+            long first = -1, last = -1;
+            size_t k = 0;
+            for (long i2 = 0; i2 < d.n[2]; i2++) {
+                unsigned e = err_at(gt, pred, base + (size_t)i2);
+                k += e;
+                if (e) {
+                    if (first < 0) first = i2;
+                    last = i2;
+                }
+            }
+            if (!k) continue;
+            n_err += k;
+            long c[3] = {i0, i1, first};
+            for (int a = 0; a < 2; a++) {
+                elo[a] = c[a] < elo[a] ? c[a] : elo[a];
+                ehi[a] = c[a] > ehi[a] ? c[a] : ehi[a];
+            }
+            elo[2] = first < elo[2] ? first : elo[2];
+            ehi[2] = last > ehi[2] ? last : ehi[2];
+        }
     rc = SF_OK;
     if (!n_err) goto out; /* no error: no click */
+    long eb[3];
+    for (int a = 0; a < 3; a++)
+        eb[a] = ehi[a] - elo[a] + 1;
+    size_t ne = (size_t)eb[0] * (size_t)eb[1] * (size_t)eb[2];
+    size_t e12 = (size_t)eb[1] * (size_t)eb[2];
     rc = SF_ENOMEM;
-    seen = calloc(nv, 1);
+    seen = malloc(ne); /* 1 = error not yet labelled, 0 otherwise */
     queue = malloc(n_err * sizeof *queue);
     if (!seen || !queue) {
-        sf_err_set(err, rc, "click: out of memory (%zu voxels)", nv);
+        sf_err_set(err, rc, "click: out of memory (%zu voxels)", ne);
         goto out;
     }
+    for (long i0 = 0; i0 < eb[0]; i0++)
+        for (long i1 = 0; i1 < eb[1]; i1++) {
+            size_t g0 = (size_t)(i0 + elo[0]) * n12 +
+                        (size_t)(i1 + elo[1]) * d.n[2] + (size_t)elo[2];
+            uint8_t *row = seen + (size_t)i0 * e12 + (size_t)i1 * eb[2];
+            for (long i2 = 0; i2 < eb[2]; i2++)
+                row[i2] = (uint8_t)err_at(gt, pred, g0 + (size_t)i2);
+        }
 
-    /* Components by breadth-first search, started from each unseen error
-     * voxel in row-major order: labels follow the first voxels' order, and
-     * component k occupies queue[start_k, end_k). */
+    /* Components by breadth-first search (box-local indices), started
+     * from each unlabelled error voxel in row-major order: labels follow
+     * the first voxels' order, and component k occupies queue[start_k,
+     * end_k). */
     size_t tail = 0, best_start = 0, best_size = 0;
     int label = 0, best_label = 0;
-    for (size_t s0 = 0; s0 < nv; s0++) {
-        if (seen[s0] || !err_at(gt, pred, s0)) continue;
+    for (size_t s0 = 0; s0 < ne; s0++) {
+        if (!seen[s0]) continue;
         label++;
         size_t start = tail, head = tail;
-        seen[s0] = 1;
+        seen[s0] = 0;
         queue[tail++] = (uint32_t)s0;
         while (head < tail) {
             size_t p = queue[head++];
-            long i0 = (long)(p / n12), r = (long)(p % n12);
-            long i1 = r / d.n[2], i2 = r % d.n[2];
-            if (labels_out) labels_out[p] = label;
+            long i0 = (long)(p / e12), r = (long)(p % e12);
+            long i1 = r / eb[2], i2 = r % eb[2];
+            if (labels_out)
+                labels_out[(size_t)(i0 + elo[0]) * n12 +
+                           (size_t)(i1 + elo[1]) * d.n[2] +
+                           (size_t)(i2 + elo[2])] = label;
             for (long a = i0 - 1; a <= i0 + 1; a++) {
-                if (a < 0 || a >= d.n[0]) continue;
+                if (a < 0 || a >= eb[0]) continue;
                 for (long b = i1 - 1; b <= i1 + 1; b++) {
-                    if (b < 0 || b >= d.n[1]) continue;
+                    if (b < 0 || b >= eb[1]) continue;
+                    size_t rb = (size_t)a * e12 + (size_t)b * eb[2];
                     for (long c = i2 - 1; c <= i2 + 1; c++) {
-                        if (c < 0 || c >= d.n[2]) continue;
-                        size_t q = (size_t)a * n12 + (size_t)b * d.n[2] + c;
-                        if (seen[q] || !err_at(gt, pred, q)) continue;
-                        seen[q] = 1;
-                        queue[tail++] = (uint32_t)q;
+                        if (c < 0 || c >= eb[2] || !seen[rb + c]) continue;
+                        seen[rb + c] = 0;
+                        queue[tail++] = (uint32_t)(rb + c);
                     }
                 }
             }
@@ -252,16 +319,14 @@ int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
     out->largest_label = best_label;
     out->largest_size = best_size;
 
-    /* The chosen component's bounding box, padded by one voxel on each
-     * real axis (the pad is background; a wider pad changes nothing). */
-    size_t p0 = queue[best_start];
-    long lo[3] = {(long)(p0 / n12), (long)(p0 % n12) / d.n[2],
-                  (long)(p0 % n12) % d.n[2]};
-    long hi[3] = {lo[0], lo[1], lo[2]};
-    for (size_t k = best_start + 1; k < best_start + best_size; k++) {
+    /* The chosen component's bounding box (image coordinates), padded by
+     * one voxel on each real axis (the pad is background; a wider pad
+     * changes nothing). */
+    long lo[3] = {LONG_MAX, LONG_MAX, LONG_MAX}, hi[3] = {-1, -1, -1};
+    for (size_t k = best_start; k < best_start + best_size; k++) {
         size_t p = queue[k];
-        long c[3] = {(long)(p / n12), (long)(p % n12) / d.n[2],
-                     (long)(p % n12) % d.n[2]};
+        long c[3] = {(long)(p / e12) + elo[0], (long)(p % e12) / eb[2] + elo[1],
+                     (long)(p % e12) % eb[2] + elo[2]};
         for (int a = 0; a < 3; a++) {
             lo[a] = c[a] < lo[a] ? c[a] : lo[a];
             hi[a] = c[a] > hi[a] ? c[a] : hi[a];
@@ -284,8 +349,9 @@ int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
     }
     for (size_t k = best_start; k < best_start + best_size; k++) {
         size_t p = queue[k];
-        long c0 = (long)(p / n12) - o[0], c1 = (long)(p % n12) / d.n[2] - o[1],
-             c2 = (long)(p % n12) % d.n[2] - o[2];
+        long c0 = (long)(p / e12) + elo[0] - o[0],
+             c1 = (long)(p % e12) / eb[2] + elo[1] - o[1],
+             c2 = (long)(p % e12) % eb[2] + elo[2] - o[2];
         box[((size_t)c0 * b[1] + c1) * b[2] + c2] = Q_INF;
     }
     if ((rc = iedt3(box, b, d.real0)) != SF_OK) {

@@ -200,6 +200,32 @@ static void edt_line(double *base, size_t n, size_t stride, double s,
     }
 }
 
+/* The first pass, on 0 (feature) / +inf input: the nearest feature on a
+ * line is the nearer of the last one before and the first one after, so
+ * two sweeps give the same value as the envelope, ((q - p) s)^2. */
+static void edt_line_binary(double *base, size_t n, size_t stride, double s,
+                            edt_ws *w) {
+    size_t *left = w->v, none = (size_t)-1, last = none;
+    for (size_t q = 0; q < n; q++) {
+        if (base[q * stride] == 0.0) last = q;
+        left[q] = last;
+    }
+    last = none;
+    for (size_t q = n; q-- > 0;) {
+        if (base[q * stride] == 0.0) last = q;
+        double best = INFINITY;
+        if (left[q] != none) {
+            double t = ((double)q - (double)left[q]) * s;
+            best = t * t;
+        }
+        if (last != none) {
+            double t = ((double)last - (double)q) * s;
+            best = t * t < best ? t * t : best;
+        }
+        base[q * stride] = best;
+    }
+}
+
 /* Squared EDT in place on a (n0, n1, n2) array of 0 (feature) / +inf,
  * axes in order 0, 1, 2 (the terms are summed in that order); axis 0 only
  * when real0. */
@@ -210,13 +236,21 @@ static int edt3(double *a, const size_t n[3], const double s[3], int real0) {
     int rc = edt_ws_alloc(&w, nmax);
     if (rc != SF_OK) goto out;
     size_t n12 = n[1] * n[2];
-    /* With one voxel along axis 0 its pass changes nothing. */
-    if (real0 && n[0] > 1)
+    /* The first pass that runs sees 0 / +inf only (edt_line_binary). With
+     * one voxel along axis 0 its pass changes nothing. */
+    int first = 1;
+    if (real0 && n[0] > 1) {
         for (size_t j = 0; j < n12; j++)
-            edt_line(a + j, n[0], n12, s[0], &w);
+            edt_line_binary(a + j, n[0], n12, s[0], &w);
+        first = 0;
+    }
     for (size_t i = 0; i < n[0]; i++)
-        for (size_t k = 0; k < n[2]; k++)
-            edt_line(a + i * n12 + k, n[1], n[2], s[1], &w);
+        for (size_t k = 0; k < n[2]; k++) {
+            if (first)
+                edt_line_binary(a + i * n12 + k, n[1], n[2], s[1], &w);
+            else
+                edt_line(a + i * n12 + k, n[1], n[2], s[1], &w);
+        }
     for (size_t i = 0; i < n[0] * n[1]; i++)
         edt_line(a + i * n[2], n[2], 1, s[2], &w);
 out:
@@ -582,49 +616,59 @@ static int da_cmp(const void *x, const void *y) {
 }
 
 /* Neighbour codes of mask m over the corner box: corner (c0, c1, c2) of
- * the box is image corner (o0 + c0, o1 + c1, o2 + c2). 3-D: 8 voxels; 2-D
- * (real0 = 0): the 4 pixels of axes 1, 2 in the single slice. */
+ * the box is image corner (o0 + c0, o1 + c1, o2 + c2), between voxels
+ * o + c - 1 and o + c. The mask is first copied (0/1) into a box one
+ * voxel larger on each side of the corners' voxels (zero outside the
+ * image), so the codes need no bounds checks. pad has (cn0 + 1)(cn1 +
+ * 1)(cn2 + 1) bytes in 3-D, cn1 + 1 by cn2 + 1 in 2-D. */
 static void corner_codes(const uint8_t *m, const dims3 *d, const size_t o[3],
-                         const size_t cn[3], uint8_t *code) {
-    size_t n1 = d->n[1], n2 = d->n[2];
+                         const size_t cn[3], uint8_t *pad, uint8_t *code) {
+    size_t p0n = d->real0 ? cn[0] + 1 : 1, p1n = cn[1] + 1, p2n = cn[2] + 1;
     size_t idx = 0;
-    for (size_t c0 = 0; c0 < cn[0]; c0++)
-        for (size_t c1 = 0; c1 < cn[1]; c1++)
-            for (size_t c2 = 0; c2 < cn[2]; c2++, idx++) {
-                /* voxel coordinates of offset 0 are corner - 1 */
-                long p0 = (long)(o[0] + c0), p1 = (long)(o[1] + c1),
-                     p2 = (long)(o[2] + c2);
-                unsigned v = 0;
-                if (d->real0) {
-                    for (int a = 0; a < 2; a++) {
-                        long i0 = p0 - 1 + a;
-                        if (i0 < 0 || i0 >= (long)d->n[0]) continue;
-                        for (int b = 0; b < 2; b++) {
-                            long i1 = p1 - 1 + b;
-                            if (i1 < 0 || i1 >= (long)n1) continue;
-                            for (int c = 0; c < 2; c++) {
-                                long i2 = p2 - 1 + c;
-                                if (i2 < 0 || i2 >= (long)n2) continue;
-                                if (m[((size_t)i0 * n1 + (size_t)i1) * n2 +
-                                      (size_t)i2])
-                                    v |= 1u << (7 - (4 * a + 2 * b + c));
-                            }
-                        }
-                    }
-                } else {
-                    for (int b = 0; b < 2; b++) {
-                        long i1 = p1 - 1 + b;
-                        if (i1 < 0 || i1 >= (long)n1) continue;
-                        for (int c = 0; c < 2; c++) {
-                            long i2 = p2 - 1 + c;
-                            if (i2 < 0 || i2 >= (long)n2) continue;
-                            if (m[(size_t)i1 * n2 + (size_t)i2])
-                                v |= 1u << (3 - (2 * b + c));
-                        }
-                    }
-                }
-                code[idx] = (uint8_t)v;
+    for (size_t a = 0; a < p0n; a++)
+        for (size_t b = 0; b < p1n; b++) {
+            /* voxel (o0 - 1 + a, o1 - 1 + b, o2 - 1 + c); 2-D: axis 0 is
+             * the single slice */
+            long i0 = d->real0 ? (long)(o[0] + a) - 1 : 0;
+            long i1 = (long)(o[1] + b) - 1;
+            uint8_t *row = pad + idx;
+            idx += p2n;
+            if (i0 < 0 || i0 >= (long)d->n[0] || i1 < 0 ||
+                i1 >= (long)d->n[1]) {
+                memset(row, 0, p2n);
+                continue;
             }
+            const uint8_t *src =
+                m + ((size_t)i0 * d->n[1] + (size_t)i1) * d->n[2];
+            for (size_t c = 0; c < p2n; c++) {
+                long i2 = (long)(o[2] + c) - 1;
+                row[c] = i2 >= 0 && i2 < (long)d->n[2] && src[i2] != 0;
+            }
+        }
+    size_t s1 = p2n, s0 = p1n * p2n;
+    idx = 0;
+    if (d->real0) {
+        for (size_t c0 = 0; c0 < cn[0]; c0++)
+            for (size_t c1 = 0; c1 < cn[1]; c1++) {
+                const uint8_t *q = pad + c0 * s0 + c1 * s1;
+                for (size_t c2 = 0; c2 < cn[2]; c2++, idx++) {
+                    const uint8_t *r = q + c2;
+                    code[idx] =
+                        (uint8_t)(r[0] << 7 | r[1] << 6 | r[s1] << 5 |
+                                  r[s1 + 1] << 4 | r[s0] << 3 | r[s0 + 1] << 2 |
+                                  r[s0 + s1] << 1 | r[s0 + s1 + 1]);
+                }
+            }
+    } else {
+        for (size_t c1 = 0; c1 < cn[1]; c1++) {
+            const uint8_t *q = pad + c1 * s1;
+            for (size_t c2 = 0; c2 < cn[2]; c2++, idx++) {
+                const uint8_t *r = q + c2;
+                code[idx] =
+                    (uint8_t)(r[0] << 3 | r[1] << 2 | r[s1] << 1 | r[s1 + 1]);
+            }
+        }
+    }
 }
 
 /* Border elements of `from` (codes cf) with their distance to the border
@@ -679,7 +723,7 @@ int hx_surface_compute(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
                        hx_surface **out, sf_err *err) {
     int rc = hx_grid_check(g, err);
     hx_surface *s = NULL;
-    uint8_t *cg = NULL, *cp = NULL;
+    uint8_t *cg = NULL, *cp = NULL, *pad = NULL;
     double *dist = NULL;
     if (rc != SF_OK) goto out;
     rc = SF_EINVAL;
@@ -740,12 +784,13 @@ int hx_surface_compute(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
     cg = malloc(nc);
     cp = malloc(nc);
     dist = malloc(nc * sizeof *dist);
-    if (!cg || !cp || !dist) {
+    pad = malloc((cn[0] + 1) * (cn[1] + 1) * (cn[2] + 1));
+    if (!cg || !cp || !dist || !pad) {
         sf_err_set(err, rc, "surface: out of memory (%zu corners)", nc);
         goto out;
     }
-    corner_codes(gt, &d, o, cn, cg);
-    corner_codes(pred, &d, o, cn, cp);
+    corner_codes(gt, &d, o, cn, pad, cg);
+    corner_codes(pred, &d, o, cn, pad, cp);
     double area[256];
     int full;
     if (d.real0) {
@@ -771,6 +816,7 @@ done:
 out:
     free(cg);
     free(cp);
+    free(pad);
     free(dist);
     hx_surface_free(s);
     return rc;
