@@ -117,20 +117,24 @@ double hx_sum_pairwise(const double *v, size_t n) {
 
 /* Work space of the 1-D passes: one line. */
 typedef struct edt_ws {
-    double *f, *z;
+    double *f, *h, *zn, *zd;
     size_t *v;
 } edt_ws;
 
 static int edt_ws_alloc(edt_ws *w, size_t n) {
     w->f = malloc(n * sizeof *w->f);
-    w->z = malloc((n + 1) * sizeof *w->z);
+    w->h = malloc(n * sizeof *w->h);
+    w->zn = malloc((n + 1) * sizeof *w->zn);
+    w->zd = malloc((n + 1) * sizeof *w->zd);
     w->v = malloc(n * sizeof *w->v);
-    return w->f && w->z && w->v ? SF_OK : SF_ENOMEM;
+    return w->f && w->h && w->zn && w->zd && w->v ? SF_OK : SF_ENOMEM;
 }
 
 static void edt_ws_free(edt_ws *w) {
     free(w->f);
-    free(w->z);
+    free(w->h);
+    free(w->zn);
+    free(w->zd);
     free(w->v);
 }
 
@@ -143,49 +147,47 @@ static inline double parab(const double *f, size_t v, size_t q, double s) {
 /*
  * One 1-D pass (Felzenszwalb & Huttenlocher 2012) over the line of n
  * values at base[i * stride]: d(q) = min_p ((q - p) s)^2 + f(p), +inf
- * values skipped. The envelope's breakpoints are computed in floating
- * point; the reported value is evaluated exactly as the formula, as the
- * minimum over the chosen parabola and its two envelope neighbours, so a
- * rounding in a breakpoint can only matter between parabolas that agree
- * to rounding.
+ * values skipped. The lower envelope is built on h(p) = f(p) / s^2 + p^2
+ * with each breakpoint kept as a fraction zn / zd (zd > 0), compared by
+ * cross-multiplication (no division). That arithmetic only chooses the
+ * parabola: the value written is evaluated as the formula, the minimum
+ * over the chosen parabola and its two envelope neighbours, so a rounding
+ * in a breakpoint can only matter between parabolas that agree to
+ * rounding - and is exact where the inputs are exact binary numbers.
  */
 static void edt_line(double *base, size_t n, size_t stride, double s,
                      edt_ws *w) {
-    double *f = w->f, *z = w->z;
+    double *f = w->f, *h = w->h, *zn = w->zn, *zd = w->zd;
     size_t *v = w->v;
-    for (size_t i = 0; i < n; i++)
-        f[i] = base[i * stride];
-    size_t k = 0, m = 0; /* m parabolas in the envelope */
-    double s2 = 2.0 * s * s;
+    double inv = 1.0 / (s * s);
+    size_t m = 0; /* parabolas in the envelope */
     for (size_t q = 0; q < n; q++) {
-        if (!isfinite(f[q])) continue;
-        double fq = f[q] + ((double)q * s) * ((double)q * s);
-        if (m == 0) {
-            v[0] = q;
-            z[0] = -INFINITY;
-            z[1] = INFINITY;
-            m = 1;
-            continue;
-        }
-        double x;
-        for (;;) {
+        double fq = base[q * stride];
+        f[q] = fq;
+        if (fq == INFINITY) continue;
+        double hq = fq * inv + (double)q * (double)q;
+        h[q] = hq;
+        double num = 0.0, den = 1.0;
+        while (m > 0) {
             size_t p = v[m - 1];
-            double fp = f[p] + ((double)p * s) * ((double)p * s);
-            x = (fq - fp) / (s2 * ((double)q - (double)p));
-            if (m > 1 && x <= z[m - 1])
+            num = hq - h[p];
+            den = 2.0 * ((double)q - (double)p);
+            /* pop while the new breakpoint num/den <= the last one */
+            if (m > 1 && num * zd[m - 1] <= zn[m - 1] * den)
                 m--;
             else
                 break;
         }
         v[m] = q;
-        z[m] = x;
-        z[m + 1] = INFINITY;
+        zn[m] = num;
+        zd[m] = den;
         m++;
     }
     if (m == 0) return; /* no finite value: the line stays +inf */
-    k = 0;
+    size_t k = 0;
     for (size_t q = 0; q < n; q++) {
-        while (k + 1 < m && z[k + 1] < (double)q)
+        /* advance while breakpoint k+1 < q */
+        while (k + 1 < m && zn[k + 1] < (double)q * zd[k + 1])
             k++;
         double best = parab(f, v[k], q, s);
         if (k > 0) {
@@ -226,6 +228,44 @@ static void edt_line_binary(double *base, size_t n, size_t stride, double s,
     }
 }
 
+/* Lines processed together on a strided axis (EDT_BLOCK doubles = two
+ * cache lines per row). */
+#define EDT_BLOCK 16
+
+/* The pass along the middle axis of an (outer, nax, inner) array: inner
+ * = 1 runs each line in place; otherwise EDT_BLOCK neighbouring lines are
+ * copied row by row into buf (nax x EDT_BLOCK), run there and copied back,
+ * so every cache line is read once - a power-of-two stride (512 x 512
+ * slices) would otherwise map a line's elements to one cache set. */
+static void edt_axis(double *a, size_t outer, size_t nax, size_t inner,
+                     double s, int binary, double *buf, edt_ws *w) {
+    for (size_t o = 0; o < outer; o++) {
+        double *base = a + o * nax * inner;
+        if (inner == 1) {
+            if (binary)
+                edt_line_binary(base, nax, 1, s, w);
+            else
+                edt_line(base, nax, 1, s, w);
+            continue;
+        }
+        for (size_t k0 = 0; k0 < inner; k0 += EDT_BLOCK) {
+            size_t wk = inner - k0 < EDT_BLOCK ? inner - k0 : EDT_BLOCK;
+            for (size_t i = 0; i < nax; i++)
+                memcpy(buf + i * EDT_BLOCK, base + i * inner + k0,
+                       wk * sizeof *buf);
+            for (size_t c = 0; c < wk; c++) {
+                if (binary)
+                    edt_line_binary(buf + c, nax, EDT_BLOCK, s, w);
+                else
+                    edt_line(buf + c, nax, EDT_BLOCK, s, w);
+            }
+            for (size_t i = 0; i < nax; i++)
+                memcpy(base + i * inner + k0, buf + i * EDT_BLOCK,
+                       wk * sizeof *buf);
+        }
+    }
+}
+
 /* Squared EDT in place on a (n0, n1, n2) array of 0 (feature) / +inf,
  * axes in order 0, 1, 2 (the terms are summed in that order); axis 0 only
  * when real0. */
@@ -233,27 +273,23 @@ static int edt3(double *a, const size_t n[3], const double s[3], int real0) {
     edt_ws w;
     size_t nmax = n[0] > n[1] ? n[0] : n[1];
     nmax = n[2] > nmax ? n[2] : nmax;
+    double *buf = malloc(nmax * EDT_BLOCK * sizeof *buf);
     int rc = edt_ws_alloc(&w, nmax);
-    if (rc != SF_OK) goto out;
-    size_t n12 = n[1] * n[2];
+    if (rc != SF_OK || !buf) {
+        rc = SF_ENOMEM;
+        goto out;
+    }
     /* The first pass that runs sees 0 / +inf only (edt_line_binary). With
      * one voxel along axis 0 its pass changes nothing. */
     int first = 1;
     if (real0 && n[0] > 1) {
-        for (size_t j = 0; j < n12; j++)
-            edt_line_binary(a + j, n[0], n12, s[0], &w);
+        edt_axis(a, 1, n[0], n[1] * n[2], s[0], 1, buf, &w);
         first = 0;
     }
-    for (size_t i = 0; i < n[0]; i++)
-        for (size_t k = 0; k < n[2]; k++) {
-            if (first)
-                edt_line_binary(a + i * n12 + k, n[1], n[2], s[1], &w);
-            else
-                edt_line(a + i * n12 + k, n[1], n[2], s[1], &w);
-        }
-    for (size_t i = 0; i < n[0] * n[1]; i++)
-        edt_line(a + i * n[2], n[2], 1, s[2], &w);
+    edt_axis(a, n[0], n[1], n[2], s[1], first, buf, &w);
+    edt_axis(a, n[0] * n[1], n[2], 1, s[2], 0, buf, &w);
 out:
+    free(buf);
     edt_ws_free(&w);
     return rc;
 }
