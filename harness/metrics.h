@@ -281,7 +281,10 @@ typedef struct hx_ci {
  * HX_STREAM_BOOTSTRAP), b * n_clusters + j), mapped to a unit by the
  * multiply-high method (bias < n_clusters / 2^64), units numbered in
  * ascending cluster id: the result is a pure function of (x, cluster,
- * seed, n_resamples, level), whatever the order of the values. n = 0:
+ * seed, n_resamples, level), independent of threads and time; listing the
+ * units in another order changes nothing (values inside one unit are
+ * summed in input order, so reordering those can move the last bit). The
+ * seed and B belong in the table next to the interval. n = 0:
  * SF_OK with every value NaN. Errors: SF_EINVAL (NULL x/out with n > 0,
  * n_resamples < 1, level not in (0, 1)), SF_ERANGE (a value not finite),
  * SF_ENOMEM.
