@@ -492,7 +492,10 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
         st->t_metrics_s = now_s() - t0;
     }
     out->n_steps = 1;
-    for (int k = 0; k < o->n_clicks; k++) {
+    /* A bounding-box prediction that already reaches stop_dsc needs no
+     * click. */
+    int n_clicks = pred0 && out->step[0].dsc >= o->stop_dsc ? 0 : o->n_clicks;
+    for (int k = 0; k < n_clicks; k++) {
         hx_seq_step *st = &out->step[k + 1];
         t0 = now_s();
         if ((rc = hx_click_next(g, gt, pred, &clicks[k], NULL, NULL, err)) !=
@@ -528,6 +531,7 @@ out:
 }
 
 int hx_seq_noc(const hx_seq *s, double target_dsc) {
+    if (s->has_bbox_step && s->step[0].dsc >= target_dsc) return 0;
     for (int k = 1; k < s->n_steps; k++)
         if (s->step[k].dsc >= target_dsc) return k;
     return s->n_steps; /* clicks made + 1: not reached */

@@ -237,7 +237,8 @@ typedef struct hx_seq {
  * 0). dsc_auc / nsd_auc = trapezoidal area of the clicks' steps against
  * x = 0, 1, ..., summed left to right (maximum n_clicks - 1); final = the
  * last step. With stop_dsc <= 1 the sequence stops after the first step
- * whose DSC >= stop_dsc (AUCs then cover the steps run). gt must have a
+ * whose DSC >= stop_dsc, the bounding-box step included (AUCs then cover
+ * the click steps run; 0 for none). gt must have a
  * foreground voxel. o NULL = hx_seq_opts_init. Errors: hx_grid_check's,
  * SF_EINVAL (NULL gt/fn/out, empty gt, bad options), SF_ENOMEM, and the
  * method's own code.
@@ -246,9 +247,11 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
                const hx_seq_opts *o, hx_seq_predict_fn fn, void *ctx,
                hx_seq *out, sf_err *err);
 
-/* Number of clicks until DSC >= target_dsc (NoC@85: 0.85): the smallest
- * k >= 1 whose step (after click k) reaches it; the clicks made + 1
- * (more than the cap, "not reached") when none does. */
+/* Number of clicks until DSC >= target_dsc (NoC@85: 0.85): 0 when the
+ * bounding-box step already reaches it, else the smallest k >= 1 whose
+ * step (after click k) does; the clicks made + 1 (more than the cap: "not
+ * reached") when none does. Run with stop_dsc = the largest target and
+ * n_clicks = the cap (20) to get NoC@85 and NoC@90 from one run. */
 int hx_seq_noc(const hx_seq *s, double target_dsc);
 
 /* ---------------------------------------------------------- statistics */

@@ -539,3 +539,59 @@ Test(clicks, sequence_bad_input_and_method_errors) {
     cr_expect_eq(hx_seq_run(&g, gt, NULL, NULL, NULL, NULL, &s, &err),
                  SF_EINVAL);
 }
+
+/* A method that gets one voxel of the error right per click: it sets the
+ * clicked voxel (fg) or clears it (bg). On a 3-voxel object from an empty
+ * start it reaches Dice 2/4, 4/5, 1 after clicks 1, 2, 3. */
+static int one_voxel(void *ctx, const hx_click_info *c, int n, uint8_t *pred,
+                     sf_err *err) {
+    const hx_grid *g = ctx;
+    (void)err;
+    const hx_click_info *k = &c[n - 1];
+    if (!k->has_click) return SF_OK;
+    size_t p =
+        g->ndim == 3
+            ? ((size_t)k->pos[0] * g->n[1] + k->pos[1]) * g->n[2] + k->pos[2]
+            : (size_t)k->pos[0] * g->n[1] + k->pos[1];
+    pred[p] = (uint8_t)k->positive;
+    return SF_OK;
+}
+
+Test(clicks, noc_and_early_stop) {
+    hx_grid g = {2, {5, 7, 0}, {1.0, 1.0, 0}};
+    uint8_t gt[35] = {0};
+    gt[8] = gt[9] = gt[10] = 1;
+    hx_seq s;
+    hx_seq_opts o;
+    hx_seq_opts_init(&o);
+    o.n_clicks = 20;
+    cr_assert_eq(hx_seq_run(&g, gt, NULL, &o, one_voxel, &g, &s, NULL), SF_OK);
+    cr_expect_eq(s.n_steps, 21, "no early stop by default");
+    cr_expect(s.step[1].dsc == 0.5 && s.step[2].dsc == 0.8 &&
+                  s.step[3].dsc == 1.0,
+              "%g %g %g", s.step[1].dsc, s.step[2].dsc, s.step[3].dsc);
+    cr_expect_eq(hx_seq_noc(&s, 0.85), 3);
+    cr_expect_eq(hx_seq_noc(&s, 0.75), 2);
+    cr_expect_eq(s.step[4].click.has_click, 0, "nothing left to correct");
+    /* NSD only above DSC 0.2, AUC over the 20 click steps. */
+    /* 19 intervals: (0.5 + 0.8) / 2, (0.8 + 1) / 2, then 17 of 1. */
+    cr_expect(fabs(s.dsc_auc - (0.65 + 0.9 + 17.0)) < 1e-12, "%.17g",
+              s.dsc_auc);
+    /* Early stop at 0.9: three clicks, AUC over the steps run. */
+    o.stop_dsc = 0.9;
+    cr_assert_eq(hx_seq_run(&g, gt, NULL, &o, one_voxel, &g, &s, NULL), SF_OK);
+    cr_expect_eq(s.n_steps, 4);
+    cr_expect_eq(hx_seq_noc(&s, 0.9), 3);
+    cr_expect_eq(s.dsc_final, 1.0);
+    /* Never reached: clicks made + 1. */
+    o.n_clicks = 1;
+    cr_assert_eq(hx_seq_run(&g, gt, NULL, &o, one_voxel, &g, &s, NULL), SF_OK);
+    cr_expect_eq(hx_seq_noc(&s, 0.9), 2);
+    /* A bounding-box step that is already perfect: no click, NoC 0. */
+    o.n_clicks = 5;
+    cr_assert_eq(hx_seq_run(&g, gt, gt, &o, one_voxel, &g, &s, NULL), SF_OK);
+    cr_expect_eq(s.n_steps, 1);
+    cr_expect_eq(hx_seq_noc(&s, 0.9), 0);
+    cr_expect_eq(s.dsc_final, 1.0);
+    cr_expect_eq(s.dsc_auc, 0.0);
+}
