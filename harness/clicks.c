@@ -7,6 +7,7 @@
  * ../shared/golden/metrics/README.md, parts B and C; API: metrics.h.
  */
 #include "hx.h"
+#include "metrics_int.h"
 
 #include <limits.h>
 #include <math.h>
@@ -209,6 +210,15 @@ static inline int err_at(const uint8_t *gt, const uint8_t *pred, size_t i) {
 int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
                   hx_click_info *out, int32_t *labels_out, int32_t *sq_edt_out,
                   sf_err *err) {
+    hx__ws w = {0};
+    int rc = hx__click_next(g, gt, pred, out, labels_out, sq_edt_out, &w, err);
+    hx__ws_free(&w);
+    return rc;
+}
+
+int hx__click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
+                   hx_click_info *out, int32_t *labels_out, int32_t *sq_edt_out,
+                   hx__ws *w, sf_err *err) {
     uint8_t *seen = NULL;
     uint32_t *queue = NULL;
     int64_t *box = NULL;
@@ -261,8 +271,9 @@ int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
     size_t ne = (size_t)eb[0] * (size_t)eb[1] * (size_t)eb[2];
     size_t e12 = (size_t)eb[1] * (size_t)eb[2];
     rc = SF_ENOMEM;
-    seen = malloc(ne); /* 1 = error not yet labelled, 0 otherwise */
-    queue = malloc(n_err * sizeof *queue);
+    /* seen: 1 = error not yet labelled, 0 otherwise */
+    seen = hx__ws_get(w, HX__WS_SEEN, ne);
+    queue = hx__ws_get(w, HX__WS_QUEUE, n_err * sizeof *queue);
     if (!seen || !queue) {
         sf_err_set(err, rc, "click: out of memory (%zu voxels)", ne);
         goto out;
@@ -342,11 +353,12 @@ int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
         rc = sf_err_set(err, SF_ERANGE, "click: box of %zu voxels", nb);
         goto out;
     }
-    box = calloc(nb, sizeof *box);
+    box = hx__ws_get(w, HX__WS_BOX, nb * sizeof *box);
     if (!box) {
         sf_err_set(err, rc, "click: out of memory (%zu box voxels)", nb);
         goto out;
     }
+    memset(box, 0, nb * sizeof *box);
     for (size_t k = best_start; k < best_start + best_size; k++) {
         size_t p = queue[k];
         long c0 = (long)(p / e12) + elo[0] - o[0],
@@ -398,9 +410,6 @@ int hx_click_next(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
     out->tie_index = pick;
     rc = SF_OK;
 out:
-    free(seen);
-    free(queue);
-    free(box);
     return rc;
 }
 
@@ -423,9 +432,9 @@ static double now_s(void) {
  * > min_dsc (else exactly 0). */
 static int step_metrics(const hx_grid *g, const uint8_t *gt,
                         const uint8_t *pred, const hx_seq_opts *o, double *dsc,
-                        double *nsd, sf_err *err) {
+                        double *nsd, hx__ws *w, sf_err *err) {
     hx_surface *s = NULL;
-    int rc = hx_surface_compute(g, gt, pred, &s, err);
+    int rc = hx__surface_compute(g, gt, pred, &s, w, err);
     if (rc != SF_OK) return rc;
     *dsc = hx_surface_dice(s);
     *nsd = *dsc > o->nsd_min_dsc ? hx_surface_nsd(s, o->tol_mm) : 0.0;
@@ -448,6 +457,7 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
                hx_seq *out, sf_err *err) {
     uint8_t *pred = NULL;
     hx_seq_opts def;
+    hx__ws w = {0}; /* buffers reused by every step */
     int rc = hx_grid_check(g, err);
     if (rc != SF_OK) goto out;
     rc = SF_EINVAL;
@@ -486,7 +496,7 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
     if (pred0) {
         memcpy(pred, pred0, nv);
         hx_seq_step *st = &out->step[0];
-        if ((rc = step_metrics(g, gt, pred, o, &st->dsc, &st->nsd, err)) !=
+        if ((rc = step_metrics(g, gt, pred, o, &st->dsc, &st->nsd, &w, err)) !=
             SF_OK)
             goto out;
         st->t_metrics_s = now_s() - t0;
@@ -498,15 +508,15 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
     for (int k = 0; k < n_clicks; k++) {
         hx_seq_step *st = &out->step[k + 1];
         t0 = now_s();
-        if ((rc = hx_click_next(g, gt, pred, &clicks[k], NULL, NULL, err)) !=
-            SF_OK)
+        if ((rc = hx__click_next(g, gt, pred, &clicks[k], NULL, NULL, &w,
+                                 err)) != SF_OK)
             goto out;
         double t1 = now_s();
         st->click = clicks[k];
         rc = fn(ctx, clicks, k + 1, pred, err);
         if (rc != SF_OK) goto out;
         double t2 = now_s();
-        if ((rc = step_metrics(g, gt, pred, o, &st->dsc, &st->nsd, err)) !=
+        if ((rc = step_metrics(g, gt, pred, o, &st->dsc, &st->nsd, &w, err)) !=
             SF_OK)
             goto out;
         st->t_predict_s = t2 - t1;
@@ -526,6 +536,7 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
     out->nsd_final = out->step[out->n_steps - 1].nsd;
     rc = SF_OK;
 out:
+    hx__ws_free(&w);
     free(pred);
     return rc;
 }

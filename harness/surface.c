@@ -13,6 +13,7 @@
  * mask's elements read it, and the (distance, area) lists are sorted.
  */
 #include "hx.h"
+#include "metrics_int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -48,6 +49,24 @@ size_t hx_grid_voxels(const hx_grid *g) {
     for (int i = 0; i < g->ndim; i++)
         n *= (size_t)g->n[i];
     return n;
+}
+
+void *hx__ws_get(hx__ws *w, int slot, size_t bytes) {
+    if (!bytes) bytes = 1;
+    if (w->cap[slot] < bytes) {
+        free(w->p[slot]);
+        w->p[slot] = malloc(bytes);
+        w->cap[slot] = w->p[slot] ? bytes : 0;
+    }
+    return w->p[slot];
+}
+
+void hx__ws_free(hx__ws *w) {
+    for (int i = 0; i < HX__WS_SLOTS; i++) {
+        free(w->p[i]);
+        w->p[i] = NULL;
+        w->cap[i] = 0;
+    }
 }
 
 /* A grid as three axes: a 2-D grid is (1, n0, n1) with axis 0 not a real
@@ -713,7 +732,7 @@ static void corner_codes(const uint8_t *m, const dims3 *d, const size_t o[3],
 static int directed(const uint8_t *cf, const uint8_t *co, size_t nc,
                     const size_t cn[3], const dims3 *d, const double *area,
                     int full, double *dist, double **d_out, double **a_out,
-                    size_t *n_out) {
+                    size_t *n_out, hx__ws *w) {
     size_t nf = 0, no = 0;
     for (size_t i = 0; i < nc; i++) {
         nf += cf[i] != 0 && cf[i] != full;
@@ -722,7 +741,7 @@ static int directed(const uint8_t *cf, const uint8_t *co, size_t nc,
     *n_out = nf;
     *d_out = *a_out = NULL;
     if (!nf) return SF_OK;
-    da *l = malloc(nf * sizeof *l);
+    da *l = hx__ws_get(w, HX__WS_LIST, nf * sizeof *l);
     double *dd = malloc(nf * sizeof *dd), *aa = malloc(nf * sizeof *aa);
     int rc = SF_ENOMEM;
     if (!l || !dd || !aa) goto out;
@@ -749,7 +768,6 @@ static int directed(const uint8_t *cf, const uint8_t *co, size_t nc,
     dd = aa = NULL;
     rc = SF_OK;
 out:
-    free(l);
     free(dd);
     free(aa);
     return rc;
@@ -757,6 +775,15 @@ out:
 
 int hx_surface_compute(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
                        hx_surface **out, sf_err *err) {
+    hx__ws w = {0};
+    int rc = hx__surface_compute(g, gt, pred, out, &w, err);
+    hx__ws_free(&w);
+    return rc;
+}
+
+int hx__surface_compute(const hx_grid *g, const uint8_t *gt,
+                        const uint8_t *pred, hx_surface **out, hx__ws *w,
+                        sf_err *err) {
     int rc = hx_grid_check(g, err);
     hx_surface *s = NULL;
     uint8_t *cg = NULL, *cp = NULL, *pad = NULL;
@@ -817,10 +844,10 @@ int hx_surface_compute(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
         cn[0] = 1;
     }
     size_t nc = cn[0] * cn[1] * cn[2];
-    cg = malloc(nc);
-    cp = malloc(nc);
-    dist = malloc(nc * sizeof *dist);
-    pad = malloc((cn[0] + 1) * (cn[1] + 1) * (cn[2] + 1));
+    cg = hx__ws_get(w, HX__WS_CG, nc);
+    cp = hx__ws_get(w, HX__WS_CP, nc);
+    dist = hx__ws_get(w, HX__WS_DIST, nc * sizeof *dist);
+    pad = hx__ws_get(w, HX__WS_PAD, (cn[0] + 1) * (cn[1] + 1) * (cn[2] + 1));
     if (!cg || !cp || !dist || !pad) {
         sf_err_set(err, rc, "surface: out of memory (%zu corners)", nc);
         goto out;
@@ -837,9 +864,9 @@ int hx_surface_compute(const hx_grid *g, const uint8_t *gt, const uint8_t *pred,
         full = 15;
     }
     if ((rc = directed(cg, cp, nc, cn, &d, area, full, dist, &s->d_gt, &s->a_gt,
-                       &s->n_gt)) != SF_OK ||
+                       &s->n_gt, w)) != SF_OK ||
         (rc = directed(cp, cg, nc, cn, &d, area, full, dist, &s->d_pred,
-                       &s->a_pred, &s->n_pred)) != SF_OK) {
+                       &s->a_pred, &s->n_pred, w)) != SF_OK) {
         sf_err_set(err, rc, "surface: out of memory");
         goto out;
     }
@@ -850,10 +877,6 @@ done:
     s = NULL;
     rc = SF_OK;
 out:
-    free(cg);
-    free(cp);
-    free(pad);
-    free(dist);
     hx_surface_free(s);
     return rc;
 }
