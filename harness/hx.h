@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "sf.h"
+#include "metrics.h" /* issue 18: surface metrics, clicks, CIs */
 
 #ifdef __cplusplus
 extern "C" {
