@@ -82,8 +82,10 @@ LDLIBS_ALL = $(PKG_LIBS) $(TORCH_LIBS) $(NIFTI_LIBS) $(GDCM_LIBS) -lzip -lm -lpt
 LDFLAGS_ALL = -fopenmp $(SAN) $(LDFLAGS)
 
 # -------------------------------------------------------------- sources
-FACTORY_SRC := $(filter-out factory/cmd_%.c,$(wildcard factory/*.c))
-FACTORY_CMD := $(wildcard factory/cmd_*.c)
+# factory/cli.c is the command-line kit (sf_cli.h): linked into the binary
+# with the command files, never into a library.
+FACTORY_SRC := $(filter-out factory/cmd_%.c factory/cli.c,$(wildcard factory/*.c))
+FACTORY_CMD := $(wildcard factory/cmd_*.c) factory/cli.c
 HARNESS_SRC := $(filter-out harness/cmd_%.c harness/synthfm.c,$(wildcard harness/*.c))
 HARNESS_CXX := $(wildcard harness/*.cpp)
 HARNESS_CMD := $(wildcard harness/cmd_*.c)

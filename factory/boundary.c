@@ -151,24 +151,24 @@ static void lattice_add(lattice *f, const lattice *c) {
 /* Members are appended to an object body that may already hold some. */
 static void json_key(sf_buf *b, const char *key) {
     if (b->len && b->s[b->len - 1] != '{' && b->s[b->len - 1] != ',')
-        sf__buf_puts(b, ",");
-    sf__json_str(b, key);
-    sf__buf_puts(b, ":");
+        sf_buf_puts(b, ",");
+    sf_json_str(b, key);
+    sf_buf_puts(b, ":");
 }
 
 static void json_member(sf_buf *b, const char *key, double v) {
     json_key(b, key);
-    sf__json_num(b, v);
+    sf_json_num(b, v);
 }
 
 static void json_array(sf_buf *b, const char *key, const double *v, int n) {
     json_key(b, key);
-    sf__buf_puts(b, "[");
+    sf_buf_puts(b, "[");
     for (int i = 0; i < n; i++) {
-        if (i) sf__buf_puts(b, ",");
-        sf__json_num(b, v[i]);
+        if (i) sf_buf_puts(b, ",");
+        sf_json_num(b, v[i]);
     }
-    sf__buf_puts(b, "]");
+    sf_buf_puts(b, "]");
 }
 
 /* ------------------------------------------------------------- label map */
@@ -1178,7 +1178,7 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
     double f = sf__draw_range(&d, c->boundary.erode_fraction);
     json_member(js, "erode_fraction", f);
     json_key(js, "eroded");
-    sf__buf_puts(js, "[");
+    sf_buf_puts(js, "[");
     int kmax = 0, first = 1;
     for (int l = 1; l <= n_labels; l++) {
         if (!sf__draw_bernoulli(&d, f)) continue;
@@ -1186,10 +1186,10 @@ int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,
         steps = steps < 0 ? 0 : (steps > MAX_ERODE ? MAX_ERODE : steps);
         iters[l] = (uint8_t)steps;
         kmax = steps > kmax ? steps : kmax;
-        sf__buf_printf(js, "%s[%d,%d]", first ? "" : ",", l, steps);
+        sf_buf_printf(js, "%s[%d,%d]", first ? "" : ",", l, steps);
         first = 0;
     }
-    sf__buf_puts(js, "]");
+    sf_buf_puts(js, "]");
     const int coded = n_labels <= 255;
     for (int l = 0; l <= n_labels && coded; l++)
         code[l] = (uint16_t)(l << 8 | iters[l]);
@@ -1274,6 +1274,6 @@ out:
     free(iters);
     free(code);
     free(tmp);
-    sf__buf_release(&local);
+    sf_buf_release(&local);
     return rc;
 }

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
 #include "sf.h"
+#include "sf_cli.h"
 
 static const char verify_usage[] =
     "usage: synthfm verify DIR [--regenerate K] [--seed S]\n"
@@ -25,10 +25,11 @@ static void print_problem(void *ctx, const char *p) {
 }
 
 int sf_cmd_verify(int argc, char **argv) {
-    static const struct option opts[] = {{"regenerate", required_argument, 0, 'r'},
-                                         {"seed", required_argument, 0, 's'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"regenerate", required_argument, 0, 'r'},
+        {"seed", required_argument, 0, 's'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     long regen = 0;
     unsigned long long seed = 0;
     char *end;
@@ -41,7 +42,10 @@ int sf_cmd_verify(int argc, char **argv) {
             errno = 0;
             regen = strtol(optarg, &end, 10);
             if (*end || errno || regen < 0 || regen > 1000000) {
-                fprintf(stderr, "synthfm verify: --regenerate expects a count, got '%s'\n", optarg);
+                fprintf(
+                    stderr,
+                    "synthfm verify: --regenerate expects a count, got '%s'\n",
+                    optarg);
                 return 2;
             }
             break;
@@ -49,13 +53,16 @@ int sf_cmd_verify(int argc, char **argv) {
             errno = 0;
             seed = strtoull(optarg, &end, 10);
             if (*end || errno) {
-                fprintf(stderr, "synthfm verify: --seed expects an integer, got '%s'\n", optarg);
+                fprintf(stderr,
+                        "synthfm verify: --seed expects an integer, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'h': fputs(verify_usage, stdout); return 0;
         default:
-            fprintf(stderr, "synthfm verify: bad option '%s'\n%s", argv[optind - 1], verify_usage);
+            fprintf(stderr, "synthfm verify: bad option '%s'\n%s",
+                    argv[optind - 1], verify_usage);
             return 2;
         }
     }
@@ -67,13 +74,16 @@ int sf_cmd_verify(int argc, char **argv) {
     sf_err err = {0};
     long n = 0;
     char msg[1200];
-    int rc = sf_corpus_verify(dir, (int)regen, seed, print_problem, NULL, &n, &err);
+    int rc =
+        sf_corpus_verify(dir, (int)regen, seed, print_problem, NULL, &n, &err);
     if (rc) {
-        fprintf(stderr, "synthfm verify: %s\n", sf_err_text(&err, msg, sizeof msg));
+        fprintf(stderr, "synthfm verify: %s\n",
+                sf_err_text(&err, msg, sizeof msg));
         return 1;
     }
     if (n) {
-        fprintf(stderr, "synthfm verify: %s: %ld problem%s\n", dir, n, n == 1 ? "" : "s");
+        fprintf(stderr, "synthfm verify: %s: %ld problem%s\n", dir, n,
+                n == 1 ? "" : "s");
         return 1;
     }
     fprintf(stderr, "synthfm verify: %s: ok%s\n", dir,
@@ -107,7 +117,8 @@ int sf_cmd_merge(int argc, char **argv) {
                              sf_cli_progress_cb, &prog, &err);
     sf_cli_progress_end(&prog);
     if (rc) {
-        fprintf(stderr, "synthfm merge: %s\n", sf_err_text(&err, msg, sizeof msg));
+        fprintf(stderr, "synthfm merge: %s\n",
+                sf_err_text(&err, msg, sizeof msg));
         return rc == SF_EINVAL ? 2 : 1;
     }
     fprintf(stderr, "synthfm merge: %d shards -> %s\n", argc - 2, argv[1]);

@@ -2,14 +2,13 @@
  * cmd_generate.c - `synthfm generate`: parse options, call the factory,
  * map the status to an exit code (0 ok, 1 failure, 2 usage/config).
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
 #include "sf.h"
+#include "sf_cli.h"
 
 static const char usage_text[] =
     "usage: synthfm generate --out DIR [options]\n"
@@ -37,31 +36,20 @@ static const char usage_text[] =
     "  -q, --quiet       no progress line\n"
     "  -h, --help        this text\n";
 
-static int parse_u64(const char *s, uint64_t *v) {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-') return -1;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (*end || errno) return -1;
-    *v = x;
-    return 0;
-}
-
-static int fail_usage(const char *fmt, const char *arg) {
-    fprintf(stderr, "synthfm generate: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see synthfm generate --help)\n");
-    return 2;
-}
-
 int sf_cmd_generate(int argc, char **argv) {
     static const struct option opts[] = {
-        {"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
-        {"count", required_argument, 0, 'n'},  {"seed", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'}, {"size", required_argument, 0, 'S'},
-        {"mode", required_argument, 0, 'm'},   {"shard", required_argument, 0, 'H'},
-        {"png-level", required_argument, 0, 'L'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {"config", required_argument, 0, 'c'},
+        {"out", required_argument, 0, 'o'},
+        {"count", required_argument, 0, 'n'},
+        {"seed", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'},
+        {"size", required_argument, 0, 'S'},
+        {"mode", required_argument, 0, 'm'},
+        {"shard", required_argument, 0, 'H'},
+        {"png-level", required_argument, 0, 'L'},
+        {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *config = NULL, *out = NULL;
     uint64_t count = 64, seed = 0, v;
     int threads = 0, size = 0, mode = -1, quiet = 0, level = -1;
@@ -74,52 +62,72 @@ int sf_cmd_generate(int argc, char **argv) {
         case 'c': config = optarg; break;
         case 'o': out = optarg; break;
         case 'n':
-            if (parse_u64(optarg, &count) || count == 0)
-                return fail_usage("--count expects a positive integer, got '%s'", optarg);
+            if (sf_cli_parse_u64(optarg, &count) || count == 0)
+                return sf_cli_usage_error(
+                    "generate", NULL,
+                    "--count expects a positive integer, got '%s'", optarg);
             break;
         case 's':
-            if (parse_u64(optarg, &seed))
-                return fail_usage("--seed expects a non-negative integer, got '%s'", optarg);
+            if (sf_cli_parse_u64(optarg, &seed))
+                return sf_cli_usage_error(
+                    "generate", NULL,
+                    "--seed expects a non-negative integer, got '%s'", optarg);
             break;
         case 't':
-            if (parse_u64(optarg, &v) || v == 0 || v > 1024)
-                return fail_usage("--threads expects 1..1024, got '%s'", optarg);
+            if (sf_cli_parse_u64(optarg, &v) || v == 0 || v > 1024)
+                return sf_cli_usage_error("generate", NULL,
+                                          "--threads expects 1..1024, got '%s'",
+                                          optarg);
             threads = (int)v;
             break;
         case 'S':
-            if (parse_u64(optarg, &v) || v < 32 || v > 8192)
-                return fail_usage("--size expects 32..8192, got '%s'", optarg);
+            if (sf_cli_parse_u64(optarg, &v) || v < 32 || v > 8192)
+                return sf_cli_usage_error("generate", NULL,
+                                          "--size expects 32..8192, got '%s'",
+                                          optarg);
             size = (int)v;
             break;
         case 'm':
             if ((mode = sf_mode_parse(optarg)) < 0)
-                return fail_usage("--mode expects both|shape|boundary, got '%s'", optarg);
+                return sf_cli_usage_error(
+                    "generate", NULL,
+                    "--mode expects both|shape|boundary, got '%s'", optarg);
             break;
         case 'H': {
             char extra;
             if (sscanf(optarg, "%d/%d%c", &shard_i, &shard_n, &extra) != 2 ||
                 shard_n < 1 || shard_i < 0 || shard_i >= shard_n)
-                return fail_usage("--shard expects I/N with 0 <= I < N, got '%s'", optarg);
+                return sf_cli_usage_error(
+                    "generate", NULL,
+                    "--shard expects I/N with 0 <= I < N, got '%s'", optarg);
             break;
         }
         case 'L':
-            if (parse_u64(optarg, &v) || v > 9)
-                return fail_usage("--png-level expects 0..9, got '%s'", optarg);
+            if (sf_cli_parse_u64(optarg, &v) || v > 9)
+                return sf_cli_usage_error("generate", NULL,
+                                          "--png-level expects 0..9, got '%s'",
+                                          optarg);
             level = (int)v;
             break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
-            return fail_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+            return sf_cli_usage_error("generate", NULL,
+                                      "unknown or incomplete option '%s'",
+                                      argv[optind - 1]);
         }
     }
-    if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
-    if (!out) return fail_usage("%s", "--out DIR is required");
+    if (optind < argc)
+        return sf_cli_usage_error("generate", NULL, "unexpected argument '%s'",
+                                  argv[optind]);
+    if (!out)
+        return sf_cli_usage_error("generate", NULL, "--out DIR is required");
 
     sf_config cfg;
     sf_err err = {0};
     char msg[1200];
-    int rc = config ? sf_config_load(config, &cfg, &err) : sf_config_default(&cfg, &err);
+    int rc = config ? sf_config_load(config, &cfg, &err)
+                    : sf_config_default(&cfg, &err);
     if (!rc) {
         if (size) cfg.image_size = size;
         if (mode >= 0) cfg.mode = mode;
@@ -127,7 +135,8 @@ int sf_cmd_generate(int argc, char **argv) {
         rc = sf_config_validate(&cfg, &err);
     }
     if (rc) {
-        fprintf(stderr, "synthfm generate: %s\n", sf_err_text(&err, msg, sizeof msg));
+        fprintf(stderr, "synthfm generate: %s\n",
+                sf_err_text(&err, msg, sizeof msg));
         return rc == SF_ECONFIG ? 2 : 1;
     }
 
@@ -150,19 +159,23 @@ int sf_cmd_generate(int argc, char **argv) {
     rc = sf_corpus_generate(&cfg, &o, &st, &res, &err);
     if (!quiet) sf_cli_progress_end(&prog);
     if (rc) {
-        fprintf(stderr, "synthfm generate: %s\n", sf_err_text(&err, msg, sizeof msg));
+        fprintf(stderr, "synthfm generate: %s\n",
+                sf_err_text(&err, msg, sizeof msg));
         return rc == SF_EEXIST ? 2 : 1;
     }
     if (res.was_complete) {
-        fprintf(stderr, "synthfm generate: %s is complete (%llu samples): nothing to do\n",
-                out, (unsigned long long)st.n_skipped);
+        fprintf(
+            stderr,
+            "synthfm generate: %s is complete (%llu samples): nothing to do\n",
+            out, (unsigned long long)st.n_skipped);
         return 0;
     }
     fprintf(stderr,
             "synthfm generate: %llu samples (%llu already present) in %.2f s, "
             "%.1f pairs/s, %.1f MB written -> %s\n",
-            (unsigned long long)st.n_generated, (unsigned long long)st.n_skipped,
-            st.seconds, st.seconds > 0 ? st.n_generated / st.seconds : 0.0,
+            (unsigned long long)st.n_generated,
+            (unsigned long long)st.n_skipped, st.seconds,
+            st.seconds > 0 ? st.n_generated / st.seconds : 0.0,
             st.bytes_written / 1e6, out);
     return 0;
 }

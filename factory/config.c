@@ -457,13 +457,13 @@ static void put_num(sf_buf *b, double v) {
     }
     /* keep floats recognisable as numbers in YAML: 1 -> 1.0 */
     if (!strpbrk(s, ".eE")) strcat(s, ".0");
-    sf__buf_puts(b, s);
+    sf_buf_puts(b, s);
 }
 
 int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
     sf_buf b = {0};
     char section[64] = "";
-    sf__buf_puts(&b, "# synthfm factory config (resolved; every key)\n");
+    sf_buf_puts(&b, "# synthfm factory config (resolved; every key)\n");
     for (size_t i = 0; i < N_KEYS; i++) {
         const key_spec *k = &keys[i];
         /* Emit nesting: print section headers when the prefix changes. */
@@ -492,7 +492,7 @@ int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
                 strcat(acc, part);
                 size_t al = strlen(acc);
                 if (strncmp(section, acc, al) || (section[al] && section[al] != '.'))
-                    sf__buf_printf(&b, "%*s%s:\n", 2 * depth, "", part);
+                    sf_buf_printf(&b, "%*s%s:\n", 2 * depth, "", part);
                 depth++;
                 p += n;
                 if (*p == '.') p++;
@@ -501,38 +501,38 @@ int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
         }
         int depth = 0;
         for (const char *p = k->path; *p; p++) depth += *p == '.';
-        sf__buf_printf(&b, "%*s%s: ", 2 * depth, "", leaf);
+        sf_buf_printf(&b, "%*s%s: ", 2 * depth, "", leaf);
         const char *base = (const char *)c + k->off;
         switch (k->kind) {
-        case K_INT: sf__buf_printf(&b, "%d", *(const int *)base); break;
+        case K_INT: sf_buf_printf(&b, "%d", *(const int *)base); break;
         case K_NUM:
         case K_PROB: put_num(&b, *(const double *)base); break;
         case K_IRANGE:
-            sf__buf_printf(&b, "[%d, %d]", ((const sf_irange *)base)->lo,
+            sf_buf_printf(&b, "[%d, %d]", ((const sf_irange *)base)->lo,
                            ((const sf_irange *)base)->hi);
             break;
         case K_RANGE:
-            sf__buf_puts(&b, "[");
+            sf_buf_puts(&b, "[");
             put_num(&b, ((const sf_range *)base)->lo);
-            sf__buf_puts(&b, ", ");
+            sf_buf_puts(&b, ", ");
             put_num(&b, ((const sf_range *)base)->hi);
-            sf__buf_puts(&b, "]");
+            sf_buf_puts(&b, "]");
             break;
-        case K_ENUM: sf__buf_puts(&b, k->names[*(const int *)base]); break;
+        case K_ENUM: sf_buf_puts(&b, k->names[*(const int *)base]); break;
         case K_NUMLIST: {
             int cnt = *(const int *)((const char *)c + k->count_off);
-            sf__buf_puts(&b, "[");
+            sf_buf_puts(&b, "[");
             for (int j = 0; j < cnt; j++) {
-                if (j) sf__buf_puts(&b, ", ");
+                if (j) sf_buf_puts(&b, ", ");
                 put_num(&b, ((const double *)base)[j]);
             }
-            sf__buf_puts(&b, "]");
+            sf_buf_puts(&b, "]");
             break;
         }
         }
-        sf__buf_puts(&b, "\n");
+        sf_buf_puts(&b, "\n");
     }
-    char *s = sf__buf_take(&b);
+    char *s = sf_buf_take(&b);
     if (!s) return sf_err_set(err, SF_ENOMEM, "out of memory");
     *out = s;
     return SF_OK;

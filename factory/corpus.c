@@ -368,7 +368,7 @@ int sf_corpus_generate(const sf_config *c, const sf_generate_opts *opts, sf_gene
     memset(res, 0, sizeof *res);
     memset(st, 0, sizeof *st);
     if ((rc = sf_config_to_yaml(c, &yaml, err))) return rc;
-    if (sf__sha256_hex(yaml, strlen(yaml), sha)) {
+    if (sf_sha256_hex(yaml, strlen(yaml), sha)) {
         rc = sf_err_set(err, SF_ENOMEM, "out of memory");
         goto out;
     }
@@ -390,7 +390,7 @@ int sf_corpus_generate(const sf_config *c, const sf_generate_opts *opts, sf_gene
                         "refusing to write into it", o.out_dir);
         goto out;
     }
-    if ((rc = sf__mkdir_p(o.out_dir, err))) goto out;
+    if ((rc = sf_mkdir_p(o.out_dir, err))) goto out;
     if ((rc = db_open(o.out_dir, 0, &db, err))) goto out;
     if ((rc = db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err)))
         goto out;
@@ -399,7 +399,7 @@ int sf_corpus_generate(const sf_config *c, const sf_generate_opts *opts, sf_gene
     if (have_manifest && (rc = manifest_has_schema(db, &have_manifest, err))) goto out;
     if (!have_manifest) {
         if ((rc = db_exec(db, "BEGIN IMMEDIATE", err))) goto out;
-        rc = create_manifest(db, c, yaml, sha, &o, g.first, g.end, sf__git_commit(), err);
+        rc = create_manifest(db, c, yaml, sha, &o, g.first, g.end, sf_git_commit(), err);
         if (!rc) rc = db_exec(db, "COMMIT", err);
         if (rc) goto out;
         res->created = 1;
@@ -410,7 +410,7 @@ int sf_corpus_generate(const sf_config *c, const sf_generate_opts *opts, sf_gene
     }
     /* The resolved config next to the data, for people and tools. */
     snprintf(path, sizeof path, "%s/config.yaml", o.out_dir);
-    if ((rc = sf__write_atomic(path, yaml, strlen(yaml), 0, err))) goto out;
+    if ((rc = sf_write_atomic(path, yaml, strlen(yaml), 0, err))) goto out;
 
     g.db = db;
     g.done = calloc((size_t)((g.end - g.first + 7) / 8 + 1), 1);
@@ -666,15 +666,15 @@ out:
 
 int sf_corpus_identity(const sf_corpus *c, char hex[65], sf_err *err) {
     sf_buf b = {0};
-    sf__buf_printf(&b, "synthfm-corpus\n%s\n%llu\n%llu\n", c->info.config_sha256,
+    sf_buf_printf(&b, "synthfm-corpus\n%s\n%llu\n%llu\n", c->info.config_sha256,
                    (unsigned long long)c->info.master_seed,
                    (unsigned long long)c->info.sample_count);
     for (uint64_t i = 0; i < c->n; i++)
-        sf__buf_printf(&b, "%llu %s %s\n", (unsigned long long)c->samples[i].index,
+        sf_buf_printf(&b, "%llu %s %s\n", (unsigned long long)c->samples[i].index,
                        c->samples[i].image_sha256, c->samples[i].label_sha256);
-    int rc = b.oom || sf__sha256_hex(b.s, b.len, hex)
+    int rc = b.oom || sf_sha256_hex(b.s, b.len, hex)
                  ? sf_err_set(err, SF_ENOMEM, "out of memory")
                  : SF_OK;
-    sf__buf_release(&b);
+    sf_buf_release(&b);
     return rc;
 }

@@ -147,7 +147,7 @@ static void check_files(const sf_corpus *c, problems *p) {
                         (unsigned long long)s.index);
                 continue;
             }
-            sf__sha256_hex(b, n, hex);
+            sf_sha256_hex(b, n, hex);
             free(b);
             if (n != bytes)
                 problem(p, "%s: %zu bytes, manifest says %llu", rel, n, (unsigned long long)bytes);
@@ -292,7 +292,7 @@ static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pi
             if (sf__png_encode(kk ? (const void *)smp->labels : smp->image, smp->nx, smp->ny,
                                kk ? 16 : 8, 1, cfg.png_level, &png, &np, &e))
                 continue;
-            sf__sha256_hex(png, np, hex);
+            sf_sha256_hex(png, np, hex);
             free(png);
             if (strcmp(hex, kk ? s.label_sha256 : s.image_sha256))
                 problem(p, "sample %llu: regenerated %s differs from %s",
@@ -361,10 +361,10 @@ static int copy_checked(const char *src, const char *dst, const char *sha, sf_er
         return errno == ELOOP
                    ? sf_err_set(err, SF_ECORRUPT, "%s: a symbolic link in a shard: refused", src)
                    : sf_err_set(err, SF_EIO, "%s: cannot read: %m", src);
-    sf__sha256_hex(b, n, hex);
+    sf_sha256_hex(b, n, hex);
     int rc = strcmp(hex, sha)
                  ? sf_err_set(err, SF_ECORRUPT, "%s: SHA-256 does not match its manifest", src)
-                 : sf__write_atomic(dst, b, n, 0, err);
+                 : sf_write_atomic(dst, b, n, 0, err);
     free(b);
     return rc;
 }
@@ -437,9 +437,9 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
         goto out;
     }
     snprintf(path, sizeof path, "%s/images", tmp);
-    if ((rc = sf__mkdir_p(path, err))) goto out;
+    if ((rc = sf_mkdir_p(path, err))) goto out;
     snprintf(path, sizeof path, "%s/labels", tmp);
-    if ((rc = sf__mkdir_p(path, err))) goto out;
+    if ((rc = sf_mkdir_p(path, err))) goto out;
     uint64_t done = 0;
     for (int i = 0; i < n_shards; i++)
         for (uint64_t k = 0; k < sf_corpus_count(sh[i].c); k++) {
@@ -526,7 +526,7 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
     db = NULL;
     const char *yaml = sf_corpus_config_yaml(sh[0].c);
     snprintf(path, sizeof path, "%s/config.yaml", tmp);
-    if ((rc = sf__write_atomic(path, yaml, strlen(yaml), 0, err))) goto out;
+    if ((rc = sf_write_atomic(path, yaml, strlen(yaml), 0, err))) goto out;
     if ((rc = sf__corpus_publish(tmp, err))) goto out;
     if (rename(tmp, out) != 0) {
         rc = sf_err_set(err, SF_EIO, "rename %s -> %s: %m", tmp, out);

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <omp.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,61 +28,6 @@ void sf_sample_name(uint64_t index, uint64_t count, char *buf, size_t n) {
     int width = 6;
     for (uint64_t m = 1000000; m < count && width < 20; m *= 10) width++;
     snprintf(buf, n, "%0*llu", width, (unsigned long long)index);
-}
-
-int sf__sha256_hex(const void *data, size_t n, char hex[65]) {
-    unsigned char md[32];
-    unsigned int len = 0;
-    if (!EVP_Digest(data, n, md, &len, EVP_sha256(), NULL) || len != 32)
-        return SF_ENOMEM;
-    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return SF_OK;
-}
-
-int sf__mkdir_p(const char *path, sf_err *err) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf)
-        return sf_err_set(err, SF_EINVAL, "bad directory path '%s'", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char save = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sf_err_set(err, SF_EIO, "%s: cannot create directory: %m", buf);
-        buf[i] = save;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-        return sf_err_set(err, SF_EIO, "%s: not a directory", path);
-    return SF_OK;
-}
-
-/* Write bytes to `path` through `path.tmp` + rename: a reader never sees a
- * half-written file under the final name. */
-int sf__write_atomic(const char *path, const void *data, size_t n, int sync,
-                     sf_err *err) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return sf_err_set(err, SF_EIO, "%s: cannot create: %m", tmp);
-    int ok = (n == 0 || fwrite(data, 1, n, f) == n) && fflush(f) == 0;
-    if (ok && sync) ok = fsync(fileno(f)) == 0;
-    if (fclose(f) != 0) ok = 0;
-    if (!ok) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return sf_err_set(err, SF_EIO, "%s: write failed: %m", path);
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        return sf_err_set(err, SF_EIO, "%s: rename failed: %m", path);
-    }
-    return SF_OK;
 }
 
 void sf__record_free(sf_record *r) {
@@ -238,8 +182,8 @@ static int make_one(const sf_config *c, const sf_generate_opts *o,
             (rc = sf__png_encode(s->labels, s->nx, s->ny, 16, 1, c->png_level,
                                  &png_l, &n_l, err)))
             goto out;
-        if (sf__sha256_hex(png_i, n_i, r->image_sha256) ||
-            sf__sha256_hex(png_l, n_l, r->label_sha256)) {
+        if (sf_sha256_hex(png_i, n_i, r->image_sha256) ||
+            sf_sha256_hex(png_l, n_l, r->label_sha256)) {
             rc = sf_err_set(err, SF_ENOMEM, "SHA-256 failed");
             goto out;
         }
@@ -251,9 +195,9 @@ static int make_one(const sf_config *c, const sf_generate_opts *o,
     snprintf(r->label_path, sizeof r->label_path, "labels/%s.png", name);
     if (o->write_files) {
         snprintf(path, sizeof path, "%s/%s", o->out_dir, r->image_path);
-        if ((rc = sf__write_atomic(path, png_i, n_i, o->sync, err))) goto out;
+        if ((rc = sf_write_atomic(path, png_i, n_i, o->sync, err))) goto out;
         snprintf(path, sizeof path, "%s/%s", o->out_dir, r->label_path);
-        if ((rc = sf__write_atomic(path, png_l, n_l, o->sync, err))) goto out;
+        if ((rc = sf_write_atomic(path, png_l, n_l, o->sync, err))) goto out;
     }
     r->params_json = s->params_json;
     s->params_json = NULL;
@@ -302,7 +246,7 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
     uint64_t first, end;
     int rc = SF_OK;
     gen_batch bt[2] = {{0}};
-    double t0 = sf__now();
+    double t0 = sf_clock_s();
     memset(st, 0, sizeof *st);
     if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
         return sf_err_set(err, SF_EINVAL, "bad shard %d/%d", o->shard_index, o->shard_count);
@@ -311,9 +255,9 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
     if (o->write_files) {
         char p[4200];
         snprintf(p, sizeof p, "%s/images", o->out_dir);
-        if ((rc = sf__mkdir_p(p, err))) return rc;
+        if ((rc = sf_mkdir_p(p, err))) return rc;
         snprintf(p, sizeof p, "%s/labels", o->out_dir);
-        if ((rc = sf__mkdir_p(p, err))) return rc;
+        if ((rc = sf_mkdir_p(p, err))) return rc;
     }
     /* Batches keep memory bounded and give the committer index order. */
     const uint64_t batch = (uint64_t)threads * 8;
@@ -391,7 +335,7 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
         }
     }
 out:
-    st->seconds = sf__now() - t0;
+    st->seconds = sf_clock_s() - t0;
     for (int k = 0; k < 2; k++) {
         batch_clear(&bt[k]);
         free(bt[k].recs);

@@ -78,31 +78,31 @@ void sf__noise_draw(const sf_noise_cfg *cfg, int model, sf_draw *d,
 
 void sf__noise_json(const sf_noise_params *p, sf_buf *b) {
     int m = p->model;
-    sf__buf_puts(b, "{\"model\":");
-    sf__json_str(b, sf_noise_name(m)); /* the YAML key; "?" if unknown */
+    sf_buf_puts(b, "{\"model\":");
+    sf_json_str(b, sf_noise_name(m)); /* the YAML key; "?" if unknown */
     switch (m) {
     case SF_NOISE_GAUSSIAN:
     case SF_NOISE_SPECKLE:
     case SF_NOISE_RICIAN:
-        sf__buf_puts(b, ",\"sigma\":");
-        sf__json_num(b, p->sigma);
+        sf_buf_puts(b, ",\"sigma\":");
+        sf_json_num(b, p->sigma);
         break;
     case SF_NOISE_POISSON:
-        sf__buf_puts(b, ",\"photons\":");
-        sf__json_num(b, p->photons);
+        sf_buf_puts(b, ",\"photons\":");
+        sf_json_num(b, p->photons);
         break;
     case SF_NOISE_PERLIN:
-        sf__buf_puts(b, ",\"amplitude\":");
-        sf__json_num(b, p->amplitude);
-        sf__buf_printf(b, ",\"octaves\":%d", p->octaves);
-        sf__buf_puts(b, ",\"cells\":");
-        sf__json_num(b, p->cells);
-        sf__buf_puts(b, ",\"persistence\":");
-        sf__json_num(b, p->persistence);
+        sf_buf_puts(b, ",\"amplitude\":");
+        sf_json_num(b, p->amplitude);
+        sf_buf_printf(b, ",\"octaves\":%d", p->octaves);
+        sf_buf_puts(b, ",\"cells\":");
+        sf_json_num(b, p->cells);
+        sf_buf_puts(b, ",\"persistence\":");
+        sf_json_num(b, p->persistence);
         break;
     default: break;
     }
-    sf__buf_puts(b, "}");
+    sf_buf_puts(b, "}");
 }
 
 /* --------------------------------------------------------------- helpers */

@@ -32,7 +32,7 @@ static int put_text(const char *dir, const char *name, const sf_buf *b,
     snprintf(path, sizeof path, "%s/%s", dir, name);
     if (b->oom)
         return sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
-    return sf__write_atomic(path, b->s ? b->s : "", b->len, 0, err);
+    return sf_write_atomic(path, b->s ? b->s : "", b->len, 0, err);
 }
 
 static int cmp_long(const void *a, const void *b) {
@@ -138,7 +138,7 @@ static int build_sums(const sf_corpus *c, sf_buf *b, sf_err *err) {
             for (uint64_t i = 0; i < n; i++) {
                 sf_corpus_sample s;
                 sf_corpus_sample_at(c, i, &s, NULL);
-                sf__buf_printf(b, "%s  %s\n", k ? s.label_sha256 : s.image_sha256,
+                sf_buf_printf(b, "%s  %s\n", k ? s.label_sha256 : s.image_sha256,
                                k ? s.label_path : s.image_path);
             }
         return SF_OK;
@@ -155,7 +155,7 @@ static int build_sums(const sf_corpus *c, sf_buf *b, sf_err *err) {
     }
     qsort(e, 2 * (size_t)n, sizeof *e, cmp_entry);
     for (size_t i = 0; i < 2 * (size_t)n; i++)
-        sf__buf_printf(b, "%s  %s\n", e[i].hash, e[i].path);
+        sf_buf_printf(b, "%s  %s\n", e[i].hash, e[i].path);
     free(e);
     return SF_OK;
 }
@@ -167,12 +167,12 @@ static const char csv_header[] =
     "width,height\n";
 
 static void build_csv(const sf_corpus *c, sf_buf *b) {
-    sf__buf_puts(b, csv_header);
+    sf_buf_puts(b, csv_header);
     for (uint64_t i = 0; i < sf_corpus_count(c); i++) {
         sf_corpus_sample s;
         sf_corpus_sample_at(c, i, &s, NULL);
         /* Paths are images/DIGITS.png (checked at open): no quoting needed. */
-        sf__buf_printf(b, "%llu,%s,%s,%s,%d,%s,%s,%d,%d\n",
+        sf_buf_printf(b, "%llu,%s,%s,%s,%d,%s,%s,%d,%d\n",
                        (unsigned long long)s.index, sf_mode_name(s.module),
                        s.image_path, s.label_path, s.n_instances, s.image_sha256,
                        s.label_sha256, s.nx, s.ny);
@@ -208,7 +208,7 @@ static void dataset_name(const sf_corpus_info *in, char *buf, size_t n) {
 }
 
 static void describe(sf_buf *b, const sf_corpus_info *in, const stats *s) {
-    sf__buf_printf(
+    sf_buf_printf(
         b,
         "Synthetic, medical-like 2D images with instance label maps, made by "
         "the SynthFM data generator (%s) for training promptable "
@@ -232,7 +232,7 @@ static void describe(sf_buf *b, const sf_corpus_info *in, const stats *s) {
 /* ------------------------------------------------------- croissant.json */
 
 /* A small pretty-printing JSON writer: keys and strings go through
- * sf__json_str (escaping), nesting is tracked for commas and indents. */
+ * sf_json_str (escaping), nesting is tracked for commas and indents. */
 typedef struct jw {
     sf_buf *b;
     int depth;
@@ -241,20 +241,20 @@ typedef struct jw {
 
 static void jw_sep(jw *w, const char *key) {
     if (w->depth > 0) {
-        if (!w->first[w->depth]) sf__buf_puts(w->b, ",");
-        sf__buf_puts(w->b, "\n");
-        for (int i = 0; i < w->depth; i++) sf__buf_puts(w->b, "  ");
+        if (!w->first[w->depth]) sf_buf_puts(w->b, ",");
+        sf_buf_puts(w->b, "\n");
+        for (int i = 0; i < w->depth; i++) sf_buf_puts(w->b, "  ");
         w->first[w->depth] = 0;
     }
     if (key) {
-        sf__json_str(w->b, key);
-        sf__buf_puts(w->b, ": ");
+        sf_json_str(w->b, key);
+        sf_buf_puts(w->b, ": ");
     }
 }
 
 static void jw_open(jw *w, const char *key, const char *brace) {
     jw_sep(w, key);
-    sf__buf_puts(w->b, brace);
+    sf_buf_puts(w->b, brace);
     if (w->depth < 15) w->depth++;
     w->first[w->depth] = 1;
 }
@@ -263,20 +263,20 @@ static void jw_close(jw *w, const char *brace) {
     int empty = w->first[w->depth];
     if (w->depth > 0) w->depth--;
     if (!empty) {
-        sf__buf_puts(w->b, "\n");
-        for (int i = 0; i < w->depth; i++) sf__buf_puts(w->b, "  ");
+        sf_buf_puts(w->b, "\n");
+        for (int i = 0; i < w->depth; i++) sf_buf_puts(w->b, "  ");
     }
-    sf__buf_puts(w->b, brace);
+    sf_buf_puts(w->b, brace);
 }
 
 static void jw_str(jw *w, const char *key, const char *v) {
     jw_sep(w, key);
-    sf__json_str(w->b, v);
+    sf_json_str(w->b, v);
 }
 
 static void jw_raw(jw *w, const char *key, const char *literal) {
     jw_sep(w, key);
-    sf__buf_puts(w->b, literal);
+    sf_buf_puts(w->b, literal);
 }
 
 /* {"@id": id} as the value of key. */
@@ -500,9 +500,9 @@ static void build_croissant(const sf_corpus_info *in, const stats *s,
     jw_close(&w, "}");
     jw_close(&w, "]");
     jw_close(&w, "}");
-    sf__buf_puts(b, "\n");
+    sf_buf_puts(b, "\n");
     if (desc.oom) b->oom = 1;
-    sf__buf_release(&desc);
+    sf_buf_release(&desc);
 }
 
 /* ------------------------------------------------------------ README.md */
@@ -518,54 +518,54 @@ static void human_bytes(uint64_t n, char *buf, size_t len) {
 
 static void row_range(sf_buf *b, const char *what, sf_range r,
                       const char *unit) {
-    sf__buf_printf(b, "| %s | %g – %g%s |\n", what, r.lo, r.hi, unit);
+    sf_buf_printf(b, "| %s | %g – %g%s |\n", what, r.lo, r.hi, unit);
 }
 
 static void row_irange(sf_buf *b, const char *what, sf_irange r) {
-    sf__buf_printf(b, "| %s | %d – %d |\n", what, r.lo, r.hi);
+    sf_buf_printf(b, "| %s | %d – %d |\n", what, r.lo, r.hi);
 }
 
 static void readme_params(sf_buf *b, const sf_config *k) {
     const sf_noise_cfg *nz = k->noise.model;
-    sf__buf_puts(b, "| Parameter | Range |\n|---|---|\n");
-    sf__buf_printf(b, "| Modules | `%s`", sf_mode_name(k->mode));
+    sf_buf_puts(b, "| Parameter | Range |\n|---|---|\n");
+    sf_buf_printf(b, "| Modules | `%s`", sf_mode_name(k->mode));
     if (k->mode == SF_MODE_BOTH)
-        sf__buf_printf(b, ", P(shape) = %g", k->mix_shape);
-    sf__buf_puts(b, " |\n");
+        sf_buf_printf(b, ", P(shape) = %g", k->mix_shape);
+    sf_buf_puts(b, " |\n");
     row_irange(b, "Shapes per image (shape module)", k->shape.n_shapes);
     row_irange(b, "Bezier control points per shape", k->shape.n_control_points);
     row_range(b, "Shape mean radius", k->shape.radius, " × image size");
-    sf__buf_printf(b, "| Phantom canvas probability | %g |\n",
+    sf_buf_printf(b, "| Phantom canvas probability | %g |\n",
                    k->shape.phantom_probability);
-    sf__buf_printf(b, "| Contrast step δ (min. contrast) | %g – %g (%g) |\n",
+    sf_buf_printf(b, "| Contrast step δ (min. contrast) | %g – %g (%g) |\n",
                    k->contrast.delta.lo, k->contrast.delta.hi,
                    k->contrast.min_contrast);
     row_irange(b, "Boundary labels (boundary module)", k->boundary.n_labels);
     row_irange(b, "Boundary erosion steps", k->boundary.erode_iterations);
-    sf__buf_printf(b, "| Noise: gaussian | p = %g, σ %g – %g |\n",
+    sf_buf_printf(b, "| Noise: gaussian | p = %g, σ %g – %g |\n",
                    nz[SF_NOISE_GAUSSIAN].probability,
                    nz[SF_NOISE_GAUSSIAN].sigma.lo, nz[SF_NOISE_GAUSSIAN].sigma.hi);
-    sf__buf_printf(b, "| Noise: poisson | p = %g, photons %g – %g |\n",
+    sf_buf_printf(b, "| Noise: poisson | p = %g, photons %g – %g |\n",
                    nz[SF_NOISE_POISSON].probability,
                    nz[SF_NOISE_POISSON].photons.lo, nz[SF_NOISE_POISSON].photons.hi);
-    sf__buf_printf(b,
+    sf_buf_printf(b,
                    "| Noise: perlin | p = %g, amplitude %g – %g, octaves %d – %d |\n",
                    nz[SF_NOISE_PERLIN].probability,
                    nz[SF_NOISE_PERLIN].amplitude.lo, nz[SF_NOISE_PERLIN].amplitude.hi,
                    nz[SF_NOISE_PERLIN].octaves.lo, nz[SF_NOISE_PERLIN].octaves.hi);
-    sf__buf_printf(b, "| Noise: speckle | p = %g, σ %g – %g |\n",
+    sf_buf_printf(b, "| Noise: speckle | p = %g, σ %g – %g |\n",
                    nz[SF_NOISE_SPECKLE].probability,
                    nz[SF_NOISE_SPECKLE].sigma.lo, nz[SF_NOISE_SPECKLE].sigma.hi);
-    sf__buf_printf(b, "| Noise: rician | p = %g, σ %g – %g |\n",
+    sf_buf_printf(b, "| Noise: rician | p = %g, σ %g – %g |\n",
                    nz[SF_NOISE_RICIAN].probability,
                    nz[SF_NOISE_RICIAN].sigma.lo, nz[SF_NOISE_RICIAN].sigma.hi);
-    sf__buf_printf(b, "| Noise per object instead of whole image | p = %g |\n",
+    sf_buf_printf(b, "| Noise per object instead of whole image | p = %g |\n",
                    k->noise.shapes_probability);
-    sf__buf_printf(b,
+    sf_buf_printf(b,
                    "| Blur | p = %g, σ %g – %g px (at 1024 px, scaled with "
                    "image size) |\n",
                    k->blur.probability, k->blur.sigma.lo, k->blur.sigma.hi);
-    sf__buf_printf(b, "| Smallest instance kept | %d px |\n",
+    sf_buf_printf(b, "| Smallest instance kept | %d px |\n",
                    k->min_instance_area);
 }
 
@@ -584,10 +584,10 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
         snprintf(shard, sizeof shard, "whole corpus (shard 0/1): samples [%llu, %llu)",
                  (unsigned long long)in->first, (unsigned long long)in->end);
 
-    sf__buf_printf(b, "# SynthFM synthetic corpus `%s`\n\n", name);
+    sf_buf_printf(b, "# SynthFM synthetic corpus `%s`\n\n", name);
     describe(b, in, s);
-    sf__buf_puts(b, "\n\n");
-    sf__buf_printf(b,
+    sf_buf_puts(b, "\n\n");
+    sf_buf_printf(b,
                    "![Contact sheet of the first %d samples](preview.png)\n\n"
                    "`preview.png` shows the first %d samples of this directory: "
                    "each image downscaled to 256 px, with the outline of every "
@@ -595,67 +595,67 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
                    "sample index, module and instance count below it.\n\n",
                    n_preview, n_preview);
 
-    sf__buf_puts(b, "## Contents\n\n| Figure | Value |\n|---|---:|\n");
-    sf__buf_printf(b, "| Samples in this directory | %llu |\n",
+    sf_buf_puts(b, "## Contents\n\n| Figure | Value |\n|---|---:|\n");
+    sf_buf_printf(b, "| Samples in this directory | %llu |\n",
                    (unsigned long long)s->n);
-    sf__buf_printf(b, "| … shape module | %llu |\n", (unsigned long long)s->n_shape);
-    sf__buf_printf(b, "| … boundary module | %llu |\n",
+    sf_buf_printf(b, "| … shape module | %llu |\n", (unsigned long long)s->n_shape);
+    sf_buf_printf(b, "| … boundary module | %llu |\n",
                    (unsigned long long)s->n_boundary);
-    sf__buf_printf(b, "| Instances (labelled objects) | %llu |\n",
+    sf_buf_printf(b, "| Instances (labelled objects) | %llu |\n",
                    (unsigned long long)s->n_instances);
-    sf__buf_printf(b, "| Instances per sample: mean / min / max | %.2f / %d / %d |\n",
+    sf_buf_printf(b, "| Instances per sample: mean / min / max | %.2f / %d / %d |\n",
                    s->n ? (double)s->n_instances / (double)s->n : 0.0,
                    s->inst_min, s->inst_max);
-    sf__buf_printf(b, "| Instance area, percentile 5 / 50 / 95 | %ld / %ld / %ld px |\n",
+    sf_buf_printf(b, "| Instance area, percentile 5 / 50 / 95 | %ld / %ld / %ld px |\n",
                    s->area_p5, s->area_p50, s->area_p95);
     if (s->nx_min == s->nx_max && s->ny_min == s->ny_max)
-        sf__buf_printf(b, "| Image size | %d × %d px |\n", s->nx_max, s->ny_max);
+        sf_buf_printf(b, "| Image size | %d × %d px |\n", s->nx_max, s->ny_max);
     else
-        sf__buf_printf(b, "| Image size | %d – %d × %d – %d px |\n", s->nx_min,
+        sf_buf_printf(b, "| Image size | %d – %d × %d – %d px |\n", s->nx_min,
                        s->nx_max, s->ny_min, s->ny_max);
-    sf__buf_printf(b, "| Images on disk | %llu bytes (%s) |\n",
+    sf_buf_printf(b, "| Images on disk | %llu bytes (%s) |\n",
                    (unsigned long long)s->image_bytes, hb);
-    sf__buf_printf(b, "| Label maps on disk | %llu bytes (%s) |\n\n",
+    sf_buf_printf(b, "| Label maps on disk | %llu bytes (%s) |\n\n",
                    (unsigned long long)s->label_bytes, hl);
 
-    sf__buf_puts(b, "## How it was made\n\n| Item | Value |\n|---|---|\n");
-    sf__buf_printf(b, "| Generator | `%s` |\n", in->generator);
-    sf__buf_printf(b, "| Git commit | `%s` |\n", in->git_commit);
-    sf__buf_printf(b, "| RNG version | %d |\n", in->rng_version);
-    sf__buf_printf(b, "| Master seed | %llu |\n", (unsigned long long)in->master_seed);
-    sf__buf_printf(b, "| Samples in the corpus (`--count`) | %llu |\n",
+    sf_buf_puts(b, "## How it was made\n\n| Item | Value |\n|---|---|\n");
+    sf_buf_printf(b, "| Generator | `%s` |\n", in->generator);
+    sf_buf_printf(b, "| Git commit | `%s` |\n", in->git_commit);
+    sf_buf_printf(b, "| RNG version | %d |\n", in->rng_version);
+    sf_buf_printf(b, "| Master seed | %llu |\n", (unsigned long long)in->master_seed);
+    sf_buf_printf(b, "| Samples in the corpus (`--count`) | %llu |\n",
                    (unsigned long long)in->sample_count);
-    sf__buf_printf(b, "| Shard | %s |\n", shard);
-    sf__buf_printf(b, "| Config SHA-256 | `%s` |\n", in->config_sha256);
-    sf__buf_printf(b, "| Created (UTC) | %s |\n\n", in->created_at);
+    sf_buf_printf(b, "| Shard | %s |\n", shard);
+    sf_buf_printf(b, "| Config SHA-256 | `%s` |\n", in->config_sha256);
+    sf_buf_printf(b, "| Created (UTC) | %s |\n\n", in->created_at);
 
-    sf__buf_puts(b, "## Parameter ranges\n\nRanges are drawn uniformly per "
+    sf_buf_puts(b, "## Parameter ranges\n\nRanges are drawn uniformly per "
                     "sample (integers inclusive); p is the chance that a "
                     "step is in a sample's plan.\n\n");
     readme_params(b, k);
-    sf__buf_puts(b, "\nThe full resolved config (also `config.yaml` in this "
+    sf_buf_puts(b, "\nThe full resolved config (also `config.yaml` in this "
                     "directory):\n\n```yaml\n");
-    sf__buf_puts(b, yaml);
-    if (!*yaml || yaml[strlen(yaml) - 1] != '\n') sf__buf_puts(b, "\n");
-    sf__buf_puts(b, "```\n\n");
+    sf_buf_puts(b, yaml);
+    if (!*yaml || yaml[strlen(yaml) - 1] != '\n') sf_buf_puts(b, "\n");
+    sf_buf_puts(b, "```\n\n");
 
-    sf__buf_puts(b, "## How to regenerate\n\nEvery sample is a pure function "
+    sf_buf_puts(b, "## How to regenerate\n\nEvery sample is a pure function "
                     "of (config, master seed, sample index). From this "
                     "directory, with `DIR` a new, empty directory outside "
                     "it:\n\n```sh\n");
-    sf__buf_printf(b, "synthfm generate --config config.yaml --out DIR --count %llu --seed %llu",
+    sf_buf_printf(b, "synthfm generate --config config.yaml --out DIR --count %llu --seed %llu",
                    (unsigned long long)in->sample_count,
                    (unsigned long long)in->master_seed);
     if (in->shard_count > 1)
-        sf__buf_printf(b, " --shard %d/%d", in->shard_index, in->shard_count);
-    sf__buf_puts(b, "\nsynthfm verify DIR --regenerate 8\n"
+        sf_buf_printf(b, " --shard %d/%d", in->shard_index, in->shard_count);
+    sf_buf_puts(b, "\nsynthfm verify DIR --regenerate 8\n"
                     "cmp SHA256SUMS DIR/SHA256SUMS\n```\n\n"
                     "`synthfm verify . --regenerate 8` checks this copy: every "
                     "file against the manifest and `SHA256SUMS`, and 8 "
                     "samples re-made from their seeds, byte for byte. "
                     "`sha256sum -c SHA256SUMS` checks the files alone.\n\n");
 
-    sf__buf_puts(b,
+    sf_buf_puts(b,
                  "## Files\n\n"
                  "| Path | Content |\n|---|---|\n"
                  "| `images/NNNNNN.png` | 8-bit grayscale image of sample NNNNNN |\n"
@@ -675,18 +675,18 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
                  "| `preview.png` | contact sheet of the first samples |\n"
                  "| `README.md` | this card |\n\n");
 
-    sf__buf_printf(b,
+    sf_buf_printf(b,
                    "## License\n\n"
                    "License: %s (synthetic data, no real patient data; change if "
                    "you publish under other terms).\n\n",
                    license_id);
-    sf__buf_puts(b, "## Citation\n\nIf you use this data, cite the method:\n\n"
+    sf_buf_puts(b, "## Citation\n\nIf you use this data, cite the method:\n\n"
                     "Sengupta, Chakrabarty, Ravi, Avinash, Soni, \"SynthFM: "
                     "Training Modality-agnostic Foundation Models for Medical "
                     "Image Segmentation without Real Medical Data\", "
                     "arXiv:2504.08177, 2025.\n\n```bibtex\n");
-    sf__buf_puts(b, bibtex);
-    sf__buf_puts(b, "```\n");
+    sf_buf_puts(b, bibtex);
+    sf_buf_puts(b, "```\n");
 }
 
 /* ----------------------------------------------------------- preview.png */
@@ -941,7 +941,7 @@ static int write_preview(const sf_corpus *c, const char *dir,
         sf_err_wrap(err, "%s", path);
         goto out;
     }
-    rc = sf__write_atomic(path, png, png_n, 0, err);
+    rc = sf_write_atomic(path, png, png_n, 0, err);
 out:
     free(img);
     free(lab);
@@ -977,7 +977,7 @@ int sf__corpus_publish(const char *dir, sf_err *err) {
     if ((rc = put_text(dir, "SHA256SUMS", &sums, err))) goto out;
 
     build_csv(c, &csv);
-    if (csv.oom || sf__sha256_hex(csv.s, csv.len, csv_sha)) {
+    if (csv.oom || sf_sha256_hex(csv.s, csv.len, csv_sha)) {
         rc = sf_err_set(err, SF_ENOMEM, "%s/samples.csv: out of memory", dir);
         goto out;
     }
@@ -992,10 +992,10 @@ int sf__corpus_publish(const char *dir, sf_err *err) {
 
     rc = write_preview(c, dir, in, &st, n_show, err);
 out:
-    sf__buf_release(&sums);
-    sf__buf_release(&csv);
-    sf__buf_release(&cro);
-    sf__buf_release(&card);
+    sf_buf_release(&sums);
+    sf_buf_release(&csv);
+    sf_buf_release(&cro);
+    sf_buf_release(&card);
     sf_corpus_close(c);
     return rc;
 }

@@ -33,19 +33,19 @@ static void apply_noise(const sf_config *c, uint64_t seed, uint64_t index,
     }
     sf_draw dp;
     sf__draw_init(&dp, seed, index, SF_STREAM_NOISE_PARAMS);
-    sf__buf_puts(json, ",\"noise\":[");
+    sf_buf_puts(json, ",\"noise\":[");
     for (int a = 0; a < n; a++) {
         int m = order[a];
         int per_shape = n_instances > 0 &&
                         sf__draw_bernoulli(plan, c->noise.shapes_probability);
         sf_rng_key key = sf_rng_key_make(seed, index,
                                          SF_STREAM_NOISE_PIXELS + 64u * (uint32_t)a);
-        sf__buf_printf(json, "%s{\"model\":\"%s\",\"scope\":\"%s\",", a ? "," : "",
+        sf_buf_printf(json, "%s{\"model\":\"%s\",\"scope\":\"%s\",", a ? "," : "",
                        sf_noise_name(m), per_shape ? "shapes" : "image");
         sf_noise_params p;
         if (!per_shape) {
             sf__noise_draw(&c->noise.model[m], m, &dp, &p);
-            sf__buf_puts(json, "\"params\":");
+            sf_buf_puts(json, "\"params\":");
             sf__noise_json(&p, json);
             sf__noise_apply(&p, im, NULL, 0, key);
         } else {
@@ -53,26 +53,26 @@ static void apply_noise(const sf_config *c, uint64_t seed, uint64_t index,
              * order), then one pass over the image for all of them. */
             sf_noise_params *ps =
                 malloc(sizeof *ps * ((size_t)n_instances + 1));
-            sf__buf_puts(json, "\"params\":[");
+            sf_buf_puts(json, "\"params\":[");
             for (int l = 1; l <= n_instances; l++) {
                 sf__noise_draw(&c->noise.model[m], m, &dp, &p);
-                if (l > 1) sf__buf_puts(json, ",");
+                if (l > 1) sf_buf_puts(json, ",");
                 sf__noise_json(&p, json);
                 if (ps)
                     ps[l] = p;
                 else /* no memory: label by label, the same result */
                     sf__noise_apply(&p, im, labels, (uint16_t)l, key);
             }
-            sf__buf_puts(json, "]");
+            sf_buf_puts(json, "]");
             if (ps) {
                 ps[0] = ps[1]; /* never read */
                 sf__noise_apply_labels(ps, n_instances, im, labels, key);
                 free(ps);
             }
         }
-        sf__buf_puts(json, "}");
+        sf_buf_puts(json, "}");
     }
-    sf__buf_puts(json, "]");
+    sf_buf_puts(json, "]");
 }
 
 int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
@@ -100,7 +100,7 @@ int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
     if (module == SF_MODE_BOTH) module = pick_shape ? SF_MODE_SHAPE : SF_MODE_BOUNDARY;
     s->module = module;
 
-    sf__buf_printf(&json, "{\"rng_version\":%d,\"index\":%llu,\"sample_seed\":%llu,"
+    sf_buf_printf(&json, "{\"rng_version\":%d,\"index\":%llu,\"sample_seed\":%llu,"
                           "\"module\":\"%s\",\"size\":[%d,%d],\"%s\":{",
                    SF_RNG_VERSION, (unsigned long long)index,
                    (unsigned long long)s->seed, sf_mode_name(module), n, n,
@@ -112,26 +112,26 @@ int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
         rc = sf__boundary_generate(c, seed, index, &im, s->labels,
                                    &s->n_instances, &json, err);
     if (rc) goto out;
-    sf__buf_printf(&json, "},\"n_instances\":%d", s->n_instances);
+    sf_buf_printf(&json, "},\"n_instances\":%d", s->n_instances);
 
     apply_noise(c, seed, index, &plan, &im, s->labels, s->n_instances, &json);
 
     if (sf__draw_bernoulli(&plan, c->blur.probability)) {
         /* sigma is configured in px at 1024 and scales with the image */
         double sigma = sf__draw_range(&plan, c->blur.sigma) * n / 1024.0;
-        sf__buf_puts(&json, ",\"blur\":{\"sigma_px\":");
-        sf__json_num(&json, sigma);
-        sf__buf_puts(&json, "}");
+        sf_buf_puts(&json, ",\"blur\":{\"sigma_px\":");
+        sf_json_num(&json, sigma);
+        sf_buf_puts(&json, "}");
         if ((rc = sf__blur_gauss(&im, sigma))) {
             sf_err_set(err, rc, "out of memory in blur");
             goto out;
         }
     } else {
-        sf__buf_puts(&json, ",\"blur\":null");
+        sf_buf_puts(&json, ",\"blur\":null");
     }
-    sf__buf_puts(&json, "}");
+    sf_buf_puts(&json, "}");
     sf__imgf_to_u8(&im, s->image);
-    s->params_json = sf__buf_take(&json);
+    s->params_json = sf_buf_take(&json);
     if (!s->params_json) {
         rc = sf_err_set(err, SF_ENOMEM, "out of memory");
         goto out;
@@ -140,7 +140,7 @@ int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
     s = NULL;
 out:
     sf__imgf_release(&im);
-    sf__buf_release(&json);
+    sf_buf_release(&json);
     sf_sample_free(s);
     return rc;
 }

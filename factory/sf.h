@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sf_util.h" /* text buffer, JSON, files, SHA-256, clock */
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -103,25 +103,6 @@ void sf__imgf_release(sf_imgf *im);
 /* Quantise to 8 bits: round(clamp(v,0,1)*255). */
 void sf__imgf_to_u8(const sf_imgf *im, uint8_t *out);
 
-/* ---------------------------------------------------------- text buffer */
-
-/* Growable string; on allocation failure it stays valid and sets oom. */
-typedef struct sf_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sf_buf;
-
-void sf__buf_printf(sf_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void sf__buf_puts(sf_buf *b, const char *s);
-void sf__buf_release(sf_buf *b);
-/* Take ownership of the string (NULL on oom); buffer is reset. */
-char *sf__buf_take(sf_buf *b);
-/* JSON helpers for parameter records: canonical number format %.9g. */
-void sf__json_num(sf_buf *b, double v);
-void sf__json_str(sf_buf *b, const char *s);
-
 /* --------------------------------------------------------------- bezier */
 
 typedef struct sf_pt {
@@ -244,11 +225,6 @@ int sf__write_file(const char *path, const void *data, size_t n, sf_err *err);
 
 /* ------------------------------------------------------------------ files */
 
-int sf__sha256_hex(const void *data, size_t n, char hex[65]);
-int sf__mkdir_p(const char *path, sf_err *err);
-/* path.tmp + optional fsync + rename. */
-int sf__write_atomic(const char *path, const void *data, size_t n, int sync,
-                     sf_err *err);
 void sf__record_free(sf_record *r);
 /* Per-instance area, bbox, centroid and interior point (the instance's
  * pixel nearest its centroid, first in raster order among equals) of
@@ -265,13 +241,10 @@ int sf__corpus_path_ok(const char *p, const char *sub);
  * manifest: SHA256SUMS, samples.csv, README.md (dataset card),
  * croissant.json, preview.png (publish.c). Each written atomically. */
 int sf__corpus_publish(const char *dir, sf_err *err);
-/* Git commit of this build ("unknown" outside a git checkout). */
-const char *sf__git_commit(void);
 
 /* ----------------------------------------------------------------- misc */
 
 int sf__ncores(void);
-double sf__now(void); /* monotonic seconds */
 
 /* Embedded default config text (generated from schemas/factory/default.yaml
  * at build time). */

@@ -275,15 +275,15 @@ static void fill_ellipse(uint8_t *m, int nx, int ny, double cx, double cy,
 }
 
 static void json_pts(sf_buf *b, const sf_pt *p, int n) {
-    sf__buf_puts(b, "[");
+    sf_buf_puts(b, "[");
     for (int i = 0; i < n; i++) {
-        sf__buf_puts(b, i ? ",[" : "[");
-        sf__json_num(b, p[i].x);
-        sf__buf_puts(b, ",");
-        sf__json_num(b, p[i].y);
-        sf__buf_puts(b, "]");
+        sf_buf_puts(b, i ? ",[" : "[");
+        sf_json_num(b, p[i].x);
+        sf_buf_puts(b, ",");
+        sf_json_num(b, p[i].y);
+        sf_buf_puts(b, "]");
     }
-    sf__buf_puts(b, "]");
+    sf_buf_puts(b, "]");
 }
 
 int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
@@ -476,51 +476,51 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     *n_instances = k;
 
     /* Record. */
-    sf__buf_puts(json, "\"i_b\":");
-    sf__json_num(json, i_b);
-    sf__buf_puts(json, ",\"delta\":");
-    sf__json_num(json, delta);
-    sf__buf_printf(json, ",\"contrast_function\":\"%s\"",
+    sf_buf_puts(json, "\"i_b\":");
+    sf_json_num(json, i_b);
+    sf_buf_puts(json, ",\"delta\":");
+    sf_json_num(json, delta);
+    sf_buf_printf(json, ",\"contrast_function\":\"%s\"",
                    c->contrast.function == SF_CONTRAST_LINEAR ? "linear" : "alternating");
     if (phantom) {
-        sf__buf_puts(json, ",\"phantom\":{\"center\":[");
-        sf__json_num(json, pcx);
-        sf__buf_puts(json, ",");
-        sf__json_num(json, pcy);
-        sf__buf_puts(json, "],\"axes\":[");
-        sf__json_num(json, pa);
-        sf__buf_puts(json, ",");
-        sf__json_num(json, pb);
-        sf__buf_puts(json, "],\"angle\":");
-        sf__json_num(json, pth);
-        sf__buf_puts(json, "}");
+        sf_buf_puts(json, ",\"phantom\":{\"center\":[");
+        sf_json_num(json, pcx);
+        sf_buf_puts(json, ",");
+        sf_json_num(json, pcy);
+        sf_buf_puts(json, "],\"axes\":[");
+        sf_json_num(json, pa);
+        sf_buf_puts(json, ",");
+        sf_json_num(json, pb);
+        sf_buf_puts(json, "],\"angle\":");
+        sf_json_num(json, pth);
+        sf_buf_puts(json, "}");
     } else {
-        sf__buf_puts(json, ",\"phantom\":null");
+        sf_buf_puts(json, ",\"phantom\":null");
     }
-    sf__buf_printf(json, ",\"n_shapes_drawn\":%d,\"shapes\":[", n);
+    sf_buf_printf(json, ",\"n_shapes_drawn\":%d,\"shapes\":[", n);
     for (int i = 0; i < n; i++) {
         shape *s = &sh[i];
-        sf__buf_printf(json, "%s{\"label\":%d,\"n_control_points\":%d,\"center\":[",
+        sf_buf_printf(json, "%s{\"label\":%d,\"n_control_points\":%d,\"center\":[",
                        i ? "," : "", s->label, s->n_pts);
-        sf__json_num(json, s->cx);
-        sf__buf_puts(json, ",");
-        sf__json_num(json, s->cy);
-        sf__buf_puts(json, "],\"radius\":");
-        sf__json_num(json, s->r_mean);
-        sf__buf_puts(json, ",\"smoothness\":");
-        sf__json_num(json, s->smooth);
-        sf__buf_puts(json, ",\"anchors\":");
+        sf_json_num(json, s->cx);
+        sf_buf_puts(json, ",");
+        sf_json_num(json, s->cy);
+        sf_buf_puts(json, "],\"radius\":");
+        sf_json_num(json, s->r_mean);
+        sf_buf_puts(json, ",\"smoothness\":");
+        sf_json_num(json, s->smooth);
+        sf_buf_puts(json, ",\"anchors\":");
         json_pts(json, s->pts, s->n_pts);
-        sf__buf_printf(json, ",\"visible_area\":%ld", s->keep ? s->area : 0L);
+        sf_buf_printf(json, ",\"visible_area\":%ld", s->keep ? s->area : 0L);
         if (s->keep) {
-            sf__buf_puts(json, ",\"intensity_raw\":");
-            sf__json_num(json, s->raw);
-            sf__buf_puts(json, ",\"intensity\":");
-            sf__json_num(json, s->intensity);
+            sf_buf_puts(json, ",\"intensity_raw\":");
+            sf_json_num(json, s->raw);
+            sf_buf_puts(json, ",\"intensity\":");
+            sf_json_num(json, s->intensity);
         }
-        sf__buf_puts(json, "}");
+        sf_buf_puts(json, "}");
     }
-    sf__buf_puts(json, "]");
+    sf_buf_puts(json, "]");
 out:
     if (sh)
         for (int i = 0; i < n; i++) free(sh[i].poly);

@@ -139,7 +139,7 @@ static int buf_grow(sf_buf *b, size_t need) {
     return 0;
 }
 
-void sf__buf_printf(sf_buf *b, const char *fmt, ...) {
+void sf_buf_printf(sf_buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
@@ -151,19 +151,20 @@ void sf__buf_printf(sf_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void sf__buf_puts(sf_buf *b, const char *s) {
+void sf_buf_puts(sf_buf *b, const char *s) {
     size_t n = strlen(s);
     if (buf_grow(b, n)) return;
     memcpy(b->s + b->len, s, n + 1);
     b->len += n;
 }
 
-void sf__buf_release(sf_buf *b) {
+void sf_buf_release(sf_buf *b) {
+    if (!b) return;
     free(b->s);
     memset(b, 0, sizeof *b);
 }
 
-char *sf__buf_take(sf_buf *b) {
+char *sf_buf_take(sf_buf *b) {
     char *s = b->oom ? NULL : b->s;
     if (b->oom) free(b->s);
     if (s == NULL && !b->oom) s = calloc(1, 1);
@@ -171,30 +172,30 @@ char *sf__buf_take(sf_buf *b) {
     return s;
 }
 
-void sf__json_num(sf_buf *b, double v) {
+void sf_json_num(sf_buf *b, double v) {
     if (!isfinite(v)) {
-        sf__buf_puts(b, "null");
+        sf_buf_puts(b, "null");
         return;
     }
     /* Integers print exactly; others with 9 significant digits. */
     if (v == floor(v) && fabs(v) < 1e15)
-        sf__buf_printf(b, "%.0f", v);
+        sf_buf_printf(b, "%.0f", v);
     else
-        sf__buf_printf(b, "%.9g", v);
+        sf_buf_printf(b, "%.9g", v);
 }
 
-void sf__json_str(sf_buf *b, const char *s) {
-    sf__buf_puts(b, "\"");
+void sf_json_str(sf_buf *b, const char *s) {
+    sf_buf_puts(b, "\"");
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
         if (ch == '"' || ch == '\\')
-            sf__buf_printf(b, "\\%c", ch);
+            sf_buf_printf(b, "\\%c", ch);
         else if (ch < 0x20)
-            sf__buf_printf(b, "\\u%04x", ch);
+            sf_buf_printf(b, "\\u%04x", ch);
         else
-            sf__buf_printf(b, "%c", ch);
+            sf_buf_printf(b, "%c", ch);
     }
-    sf__buf_puts(b, "\"");
+    sf_buf_puts(b, "\"");
 }
 
 /* ----------------------------------------------------------------- misc */
@@ -204,7 +205,7 @@ int sf__ncores(void) {
     return n > 0 ? (int)n : 1;
 }
 
-double sf__now(void) {
+double sf_clock_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;

@@ -12,4 +12,4 @@
 #define SF_GIT_COMMIT "unknown"
 #endif
 
-const char *sf__git_commit(void) { return SF_GIT_COMMIT; }
+const char *sf_git_commit(void) { return SF_GIT_COMMIT; }

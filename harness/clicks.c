@@ -422,12 +422,6 @@ void hx_seq_opts_init(hx_seq_opts *o) {
     o->stop_dsc = 2.0;
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* The challenge's step metrics for one class: DSC, and NSD only when DSC
  * > min_dsc (else exactly 0). */
 static int step_metrics(const hx_grid *g, const uint8_t *gt,
@@ -492,14 +486,14 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
     }
     hx_click_info clicks[HX_SEQ_MAX_CLICKS];
     out->has_bbox_step = pred0 != NULL;
-    double t0 = now_s();
+    double t0 = sf_clock_s();
     if (pred0) {
         memcpy(pred, pred0, nv);
         hx_seq_step *st = &out->step[0];
         if ((rc = step_metrics(g, gt, pred, o, &st->dsc, &st->nsd, &w, err)) !=
             SF_OK)
             goto out;
-        st->t_metrics_s = now_s() - t0;
+        st->t_metrics_s = sf_clock_s() - t0;
     }
     out->n_steps = 1;
     /* A bounding-box prediction that already reaches stop_dsc needs no
@@ -507,20 +501,20 @@ int hx_seq_run(const hx_grid *g, const uint8_t *gt, const uint8_t *pred0,
     int n_clicks = pred0 && out->step[0].dsc >= o->stop_dsc ? 0 : o->n_clicks;
     for (int k = 0; k < n_clicks; k++) {
         hx_seq_step *st = &out->step[k + 1];
-        t0 = now_s();
+        t0 = sf_clock_s();
         if ((rc = hx__click_next(g, gt, pred, &clicks[k], NULL, NULL, &w,
                                  err)) != SF_OK)
             goto out;
-        double t1 = now_s();
+        double t1 = sf_clock_s();
         st->click = clicks[k];
         rc = fn(ctx, clicks, k + 1, pred, err);
         if (rc != SF_OK) goto out;
-        double t2 = now_s();
+        double t2 = sf_clock_s();
         if ((rc = step_metrics(g, gt, pred, o, &st->dsc, &st->nsd, &w, err)) !=
             SF_OK)
             goto out;
         st->t_predict_s = t2 - t1;
-        st->t_metrics_s = (t1 - t0) + (now_s() - t2);
+        st->t_metrics_s = (t1 - t0) + (sf_clock_s() - t2);
         out->n_steps = k + 2;
         if (st->dsc >= o->stop_dsc) break;
     }

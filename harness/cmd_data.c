@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "sf_cli.h"
 #include "eval.h"
 
 static const char usage_text[] =
@@ -29,26 +30,15 @@ static const char usage_text[] =
     "split: write a split YAML listing every case found under DIR with\n"
     "the SHA-256 of each of its files (schemas/splits/README.md).\n";
 
-static int usage_error(const char *what, const char *arg) {
-    fprintf(stderr, "synthfm data: %s%s%s%s\n(see synthfm data --help)\n",
-            what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-    return 2;
-}
-
 static void print_problem(void *ctx, const char *msg) {
     (void)ctx;
     printf("    %s\n", msg);
 }
 
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* One dataset's line; returns 1 when wrong. */
 static int check_one(const hx_dataset_ops *ds, const char *root,
                      const char *split_path) {
-    if (!is_dir(root)) {
+    if (!sf_path_is_dir(root)) {
         printf("%-14s missing  %s\n", ds->name, root);
         return 0;
     }
@@ -104,7 +94,9 @@ static int cmd_check(int argc, char **argv) {
                *split = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return usage_error("missing value for", a);
+        if (!v)
+            return sf_cli_usage_error("data", NULL, "missing value for '%s'",
+                                      a);
         if (!strcmp(a, "--data-root"))
             root = v;
         else if (!strcmp(a, "--splits"))
@@ -114,10 +106,11 @@ static int cmd_check(int argc, char **argv) {
         else if (!strcmp(a, "--split"))
             split = v;
         else
-            return usage_error("unknown option", a);
+            return sf_cli_usage_error("data", NULL, "unknown option '%s'", a);
         i++;
     }
-    if (split && !dataset) return usage_error("--split needs --dataset", NULL);
+    if (split && !dataset)
+        return sf_cli_usage_error("data", NULL, "--split needs --dataset");
     int wrong = 0;
     for (const hx_dataset_ops *const *d = hx_datasets(); *d; d++) {
         if (dataset ? strcmp((*d)->name, dataset)
@@ -127,8 +120,7 @@ static int cmd_check(int argc, char **argv) {
         if (dataset && root)
             snprintf(r, sizeof r, "%s", root);
         else
-            snprintf(r, sizeof r, "%s/%s", root ? root : "data",
-                     (*d)->folder);
+            snprintf(r, sizeof r, "%s/%s", root ? root : "data", (*d)->folder);
         if (split)
             snprintf(sp, sizeof sp, "%s", split);
         else
@@ -136,7 +128,8 @@ static int cmd_check(int argc, char **argv) {
         wrong += check_one(*d, r, sp);
     }
     if (dataset && !hx_dataset_by_name(dataset))
-        return usage_error("unknown dataset", dataset);
+        return sf_cli_usage_error("data", NULL, "unknown dataset '%s'",
+                                  dataset);
     return wrong ? 1 : 0;
 }
 
@@ -146,7 +139,9 @@ static int cmd_split(int argc, char **argv) {
     int min_pixels = HX_MIN_PIXELS_DEFAULT;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return usage_error("missing value for", a);
+        if (!v)
+            return sf_cli_usage_error("data", NULL, "missing value for '%s'",
+                                      a);
         if (!strcmp(a, "--data-root"))
             root = v;
         else if (!strcmp(a, "--dataset"))
@@ -161,17 +156,20 @@ static int cmd_split(int argc, char **argv) {
             char *end;
             long m = strtol(v, &end, 10);
             if (*end || m < 1 || m > (1 << 30))
-                return usage_error("--min-pixels out of range:", v);
+                return sf_cli_usage_error("data", NULL,
+                                          "--min-pixels out of range: '%s'", v);
             min_pixels = (int)m;
         } else
-            return usage_error("unknown option", a);
+            return sf_cli_usage_error("data", NULL, "unknown option '%s'", a);
         i++;
     }
     if (!dataset || !root || !out)
-        return usage_error("split needs --dataset, --data-root and --out",
-                           NULL);
+        return sf_cli_usage_error(
+            "data", NULL, "split needs --dataset, --data-root and --out");
     const hx_dataset_ops *ds = hx_dataset_by_name(dataset);
-    if (!ds) return usage_error("unknown dataset", dataset);
+    if (!ds)
+        return sf_cli_usage_error("data", NULL, "unknown dataset '%s'",
+                                  dataset);
     sf_err err;
     sf_err_clear(&err);
     int rc = hx_split_write(ds, root, name ? name : dataset, desc, min_pixels,
@@ -193,5 +191,6 @@ int hx_cmd_data(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "check")) return cmd_check(argc, argv);
     if (!strcmp(argv[1], "split")) return cmd_split(argc, argv);
-    return usage_error("unknown subcommand (check, split):", argv[1]);
+    return sf_cli_usage_error(
+        "data", NULL, "unknown subcommand (check, split): '%s'", argv[1]);
 }

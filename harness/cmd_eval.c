@@ -4,12 +4,12 @@
  * scored, 1 a runtime failure or anything recorded as failed (the run
  * still went on and kept what it could), 2 usage or config error.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "sf_cli.h"
 #include "eval.h"
 #include "sf_model.h"
 
@@ -48,7 +48,8 @@ static const char usage_text[] =
     "                        imported)\n"
     "  --split FILE          fixed split (schemas/splits/*.yaml): only its\n"
     "                        cases; refused when a file's SHA-256 changed.\n"
-    "                        Without it every case found is evaluated (warned)\n"
+    "                        Without it every case found is evaluated "
+    "(warned)\n"
     "  --settings S          all = 1,0:3,0:1,1:3,3 (default), or P,N:P,N...\n"
     "  --seed S              prompt seed (default 0)\n"
     "  --ring-width PX       negative-click ring width (default 10)\n"
@@ -70,20 +71,6 @@ static void usage(FILE *f) {
         fprintf(f, "  %-14s %s\n", (*d)->name, (*d)->summary);
 }
 
-static int usage_error(const char *what, const char *arg) {
-    fprintf(stderr, "synthfm eval: %s%s%s%s\n(see synthfm eval --help)\n",
-            what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-    return 2;
-}
-
-static int parse_u64(const char *s, unsigned long long *v) {
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-') return -1;
-    *v = strtoull(s, &end, 10);
-    return *end || errno ? -1 : 0;
-}
-
 /* Split files that changed (before anything is written) and failures
  * recorded during the run. */
 static void on_problem(void *ctx, const char *msg) {
@@ -102,7 +89,7 @@ int hx_cmd_eval(int argc, char **argv) {
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        unsigned long long u;
+        uint64_t u;
         if (!strcmp(a, "--dataset") || !strcmp(a, "--data-root") ||
             !strcmp(a, "--method") || !strcmp(a, "--checkpoint") ||
             !strcmp(a, "--model-config") || !strcmp(a, "--import") ||
@@ -112,10 +99,12 @@ int hx_cmd_eval(int argc, char **argv) {
             !strcmp(a, "--out") || !strcmp(a, "--device") ||
             !strcmp(a, "--threads") || !strcmp(a, "--ood-count") ||
             !strcmp(a, "--ood-size") || !strcmp(a, "--multimask")) {
-            if (!v) return usage_error("missing value for", a);
+            if (!v)
+                return sf_cli_usage_error("eval", NULL,
+                                          "missing value for '%s'", a);
             i++;
         } else {
-            return usage_error("unknown option", a);
+            return sf_cli_usage_error("eval", NULL, "unknown option '%s'", a);
         }
         if (!strcmp(a, "--dataset"))
             dataset = v;
@@ -145,41 +134,51 @@ int hx_cmd_eval(int argc, char **argv) {
             else if (!strcmp(v, "off"))
                 o.multimask = HX_MULTIMASK_OFF;
             else
-                return usage_error("--multimask must be auto, on or off, got",
-                                   v);
+                return sf_cli_usage_error(
+                    "eval", NULL,
+                    "--multimask must be auto, on or off, got '%s'", v);
         } else if (!strcmp(a, "--device")) {
             if ((o.device = sam_device_parse(v)) < 0)
-                return usage_error("--device must be cpu or cuda, got", v);
-        } else if (parse_u64(v, &u) != 0) {
-            return usage_error("expected a non-negative integer:", v);
+                return sf_cli_usage_error(
+                    "eval", NULL, "--device must be cpu or cuda, got '%s'", v);
+        } else if (sf_cli_parse_u64(v, &u) != 0) {
+            return sf_cli_usage_error(
+                "eval", NULL, "expected a non-negative integer: '%s'", v);
         } else if (!strcmp(a, "--seed")) {
             o.seed = u;
         } else if (!strcmp(a, "--ring-width")) {
             if (u < 1 || u > SF_PROMPT_MAX_SIDE)
-                return usage_error("--ring-width out of range:", v);
+                return sf_cli_usage_error("eval", NULL,
+                                          "--ring-width out of range: '%s'", v);
             o.ring_width_px = (int)u;
         } else if (!strcmp(a, "--min-pixels")) {
             if (u < 1 || u > (1u << 30))
-                return usage_error("--min-pixels out of range:", v);
+                return sf_cli_usage_error("eval", NULL,
+                                          "--min-pixels out of range: '%s'", v);
             o.min_pixels = (int)u;
         } else if (!strcmp(a, "--threads")) {
             threads = (int)(u > 4096 ? 4096 : u);
         } else if (!strcmp(a, "--ood-count")) {
             if (u < 1 || u > 1000000)
-                return usage_error("--ood-count out of range:", v);
+                return sf_cli_usage_error("eval", NULL,
+                                          "--ood-count out of range: '%s'", v);
             o.ood_count = u;
         } else if (!strcmp(a, "--ood-size")) {
             if (u < 32 || u > 8192)
-                return usage_error("--ood-size out of range (32..8192):", v);
+                return sf_cli_usage_error(
+                    "eval", NULL, "--ood-size out of range (32..8192): '%s'",
+                    v);
             o.ood_size = (int)u;
         }
     }
-    if (!dataset) return usage_error("missing --dataset", NULL);
+    if (!dataset) return sf_cli_usage_error("eval", NULL, "missing --dataset");
     if (!(o.ds = hx_dataset_by_name(dataset)))
-        return usage_error("unknown dataset (see --help):", dataset);
-    if (!o.data_root) return usage_error("missing --data-root", NULL);
-    if (!method) return usage_error("missing --method", NULL);
-    if (!o.out_db) return usage_error("missing --out", NULL);
+        return sf_cli_usage_error(
+            "eval", NULL, "unknown dataset (see --help): '%s'", dataset);
+    if (!o.data_root)
+        return sf_cli_usage_error("eval", NULL, "missing --data-root");
+    if (!method) return sf_cli_usage_error("eval", NULL, "missing --method");
+    if (!o.out_db) return sf_cli_usage_error("eval", NULL, "missing --out");
     if (!strcmp(method, "classical"))
         o.method_kind = HX_METHOD_CLASSICAL;
     else if (!strcmp(method, "sam"))
@@ -187,20 +186,24 @@ int hx_cmd_eval(int argc, char **argv) {
     else if (!strcmp(method, "import"))
         o.method_kind = HX_METHOD_IMPORTED;
     else
-        return usage_error("--method must be classical, sam or import, got",
-                           method);
+        return sf_cli_usage_error(
+            "eval", NULL, "--method must be classical, sam or import, got '%s'",
+            method);
     if (o.method_kind == HX_METHOD_NATIVE && !o.checkpoint)
-        return usage_error("--method sam needs --checkpoint", NULL);
+        return sf_cli_usage_error("eval", NULL,
+                                  "--method sam needs --checkpoint");
     if (o.method_kind != HX_METHOD_NATIVE && (o.checkpoint || o.model_config))
-        return usage_error("--checkpoint/--model-config are for --method sam",
-                           NULL);
+        return sf_cli_usage_error(
+            "eval", NULL, "--checkpoint/--model-config are for --method sam");
     if (o.method_kind == HX_METHOD_IMPORTED && !o.import_dir)
-        return usage_error("--method import needs --import DIR", NULL);
+        return sf_cli_usage_error("eval", NULL,
+                                  "--method import needs --import DIR");
     if (o.method_kind != HX_METHOD_IMPORTED && o.import_dir)
-        return usage_error("--import is for --method import", NULL);
+        return sf_cli_usage_error("eval", NULL,
+                                  "--import is for --method import");
     if (!strcmp(dataset, "synthetic-ood") ? 0 : (o.ood_count || o.ood_size))
-        return usage_error("--ood-count/--ood-size are for synthetic-ood",
-                           NULL);
+        return sf_cli_usage_error(
+            "eval", NULL, "--ood-count/--ood-size are for synthetic-ood");
     if (o.method_kind == HX_METHOD_NATIVE) sam_set_num_threads(threads);
     /* synthetic-ood is fixed by (ood.yaml, HX_OOD_SEED, count, size). */
     if (!o.split_path && strcmp(dataset, "synthetic-ood"))
@@ -243,7 +246,7 @@ int hx_cmd_eval(int argc, char **argv) {
            "\"fixed_split\":%s}\n",
            st.run_id, dataset, st.n_cases, st.n_cases_failed, st.n_units,
            st.n_predictions, st.n_reused, st.n_failed,
-           st.n_ok_total > 0 ? mean : "null", st.n_ok_total, st.seconds, st.model_seconds, rate,
-           st.fixed_split ? "true" : "false");
+           st.n_ok_total > 0 ? mean : "null", st.n_ok_total, st.seconds,
+           st.model_seconds, rate, st.fixed_split ? "true" : "false");
     return st.n_cases_failed || st.n_failed ? 1 : 0;
 }

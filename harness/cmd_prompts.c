@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "sf_cli.h"
 #include "eval.h"
 
 static const char usage_text[] =
@@ -23,13 +24,6 @@ static const char usage_text[] =
     "README.md (the format). Put the masks in DIR/masks/ and score them\n"
     "with `synthfm eval --method import --import DIR --name NAME ...`.\n";
 
-static int usage_error(const char *what, const char *arg) {
-    fprintf(stderr,
-            "synthfm prompts: %s%s%s%s\n(see synthfm prompts --help)\n", what,
-            arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-    return 2;
-}
-
 static void on_problem(void *ctx, const char *msg) {
     (void)ctx;
     fprintf(stderr, "synthfm prompts export: %s\n", msg);
@@ -41,13 +35,16 @@ int hx_cmd_prompts(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "export"))
-        return usage_error("unknown subcommand (export):", argv[1]);
+        return sf_cli_usage_error("prompts", NULL,
+                                  "unknown subcommand (export): '%s'", argv[1]);
     hx_eval_opts o;
     hx_eval_opts_init(&o);
     const char *dataset = NULL, *out = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return usage_error("missing value for", a);
+        if (!v)
+            return sf_cli_usage_error("prompts", NULL, "missing value for '%s'",
+                                      a);
         char *end;
         errno = 0;
         if (!strcmp(a, "--dataset"))
@@ -63,25 +60,28 @@ int hx_cmd_prompts(int argc, char **argv) {
         else if (!strcmp(a, "--seed")) {
             o.seed = strtoull(v, &end, 10);
             if (*end || errno || *v == '-')
-                return usage_error("bad --seed", v);
-        } else if (!strcmp(a, "--ring-width") ||
-                   !strcmp(a, "--min-pixels")) {
+                return sf_cli_usage_error("prompts", NULL, "bad --seed '%s'",
+                                          v);
+        } else if (!strcmp(a, "--ring-width") || !strcmp(a, "--min-pixels")) {
             long x = strtol(v, &end, 10);
             if (*end || x < 1 || x > (1 << 30))
-                return usage_error("expected a positive integer:", v);
+                return sf_cli_usage_error(
+                    "prompts", NULL, "expected a positive integer: '%s'", v);
             if (a[2] == 'r')
                 o.ring_width_px = (int)x;
             else
                 o.min_pixels = (int)x;
         } else
-            return usage_error("unknown option", a);
+            return sf_cli_usage_error("prompts", NULL, "unknown option '%s'",
+                                      a);
         i++;
     }
     if (!dataset || !o.data_root || !out)
-        return usage_error("export needs --dataset, --data-root and --out",
-                           NULL);
+        return sf_cli_usage_error(
+            "prompts", NULL, "export needs --dataset, --data-root and --out");
     if (!(o.ds = hx_dataset_by_name(dataset)))
-        return usage_error("unknown dataset", dataset);
+        return sf_cli_usage_error("prompts", NULL, "unknown dataset '%s'",
+                                  dataset);
     if (!o.split_path)
         fprintf(stderr,
                 "synthfm prompts export: warning: no --split: every case "

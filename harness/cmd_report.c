@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "sf_cli.h"
 #include "hx.h"
 #include "report.h"
-#include "sf_int.h" /* sf__git_commit: the report records which build wrote it */
 
 #define USAGE                                                                  \
     "usage: synthfm report --results DB --out DIR [--runs RUN...]\n"           \
@@ -18,14 +18,6 @@
     "           [--index FILE] [--data-root DIR] [--models DIR]\n"
 
 #define MAX_LIST 64
-
-static int usage_error(const char *what, const char *arg) {
-    fprintf(stderr,
-            "synthfm report: %s%s%s%s\n" USAGE
-            "(synthfm report --help for more)\n",
-            what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-    return 2;
-}
 
 static void usage(FILE *f) {
     fputs(USAGE
@@ -91,11 +83,14 @@ int hx_cmd_report(int argc, char **argv) {
         int has = i + 1 < argc && argv[i + 1][0] != '-';
         if (!strcmp(a, "--runs") || !strcmp(a, "--corpus")) {
             int is_runs = a[2] == 'r';
-            if (!has) return usage_error("missing value after", a);
+            if (!has)
+                return sf_cli_usage_error("report", USAGE,
+                                          "missing value after '%s'", a);
             while (i + 1 < argc && argv[i + 1][0] != '-') {
                 int *n = is_runs ? &o.n_runs : &o.n_corpora;
                 if (*n == MAX_LIST)
-                    return usage_error("too many values for", a);
+                    return sf_cli_usage_error("report", USAGE,
+                                              "too many values for '%s'", a);
                 (is_runs ? runs : corpora)[(*n)++] = argv[++i];
             }
             continue;
@@ -108,12 +103,18 @@ int hx_cmd_report(int argc, char **argv) {
                            : !strcmp(a, "--data-root") ? &o.data_root
                            : !strcmp(a, "--models")    ? &o.models_root
                                                        : NULL;
-        if (!dst) return usage_error("unknown option", a);
-        if (i + 1 >= argc) return usage_error("missing value after", a);
+        if (!dst)
+            return sf_cli_usage_error("report", USAGE, "unknown option '%s'",
+                                      a);
+        if (i + 1 >= argc)
+            return sf_cli_usage_error("report", USAGE,
+                                      "missing value after '%s'", a);
         *dst = argv[++i];
     }
-    if (!o.results) return usage_error("missing --results DB", NULL);
-    if (!o.out_dir) return usage_error("missing --out DIR", NULL);
+    if (!o.results)
+        return sf_cli_usage_error("report", USAGE, "missing --results DB");
+    if (!o.out_dir)
+        return sf_cli_usage_error("report", USAGE, "missing --out DIR");
     o.runs = runs;
     o.corpora = corpora;
     hx_init();
@@ -139,7 +140,7 @@ int hx_cmd_report(int argc, char **argv) {
     }
     o.cfg = cfg;
     o.config_path = config;
-    o.git_commit = sf__git_commit();
+    o.git_commit = sf_git_commit();
     rc = hx_report_write(&o, &err);
     hx_report_cfg_free(cfg);
     if (rc) {

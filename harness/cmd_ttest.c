@@ -7,18 +7,10 @@
 #include <string.h>
 
 #include "commands.h"
+#include "sf_cli.h"
 #include "hx.h"
 
 #define USAGE "usage: synthfm ttest FILE.csv\n"
-
-/* A usage error: the message, the synopsis, exit status 2. */
-static int usage_error(const char *what, const char *arg) {
-    fprintf(stderr,
-            "synthfm ttest: %s%s%s%s\n" USAGE
-            "(synthfm ttest --help for more)\n",
-            what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
-    return 2;
-}
 
 static void usage(FILE *f) {
     fputs(USAGE
@@ -56,11 +48,14 @@ int hx_cmd_ttest(int argc, char **argv) {
             continue;
         }
         if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
-            return usage_error("unknown option", argv[i]);
-        if (path) return usage_error("one FILE only, got another:", argv[i]);
+            return sf_cli_usage_error("ttest", USAGE, "unknown option '%s'",
+                                      argv[i]);
+        if (path)
+            return sf_cli_usage_error(
+                "ttest", USAGE, "one FILE only, got another: '%s'", argv[i]);
         path = argv[i];
     }
-    if (!path) return usage_error("missing FILE", NULL);
+    if (!path) return sf_cli_usage_error("ttest", USAGE, "missing FILE");
     hx_init();
 
     int is_stdin = !strcmp(path, "-");

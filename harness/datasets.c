@@ -24,7 +24,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,16 +48,6 @@ static char *join(const char *a, const char *b) {
     if (na && a[na - 1] != '/') s[k++] = '/';
     memcpy(s + k, b, nb + 1);
     return s;
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int ends_with(const char *s, const char *suf) {
@@ -90,7 +79,7 @@ static int list_names(const char *dir, int want_dir, char ***out, size_t *n,
             rc = SF_ENOMEM;
             break;
         }
-        int ok = want_dir ? is_dir(p) : is_file(p);
+        int ok = want_dir ? sf_path_is_dir(p) : sf_path_is_file(p);
         free(p);
         if (!ok) continue;
         if (k == cap) {
@@ -171,7 +160,7 @@ static int oom(sf_err *err) {
 }
 
 static int need_dir(const char *p, const char *what, sf_err *err) {
-    if (is_dir(p)) return SF_OK;
+    if (sf_path_is_dir(p)) return SF_OK;
     return sf_err_set(err, SF_EIO, "%s: %s folder not found (see "
                                    "data/README.md for the layout)",
                       p, what);
@@ -234,7 +223,7 @@ static int list_ts(const hx_dataset_ops *ds, const char *root,
             break;
         }
         char *img = join(cdir, image_name);
-        if (!img || !is_file(img)) {
+        if (!img || !sf_path_is_file(img)) {
             free(img);
             free(cdir);
             continue; /* not a case folder */
@@ -252,14 +241,14 @@ static int list_ts(const hx_dataset_ops *ds, const char *root,
             char rel[128];
             snprintf(rel, sizeof rel, "segmentations/%s.nii.gz", ts_files[s]);
             char *p = join(cdir, rel);
-            if (p && is_file(p))
+            if (p && sf_path_is_file(p))
                 c->struct_files[s] = p, n_found++;
             else
                 free(p);
         }
         /* No per-structure file: the multi-label file, if there is one. */
         char *ml = n_found ? NULL : join(cdir, "segmentations.nii.gz");
-        if (ml && is_file(ml)) {
+        if (ml && sf_path_is_file(ml)) {
             int mr = !strcmp(image_name, "mri.nii.gz");
             free(c->struct_files);
             c->struct_files = NULL;
@@ -300,7 +289,7 @@ static int list_amos(const hx_dataset_ops *ds, const char *root,
             free(ldir);
             return oom(err);
         }
-        if (!is_dir(idir) || !is_dir(ldir)) {
+        if (!sf_path_is_dir(idir) || !sf_path_is_dir(ldir)) {
             free(idir);
             free(ldir);
             continue;
@@ -316,7 +305,7 @@ static int list_amos(const hx_dataset_ops *ds, const char *root,
                 continue;
             if ((num > 500) != want_mr) continue;
             char *lab = join(ldir, names[i]);
-            if (!lab || !is_file(lab)) {
+            if (!lab || !sf_path_is_file(lab)) {
                 free(lab);
                 continue; /* no ground truth: not evaluable */
             }
@@ -366,7 +355,7 @@ static int list_chaos(const hx_dataset_ops *ds, const char *root,
         snprintf(rel_gt, sizeof rel_gt, "%s/%sGround", names[i],
                  mr ? "T2SPIR/" : "");
         char *img = join(base, rel_img), *gt = join(base, rel_gt);
-        if (!img || !gt || !is_dir(img) || !is_dir(gt)) {
+        if (!img || !gt || !sf_path_is_dir(img) || !sf_path_is_dir(gt)) {
             free(img);
             free(gt);
             continue;
@@ -396,7 +385,7 @@ static int list_camus(const hx_dataset_ops *ds, const char *root,
                       hx_case_list *l, sf_err *err) {
     char *sub = join(root, "database_nifti");
     if (!sub) return oom(err);
-    const char *base = is_dir(sub) ? sub : root;
+    const char *base = sf_path_is_dir(sub) ? sub : root;
     char **names;
     size_t n;
     int rc = list_names(base, 1, &names, &n, err);
@@ -413,7 +402,7 @@ static int list_camus(const hx_dataset_ops *ds, const char *root,
                 snprintf(rg, sizeof rg, "%s/%s_%s_gt%s", names[i], names[i],
                          views[v], sufs[s]);
                 char *img = join(base, ri), *gt = join(base, rg);
-                if (!img || !gt || !is_file(img) || !is_file(gt)) {
+                if (!img || !gt || !sf_path_is_file(img) || !sf_path_is_file(gt)) {
                     free(img);
                     free(gt);
                     continue;
@@ -440,9 +429,9 @@ static int list_hc18(const hx_dataset_ops *ds, const char *root,
     const char *idir = NULL, *adir = NULL;
     if (!ts || !im || !an)
         rc = oom(err);
-    else if (is_dir(ts))
+    else if (sf_path_is_dir(ts))
         idir = adir = ts;
-    else if (is_dir(im) && is_dir(an))
+    else if (sf_path_is_dir(im) && sf_path_is_dir(an))
         idir = im, adir = an;
     else
         rc = sf_err_set(err, SF_EIO,
@@ -458,7 +447,7 @@ static int list_hc18(const hx_dataset_ops *ds, const char *root,
         size_t k = strlen(names[i]) - 4;
         snprintf(ann, sizeof ann, "%.*s_Annotation.png", (int)k, names[i]);
         char *img = join(idir, names[i]), *gt = join(adir, ann);
-        if (!img || !gt || !is_file(gt)) {
+        if (!img || !gt || !sf_path_is_file(gt)) {
             free(img);
             free(gt);
             continue;
@@ -496,7 +485,7 @@ static int list_pairs(const hx_dataset_ops *ds, const char *root,
         char lab[512];
         snprintf(lab, sizeof lab, "%.*s%s", (int)k, names[i], lsuf);
         char *img = join(idir, names[i]), *gt = join(ldir, lab);
-        if (!img || !gt || !is_file(gt)) {
+        if (!img || !gt || !sf_path_is_file(gt)) {
             free(img);
             free(gt);
             continue;
@@ -614,7 +603,7 @@ int hx_dataset_list(const hx_dataset_ops *ds, const char *root,
                     hx_case_list *out, sf_err *err) {
     memset(out, 0, sizeof *out);
     if (!ds || !root) return sf_err_set(err, SF_EINVAL, "no dataset/root");
-    if (!is_dir(root))
+    if (!sf_path_is_dir(root))
         return sf_err_set(err, SF_EIO,
                           "%s: data root not found (dataset %s; see "
                           "data/README.md)",
@@ -627,45 +616,8 @@ int hx_dataset_list(const hx_dataset_ops *ds, const char *root,
 
 /* -------------------------------------------------------------- sha256 */
 
-void hx_sha256_mem(const void *p, size_t n, char hex[65]) {
-    unsigned char md[32];
-    unsigned int len = 0;
-    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
-    hex[64] = '\0';
-}
-
-static int sha256_file(const char *path, char hex[65], sf_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return sf_err_set(err, SF_EIO, "%s: cannot open: %s", path,
-                          strerror(errno));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int rc = SF_OK;
-    if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-        rc = sf_err_set(err, SF_ENOMEM, "sha256: no context");
-        goto out;
-    }
-    unsigned char buf[1 << 16];
-    size_t k;
-    while ((k = fread(buf, 1, sizeof buf, f)) > 0) EVP_DigestUpdate(ctx, buf, k);
-    if (ferror(f)) {
-        rc = sf_err_set(err, SF_EIO, "%s: read error", path);
-        goto out;
-    }
-    unsigned char md[32];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx, md, &len);
-    for (int i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", md[i]);
-    hex[64] = '\0';
-out:
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
-    return rc;
-}
-
 int hx_sha256_path(const char *path, char hex[65], sf_err *err) {
-    if (!is_dir(path)) return sha256_file(path, hex, err);
+    if (!sf_path_is_dir(path)) return sf_sha256_file(path, hex, err);
     char **names;
     size_t n;
     int rc = list_names(path, 0, &names, &n, err);
@@ -679,7 +631,7 @@ int hx_sha256_path(const char *path, char hex[65], sf_err *err) {
             rc = sf_err_set(err, SF_ENOMEM, "sha256 of %s", path);
             break;
         }
-        rc = sha256_file(p, h, err);
+        rc = sf_sha256_file(p, h, err);
         free(p);
         if (rc != SF_OK) break;
         size_t need = strlen(names[i]) + 67;
@@ -694,7 +646,8 @@ int hx_sha256_path(const char *path, char hex[65], sf_err *err) {
         }
         len += (size_t)sprintf(txt + len, "%s %s\n", names[i], h);
     }
-    if (rc == SF_OK) hx_sha256_mem(txt, len, hex);
+    if (rc == SF_OK && sf_sha256_hex(txt, len, hex) != SF_OK)
+        rc = sf_err_set(err, SF_ENOMEM, "sha256 of %s", path);
     free(txt);
     free_names(names, n);
     return rc;

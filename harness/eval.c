@@ -28,12 +28,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "sf_int.h"
 #include "sf_model.h"
 
 #define MAX_SETTINGS 64
-
-const char *hx__git_commit(void) { return sf__git_commit(); }
 
 void hx_eval_opts_init(hx_eval_opts *o) {
     memset(o, 0, sizeof *o);
@@ -41,12 +38,6 @@ void hx_eval_opts_init(hx_eval_opts *o) {
     o->ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
     o->seed = HX_PROMPT_SEED_DEFAULT;
     o->device = SAM_DEVICE_CPU;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct ectx {
@@ -105,11 +96,11 @@ static void slice_name(const char *case_id, int z, char *out, size_t n) {
 }
 
 static void points_json(const sf_click *c, int n, sf_buf *b) {
-    sf__buf_puts(b, "[");
+    sf_buf_puts(b, "[");
     for (int i = 0; i < n; i++)
-        sf__buf_printf(b, "%s[%d,%d,%d]", i ? "," : "", c[i].x, c[i].y,
+        sf_buf_printf(b, "%s[%d,%d,%d]", i ? "," : "", c[i].x, c[i].y,
                        c[i].positive);
-    sf__buf_puts(b, "]");
+    sf_buf_puts(b, "]");
 }
 
 /* Predict one unit into pred. Returns SF_OK, or an error whose text is
@@ -118,7 +109,7 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
                    int ny, int z, int *image_set, const sf_click *clk, int nc,
                    const char *uname, uint8_t *pred, double *secs,
                    sf_err *err) {
-    double t0 = now_s();
+    double t0 = sf_clock_s();
     int rc = SF_OK;
     size_t n = (size_t)nx * ny;
     (void)c;
@@ -161,7 +152,7 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
     default:
         rc = sf_err_set(err, SF_EINVAL, "unknown method kind");
     }
-    *secs = now_s() - t0;
+    *secs = sf_clock_s() - t0;
     return rc;
 }
 
@@ -227,7 +218,7 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                 if ((rc = sf_prompts_simulate(mask, d->nx, d->ny, so, key, clk,
                                               &nc, err)) != SF_OK)
                     goto out;
-                sf__buf_release(&js);
+                sf_buf_release(&js);
                 points_json(clk, nc, &js);
                 if (js.oom) {
                     rc = sf_err_set(err, SF_ENOMEM, "points");
@@ -249,18 +240,18 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                             "%s.png\",\"dataset\":",
                             uname, sn);
                     sf_buf meta = {0};
-                    sf__json_str(&meta, o->ds->name);
-                    sf__buf_puts(&meta, ",\"case_id\":");
-                    sf__json_str(&meta, c->id);
-                    sf__buf_printf(&meta, ",\"slice_index\":%d,\"structure\":",
+                    sf_json_str(&meta, o->ds->name);
+                    sf_buf_puts(&meta, ",\"case_id\":");
+                    sf_json_str(&meta, c->id);
+                    sf_buf_printf(&meta, ",\"slice_index\":%d,\"structure\":",
                                    z);
-                    sf__json_str(&meta, d->st[s].name);
+                    sf_json_str(&meta, d->st[s].name);
                     fprintf(x->jsonl,
                             "%s,\"setting\":\"%s\",\"width\":%d,\"height\":%d,"
                             "\"gt_pixels\":%ld,\"points\":%s}\n",
                             meta.s ? meta.s : "\"\"", x->set_name[k], d->nx,
                             d->ny, gt, js.s);
-                    sf__buf_release(&meta);
+                    sf_buf_release(&meta);
                     x->n_prompts++;
                     continue;
                 }
@@ -293,7 +284,7 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                     long np = 0;
                     for (size_t i = 0; i < nxy; i++) np += pred[i] != 0;
                     char h[65];
-                    hx_sha256_mem(pred, nxy, h);
+                    sf_sha256_hex(pred, nxy, h);
                     x->st->n_predictions++;
                     rc = hx__results_prediction(x->db, x->run_id, slice_id,
                                                 x->set_name[k], dice, np, h,
@@ -309,7 +300,7 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
     }
 out:
     if (in_tx) hx__results_rollback(x->db);
-    sf__buf_release(&js);
+    sf_buf_release(&js);
     free(mask);
     free(pred);
     hx_case_data_free(d);
@@ -388,7 +379,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     sam_config cfg;
     char ck_sha[65] = "", cfg_sha[65] = "", key[65], root_abs[PATH_MAX];
     sf_buf id = {0}, prov = {0};
-    double t0 = now_s();
+    double t0 = sf_clock_s();
     int rc;
     if (!o->out_db) {
         rc = sf_err_set(err, SF_EINVAL, "no results database (--out)");
@@ -409,7 +400,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         if (stat(spec, &sst) == 0) {
             if ((rc = hx_sha256_path(spec, cfg_sha, err)) != SF_OK) goto out;
         } else {
-            hx_sha256_mem(spec, strlen(spec), cfg_sha); /* a preset name */
+            sf_sha256_hex(spec, strlen(spec), cfg_sha); /* a preset name */
         }
         if ((rc = sam_model_load(o->checkpoint, &cfg, o->device, &x.model,
                                  err)) != SF_OK)
@@ -437,7 +428,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                          : o->method_kind == HX_METHOD_NATIVE ? "sam"
                                                               : kind_name(o->method_kind);
     /* The run's identity: a rerun of the same command resumes. */
-    sf__buf_printf(&id,
+    sf_buf_printf(&id,
                    "synthfm-eval-v1\nmethod=%s\nkind=%s\nckpt=%s\ncfg=%s\n"
                    "policy=%d\n"
                    "import=%s\ndataset=%s\nroot=%s\nsplit=%s\nsettings=",
@@ -445,25 +436,25 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                    x.multimask, o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
                    split ? split->sha256 : "");
     for (int k = 0; k < x.n_set; k++)
-        sf__buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
-    sf__buf_printf(&id, "\nring=%d\nseed=%llu\nmin_pixels=%d\n",
+        sf_buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
+    sf_buf_printf(&id, "\nring=%d\nseed=%llu\nmin_pixels=%d\n",
                    o->ring_width_px, (unsigned long long)o->seed,
                    x.min_pixels);
     if (id.oom) {
         rc = sf_err_set(err, SF_ENOMEM, "run key");
         goto out;
     }
-    hx_sha256_mem(id.s, id.len, key);
-    sf__buf_printf(&prov,
+    sf_sha256_hex(id.s, id.len, key);
+    sf_buf_printf(&prov,
                    "{\"min_pixels\":%d,\"ring_width_px\":%d,\"n_cases\":%zu,"
                    "\"classical\":{\"window_radius\":%d,\"tol_sigmas\":%g,\"tol_max\":%g,"
                    "\"tol_min\":%g,\"neg_radius\":%d}",
                    x.min_pixels, o->ring_width_px, l.n, x.cls.window_radius,
                    x.cls.tol_sigmas, x.cls.tol_max, x.cls.tol_min, x.cls.neg_radius);
     if (!strcmp(o->ds->name, "synthetic-ood"))
-        sf__buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
+        sf_buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
     if (o->method_kind == HX_METHOD_NATIVE)
-        sf__buf_printf(&prov,
+        sf_buf_printf(&prov,
                        ",\"one_click_output\":\"%s\",\"multimask_option\":"
                        "\"%s\",\"multimask_trained\":%s",
                        x.multimask ? "best of 3 by predicted IoU"
@@ -472,7 +463,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                        : o->multimask == HX_MULTIMASK_OFF ? "off"
                                                           : "auto",
                        cfg.multimask_trained ? "true" : "false");
-    sf__buf_puts(&prov, "}");
+    sf_buf_puts(&prov, "}");
     char settings[MAX_SETTINGS * 24] = "";
     for (int k = 0; k < x.n_set; k++) {
         if (k) strcat(settings, ":");
@@ -493,7 +484,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                        split ? split->name : NULL,
                        split ? split->sha256 : NULL,
                        settings,
-                       hx__git_commit(),
+                       sf_git_commit(),
                        prov.s,
                        o->seed};
     int resumed = 0;
@@ -532,9 +523,9 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         rc = hx__results_run_summary(x.db, x.run_id, &st->mean_dice,
                                      &st->n_ok_total, err);
 out:
-    st->seconds = now_s() - t0;
-    sf__buf_release(&id);
-    sf__buf_release(&prov);
+    st->seconds = sf_clock_s() - t0;
+    sf_buf_release(&id);
+    sf_buf_release(&prov);
     hx_results_close(x.db);
     sam_model_free(x.model);
     hx_split_free(split);
@@ -579,11 +570,11 @@ int hx_prompts_export(const hx_eval_opts *o, const char *out_dir,
     int rc = prepare_cases(&x, &l, &split, err);
     if (rc != SF_OK) goto out;
     snprintf(path, sizeof path, "%s/images", out_dir);
-    if ((rc = sf__mkdir_p(path, err)) != SF_OK) goto out;
+    if ((rc = sf_mkdir_p(path, err)) != SF_OK) goto out;
     snprintf(path, sizeof path, "%s/masks", out_dir);
-    if ((rc = sf__mkdir_p(path, err)) != SF_OK) goto out;
+    if ((rc = sf_mkdir_p(path, err)) != SF_OK) goto out;
     snprintf(path, sizeof path, "%s/README.md", out_dir);
-    if ((rc = sf__write_atomic(path, export_readme, strlen(export_readme), 0,
+    if ((rc = sf_write_atomic(path, export_readme, strlen(export_readme), 0,
                                err)) != SF_OK)
         goto out;
     snprintf(path, sizeof path, "%s/prompts.jsonl.tmp", out_dir);

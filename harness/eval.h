@@ -133,8 +133,6 @@ long hx_case_mask(const hx_case_data *d, int z, int s, uint8_t *mask);
 /* SHA-256 of a file as 64 hex digits (of a directory: of the sorted list
  * of "name hash\n" lines of its regular files). SF_EIO naming the path. */
 int hx_sha256_path(const char *path, char hex[65], sf_err *err);
-/* SHA-256 of memory. */
-void hx_sha256_mem(const void *p, size_t n, char hex[65]);
 
 /* ------------------------------------------------------- synthetic OOD */
 

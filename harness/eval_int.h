@@ -54,7 +54,4 @@ int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
 int hx__import_mask(const char *import_dir, const char *unit, int nx, int ny,
                     uint8_t *pred, sf_err *err);
 
-/* Git commit of this build (factory/version.c). */
-const char *hx__git_commit(void);
-
 #endif

@@ -5,7 +5,6 @@
 #include "report_int.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,61 +14,6 @@
 
 #include "hx.h"
 #include "train.h" /* sam_train_plot: each run's learning curve */
-
-int hx_file_sha256(const char *path, char hex[65], sf_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    unsigned char buf[1 << 16], md[32];
-    unsigned int len = 0;
-    size_t k;
-    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    while (ok && (k = fread(buf, 1, sizeof buf, f)) > 0)
-        ok = EVP_DigestUpdate(ctx, buf, k);
-    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &len) && len == 32;
-    EVP_MD_CTX_free(ctx);
-    fclose(f);
-    if (!ok) return sf_err_set(err, SF_EIO, "%s: read error", path);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return SF_OK;
-}
-
-static int sha_text(const char *s, size_t n, char hex[65]) {
-    unsigned char md[32];
-    unsigned int len = 0;
-    if (!EVP_Digest(s, n, md, &len, EVP_sha256(), NULL) || len != 32)
-        return SF_ENOMEM;
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return SF_OK;
-}
-
-static int mkdir_p(const char *dir, sf_err *err) {
-    char p[4096];
-    snprintf(p, sizeof p, "%s", dir);
-    for (char *s = p + 1;; s++) {
-        int end = *s == '\0';
-        if (*s == '/' || end) {
-            *s = '\0';
-            if (mkdir(p, 0777) && errno != EEXIST)
-                return sf_err_set(err, SF_EIO, "%s: %s", p, strerror(errno));
-            if (end) break;
-            *s = '/';
-        }
-    }
-    return SF_OK;
-}
-
-static int is_file(const char *p) {
-    struct stat st;
-    return !stat(p, &st) && S_ISREG(st.st_mode);
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return !stat(p, &st) && S_ISDIR(st.st_mode);
-}
 
 static const char *base_name(const char *p) {
     static char b[512];
@@ -130,7 +74,7 @@ static int copy_file(const char *from, const char *to, sf_err *err) {
 /* Markdown table cell text: no '|' or newline. */
 static void md_cell(sf_buf *b, const char *s) {
     for (; *s; s++)
-        sf__buf_printf(b, "%s",
+        sf_buf_printf(b, "%s",
                        *s == '|'    ? "\\|"
                        : *s == '\n' ? " "
                                     : (char[]){*s, 0});
@@ -142,17 +86,17 @@ static void describe_run(const hx_scores *r, const char *dir, sf_buf *b) {
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     sf_err e;
-    sf__buf_printf(b, "\n### Training run `%s`\n\n", dir);
+    sf_buf_printf(b, "\n### Training run `%s`\n\n", dir);
     snprintf(path, sizeof path, "%s/run.sqlite", dir);
-    if (!is_file(path) ||
+    if (!sf_path_is_file(path) ||
         sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        sf__buf_printf(b, "- run.sqlite: **missing** (`%s`)\n", path);
+        sf_buf_printf(b, "- run.sqlite: **missing** (`%s`)\n", path);
         sqlite3_close(db);
         return;
     }
     if (sqlite3_prepare_v2(db, "SELECT key, value FROM run ORDER BY key", -1,
                            &st, NULL) == SQLITE_OK) {
-        sf__buf_printf(b, "| key | value |\n|---|---|\n");
+        sf_buf_printf(b, "| key | value |\n|---|---|\n");
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *k = (const char *)sqlite3_column_text(st, 0);
             const char *v = (const char *)sqlite3_column_text(st, 1);
@@ -160,9 +104,9 @@ static void describe_run(const hx_scores *r, const char *dir, sf_buf *b) {
             snprintf(shortv, sizeof shortv, "%s", v ? v : "");
             if (v && strlen(v) >= sizeof shortv - 1)
                 snprintf(shortv + sizeof shortv - 8, 8, "...");
-            sf__buf_printf(b, "| %s | `", k ? k : "");
+            sf_buf_printf(b, "| %s | `", k ? k : "");
             md_cell(b, shortv);
-            sf__buf_printf(b, "` |\n");
+            sf_buf_printf(b, "` |\n");
         }
         sqlite3_finalize(st);
         st = NULL;
@@ -171,7 +115,7 @@ static void describe_run(const hx_scores *r, const char *dir, sf_buf *b) {
                            "SELECT role, dir, identity, n_samples FROM corpora",
                            -1, &st, NULL) == SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW)
-            sf__buf_printf(b,
+            sf_buf_printf(b,
                            "- corpus (%s): `%s`, identity sha256 `%s`, %lld "
                            "samples\n",
                            (const char *)sqlite3_column_text(st, 0),
@@ -185,20 +129,20 @@ static void describe_run(const hx_scores *r, const char *dir, sf_buf *b) {
     const char *files[] = {"best.pth", "last.pth", "model.yaml", "config.yaml"};
     for (int i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-        if (!is_file(path)) {
-            if (i < 3) sf__buf_printf(b, "- %s: **missing**\n", files[i]);
-        } else if (hx_file_sha256(path, hex, &e) == SF_OK) {
-            sf__buf_printf(b, "- %s: sha256 `%s`", files[i], hex);
+        if (!sf_path_is_file(path)) {
+            if (i < 3) sf_buf_printf(b, "- %s: **missing**\n", files[i]);
+        } else if (sf_sha256_file(path, hex, &e) == SF_OK) {
+            sf_buf_printf(b, "- %s: sha256 `%s`", files[i], hex);
             /* The evaluation runs of this checkpoint: the link from a
              * table's number back to this run and its corpora. */
             int k = 0;
             for (int j = 0; i < 2 && j < r->n_runs; j++)
                 if (!strcmp(r->runs[j].ckpt_sha, hex))
-                    sf__buf_printf(b, "%s %lld (%s on %s)",
+                    sf_buf_printf(b, "%s %lld (%s on %s)",
                                    k++ ? "," : "; evaluated in runs",
                                    r->runs[j].run_id, r->runs[j].method,
                                    r->runs[j].dataset);
-            sf__buf_printf(b, "\n");
+            sf_buf_printf(b, "\n");
         }
     }
 }
@@ -208,15 +152,15 @@ static void describe_corpus(const char *dir, const char *fig_dir,
     sf_corpus *c = NULL;
     sf_err e;
     char hex[65], from[4200], to[4400], name[600], msg[1200];
-    sf__buf_printf(b, "\n### Corpus `%s`\n\n", dir);
+    sf_buf_printf(b, "\n### Corpus `%s`\n\n", dir);
     if (sf_corpus_open(dir, &c, &e) != SF_OK) {
-        sf__buf_printf(b, "- not readable: %s\n",
+        sf_buf_printf(b, "- not readable: %s\n",
                        sf_err_text(&e, msg, sizeof msg));
         return;
     }
     const sf_corpus_info *in = sf_corpus_get_info(c);
     if (sf_corpus_identity(c, hex, &e) != SF_OK) snprintf(hex, sizeof hex, "?");
-    sf__buf_printf(b,
+    sf_buf_printf(b,
                    "- %s, master seed %llu, %llu samples (%llu in this "
                    "folder), %d px; config sha256 `%s`; manifest identity "
                    "sha256 `%s`; git `%s`\n",
@@ -226,18 +170,18 @@ static void describe_corpus(const char *dir, const char *fig_dir,
                    in->config_sha256, hex, in->git_commit);
     sf_corpus_close(c);
     snprintf(from, sizeof from, "%s/manifest.sqlite", dir);
-    if (hx_file_sha256(from, hex, &e) == SF_OK)
-        sf__buf_printf(b, "- manifest.sqlite sha256 `%s`\n", hex);
+    if (sf_sha256_file(from, hex, &e) == SF_OK)
+        sf_buf_printf(b, "- manifest.sqlite sha256 `%s`\n", hex);
     snprintf(from, sizeof from, "%s/preview.png", dir);
     snprintf(name, sizeof name, "corpus_%s.png", base_name(dir));
     snprintf(to, sizeof to, "%s/%s", fig_dir, name);
-    if (!is_file(from))
-        sf__buf_printf(b, "- contact sheet: **missing** (`%s`)\n", from);
+    if (!sf_path_is_file(from))
+        sf_buf_printf(b, "- contact sheet: **missing** (`%s`)\n", from);
     else if (copy_file(from, to, &e) != SF_OK)
-        sf__buf_printf(b, "- contact sheet: not copied: %s\n",
+        sf_buf_printf(b, "- contact sheet: not copied: %s\n",
                        sf_err_text(&e, msg, sizeof msg));
     else
-        sf__buf_printf(b, "\n![contact sheet of %s](%sfigures/%s)\n", dir,
+        sf_buf_printf(b, "\n![contact sheet of %s](%sfigures/%s)\n", dir,
                        link_prefix, name);
 }
 
@@ -266,7 +210,7 @@ static void link_prefix(const char *index_path, const char *out, char *buf,
 /* path.tmp + rename (the factory's atomic write); an oom buffer is an error. */
 static int write_text_file(const char *path, const sf_buf *b, sf_err *err) {
     if (b->oom) return sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
-    return sf__write_atomic(path, b->s ? b->s : "", b->len, 0, err);
+    return sf_write_atomic(path, b->s ? b->s : "", b->len, 0, err);
 }
 
 int hx_report_write(const hx_report_opts *o, sf_err *err) {
@@ -282,14 +226,14 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         return sf_err_set(err, SF_EINVAL,
                           "report: results, out and config "
                           "are required");
-    if (!is_file(o->results))
+    if (!sf_path_is_file(o->results))
         return sf_err_set(err, SF_EIO, "%s: no such results database",
                           o->results);
     if ((rc = hx_scores_load(o->results, o->cfg, &r, err))) goto out;
     snprintf(fig_dir, sizeof fig_dir, "%s/figures", o->out_dir);
-    if ((rc = mkdir_p(fig_dir, err))) goto out;
+    if ((rc = sf_mkdir_p(fig_dir, err))) goto out;
     int have_paper = 0;
-    if (o->paper_dir && is_dir(o->paper_dir)) {
+    if (o->paper_dir && sf_path_is_dir(o->paper_dir)) {
         if ((rc = hx_paper_load(o->paper_dir, &paper, err))) goto out;
         have_paper = 1;
     }
@@ -319,39 +263,39 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     gmtime_r(&now, &tmv);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     sf_buf *b = &idx;
-    sf__buf_printf(b,
+    sf_buf_printf(b,
                    "# synthfm report\n\nGenerated %s by synthfm %s (git "
                    "`%s`).\n\n## Inputs\n\n",
                    ts, SF_VERSION, o->git_commit ? o->git_commit : "unknown");
-    if (hx_file_sha256(o->results, hex, &e)) snprintf(hex, sizeof hex, "?");
-    sf__buf_printf(b,
+    if (sf_sha256_file(o->results, hex, &e)) snprintf(hex, sizeof hex, "?");
+    sf_buf_printf(b,
                    "- results database: `%s` (sha256 `%s`): %zu scored "
                    "predictions from %d evaluation runs, %d recorded "
                    "failures\n",
                    o->results, hex, r->n_rows, r->n_runs, r->n_failures);
-    if (o->config_path && hx_file_sha256(o->config_path, hex, &e) == SF_OK)
-        sf__buf_printf(b, "- report config: `%s` (sha256 `%s`)\n",
+    if (o->config_path && sf_sha256_file(o->config_path, hex, &e) == SF_OK)
+        sf_buf_printf(b, "- report config: `%s` (sha256 `%s`)\n",
                        o->config_path, hex);
     else {
         const char *d = hx_report_cfg_default_text();
-        sha_text(d, strlen(d), hex);
-        sf__buf_printf(b,
+        sf_sha256_hex(d, strlen(d), hex);
+        sf_buf_printf(b,
                        "- report config: built-in default (= "
                        "reports/report.yaml, sha256 `%s`)\n",
                        hex);
     }
     if (have_paper)
-        sf__buf_printf(b,
+        sf_buf_printf(b,
                        "- paper tables: `%s` (typed from arXiv "
                        "2504.08177; see its README.md)\n",
                        o->paper_dir);
     else
-        sf__buf_printf(b,
+        sf_buf_printf(b,
                        "- paper tables: **not found** (`%s`): the tables "
                        "have no side-by-side columns' values\n",
                        o->paper_dir ? o->paper_dir : "none given");
 
-    sf__buf_printf(b, "\n## Tables\n\nEach table's Markdown file ends with a "
+    sf_buf_printf(b, "\n## Tables\n\nEach table's Markdown file ends with a "
                       "provenance legend: for every method and dataset the "
                       "evaluation run(s) behind its numbers (checkpoint, "
                       "split, prompt seed, corpus provenance).\n\n");
@@ -360,46 +304,46 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         "Table 2: ablation (shape-only, boundary-only, both)",
         "Table 3: ALFI (microscopy), MedSAM vs SynthFM"};
     for (int t = 1; t <= 3; t++) {
-        sf__buf_printf(b,
+        sf_buf_printf(b,
                        "- %s: [Markdown](%stable%d.md), [CSV](%stable%d.csv), "
                        "[LaTeX](%stable%d.tex)",
                        tname[t], pre, t, pre, t, pre, t);
         if (t != 2)
-            sf__buf_printf(b, ", [t-tests](%stable%d_tests.csv)", pre, t);
-        sf__buf_printf(b, "\n");
+            sf_buf_printf(b, ", [t-tests](%stable%d_tests.csv)", pre, t);
+        sf_buf_printf(b, "\n");
     }
-    sf__buf_printf(b, "- all evaluation runs: [runs.csv](%sruns.csv)\n", pre);
+    sf_buf_printf(b, "- all evaluation runs: [runs.csv](%sruns.csv)\n", pre);
 
-    sf__buf_printf(b, "\n## Figures\n\n### Per-slice Dice by method and "
+    sf_buf_printf(b, "\n## Figures\n\n### Per-slice Dice by method and "
                       "prompt setting (cf. the paper's Figure 2)\n\n");
     if (!n_box)
-        sf__buf_printf(b, "No scores in the results database: no box plots.\n");
+        sf_buf_printf(b, "No scores in the results database: no box plots.\n");
     for (int i = 0; i < n_box; i++)
-        sf__buf_printf(b, "![%s](%sfigures/%s)\n\n", box[i], pre, box[i]);
-    sf__buf_printf(b, "### Training curves\n\n");
-    if (!o->n_runs) sf__buf_printf(b, "No training run given (--runs).\n");
+        sf_buf_printf(b, "![%s](%sfigures/%s)\n\n", box[i], pre, box[i]);
+    sf_buf_printf(b, "### Training curves\n\n");
+    if (!o->n_runs) sf_buf_printf(b, "No training run given (--runs).\n");
     for (int i = 0; i < o->n_runs; i++) {
         char name[600];
         snprintf(name, sizeof name, "train_%s.png", base_name(o->runs[i]));
         snprintf(path, sizeof path, "%s/%s", fig_dir, name);
         if (sam_train_plot(o->runs[i], path, &e) == SF_OK)
-            sf__buf_printf(b, "![training curve of %s](%sfigures/%s)\n\n",
+            sf_buf_printf(b, "![training curve of %s](%sfigures/%s)\n\n",
                            o->runs[i], pre, name);
         else
-            sf__buf_printf(b, "- `%s`: **no curve**: %s\n", o->runs[i],
+            sf_buf_printf(b, "- `%s`: **no curve**: %s\n", o->runs[i],
                            sf_err_text(&e, msg, sizeof msg));
     }
 
-    sf__buf_printf(b, "\n## Provenance\n\n### Evaluation runs\n\n");
+    sf_buf_printf(b, "\n## Provenance\n\n### Evaluation runs\n\n");
     if (!r->n_runs)
-        sf__buf_printf(b, "None: the results database is empty.\n");
+        sf_buf_printf(b, "None: the results database is empty.\n");
     else
-        sf__buf_printf(b, "| run | method | kind | dataset | modality | "
+        sf_buf_printf(b, "| run | method | kind | dataset | modality | "
                           "checkpoint (sha256) | model config sha256 | split "
                           "(sha256) | settings | prompt seed | git | status | "
                           "failures |\n|---:|---|---|---|---|---|---|---|---|"
                           "---:|---|---|---:|\n");
-    sf__buf_printf(&runs_csv,
+    sf_buf_printf(&runs_csv,
                    "run_id,method,method_kind,checkpoint_path,checkpoint_"
                    "sha256,model_config_sha256,import_dir,dataset,modality,"
                    "data_root,split_name,split_sha256,settings,prompt_seed,"
@@ -407,26 +351,26 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                    "provenance_json\n");
     for (int i = 0; i < r->n_runs; i++) {
         const hx__run *u = &r->runs[i];
-        sf__buf_printf(b, "| %lld | ", u->run_id);
+        sf_buf_printf(b, "| %lld | ", u->run_id);
         md_cell(b, u->method);
-        sf__buf_printf(b, " | %s | %s | %s | ", u->kind, u->dataset,
+        sf_buf_printf(b, " | %s | %s | %s | ", u->kind, u->dataset,
                        u->modality);
         if (*u->ckpt_sha) {
             md_cell(b, u->ckpt_path);
-            sf__buf_printf(b, " (`%.16s`)", u->ckpt_sha);
+            sf_buf_printf(b, " (`%.16s`)", u->ckpt_sha);
         } else if (*u->import_dir) {
-            sf__buf_printf(b, "imported: ");
+            sf_buf_printf(b, "imported: ");
             md_cell(b, u->import_dir);
         } else
-            sf__buf_printf(b, "none");
-        sf__buf_printf(b, " | %s%.16s%s | ", *u->mcfg_sha ? "`" : "",
+            sf_buf_printf(b, "none");
+        sf_buf_printf(b, " | %s%.16s%s | ", *u->mcfg_sha ? "`" : "",
                        *u->mcfg_sha ? u->mcfg_sha : "none",
                        *u->mcfg_sha ? "`" : "");
         if (*u->split_name)
-            sf__buf_printf(b, "%s (`%.16s`)", u->split_name, u->split_sha);
+            sf_buf_printf(b, "%s (`%.16s`)", u->split_name, u->split_sha);
         else
-            sf__buf_printf(b, "none: every case found");
-        sf__buf_printf(b, " | %s | %lld | `%.12s` | %s | %lld |\n", u->settings,
+            sf_buf_printf(b, "none: every case found");
+        sf_buf_printf(b, " | %s | %lld | `%.12s` | %s | %lld |\n", u->settings,
                        u->prompt_seed, u->git_commit, u->status, u->n_failures);
         char num[32];
         snprintf(num, sizeof num, "%lld", u->run_id);
@@ -448,9 +392,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     }
     for (int i = 0; i < r->n_runs; i++)
         if (*r->runs[i].prov_json && strcmp(r->runs[i].prov_json, "{}")) {
-            sf__buf_printf(b, "\nRun %lld provenance: `", r->runs[i].run_id);
+            sf_buf_printf(b, "\nRun %lld provenance: `", r->runs[i].run_id);
             md_cell(b, r->runs[i].prov_json);
-            sf__buf_printf(b, "`\n");
+            sf_buf_printf(b, "`\n");
         }
     for (int i = 0; i < o->n_runs; i++)
         describe_run(r, o->runs[i], b);
@@ -458,7 +402,7 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         describe_corpus(o->corpora[i], fig_dir, pre, b);
 
     /* Datasets and checkpoints. */
-    sf__buf_printf(b,
+    sf_buf_printf(b,
                    "\n### Datasets (data root `%s`)\n\n| dataset | "
                    "under the data root | evaluated runs (their data "
                    "roots) |\n|---|---|---|\n",
@@ -467,38 +411,38 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         const char *d = o->cfg->datasets.v[i];
         snprintf(path, sizeof path, "%s/%s",
                  o->data_root ? o->data_root : "data", d);
-        sf__buf_printf(b, "| %s | %s | ", d,
-                       is_dir(path) ? "present" : "**missing**");
+        sf_buf_printf(b, "| %s | %s | ", d,
+                       sf_path_is_dir(path) ? "present" : "**missing**");
         int nr = 0;
         for (int k = 0; k < r->n_runs; k++)
             if (!strcmp(r->runs[k].dataset, d))
-                sf__buf_printf(b, "%s%lld (`%s`)", nr++ ? ", " : "",
+                sf_buf_printf(b, "%s%lld (`%s`)", nr++ ? ", " : "",
                                r->runs[k].run_id, r->runs[k].data_root);
-        sf__buf_printf(b, "%s |\n", nr ? "" : "none");
+        sf_buf_printf(b, "%s |\n", nr ? "" : "none");
     }
     for (int k = 0; k < r->n_runs; k++) {
         int listed = hx__strs_find(&o->cfg->datasets, r->runs[k].dataset) >= 0;
         for (int j = 0; j < k && !listed; j++)
             listed = !strcmp(r->runs[j].dataset, r->runs[k].dataset);
         if (!listed)
-            sf__buf_printf(b,
+            sf_buf_printf(b,
                            "| %s | (not a listed dataset) | see the runs "
                            "table (`%s`) |\n",
                            r->runs[k].dataset, r->runs[k].data_root);
     }
     if (o->models_root) {
-        sf__buf_printf(b, "\n### Checkpoints (under `%s`)\n\n", o->models_root);
-        if (!is_dir(o->models_root))
-            sf__buf_printf(b, "The folder is **missing**: no pretrained "
+        sf_buf_printf(b, "\n### Checkpoints (under `%s`)\n\n", o->models_root);
+        if (!sf_path_is_dir(o->models_root))
+            sf_buf_printf(b, "The folder is **missing**: no pretrained "
                               "checkpoint (SAM, SAM 2, MedSAM, SynthFM) was "
                               "evaluated from it.\n");
         else
-            sf__buf_printf(b, "Present. Checkpoints actually evaluated, with "
+            sf_buf_printf(b, "Present. Checkpoints actually evaluated, with "
                               "their sha256, are in the runs table above.\n");
     }
 
     /* What could not be evaluated. */
-    sf__buf_printf(b, "\n## Not evaluated\n\n");
+    sf_buf_printf(b, "\n## Not evaluated\n\n");
     int n_missing = 0;
     for (int i = 0; i < o->cfg->datasets.n; i++) {
         const char *d = o->cfg->datasets.v[i];
@@ -508,8 +452,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
         if (!nr) {
             snprintf(path, sizeof path, "%s/%s",
                      o->data_root ? o->data_root : "data", d);
-            sf__buf_printf(b, "- dataset `%s`: %s\n", d,
-                           is_dir(path)
+            sf_buf_printf(b, "- dataset `%s`: %s\n", d,
+                           sf_path_is_dir(path)
                                ? "present but not evaluated"
                                : "not evaluated (missing under the data root)");
             n_missing++;
@@ -529,7 +473,7 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
                 goto out;
             }
             if (hx__intern_find(&r->method, m) < 0) {
-                sf__buf_printf(b,
+                sf_buf_printf(b,
                                "- method `%s`: no scores (no checkpoint or "
                                "imported masks evaluated); its table cells "
                                "read \"missing\"\n",
@@ -540,30 +484,30 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     hx__strs_clear(&named);
     for (int k = 0; k < r->n_runs; k++)
         if (strcmp(r->runs[k].status, "done")) {
-            sf__buf_printf(b, "- run %lld (%s on %s): status %s\n",
+            sf_buf_printf(b, "- run %lld (%s on %s): status %s\n",
                            r->runs[k].run_id, r->runs[k].method,
                            r->runs[k].dataset, r->runs[k].status);
             n_missing++;
         }
     if (r->n_failures) {
-        sf__buf_printf(b,
+        sf_buf_printf(b,
                        "- %d recorded failures (files or cases that could "
                        "not be read or scored):\n",
                        r->n_failures);
         for (int i = 0; i < r->n_failures && i < 50; i++) {
-            sf__buf_printf(
+            sf_buf_printf(
                 b, "  - run %lld, case `%s`, `%s`: ", r->failures[i].run_id,
                 r->failures[i].case_id, r->failures[i].path);
             md_cell(b, r->failures[i].message);
-            sf__buf_printf(b, "\n");
+            sf_buf_printf(b, "\n");
         }
         if (r->n_failures > 50)
-            sf__buf_printf(b, "  - ... and %d more (table failures)\n",
+            sf_buf_printf(b, "  - ... and %d more (table failures)\n",
                            r->n_failures - 50);
         n_missing++;
     }
     if (!n_missing)
-        sf__buf_printf(b, "Nothing: every configured dataset and "
+        sf_buf_printf(b, "Nothing: every configured dataset and "
                           "method has scores.\n");
 
     snprintf(path, sizeof path, "%s/runs.csv", o->out_dir);
@@ -571,8 +515,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     rc = write_text_file(index_path, &idx, err);
 out:
     hx_strings_free(box, n_box);
-    sf__buf_release(&idx);
-    sf__buf_release(&runs_csv);
+    sf_buf_release(&idx);
+    sf_buf_release(&runs_csv);
     hx_paper_free(paper);
     hx_scores_free(r);
     return rc;

@@ -116,9 +116,6 @@ int hx_plot_boxes(const hx_scores *r, const char *dir, char ***names,
 
 void hx_strings_free(char **v, int n);
 
-/* SHA-256 of a file, as 64 lowercase hex digits. SF_EIO names the file. */
-int hx_file_sha256(const char *path, char hex[65], sf_err *err);
-
 /* ---------------------------------------------------------------- report */
 
 typedef struct hx_report_opts {

@@ -390,7 +390,7 @@ int hx_report_cfg_load(const char *path, hx_report_cfg **out, sf_err *err) {
     char chunk[4096];
     size_t k;
     while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        sf__buf_printf(&b, "%.*s", (int)k, chunk);
+        sf_buf_printf(&b, "%.*s", (int)k, chunk);
     int rd = ferror(f);
     fclose(f);
     int rc;
@@ -400,6 +400,6 @@ int hx_report_cfg_load(const char *path, hx_report_cfg **out, sf_err *err) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
     else
         rc = hx_report_cfg_parse(path, b.s ? b.s : "", b.len, out, err);
-    sf__buf_release(&b);
+    sf_buf_release(&b);
     return rc;
 }

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "report.h"
-#include "sf_int.h"
+#include "sf.h"
 
 /* A list of owned strings. */
 typedef struct hx__strs {
@@ -31,7 +31,7 @@ struct hx_report_cfg {
     char *t3_dataset;
 };
 
-/* Text buffers are the factory's sf_buf (sf_int.h). */
+/* Text buffers are the factory's public sf_buf (sf_util.h). */
 
 /* A CSV field (quoted when it needs it), then ',' or, when last, '\n'. */
 void hx__csv_field(sf_buf *b, const char *s, int last);

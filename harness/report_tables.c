@@ -495,7 +495,7 @@ static void grid_free(grid *g) {
     hx__strs_clear(&g->cell);
     free(g->right);
     free(g->bold);
-    sf__buf_release(&g->notes);
+    sf_buf_release(&g->notes);
 }
 
 static int grid_col(grid *g, const char *name, int right) {
@@ -598,13 +598,13 @@ static void grid_tex(const grid *g, const char *title, FILE *f) {
 
 void hx__csv_field(sf_buf *b, const char *s, int last) {
     if (strpbrk(s, ",\"\n")) {
-        sf__buf_printf(b, "\"");
+        sf_buf_printf(b, "\"");
         for (; *s; s++)
-            sf__buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-        sf__buf_printf(b, "\"");
+            sf_buf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+        sf_buf_printf(b, "\"");
     } else
-        sf__buf_printf(b, "%s", s);
-    sf__buf_printf(b, last ? "\n" : ",");
+        sf_buf_printf(b, "%s", s);
+    sf_buf_printf(b, last ? "\n" : ",");
 }
 
 /* ----------------------------------------------------------- orderings */
@@ -708,7 +708,7 @@ static void num_or_empty(sf_buf *b, double v, const char *fmt, int last) {
  * dataset the run(s) that produced the numbers. */
 static void legend(const hx_scores *r, const hx__strs *methods, int scope,
                    sf_buf *b) {
-    sf__buf_printf(b, "\n## Provenance (what produced each number)\n\n");
+    sf_buf_printf(b, "\n## Provenance (what produced each number)\n\n");
     int any = 0;
     for (int m = 0; m < methods->n; m++) {
         int me = hx__intern_find(&r->method, methods->v[m]);
@@ -725,40 +725,40 @@ static void legend(const hx_scores *r, const hx__strs *methods, int scope,
                      in_scope(r, &r->rows[i], scope);
             if (!n) continue;
             any = 1;
-            sf__buf_printf(b, "- **%s** on `%s` (%zu scored predictions):",
+            sf_buf_printf(b, "- **%s** on `%s` (%zu scored predictions):",
                            methods->v[m], r->dataset.s.v[d], n);
             for (int k = 0; k < r->n_runs; k++) {
                 const hx__run *u = &r->runs[k];
                 if (strcmp(u->method, methods->v[m]) ||
                     strcmp(u->dataset, r->dataset.s.v[d]))
                     continue;
-                sf__buf_printf(b, " run %lld (%s, %s", u->run_id, u->kind,
+                sf_buf_printf(b, " run %lld (%s, %s", u->run_id, u->kind,
                                u->status);
                 if (*u->ckpt_sha)
-                    sf__buf_printf(b, "; checkpoint `%s` sha256 `%.12s`",
+                    sf_buf_printf(b, "; checkpoint `%s` sha256 `%.12s`",
                                    u->ckpt_path, u->ckpt_sha);
                 if (*u->mcfg_sha)
-                    sf__buf_printf(b, "; model config sha256 `%.12s`",
+                    sf_buf_printf(b, "; model config sha256 `%.12s`",
                                    u->mcfg_sha);
                 if (*u->import_dir)
-                    sf__buf_printf(b, "; imported masks `%s`", u->import_dir);
+                    sf_buf_printf(b, "; imported masks `%s`", u->import_dir);
                 if (*u->split_name)
-                    sf__buf_printf(b, "; split `%s` sha256 `%.12s`",
+                    sf_buf_printf(b, "; split `%s` sha256 `%.12s`",
                                    u->split_name, u->split_sha);
                 else
-                    sf__buf_printf(b, "; no fixed split (every case found)");
-                sf__buf_printf(b,
+                    sf_buf_printf(b, "; no fixed split (every case found)");
+                sf_buf_printf(b,
                                "; settings %s, prompt seed %lld; git `%.12s`",
                                u->settings, u->prompt_seed, u->git_commit);
                 if (*u->prov_json && strcmp(u->prov_json, "{}"))
-                    sf__buf_printf(b, "; provenance `%s`", u->prov_json);
-                sf__buf_printf(b, ")");
+                    sf_buf_printf(b, "; provenance `%s`", u->prov_json);
+                sf_buf_printf(b, ")");
             }
-            sf__buf_printf(b, "\n");
+            sf_buf_printf(b, "\n");
         }
         seen_free(&s);
     }
-    if (!any) sf__buf_printf(b, "No method has scores in this table.\n");
+    if (!any) sf_buf_printf(b, "No method has scores in this table.\n");
 }
 
 /* --------------------------------------------------------- tables 1 and 3 */
@@ -771,8 +771,8 @@ typedef struct tbl {
 
 static void tbl_free(tbl *t) {
     grid_free(&t->g);
-    sf__buf_release(&t->csv);
-    sf__buf_release(&t->tests);
+    sf_buf_release(&t->csv);
+    sf_buf_release(&t->tests);
 }
 
 /* Table 1 (scope T1: groups = modalities) or Table 3 (scope T3: one group,
@@ -849,11 +849,11 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
         snprintf(buf, sizeof buf, "%s vs 2nd other", ours.v[o]);
         if (grid_col(g, buf, 0)) goto out;
     }
-    sf__buf_printf(&t->csv,
+    sf_buf_printf(&t->csv,
                    "%s,structure,setting,method,dice,n,paper,diff,"
                    "best,status,datasets\n",
                    scope == SCOPE_T1 ? "modality" : "dataset");
-    sf__buf_printf(&t->tests,
+    sf_buf_printf(&t->tests,
                    "%s,structure,setting,ours,rank,other,ours_dice,"
                    "other_dice,n_pairs,t,df,p,status,mark\n",
                    scope == SCOPE_T1 ? "modality" : "dataset");
@@ -937,7 +937,7 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                     for (size_t i = 0; i < cells[m].n; i++) {
                         int d = r->rows[cells[m].idx[i]].dataset;
                         if (d == last_ds) continue;
-                        sf__buf_printf(&ds, "%s%s", ds.len ? ";" : "",
+                        sf_buf_printf(&ds, "%s%s", ds.len ? ";" : "",
                                        r->dataset.s.v[d]);
                         last_ds = d;
                     }
@@ -946,16 +946,16 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                     hx__csv_field(&t->csv, slab, 0);
                     hx__csv_field(&t->csv, methods.v[m], 0);
                     num_or_empty(&t->csv, 100.0 * cells[m].mean, "%.4f", 0);
-                    sf__buf_printf(&t->csv, "%zu,", cells[m].n);
+                    sf_buf_printf(&t->csv, "%zu,", cells[m].n);
                     num_or_empty(&t->csv, pv, "%.2f", 0);
                     num_or_empty(&t->csv,
                                  cells[m].n ? 100.0 * cells[m].mean - pv : NAN,
                                  "%.4f", 0);
-                    sf__buf_printf(&t->csv, "%d,%s,", is_best,
+                    sf_buf_printf(&t->csv, "%d,%s,", is_best,
                                    cells[m].n ? "ok" : "missing");
                     hx__csv_field(&t->csv, ds.s ? ds.s : "", 1);
                     if (ds.oom) goto out;
-                    sf__buf_release(&ds);
+                    sf_buf_release(&ds);
                 }
                 /* Tests: each ours method vs the best and next-best other. */
                 for (int o = 0; o < ours.n; o++) {
@@ -994,9 +994,9 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                         hx__csv_field(&t->tests, structs.v[si], 0);
                         hx__csv_field(&t->tests, slab, 0);
                         hx__csv_field(&t->tests, ours.v[o], 0);
-                        sf__buf_printf(&t->tests, "%d,", k + 1);
+                        sf_buf_printf(&t->tests, "%d,", k + 1);
                         hx__csv_field(&t->tests, methods.v[rank[k]], 0);
-                        sf__buf_printf(&t->tests, "%.4f,%.4f,%d,",
+                        sf_buf_printf(&t->tests, "%.4f,%.4f,%d,",
                                        100.0 * cells[om].mean,
                                        100.0 * cells[rank[k]].mean, tt.n);
                         int has_tp = tt.status == HX_TTEST_OK ||
@@ -1004,10 +1004,10 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                                      tt.status == HX_TTEST_ZERO_VAR_ZERO_MEAN;
                         num_or_empty(&t->tests, has_tp ? tt.t : NAN, "%.17g",
                                      0);
-                        sf__buf_printf(&t->tests, "%d,", (int)tt.df);
+                        sf_buf_printf(&t->tests, "%d,", (int)tt.df);
                         num_or_empty(&t->tests, has_tp ? tt.p : NAN, "%.17g",
                                      0);
-                        sf__buf_printf(&t->tests, "%s,%s\n",
+                        sf_buf_printf(&t->tests, "%s,%s\n",
                                        hx_ttest_status_name(tt.status),
                                        hx_sig_mark(&tt));
                     }
@@ -1016,7 +1016,7 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
     }
     /* Notes. */
     sf_buf *nb = &g->notes;
-    sf__buf_printf(nb,
+    sf_buf_printf(nb,
                    "Values: mean per-slice Dice in percent (slices pooled over "
                    "the datasets of a row); setting P+N = P positive, N "
                    "negative clicks. **Bold**: best value of the row. "
@@ -1026,7 +1026,7 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                    "dash: no published value.\n\n",
                    scope);
     if (ours.n)
-        sf__buf_printf(nb,
+        sf_buf_printf(nb,
                        "Tests: two-sided paired t-test on per-slice Dice "
                        "(pairs matched by dataset, case, slice, structure, "
                        "setting) of each of our methods against the best and "
@@ -1039,14 +1039,14 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
                        "table%d_tests.csv.\n\n",
                        scope);
     else
-        sf__buf_printf(nb,
+        sf_buf_printf(nb,
                        "Tests: none of the methods listed as ours (%s) "
                        "has scores here.\n\n",
                        cfg->ours.n ? cfg->ours.v[0] : "none configured");
     for (int m = 0; m < methods.n; m++) {
         int me = hx__intern_find(&r->method, methods.v[m]);
         if (me < 0 || !all.me[me])
-            sf__buf_printf(nb, "- %s: not evaluated (no scores).\n",
+            sf_buf_printf(nb, "- %s: not evaluated (no scores).\n",
                            methods.v[m]);
     }
     legend(r, &methods, scope, nb);
@@ -1110,7 +1110,7 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
             snprintf(buf, sizeof buf, "%s %s diff", variant_name[v], slab);
             if (grid_col(g, buf, 1)) goto out;
         }
-    sf__buf_printf(&t->csv, "modality,variant,method,setting,dice,"
+    sf_buf_printf(&t->csv, "modality,variant,method,setting,dice,"
                             "n_structures,n_structures_expected,paper,diff,"
                             "best,status\n");
     for (int gi = 0; gi < groups.n; gi++) {
@@ -1198,17 +1198,17 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
                 hx__csv_field(&t->csv, vm[v] >= 0 ? r->method.s.v[vm[v]] : "", 0);
                 hx__csv_field(&t->csv, slab, 0);
                 num_or_empty(&t->csv, 100.0 * x, "%.4f", 0);
-                sf__buf_printf(&t->csv, "%d,%d,", nst[v * ncs + s], structs.n);
+                sf_buf_printf(&t->csv, "%d,%d,", nst[v * ncs + s], structs.n);
                 num_or_empty(&t->csv, pv, "%.2f", 0);
                 num_or_empty(&t->csv, 100.0 * x - pv, "%.4f", 0);
-                sf__buf_printf(&t->csv, "%d,%s\n", is_best,
+                sf_buf_printf(&t->csv, "%d,%s\n", is_best,
                                isnan(x) ? "missing" : "ok");
             }
         free(val);
         free(nst);
     }
     sf_buf *nb = &g->notes;
-    sf__buf_printf(nb,
+    sf_buf_printf(nb,
                    "Values: for each modality, the mean over its structures "
                    "of the per-structure mean per-slice Dice (percent), as the "
                    "paper averages over organs; \"(k of K)\": only k of the "
@@ -1218,14 +1218,14 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
                    "\"paper\": reports/paper/table2.csv; \"diff\" = ours - "
                    "paper.\n\nVariants (reports/report.yaml, table2):\n");
     for (int v = 0; v < 3; v++) {
-        sf__buf_printf(nb, "- %s: ", variant_name[v]);
+        sf_buf_printf(nb, "- %s: ", variant_name[v]);
         if (vm[v] >= 0)
-            sf__buf_printf(nb, "method `%s`\n", r->method.s.v[vm[v]]);
+            sf_buf_printf(nb, "method `%s`\n", r->method.s.v[vm[v]]);
         else {
-            sf__buf_printf(nb, "not evaluated (no scores for any of:");
+            sf_buf_printf(nb, "not evaluated (no scores for any of:");
             for (int i = 0; i < cfg->variant[v].n; i++)
-                sf__buf_printf(nb, " `%s`", cfg->variant[v].v[i]);
-            sf__buf_printf(nb, ")\n");
+                sf_buf_printf(nb, " `%s`", cfg->variant[v].v[i]);
+            sf_buf_printf(nb, ")\n");
         }
     }
     {

@@ -187,7 +187,7 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
         }
         if (!text) goto out;
     }
-    hx_sha256_mem(text, len, s->sha256);
+    sf_sha256_hex(text, len, s->sha256);
     s->min_pixels = HX_MIN_PIXELS_DEFAULT;
     yaml_parser_initialize(&parser);
     have_parser = 1;

@@ -1,25 +1,32 @@
 /*
  * synthfm.c - the one CLI binary: dispatch to a library's subcommand.
  */
-#include "commands.h"
-
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
+#include "sam_cmd.h"
 #include "sf.h"
+#include "sf_cli.h"
 
 /* The one list to edit when a subcommand is added. */
 static const sf_command commands[] = {
-    {"generate", "make a synthetic corpus (images, labels, manifest)", sf_cmd_generate},
-    {"verify", "check a corpus against its manifest and SHA256SUMS", sf_cmd_verify},
+    {"generate", "make a synthetic corpus (images, labels, manifest)",
+     sf_cmd_generate},
+    {"verify", "check a corpus against its manifest and SHA256SUMS",
+     sf_cmd_verify},
     {"merge", "combine shard directories into one corpus", sf_cmd_merge},
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
     {"predict", "run a SAM-format checkpoint on one image", sam_cmd_predict},
-    {"train", "train a SAM-architecture model on synthetic corpora", sam_cmd_train},
-    {"eval", "evaluate a method on a dataset into a results database", hx_cmd_eval},
+    {"train", "train a SAM-architecture model on synthetic corpora",
+     sam_cmd_train},
+    {"eval", "evaluate a method on a dataset into a results database",
+     hx_cmd_eval},
     {"data", "check the evaluation datasets; write split files", hx_cmd_data},
-    {"prompts", "export evaluation slices and clicks for outside methods", hx_cmd_prompts},
-    {"report", "tables, figures and index.md from a results database", hx_cmd_report},
+    {"prompts", "export evaluation slices and clicks for outside methods",
+     hx_cmd_prompts},
+    {"report", "tables, figures and index.md from a results database",
+     hx_cmd_report},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

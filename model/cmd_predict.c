@@ -12,8 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "sam_cmd.h"
 #include "sf.h"
+#include "sf_cli.h"
 #include "sf_model.h"
 
 #define MAX_POINTS 256
@@ -45,13 +46,6 @@ static const char usage_text[] =
     "stdout: one JSON line {\"out\": ..., \"iou\": <predicted IoU of the\n"
     "written mask>, \"mask_index\": ..., \"ious\": [...],\n"
     "\"foreground_pixels\": ...}.\n";
-
-static int fail_usage(const char* fmt, const char* arg) {
-  fprintf(stderr, "synthfm predict: ");
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n(see synthfm predict --help)\n");
-  return 2;
-}
 
 /* Parse exactly n comma-separated finite numbers. */
 static int parse_floats(const char* s, double* v, int n) {
@@ -122,9 +116,12 @@ int sam_cmd_predict(int argc, char** argv) {
         break;
       case 'p':
         if (n_points >= MAX_POINTS)
-          return fail_usage("at most 256 points, got more at '%s'", optarg);
+          return sf_cli_usage_error(
+              "predict", NULL, "at most 256 points, got more at '%s'", optarg);
         if (parse_floats(optarg, v, 3) || (v[2] != 0 && v[2] != 1))
-          return fail_usage(
+          return sf_cli_usage_error(
+              "predict",
+              NULL,
               "--point expects X,Y,LABEL with LABEL 0 or "
               "1, got '%s'",
               optarg);
@@ -134,20 +131,26 @@ int sam_cmd_predict(int argc, char** argv) {
         break;
       case 'b':
         if (parse_floats(optarg, v, 4))
-          return fail_usage("--box expects X0,Y0,X1,Y1, got '%s'", optarg);
+          return sf_cli_usage_error(
+              "predict", NULL, "--box expects X0,Y0,X1,Y1, got '%s'", optarg);
         for (int i = 0; i < 4; i++)
           box[i] = (float)v[i];
         have_box = 1;
         break;
       case 'd':
         if ((device = sam_device_parse(optarg)) < 0)
-          return fail_usage("--device expects cpu or cuda, got '%s'", optarg);
+          return sf_cli_usage_error(
+              "predict",
+              NULL,
+              "--device expects cpu or cuda, got '%s'",
+              optarg);
         break;
       case 't': {
         char* end;
         long t = strtol(optarg, &end, 10);
         if (*end || t < 1 || t > 1024)
-          return fail_usage("--threads expects 1..1024, got '%s'", optarg);
+          return sf_cli_usage_error(
+              "predict", NULL, "--threads expects 1..1024, got '%s'", optarg);
         threads = (int)t;
         break;
       }
@@ -155,20 +158,25 @@ int sam_cmd_predict(int argc, char** argv) {
         fputs(usage_text, stdout);
         return 0;
       default:
-        return fail_usage(
-            "unknown or incomplete option '%s'", argv[optind - 1]);
+        return sf_cli_usage_error(
+            "predict",
+            NULL,
+            "unknown or incomplete option '%s'",
+            argv[optind - 1]);
     }
   }
   if (optind < argc)
-    return fail_usage("unexpected argument '%s'", argv[optind]);
+    return sf_cli_usage_error(
+        "predict", NULL, "unexpected argument '%s'", argv[optind]);
   if (!ckpt)
-    return fail_usage("%s", "--checkpoint CKPT is required");
+    return sf_cli_usage_error("predict", NULL, "--checkpoint CKPT is required");
   if (!image)
-    return fail_usage("%s", "--image FILE is required");
+    return sf_cli_usage_error("predict", NULL, "--image FILE is required");
   if (!out)
-    return fail_usage("%s", "--out MASK.png is required");
+    return sf_cli_usage_error("predict", NULL, "--out MASK.png is required");
   if (!n_points && !have_box)
-    return fail_usage("%s", "give at least one --point or a --box");
+    return sf_cli_usage_error(
+        "predict", NULL, "give at least one --point or a --box");
 
   int rc = 1;
   sf_err err = {0};

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include "commands.h"
+#include "sam_cmd.h"
 #include "sf.h"
+#include "sf_cli.h"
 #include "train.h"
 
 #define MAX_CORPORA 64
@@ -65,12 +65,6 @@ typedef struct progress_ctx {
   double last;
 } progress_ctx;
 
-static double now_s(void) {
-  struct timeval tv;
-  gettimeofday(&tv, NULL);
-  return (double)tv.tv_sec + 1e-6 * (double)tv.tv_usec;
-}
-
 static int on_progress(void* vctx, const sam_train_progress* p) {
   progress_ctx* c = vctx;
   if (p->validated && !c->quiet)
@@ -86,7 +80,7 @@ static int on_progress(void* vctx, const sam_train_progress* p) {
         p->val_dice,
         p->best_val_dice,
         p->elapsed_s);
-  double t = now_s();
+  double t = sf_clock_s();
   if (c->tty && !c->quiet &&
       (t - c->last >= 1.0 || p->step == p->total_steps)) {
     double eta = p->steps_per_s > 0
@@ -106,15 +100,6 @@ static int on_progress(void* vctx, const sam_train_progress* p) {
     c->last = t;
   }
   return g_stop ? 1 : 0;
-}
-
-static int fail_usage(const char* msg, const char* arg) {
-  fprintf(
-      stderr,
-      "synthfm train: %s%s\n(see synthfm train --help)\n",
-      msg,
-      arg ? arg : "");
-  return 2;
 }
 
 int sam_cmd_train(int argc, char** argv) {
@@ -149,7 +134,7 @@ int sam_cmd_train(int argc, char** argv) {
         break;
       case 'C':
         if (o.n_corpora >= MAX_CORPORA)
-          return fail_usage("too many --corpus", NULL);
+          return sf_cli_usage_error("train", NULL, "too many --corpus");
         corpora[o.n_corpora++] = optarg;
         break;
       case 'v':
@@ -169,17 +154,20 @@ int sam_cmd_train(int argc, char** argv) {
         break;
       case 'd':
         if ((o.device = sam_device_parse(optarg)) < 0)
-          return fail_usage("--device: expected cpu or cuda, got ", optarg);
+          return sf_cli_usage_error(
+              "train", NULL, "--device: expected cpu or cuda, got %s", optarg);
         break;
       case 't':
         o.threads = (int)strtol(optarg, &end, 10);
         if (*end || o.threads < 1)
-          return fail_usage("--threads: expected a positive integer", NULL);
+          return sf_cli_usage_error(
+              "train", NULL, "--threads: expected a positive integer");
         break;
       case 's':
         o.stop_after_steps = strtol(optarg, &end, 10);
         if (*end || o.stop_after_steps < 1)
-          return fail_usage("--stop-after: expected a positive integer", NULL);
+          return sf_cli_usage_error(
+              "train", NULL, "--stop-after: expected a positive integer");
         break;
       case 'q':
         pc.quiet = 1;
@@ -188,38 +176,38 @@ int sam_cmd_train(int argc, char** argv) {
         fputs(usage_text, stdout);
         return 0;
       default:
-        return fail_usage("bad option", NULL);
+        return sf_cli_usage_error("train", NULL, "bad option");
     }
   }
   if (optind < argc)
-    return fail_usage("unexpected argument ", argv[optind]);
+    return sf_cli_usage_error(
+        "train", NULL, "unexpected argument %s", argv[optind]);
   if (resume) {
     if (o.config || o.n_corpora || o.on_the_fly || o.val_dir || o.out_dir ||
         o.init)
-      return fail_usage(
+      return sf_cli_usage_error(
+          "train",
+          NULL,
           "--resume takes the run's own config and "
-          "corpora; give no other inputs",
-          NULL);
+          "corpora; give no other inputs");
     o.out_dir = resume;
     o.resume = 1;
   } else if (
       !o.config || (!o.n_corpora && !o.on_the_fly) || !o.val_dir ||
       !o.out_dir) {
-    return fail_usage(
-        "--config, --corpus (or --on-the-fly), --val and --out are required",
-        NULL);
+    return sf_cli_usage_error(
+        "train",
+        NULL,
+        "--config, --corpus (or --on-the-fly), --val and --out are required");
   } else if (o.n_corpora && o.on_the_fly) {
-    return fail_usage("--corpus and --on-the-fly exclude each other", NULL);
+    return sf_cli_usage_error(
+        "train", NULL, "--corpus and --on-the-fly exclude each other");
   }
   sf_err err;
   memset(&err, 0, sizeof err);
   if (o.config && sam_train_config_check(o.config, &err) != SF_OK) {
-    fprintf(
-        stderr,
-        "synthfm train: %s%s%s\n",
-        err.where,
-        err.where[0] ? ": " : "",
-        err.msg);
+    char msg[1200];
+    fprintf(stderr, "synthfm train: %s\n", sf_err_text(&err, msg, sizeof msg));
     return 2;
   }
   struct sigaction sa, old;
@@ -235,12 +223,8 @@ int sam_cmd_train(int argc, char** argv) {
   if (pc.tty && !pc.quiet)
     fputs("\r\033[K", stderr);
   if (rc != SF_OK && rc != SF_ECANCEL) {
-    fprintf(
-        stderr,
-        "synthfm train: %s%s%s\n",
-        err.where,
-        err.where[0] ? ": " : "",
-        err.msg);
+    char msg[1200];
+    fprintf(stderr, "synthfm train: %s\n", sf_err_text(&err, msg, sizeof msg));
     return rc == SF_ECONFIG || rc == SF_EINVAL ? 2 : 1;
   }
   fprintf(

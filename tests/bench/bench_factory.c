@@ -75,9 +75,9 @@ static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count
     sf_generate_stats st;
     sf_corpus_result res;
     sf_err e = {0};
-    double t0 = sf__now();
+    double t0 = sf_clock_s();
     int rc = sf_corpus_generate(c, &o, &st, &res, &e);
-    double t = sf__now() - t0;
+    double t = sf_clock_s() - t0;
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd)) fprintf(stderr, "cleanup failed\n");
@@ -88,7 +88,7 @@ static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count
     return st.n_generated / t;
 }
 
-static double ms_per(double t0, int reps) { return 1000.0 * (sf__now() - t0) / reps; }
+static double ms_per(double t0, int reps) { return 1000.0 * (sf_clock_s() - t0) / reps; }
 
 int main(void) {
     sf_tune_allocator(); /* as the CLI */
@@ -146,7 +146,7 @@ int main(void) {
         sf_draw d;
         sf__draw_init(&d, 1, 0, 99);
         sf__noise_draw(&c.noise.model[m], m, &d, &p);
-        double t0 = sf__now();
+        double t0 = sf_clock_s();
         for (int r = 0; r < reps; r++)
             sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(1, (uint64_t)r, 5));
         printf("  noise %-10s %8.2f\n", sf_noise_name(m), ms_per(t0, reps));
@@ -154,10 +154,10 @@ int main(void) {
     }
     double sig[] = {1.0, 2.5, 8.0};
     for (int k = 0; k < 3; k++) {
-        double t0 = sf__now();
+        double t0 = sf_clock_s();
         for (int r = 0; r < reps; r++) sf__blur_gauss(&im, sig[k]);
         double fast = ms_per(t0, reps);
-        t0 = sf__now();
+        t0 = sf_clock_s();
         sf__blur_gauss_direct(&im, sig[k]);
         double direct = ms_per(t0, 1);
         printf("  blur sigma %-5.1f %8.2f  (direct convolution %.2f, %.1fx)\n", sig[k], fast,
@@ -166,27 +166,27 @@ int main(void) {
     uint16_t *lab = malloc(sizeof *lab * (size_t)n * n);
     int k = 0;
     for (int mod = 0; mod < 2; mod++) {
-        double t0 = sf__now();
+        double t0 = sf_clock_s();
         for (int r = 0; r < reps; r++) {
             sf_buf j = {0};
             if (mod == 0)
                 sf__shape_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
             else
                 sf__boundary_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
-            sf__buf_release(&j);
+            sf_buf_release(&j);
         }
         printf("  module %-9s %8.2f\n", mod ? "boundary" : "shape", ms_per(t0, reps));
     }
     uint8_t *u8 = malloc((size_t)n * n), *png;
     size_t np;
     sf__imgf_to_u8(&im, u8);
-    double t0 = sf__now();
+    double t0 = sf_clock_s();
     for (int r = 0; r < reps; r++) {
         sf__png_encode(u8, n, n, 8, 1, c.png_level, &png, &np, &e);
         free(png);
     }
     printf("  png encode 8-bit  %8.2f  (%zu bytes)\n", ms_per(t0, reps), np);
-    t0 = sf__now();
+    t0 = sf_clock_s();
     for (int r = 0; r < reps; r++) {
         sf__png_encode(lab, n, n, 16, 1, c.png_level, &png, &np, &e);
         free(png);

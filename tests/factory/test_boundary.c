@@ -46,7 +46,7 @@ static void generate(const sf_config *c, uint64_t seed, uint64_t index,
 static void sample_free(sample *s) {
     sf__imgf_release(&s->im);
     free(s->labels);
-    sf__buf_release(&s->json);
+    sf_buf_release(&s->json);
 }
 
 /* The label map as sf__boundary_generate draws it. */
@@ -373,7 +373,7 @@ static int check_pipeline(const sf_config *c, int nx, int ny, uint64_t seed,
     free(ref);
     free(scratch);
     free(pairs);
-    sf__buf_release(&js);
+    sf_buf_release(&js);
     return np;
 }
 
@@ -567,7 +567,7 @@ Test(boundary, parameter_record) {
 
     /* Appended to a record that already has members: one comma. */
     sf_buf b = {0};
-    sf__buf_puts(&b, "{\"module\":\"boundary\"");
+    sf_buf_puts(&b, "{\"module\":\"boundary\"");
     sf_imgf im;
     cr_assert_eq(sf__imgf_alloc(&im, 64, 64, 0.0f), SF_OK);
     uint16_t lab[64 * 64];
@@ -577,7 +577,7 @@ Test(boundary, parameter_record) {
                  SF_OK);
     cr_assert_not_null(strstr(b.s, "\"boundary\",\"n_labels\":"), "%s", b.s);
     sf__imgf_release(&im);
-    sf__buf_release(&b);
+    sf_buf_release(&b);
 }
 
 Test(boundary, tiny_and_odd_sizes) {

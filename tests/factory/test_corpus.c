@@ -61,14 +61,14 @@ static char *dump(const char *dir) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             for (int k = 0; k < sqlite3_column_count(st); k++) {
                 const char *t = (const char *)sqlite3_column_text(st, k);
-                sf__buf_printf(&b, "%s|", t ? t : "NULL");
+                sf_buf_printf(&b, "%s|", t ? t : "NULL");
             }
-            sf__buf_puts(&b, "\n");
+            sf_buf_puts(&b, "\n");
         }
         sqlite3_finalize(st);
     }
     sqlite3_close(db);
-    return sf__buf_take(&b);
+    return sf_buf_take(&b);
 }
 
 static char *slurp(const char *path) {
@@ -79,10 +79,10 @@ static char *slurp(const char *path) {
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk - 1, f)) > 0) {
         chunk[n] = 0;
-        sf__buf_puts(&b, chunk);
+        sf_buf_puts(&b, chunk);
     }
     fclose(f);
-    return sf__buf_take(&b);
+    return sf_buf_take(&b);
 }
 
 static void sql(const char *dir, const char *q) {

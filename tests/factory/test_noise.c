@@ -625,7 +625,7 @@ Test(noise, draw_uses_only_the_models_parameters) {
 static void expect_json(const sf_noise_params *p, const char *want) {
     sf_buf b = {0};
     sf__noise_json(p, &b);
-    char *s = sf__buf_take(&b);
+    char *s = sf_buf_take(&b);
     cr_assert(s);
     cr_expect_str_eq(s, want);
     free(s);

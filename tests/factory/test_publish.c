@@ -209,7 +209,7 @@ Test(publish, sums_csv_card_croissant_preview) {
         snprintf(prev, sizeof prev, "%s", rel);
         size_t n;
         char *bytes = slurp(dir, rel, &n), hex[65];
-        cr_assert_eq(sf__sha256_hex(bytes, n, hex), SF_OK);
+        cr_assert_eq(sf_sha256_hex(bytes, n, hex), SF_OK);
         cr_expect(!strncmp(l, hex, 64), "%s: listed %.64s, file has %s", rel, l, hex);
         free(bytes);
     }
@@ -228,7 +228,7 @@ Test(publish, sums_csv_card_croissant_preview) {
     cr_expect(strstr(csv, ",images/000003.png,labels/000003.png,"));
     cr_expect(strstr(csv, ",128,128\n"));
     char csv_sha[65];
-    cr_assert_eq(sf__sha256_hex(csv, csv_n, csv_sha), SF_OK);
+    cr_assert_eq(sf_sha256_hex(csv, csv_n, csv_sha), SF_OK);
 
     /* The rows agree with the manifest. */
     sf_corpus *c = NULL;

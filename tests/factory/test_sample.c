@@ -132,7 +132,7 @@ Test(sample, pixels_match_the_pinned_hashes) {
             }
             memcpy(buf + 3 * n, s->params_json, nj);
             char hex[65];
-            cr_assert_eq(sf__sha256_hex(buf, 3 * n + nj, hex), SF_OK);
+            cr_assert_eq(sf_sha256_hex(buf, 3 * n + nj, hex), SF_OK);
             const char *models[] = {"gaussian", "poisson", "perlin", "speckle", "rician"};
             for (int m = 0; m < 5; m++)
                 if (strstr(s->params_json, models[m]) && !strstr(seen, models[m])) {

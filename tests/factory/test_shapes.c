@@ -139,7 +139,7 @@ Test(shape_module, labels_visible_and_contrasted) {
         next_label:;
         }
         cr_expect(j.len > 50 && strstr(j.s, "\"shapes\":[") != NULL);
-        sf__buf_release(&j);
+        sf_buf_release(&j);
         free(lab);
         sf__imgf_release(&im);
     }
