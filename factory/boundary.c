@@ -38,9 +38,9 @@
  * | steps), so erosion of all clusters at once is a capped city-block
  * distance transform (separable: column passes, then doubling shifts
  * along rows) plus a compare per pixel, and equals sf__erode_label
- * applied per label. The canvas runs eight Philox blocks at a time in
- * SSE2 lanes (the same bits as sf__rng_block_inline, the fallback), and
- * its mean comes from exact integer sums.
+ * applied per label. The canvas takes its Philox blocks from the shared
+ * vector kernel (sf__philox_blocks: the same bits as sf__rng_block_inline,
+ * the fallback), and its mean comes from exact integer sums.
  */
 #include "sf_int.h"
 
@@ -951,78 +951,18 @@ static void canvas_scalar(sf_rng_key k, size_t i, size_t m,
 }
 
 #ifdef __SSE2__
-enum { CNV = 4 }; /* vectors of 2 Philox blocks in flight: 8 pixels each */
-/* Round keys of Philox4x32-10: k + r * (W0, W1), r = 0..9, in every lane. */
-static void philox_keys(sf_rng_key k, __m128i rk[20]) {
-    uint32_t k0 = k.k[0], k1 = k.k[1];
-    for (int r = 0; r < 10; r++) {
-        rk[2 * r] = _mm_set1_epi32((int)k0);
-        rk[2 * r + 1] = _mm_set1_epi32((int)k1);
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-}
-
-/* The rounds of sf__rng_block_inline on eight blocks, two per vector, one
- * per 64-bit lane: each word in the low half of the lane (32 x 32 ->
- * 64-bit products need no shuffles that way; the high halves carry junk
- * that the products ignore). Four independent vectors hide the latency
- * of the multiplies. c: (vector, word). */
-static inline void philox8_sse2(const __m128i rk[20], __m128i c[CNV][4]) {
-    const __m128i m0 = _mm_set1_epi32((int)0xD2511F53u);
-    const __m128i m1 = _mm_set1_epi32((int)0xCD9E8D57u);
-    /* Unrolled: the words rotate through registers instead of moves. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC unroll 10
-#endif
-    for (int r = 0; r < 10; r++)
-        for (int v = 0; v < CNV; v++) {
-            const __m128i p0 = _mm_mul_epu32(c[v][0], m0);
-            const __m128i p1 = _mm_mul_epu32(c[v][2], m1);
-            c[v][0] = _mm_xor_si128(
-                _mm_xor_si128(_mm_srli_epi64(p1, 32), c[v][1]), rk[2 * r]);
-            c[v][2] = _mm_xor_si128(
-                _mm_xor_si128(_mm_srli_epi64(p0, 32), c[v][3]),
-                rk[2 * r + 1]);
-            c[v][1] = p1;
-            c[v][3] = p0;
-        }
-}
-
-/* canvas_scalar for 32 pixels from i (i % 32 == 0): eight Philox blocks,
- * words gathered to pixel order; counts and u16 sums in 32-bit lanes
- * (each lane takes 8 values per call). */
-static inline void canvas32_sse2(sf_rng_key k, const __m128i rk[20], size_t i,
-                                 const uint16_t *fg, float *px, __m128i thr,
-                                 __m128 fa, __m128 fspan, __m128i *cnt,
-                                 __m128i *sum) {
-    const uint64_t b = i / 4;
-    __m128i c[CNV][4];
-    for (int v = 0; v < CNV; v++) {
-        const uint64_t b0 = b + 2 * (uint64_t)v, b1 = b0 + 1;
-        c[v][0] = _mm_set_epi32(0, (int)(uint32_t)b1, 0, (int)(uint32_t)b0);
-        c[v][1] = _mm_set_epi32(0, (int)(uint32_t)(b1 >> 32), 0,
-                                (int)(uint32_t)(b0 >> 32));
-        c[v][2] = _mm_set1_epi32((int)k.id[0]);
-        c[v][3] = _mm_set1_epi32((int)k.id[1]);
-    }
-    philox8_sse2(rk, c);
+/* canvas_scalar for the 32 pixels of eight Philox blocks w (pixel order:
+ * block q's words are pixels 4q..4q+3); counts and u16 sums in 32-bit
+ * lanes (each lane takes 8 values per call). */
+static inline void canvas32_sse2(const uint32_t *w, const uint16_t *fg,
+                                 float *px, __m128i thr, __m128 fa,
+                                 __m128 fspan, __m128i *cnt, __m128i *sum) {
     const __m128i lo16 = _mm_set1_epi32(0xFFFF), zero = _mm_setzero_si128();
     const __m128 k16 = _mm_set1_ps(1.0f / 65536.0f);
-    for (int q = 0; q < 2 * CNV; q++) {
-        /* Block q: lane q % 2 of vector q / 2, words 0-3 to pixels. */
-        const __m128i *cv = c[q / 2];
-        __m128i t0, t1;
-        if (q % 2) {
-            t0 = _mm_unpackhi_epi32(cv[0], cv[1]);
-            t1 = _mm_unpackhi_epi32(cv[2], cv[3]);
-        } else {
-            t0 = _mm_unpacklo_epi32(cv[0], cv[1]);
-            t1 = _mm_unpacklo_epi32(cv[2], cv[3]);
-        }
-        const __m128i w = _mm_unpacklo_epi64(t0, t1);
-        __m128i u = _mm_srli_epi32(w, 16);
-        __m128i out = _mm_cmplt_epi32(_mm_and_si128(w, lo16), thr);
+    for (int q = 0; q < 8; q++) {
+        const __m128i wq = _mm_loadu_si128((const __m128i *)(w + 4 * q));
+        __m128i u = _mm_srli_epi32(wq, 16);
+        __m128i out = _mm_cmplt_epi32(_mm_and_si128(wq, lo16), thr);
         __m128 uf = _mm_mul_ps(_mm_cvtepi32_ps(u), k16);
         __m128 in = _mm_add_ps(fa, _mm_mul_ps(fspan, uf));
         __m128 om = _mm_castsi128_ps(out);
@@ -1040,35 +980,52 @@ static inline void canvas32_sse2(sf_rng_key k, const __m128i rk[20], size_t i,
         sum[1] = _mm_add_epi32(sum[1], _mm_and_si128(u, fi));
     }
 }
+
+/* 1 when one of the 32 labels from fg is not 0. */
+static inline int any32_sse2(const uint16_t *fg) {
+    __m128i a = _mm_setzero_si128();
+    for (int v = 0; v < 4; v++)
+        a = _mm_or_si128(a, _mm_loadu_si128((const __m128i *)(fg + 8 * v)));
+    return _mm_movemask_epi8(_mm_cmpeq_epi16(a, _mm_setzero_si128())) !=
+           0xFFFF;
+}
 #endif
 
 /* The canvas of all foreground pixels (fg[i] != 0), and its sums (see
  * canvas_scalar). Pixels in 32-pixel groups (16 at the end) without
  * foreground are left as they are; others get canvas values, background
- * ones included (the caller overwrites them). */
+ * ones included (the caller overwrites them). With SSE2 the blocks of up
+ * to eight groups at a time come from the shared kernel
+ * (sf__philox_blocks, 64 blocks per call). */
 static void canvas(sf_rng_key k, size_t n, const uint16_t *fg, float *px,
                    uint32_t thr, float fa, float fspan, uint64_t s[4]) {
     size_t i = 0;
     s[0] = s[1] = s[2] = s[3] = 0;
 #ifdef __SSE2__
+    enum { GROUPS = 8 }; /* groups of 32 pixels (8 blocks) per kernel call */
     const __m128i vthr = _mm_set1_epi32((int)thr);
     const __m128 va = _mm_set1_ps(fa), vspan = _mm_set1_ps(fspan);
     const __m128i zero = _mm_setzero_si128();
-    __m128i rk[20];
-    philox_keys(k, rk);
-    for (; i + 8 * CNV <= n;) {
-        /* 32-bit lanes: flush every 2^13 calls, before sums could wrap. */
+    for (; i + 32 <= n;) {
+        /* 32-bit lanes: flush every 2^13 groups, before sums could wrap. */
         __m128i cnt[2] = {zero, zero}, sum[2] = {zero, zero};
         size_t end = n - i > ((size_t)1 << 18) ? i + ((size_t)1 << 18) : n;
-        for (; i + 8 * CNV <= end; i += 8 * CNV) {
-            __m128i a = zero;
-            for (int v = 0; v < CNV; v++)
-                a = _mm_or_si128(
-                    a, _mm_loadu_si128((const __m128i *)(fg + i + 8 * v)));
-            __m128i z = _mm_cmpeq_epi16(a, zero);
-            if (_mm_movemask_epi8(z) == 0xFFFF) continue;
-            canvas32_sse2(k, rk, i, fg + i, px + i, vthr, va, vspan, cnt,
-                          sum);
+        while (i + 32 <= end) {
+            size_t at[GROUPS];
+            uint64_t ctr[8 * GROUPS];
+            uint32_t w[32 * GROUPS];
+            int ng = 0;
+            for (; ng < GROUPS && i + 32 <= end; i += 32) {
+                if (!any32_sse2(fg + i)) continue;
+                at[ng] = i;
+                for (int b = 0; b < 8; b++)
+                    ctr[8 * ng + b] = i / 4 + (uint64_t)b;
+                ng++;
+            }
+            sf__philox_blocks(k, 0, ctr, 8 * (size_t)ng, w);
+            for (int g = 0; g < ng; g++)
+                canvas32_sse2(w + 32 * g, fg + at[g], px + at[g], vthr, va,
+                              vspan, cnt, sum);
         }
         uint32_t v[4][4];
         _mm_storeu_si128((__m128i *)v[0], cnt[0]);

@@ -30,8 +30,10 @@ enum sf_stream {
     SF_STREAM_VERIFY_PICK = 0x7FFF0001 /* verify --regenerate sample choice */
 };
 
-/* Philox4x32-10 of (ctr, k), inline and unrolled for per-pixel loops;
- * identical to sf_rng_block. */
+/* Philox4x32-10 (Salmon et al., SC'11): the one scalar kernel. Counter
+ * (c0, c1, c2, c3), key (k0, k1); inline and unrolled for per-pixel loops.
+ * sf_philox4x32_10 and sf_rng_block are this; sf__philox_blocks (rng.c) is
+ * its SSE2/AVX2 form for many blocks and gives the same words. */
 #define SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1)                          \
     do {                                                                  \
         uint64_t p0_ = (uint64_t)0xD2511F53u * (c0);                      \
@@ -44,10 +46,9 @@ enum sf_stream {
         (c2) = n2_;                                                       \
     } while (0)
 
-static inline void sf__rng_block_inline(sf_rng_key k, uint64_t ctr,
-                                        uint32_t out[4]) {
-    uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32);
-    uint32_t c2 = k.id[0], c3 = k.id[1], k0 = k.k[0], k1 = k.k[1];
+static inline void sf__philox_inline(uint32_t c0, uint32_t c1, uint32_t c2,
+                                     uint32_t c3, uint32_t k0, uint32_t k1,
+                                     uint32_t out[4]) {
     SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1);
     for (int r = 1; r < 10; r++) {
         k0 += 0x9E3779B9u;
@@ -59,6 +60,20 @@ static inline void sf__rng_block_inline(sf_rng_key k, uint64_t ctr,
     out[2] = c2;
     out[3] = c3;
 }
+
+/* Block `ctr` of stream k: counter (ctr, k.id), key k.k. */
+static inline void sf__rng_block_inline(sf_rng_key k, uint64_t ctr,
+                                        uint32_t out[4]) {
+    sf__philox_inline((uint32_t)ctr, (uint32_t)(ctr >> 32), k.id[0], k.id[1],
+                      k.k[0], k.k[1], out);
+}
+
+/* Blocks of counters ctr0 .. ctr0 + n - 1 (or, when ctr is not NULL,
+ * ctr[0 .. n)) of stream k, block b's words at out[4 b .. 4 b + 3]:
+ * exactly sf__rng_block_inline's words, 16 blocks at a time with AVX2
+ * (when the CPU has it), 8 with SSE2, the rest scalar. Reentrant. */
+void sf__philox_blocks(sf_rng_key k, uint64_t ctr0, const uint64_t *ctr,
+                       size_t n, uint32_t *out);
 
 /* Sequential scalar draws on one stream: draw i uses counter i. Used for
  * per-sample parameters (not per-pixel work). */
