@@ -5,12 +5,12 @@
  * file:line:column and the dotted key.
  */
 #include "sf_int.h"
+#include "sf_yaml.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 /* ----------------------------------------------------------- schema table */
 
@@ -101,19 +101,15 @@ const char *sf_noise_name(int id) {
 /* ----------------------------------------------------------- YAML walking */
 
 typedef struct walk {
-    const char *file;
-    yaml_document_t *doc;
+    sf_yaml *y;
     sf_config *cfg;
-    sf_err *err;
-    unsigned char seen[N_KEYS];
 } walk;
 
 static int bad(walk *w, const yaml_node_t *n, const char *path,
                const char *fmt, const char *got) {
     char what[300];
     snprintf(what, sizeof what, fmt, got ? got : "");
-    return sf_err_at(w->err, SF_ECONFIG, w->file, (int)n->start_mark.line + 1,
-                     (int)n->start_mark.column + 1, "key '%s': %s", path, what);
+    return sf_yaml_error(w->y, n, "key '%s': %s", path, what);
 }
 
 static const char *node_text(const yaml_node_t *n) {
@@ -173,7 +169,7 @@ static int get_pair(walk *w, const yaml_node_t *n, const key_spec *k,
         return bad(w, n, k->path, want, got);
     }
     for (int i = 0; i < 2; i++) {
-        yaml_node_t *e = yaml_document_get_node(w->doc, it[i]);
+        yaml_node_t *e = sf_yaml_node(w->y, it[i]);
         int rc = get_number(w, e, k, integer, &out[i]);
         if (rc) return rc;
     }
@@ -235,7 +231,7 @@ static int set_value(walk *w, const yaml_node_t *n, const key_spec *k) {
         double *dst = (double *)base;
         for (int i = 0; i < 4; i++) dst[i] = 0;
         for (int i = 0; i < cnt; i++) {
-            yaml_node_t *e = yaml_document_get_node(w->doc, it[i]);
+            yaml_node_t *e = sf_yaml_node(w->y, it[i]);
             if ((rc = get_number(w, e, k, 0, &dst[i]))) return rc;
         }
         *(int *)((char *)w->cfg + k->count_off) = cnt;
@@ -253,56 +249,43 @@ static int is_section(const char *prefix) {
     return 0;
 }
 
-/* Edit distance (insert, delete, substitute) between short key paths. */
-static size_t edit_distance(const char *a, const char *b) {
-    size_t na = strlen(a), nb = strlen(b), row[256];
-    if (na >= 255 || nb >= 255) return (size_t)-1;
-    for (size_t j = 0; j <= nb; j++) row[j] = j;
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[nb];
-}
-
 /* The known key or section closest to a misspelt one, at the same depth,
- * if close enough to be a typo (at most 2 edits, fewer than a third of its
- * length): written into out, else 0. */
+ * if close enough to be a typo (sf_yaml_closest): written into out, else
+ * 0. */
 static int closest_key(const char *path, char *out, size_t cap) {
     int depth = 0;
     for (const char *c = path; *c; c++) depth += *c == '.';
-    size_t best_d = (size_t)-1, limit = strlen(path) / 3;
-    if (limit > 2) limit = 2;
+    char cut[N_KEYS][256];
+    const char *cand[N_KEYS];
     for (size_t i = 0; i < N_KEYS; i++) {
-        char cand[256];
-        snprintf(cand, sizeof cand, "%s", keys[i].path);
+        snprintf(cut[i], sizeof cut[i], "%s", keys[i].path);
         int dots = 0; /* cut the key path to the depth of the unknown one */
-        for (char *c = cand; *c; c++)
-            if (*c == '.' && dots++ == depth) { *c = 0; break; }
-        size_t d = edit_distance(path, cand);
-        if (d < best_d) best_d = d, snprintf(out, cap, "%s", cand);
+        for (char *c = cut[i]; *c; c++)
+            if (*c == '.' && dots++ == depth) {
+                *c = 0;
+                break;
+            }
+        cand[i] = cut[i];
     }
-    return best_d <= limit;
+    const char *near = sf_yaml_closest(path, cand, N_KEYS);
+    if (near) snprintf(out, cap, "%s", near);
+    return near != NULL;
 }
 
 static int walk_mapping(walk *w, const yaml_node_t *map, const char *prefix) {
+    const yaml_node_t *dup = sf_yaml_duplicate(w->y, map);
+    if (dup) {
+        char path[256];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
+                 sf_yaml_scalar(dup));
+        return bad(w, dup, path, "duplicate key%s", "");
+    }
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+        yaml_node_t *kn = sf_yaml_node(w->y, p->key);
+        yaml_node_t *vn = sf_yaml_node(w->y, p->value);
         if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
-            return sf_err_at(w->err, SF_ECONFIG, w->file,
-                             kn ? (int)kn->start_mark.line + 1 : 0,
-                             kn ? (int)kn->start_mark.column + 1 : 0,
-                             "keys must be plain names%s", "");
+            return sf_yaml_error(w->y, kn, "keys must be plain names");
         char path[256];
         snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "",
                  (const char *)kn->data.scalar.value);
@@ -310,9 +293,6 @@ static int walk_mapping(walk *w, const yaml_node_t *map, const char *prefix) {
         for (i = 0; i < N_KEYS; i++)
             if (!strcmp(keys[i].path, path)) break;
         if (i < N_KEYS) {
-            if (w->seen[i])
-                return bad(w, kn, path, "duplicate key%s", "");
-            w->seen[i] = 1;
             int rc = set_value(w, vn, &keys[i]);
             if (rc) return rc;
         } else if (is_section(path)) {
@@ -334,46 +314,22 @@ static int walk_mapping(walk *w, const yaml_node_t *map, const char *prefix) {
 
 static int parse_into(const char *name, const char *text, size_t n,
                       sf_config *cfg, sf_err *err) {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    int rc = SF_OK, have_doc = 0;
-    if (!yaml_parser_initialize(&parser))
-        return sf_err_set(err, SF_ENOMEM, "%s: YAML parser init failed", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
-    if (!yaml_parser_load(&parser, &doc)) {
-        const yaml_mark_t *m = parser.problem ? &parser.problem_mark : &parser.context_mark;
-        rc = sf_err_at(err, SF_ECONFIG, name, (int)m->line + 1, (int)m->column + 1,
-                       "malformed YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
-                       parser.context ? " " : "", parser.context ? parser.context : "");
+    sf_yaml y = {0};
+    int rc = sf_yaml_load(&y, name, text, n, err);
+    yaml_node_t *root = sf_yaml_root(&y);
+    if (rc || !root) goto out; /* empty file: all defaults */
+    if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
         goto out;
-    }
-    have_doc = 1;
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    if (!root) goto out; /* empty file: all defaults */
-    if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0) goto out;
     if (root->type != YAML_MAPPING_NODE) {
-        rc = sf_err_at(err, SF_ECONFIG, name, (int)root->start_mark.line + 1,
-                       (int)root->start_mark.column + 1,
-                       "the config must be a mapping of keys, got %s",
-                       node_text(root));
+        rc = sf_yaml_error(&y, root,
+                           "the config must be a mapping of keys, got %s",
+                           node_text(root));
         goto out;
     }
-    walk w = {name, &doc, cfg, err, {0}};
+    walk w = {&y, cfg};
     rc = walk_mapping(&w, root, "");
-    if (rc) goto out;
-    /* A second document in the stream is a mistake worth reporting. */
-    yaml_document_t doc2;
-    if (yaml_parser_load(&parser, &doc2)) {
-        yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-        if (r2)
-            rc = sf_err_at(err, SF_ECONFIG, name, (int)r2->start_mark.line + 1,
-                           (int)r2->start_mark.column + 1,
-                           "only one YAML document is allowed%s", "");
-        yaml_document_delete(&doc2);
-    }
 out:
-    if (have_doc) yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
+    sf_yaml_free(&y);
     return rc;
 }
 

@@ -3,12 +3,12 @@
  * containers the report code shares (string lists, text buffer, interning).
  */
 #include "report_int.h"
+#include "sf_yaml.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 /* ------------------------------------------------------------ containers */
 
@@ -199,37 +199,50 @@ void hx_report_cfg_free(hx_report_cfg *c) {
 }
 
 typedef struct walk {
-    const char *name;
-    yaml_document_t *doc;
-    sf_err *err;
+    sf_yaml *y;
 } walk;
 
 static int bad(walk *w, const yaml_node_t *n, const char *key,
                const char *what) {
-    return sf_err_at(w->err, SF_ECONFIG, w->name, (int)n->start_mark.line + 1,
-                     (int)n->start_mark.column + 1, "%s: %s", key, what);
+    return sf_yaml_error(w->y, n, "%s: %s", key, what);
 }
 
-static const char *scalar(const yaml_node_t *n) {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
-                                            : NULL;
+/* A mapping's duplicate key (sf_yaml_duplicate) as an error, or SF_OK. */
+static int no_duplicate(walk *w, const yaml_node_t *map, const char *where) {
+    const yaml_node_t *d = sf_yaml_duplicate(w->y, map);
+    char key[160];
+    if (!d) return SF_OK;
+    if (where)
+        snprintf(key, sizeof key, "%s.%s", where, sf_yaml_scalar(d));
+    else
+        snprintf(key, sizeof key, "%s", sf_yaml_scalar(d));
+    return bad(w, d, key, "duplicate key");
+}
+
+/* "KEY: unknown key", with the closest of known[0..n) when it is a typo. */
+static int unknown(walk *w, const yaml_node_t *kn, const char *key,
+                   const char *name, const char *const *known, size_t n) {
+    char hint[300], what[400];
+    snprintf(what, sizeof what, "unknown key%s",
+             sf_yaml_hint(name, known, n, hint, sizeof hint));
+    return bad(w, kn, key, what);
 }
 
 /* A sequence of scalars (or one scalar) into s, replacing what was there. */
 static int get_list(walk *w, const yaml_node_t *n, const char *key,
                     hx__strs *s) {
     hx__strs_clear(s);
-    if (scalar(n)) return hx__strs_push(s, scalar(n));
+    if (sf_yaml_scalar(n)) return hx__strs_push(s, sf_yaml_scalar(n));
     if (n->type != YAML_SEQUENCE_NODE)
         return bad(w, n, key, "expected a list of names");
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
-        yaml_node_t *e = yaml_document_get_node(w->doc, *it);
-        if (!scalar(e)) return bad(w, e ? e : n, key, "expected a name");
-        if (!*scalar(e)) return bad(w, e, key, "empty name");
-        if (hx__strs_find(s, scalar(e)) >= 0)
+        yaml_node_t *e = sf_yaml_node(w->y, *it);
+        if (!sf_yaml_scalar(e)) return bad(w, e ? e : n, key, "expected a name");
+        if (!*sf_yaml_scalar(e)) return bad(w, e, key, "empty name");
+        if (hx__strs_find(s, sf_yaml_scalar(e)) >= 0)
             return bad(w, e, key, "name listed twice");
-        if (hx__strs_push(s, scalar(e))) return SF_ENOMEM;
+        if (hx__strs_push(s, sf_yaml_scalar(e))) return SF_ENOMEM;
     }
     return SF_OK;
 }
@@ -243,13 +256,13 @@ static int get_map(walk *w, const yaml_node_t *n, const char *key, hx__strs *ks,
         return bad(w, n, key, "expected a mapping of name: name");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
-        if (!scalar(kn) || !scalar(vn) || !*scalar(vn))
+        yaml_node_t *kn = sf_yaml_node(w->y, p->key);
+        yaml_node_t *vn = sf_yaml_node(w->y, p->value);
+        if (!sf_yaml_scalar(kn) || !sf_yaml_scalar(vn) || !*sf_yaml_scalar(vn))
             return bad(w, vn ? vn : n, key, "expected name: name");
-        if (hx__strs_find(ks, scalar(kn)) >= 0)
+        if (hx__strs_find(ks, sf_yaml_scalar(kn)) >= 0)
             return bad(w, kn, key, "name listed twice");
-        if (hx__strs_push(ks, scalar(kn)) || hx__strs_push(vs, scalar(vn)))
+        if (hx__strs_push(ks, sf_yaml_scalar(kn)) || hx__strs_push(vs, sf_yaml_scalar(vn)))
             return SF_ENOMEM;
     }
     return SF_OK;
@@ -270,13 +283,20 @@ static int check_settings(walk *w, const yaml_node_t *n, const char *key,
 static int walk_sub(walk *w, const yaml_node_t *map, const char *table,
                     hx_report_cfg *c) {
     char key[128];
+    static const char *const t1[] = {"methods"};
+    static const char *const t2[] = {"settings", "shape", "boundary", "both"};
+    static const char *const t3[] = {"methods", "dataset"};
+    const char *const *known = table[5] == '1' ? t1 : table[5] == '2' ? t2 : t3;
+    size_t n_known = table[5] == '1' ? 1 : table[5] == '2' ? 4 : 2;
     if (map->type != YAML_MAPPING_NODE)
         return bad(w, map, table, "expected a mapping");
+    int rc0 = no_duplicate(w, map, table);
+    if (rc0) return rc0;
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
          p < map->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
-        const char *k = scalar(kn);
+        yaml_node_t *kn = sf_yaml_node(w->y, p->key);
+        yaml_node_t *vn = sf_yaml_node(w->y, p->value);
+        const char *k = sf_yaml_scalar(kn);
         int rc;
         snprintf(key, sizeof key, "%s.%s", table, k ? k : "?");
         if (!k) return bad(w, kn, table, "expected a key");
@@ -294,26 +314,32 @@ static int walk_sub(walk *w, const yaml_node_t *map, const char *table,
         else if (!strcmp(table, "table3") && !strcmp(k, "methods"))
             rc = get_list(w, vn, key, &c->t3_methods);
         else if (!strcmp(table, "table3") && !strcmp(k, "dataset")) {
-            if (!scalar(vn) || !*scalar(vn))
+            if (!sf_yaml_scalar(vn) || !*sf_yaml_scalar(vn))
                 return bad(w, vn, key, "expected a dataset name");
             free(c->t3_dataset);
-            if (!(c->t3_dataset = strdup(scalar(vn)))) return SF_ENOMEM;
+            if (!(c->t3_dataset = strdup(sf_yaml_scalar(vn)))) return SF_ENOMEM;
             rc = SF_OK;
         } else
-            return bad(w, kn, key, "unknown key");
+            return unknown(w, kn, key, k, known, n_known);
         if (rc) return rc;
     }
     return SF_OK;
 }
 
 static int walk_root(walk *w, const yaml_node_t *root, hx_report_cfg *c) {
+    static const char *const known[] = {
+        "ours",          "settings",   "modalities", "datasets",
+        "paper_methods", "structures", "pooled",     "table1",
+        "table2",        "table3"};
     if (root->type != YAML_MAPPING_NODE)
         return bad(w, root, "(top)", "expected a mapping");
+    int rc0 = no_duplicate(w, root, NULL);
+    if (rc0) return rc0;
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
          p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
-        const char *k = scalar(kn);
+        yaml_node_t *kn = sf_yaml_node(w->y, p->key);
+        yaml_node_t *vn = sf_yaml_node(w->y, p->value);
+        const char *k = sf_yaml_scalar(kn);
         int rc;
         if (!k) return bad(w, kn, "(top)", "expected a key");
         if (!strcmp(k, "ours"))
@@ -335,7 +361,7 @@ static int walk_root(walk *w, const yaml_node_t *root, hx_report_cfg *c) {
                  !strcmp(k, "table3"))
             rc = walk_sub(w, vn, k, c);
         else
-            return bad(w, kn, k, "unknown key");
+            return unknown(w, kn, k, k, known, 10);
         if (rc) return rc;
     }
     return SF_OK;
@@ -343,29 +369,17 @@ static int walk_root(walk *w, const yaml_node_t *root, hx_report_cfg *c) {
 
 int hx_report_cfg_parse(const char *name, const char *text, size_t n,
                         hx_report_cfg **out, sf_err *err) {
-    int rc = SF_OK, have_doc = 0;
-    yaml_parser_t parser;
-    yaml_document_t doc;
+    int rc = SF_OK;
+    sf_yaml y = {0};
     hx_report_cfg *c = NULL;
     if (!text || !out) return sf_err_set(err, SF_EINVAL, "report config: NULL");
-    if (!yaml_parser_initialize(&parser))
-        return sf_err_set(err, SF_ENOMEM, "%s: out of memory", name);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
-    if (!yaml_parser_load(&parser, &doc)) {
-        const yaml_mark_t *m =
-            parser.problem ? &parser.problem_mark : &parser.context_mark;
-        rc = sf_err_at(err, SF_ECONFIG, name, (int)m->line + 1,
-                       (int)m->column + 1, "YAML: %s",
-                       parser.problem ? parser.problem : "syntax error");
-        goto out;
-    }
-    have_doc = 1;
+    if ((rc = sf_yaml_load(&y, name, text, n, err))) goto out;
     if (!(c = calloc(1, sizeof *c))) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", name);
         goto out;
     }
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    walk w = {name, &doc, err};
+    yaml_node_t *root = sf_yaml_root(&y);
+    walk w = {&y};
     if (root && (rc = walk_root(&w, root, c))) {
         if (rc == SF_ENOMEM) sf_err_set(err, rc, "%s: out of memory", name);
         goto out;
@@ -378,8 +392,7 @@ int hx_report_cfg_parse(const char *name, const char *text, size_t n,
     c = NULL;
 out:
     hx_report_cfg_free(c);
-    if (have_doc) yaml_document_delete(&doc);
-    yaml_parser_delete(&parser);
+    sf_yaml_free(&y);
     return rc;
 }
 

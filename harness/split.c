@@ -5,13 +5,13 @@
  * libyaml's document API; errors carry file:line:col and the key.
  */
 #include "eval.h"
+#include "sf_yaml.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <yaml.h>
 
 static char *xstrdup(const char *s) {
     size_t n = strlen(s) + 1;
@@ -35,28 +35,15 @@ void hx_split_free(hx_split *s) {
     free(s);
 }
 
-typedef struct yctx {
-    yaml_document_t *doc;
-    const char *path;
-    sf_err *err;
-} yctx;
-
-static int yerr(yctx *y, const yaml_node_t *n, const char *key,
+static int yerr(sf_yaml *y, const yaml_node_t *n, const char *key,
                 const char *what) {
-    return sf_err_at(y->err, SF_ECONFIG, y->path,
-                     n ? (int)n->start_mark.line + 1 : 0,
-                     n ? (int)n->start_mark.column + 1 : 0, "%s: %s", key,
-                     what);
+    return sf_yaml_error(y, n, "%s: %s", key, what);
 }
 
-static const char *scalar(const yaml_node_t *n) {
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
-                                            : NULL;
-}
 
-static int parse_int(yctx *y, const yaml_node_t *n, const char *key,
+static int parse_int(sf_yaml *y, const yaml_node_t *n, const char *key,
                      long lo, long hi, long *out) {
-    const char *s = scalar(n);
+    const char *s = sf_yaml_scalar(n);
     char *end;
     errno = 0;
     long v = s ? strtol(s, &end, 10) : 0;
@@ -69,14 +56,14 @@ static int parse_int(yctx *y, const yaml_node_t *n, const char *key,
     return SF_OK;
 }
 
-static int parse_structures(yctx *y, yaml_node_t *n, hx_split *s) {
+static int parse_structures(sf_yaml *y, yaml_node_t *n, hx_split *s) {
     if (n->type != YAML_MAPPING_NODE)
         return yerr(y, n, "structures", "expected a mapping name: value");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(y->doc, p->key),
-                    *v = yaml_document_get_node(y->doc, p->value);
-        const char *name = scalar(k);
+        yaml_node_t *k = sf_yaml_node(y, p->key),
+                    *v = sf_yaml_node(y, p->value);
+        const char *name = sf_yaml_scalar(k);
         if (!name || !*name || strlen(name) >= sizeof s->st[0].name)
             return yerr(y, k, "structures", "expected a structure name");
         if (s->n_structures == HX_MAX_STRUCTURES)
@@ -92,13 +79,13 @@ static int parse_structures(yctx *y, yaml_node_t *n, hx_split *s) {
         if (v->type == YAML_SEQUENCE_NODE &&
             v->data.sequence.items.top - v->data.sequence.items.start == 2) {
             int rc = parse_int(y,
-                               yaml_document_get_node(
-                                   y->doc, v->data.sequence.items.start[0]),
+                               sf_yaml_node(
+                                   y, v->data.sequence.items.start[0]),
                                key, 0, 65535, &lo);
             if (rc == SF_OK)
                 rc = parse_int(y,
-                               yaml_document_get_node(
-                                   y->doc, v->data.sequence.items.start[1]),
+                               sf_yaml_node(
+                                   y, v->data.sequence.items.start[1]),
                                key, lo, 65535, &hi);
             if (rc != SF_OK) return rc;
         } else {
@@ -112,30 +99,32 @@ static int parse_structures(yctx *y, yaml_node_t *n, hx_split *s) {
     return SF_OK;
 }
 
-static int parse_case(yctx *y, yaml_node_t *n, hx_split_case *c) {
+static int parse_case(sf_yaml *y, yaml_node_t *n, hx_split_case *c) {
     if (n->type != YAML_MAPPING_NODE)
         return yerr(y, n, "cases", "expected a mapping {id, files}");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(y->doc, p->key),
-                    *v = yaml_document_get_node(y->doc, p->value);
-        const char *key = scalar(k);
+        yaml_node_t *k = sf_yaml_node(y, p->key),
+                    *v = sf_yaml_node(y, p->value);
+        const char *key = sf_yaml_scalar(k);
         if (key && (!strcmp(key, "id") ? c->id != NULL
                     : !strcmp(key, "files") ? c->files != NULL : 0))
             return yerr(y, k, key, "duplicate key in a case");
-        if (key && !strcmp(key, "id") && scalar(v)) {
-            if (!(c->id = xstrdup(scalar(v))))
+        if (key && !strcmp(key, "id") && sf_yaml_scalar(v)) {
+            if (!(c->id = xstrdup(sf_yaml_scalar(v))))
                 return sf_err_set(y->err, SF_ENOMEM, "split");
         } else if (key && !strcmp(key, "files") &&
                    v->type == YAML_MAPPING_NODE) {
+            const yaml_node_t *dup = sf_yaml_duplicate(y, v);
+            if (dup) return yerr(y, dup, "cases.files", "duplicate key");
             long m = v->data.mapping.pairs.top - v->data.mapping.pairs.start;
             c->files = calloc((size_t)m + 1, sizeof *c->files);
             if (!c->files) return sf_err_set(y->err, SF_ENOMEM, "split");
             for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
                  q < v->data.mapping.pairs.top; q++) {
-                yaml_node_t *fk = yaml_document_get_node(y->doc, q->key),
-                            *fv = yaml_document_get_node(y->doc, q->value);
-                const char *fp = scalar(fk), *h = scalar(fv);
+                yaml_node_t *fk = sf_yaml_node(y, q->key),
+                            *fv = sf_yaml_node(y, q->value);
+                const char *fp = sf_yaml_scalar(fk), *h = sf_yaml_scalar(fv);
                 if (!fp || !*fp || fp[0] == '/' || strstr(fp, ".."))
                     return yerr(y, fk, "cases.files",
                                 "expected a relative path below the data "
@@ -167,9 +156,7 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
     char *text = NULL;
     size_t len = 0;
     int rc = SF_ENOMEM;
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    int have_parser = 0, have_doc = 0;
+    sf_yaml y = {0};
     if (!s) goto out;
     {
         size_t cap = 1 << 16, k;
@@ -189,38 +176,26 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
     }
     sf_sha256_hex(text, len, s->sha256);
     s->min_pixels = HX_MIN_PIXELS_DEFAULT;
-    yaml_parser_initialize(&parser);
-    have_parser = 1;
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        rc = sf_err_at(err, SF_ECONFIG, path, (int)parser.problem_mark.line + 1,
-                       (int)parser.problem_mark.column + 1, "YAML: %s",
-                       parser.problem ? parser.problem : "parse error");
-        goto out;
-    }
-    have_doc = 1;
-    yctx y = {&doc, path, err};
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if ((rc = sf_yaml_load(&y, path, text, len, err)) != SF_OK) goto out;
+    yaml_node_t *root = sf_yaml_root(&y);
     if (!root || root->type != YAML_MAPPING_NODE) {
         rc = yerr(&y, root, "(top)", "expected a mapping");
         goto out;
     }
+    /* any key twice is an error (a second `cases:` list used to replace
+     * the first's array while its count went on) */
+    const yaml_node_t *dup = sf_yaml_duplicate(&y, root);
+    if (dup) {
+        rc = yerr(&y, dup, sf_yaml_scalar(dup), "duplicate key");
+        goto out;
+    }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
          p < root->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(&doc, p->key),
-                    *v = yaml_document_get_node(&doc, p->value);
-        const char *key = scalar(k);
+        yaml_node_t *k = sf_yaml_node(&y, p->key),
+                    *v = sf_yaml_node(&y, p->value);
+        const char *key = sf_yaml_scalar(k);
         rc = SF_OK;
-        /* any key twice is an error (a second `cases:` list used to
-         * replace the first's array while its count went on) */
-        for (yaml_node_pair_t *p0 = root->data.mapping.pairs.start;
-             key && p0 < p && rc == SF_OK; p0++) {
-            const char *k0 = scalar(yaml_document_get_node(&doc, p0->key));
-            if (k0 && !strcmp(k0, key)) rc = yerr(&y, k, key, "duplicate key");
-        }
-        if (rc != SF_OK) {
-            /* reported */
-        } else if (!key) {
+        if (!key) {
             rc = yerr(&y, k, "(top)", "expected a key");
         } else if (!strcmp(key, "split") || !strcmp(key, "dataset") ||
                    !strcmp(key, "description")) {
@@ -229,32 +204,35 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
                                                           : &s->description;
             if (*dst)
                 rc = yerr(&y, k, key, "duplicate key");
-            else if (!scalar(v))
+            else if (!sf_yaml_scalar(v))
                 rc = yerr(&y, v, key, "expected a string");
-            else if (!(*dst = xstrdup(scalar(v))))
+            else if (!(*dst = xstrdup(sf_yaml_scalar(v))))
                 rc = SF_ENOMEM;
         } else if (!strcmp(key, "template")) {
-            const char *t = scalar(v);
+            const char *t = sf_yaml_scalar(v);
             if (!t || (strcmp(t, "true") && strcmp(t, "false")))
                 rc = yerr(&y, v, key, "expected true or false");
             else
                 s->template_only = !strcmp(t, "true");
         } else if (!strcmp(key, "slice_rule")) {
+            const yaml_node_t *d2 = sf_yaml_duplicate(&y, v);
             if (v->type != YAML_MAPPING_NODE) {
                 rc = yerr(&y, v, key, "expected {axis, min_pixels}");
+            } else if (d2) {
+                rc = yerr(&y, d2, "slice_rule", "duplicate key");
             } else {
                 for (yaml_node_pair_t *q = v->data.mapping.pairs.start;
                      q < v->data.mapping.pairs.top && rc == SF_OK; q++) {
-                    yaml_node_t *qk = yaml_document_get_node(&doc, q->key),
-                                *qv = yaml_document_get_node(&doc, q->value);
-                    const char *kk = scalar(qk);
+                    yaml_node_t *qk = sf_yaml_node(&y, q->key),
+                                *qv = sf_yaml_node(&y, q->value);
+                    const char *kk = sf_yaml_scalar(qk);
                     long mp;
                     if (kk && !strcmp(kk, "min_pixels")) {
                         rc = parse_int(&y, qv, "slice_rule.min_pixels", 1,
                                        1 << 30, &mp);
                         s->min_pixels = (int)mp;
                     } else if (kk && !strcmp(kk, "axis")) {
-                        if (!scalar(qv) || strcmp(scalar(qv), "axial"))
+                        if (!sf_yaml_scalar(qv) || strcmp(sf_yaml_scalar(qv), "axial"))
                             rc = yerr(&y, qv, "slice_rule.axis",
                                       "only 'axial' is supported");
                     } else {
@@ -275,16 +253,22 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
                 if (!s->cases) rc = SF_ENOMEM;
                 for (long i = 0; i < m && rc == SF_OK; i++) {
                     rc = parse_case(&y,
-                                    yaml_document_get_node(
-                                        &doc, v->data.sequence.items.start[i]),
+                                    sf_yaml_node(
+                                        &y, v->data.sequence.items.start[i]),
                                     &s->cases[s->n_cases]);
                     s->n_cases++;
                 }
             }
         } else {
-            rc = yerr(&y, k, key,
-                      "unknown key (expected split, dataset, description, "
-                      "template, slice_rule, structures, cases)");
+            static const char *const known[] = {
+                "split",     "dataset",    "description", "template",
+                "slice_rule", "structures", "cases"};
+            char hint[300], what[512];
+            snprintf(what, sizeof what,
+                     "unknown key (expected split, dataset, description, "
+                     "template, slice_rule, structures, cases)%s",
+                     sf_yaml_hint(key, known, 7, hint, sizeof hint));
+            rc = yerr(&y, k, key, what);
         }
         if (rc == SF_ENOMEM) sf_err_set(err, rc, "%s: out of memory", path);
         if (rc != SF_OK) goto out;
@@ -305,8 +289,7 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
     s = NULL;
     rc = SF_OK;
 out:
-    if (have_doc) yaml_document_delete(&doc);
-    if (have_parser) yaml_parser_delete(&parser);
+    sf_yaml_free(&y);
     free(text);
     fclose(f);
     hx_split_free(s);

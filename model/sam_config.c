@@ -4,12 +4,12 @@
  * that use the reference's parameter names.
  */
 #include "sam_int.h"
+#include "sf_yaml.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 const char* const sam__preset_names[] =
     {"vit_b", "vit_l", "vit_h", "medsam", NULL};
@@ -159,20 +159,15 @@ int sam_config_validate(const sam_config* c, sf_err* err) {
 
 /* ------------------------------------------------------------- YAML */
 
+/* SF_ECONFIG at node n: fmt takes the key (or ""). */
 static int at(
-    sf_err* err,
-    const char* name,
+    const sf_yaml* y,
     const yaml_node_t* n,
     const char* fmt,
     const char* key) {
-  return sf_err_at(
-      err,
-      SF_ECONFIG,
-      name,
-      (int)n->start_mark.line + 1,
-      (int)n->start_mark.column + 1,
-      fmt,
-      key);
+  char msg[300];
+  snprintf(msg, sizeof msg, fmt, key);
+  return sf_yaml_error(y, n, "%s", msg);
 }
 
 static int scalar_int(const yaml_node_t* n, int* out) {
@@ -194,48 +189,38 @@ int sam_config_parse(
     size_t n,
     sam_config* out,
     sf_err* err) {
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  int rc = SF_OK, have_doc = 0;
+  sf_yaml y = {0};
+  int rc = SF_OK;
   sam_config c;
   sam_config_preset("vit_b", &c, NULL);
-  if (!yaml_parser_initialize(&parser))
-    return sf_err_set(err, SF_ENOMEM, "out of memory");
-  yaml_parser_set_input_string(&parser, (const unsigned char*)text, n);
-  if (!yaml_parser_load(&parser, &doc)) {
-    rc = sf_err_at(
-        err,
-        SF_ECONFIG,
-        name,
-        (int)parser.problem_mark.line + 1,
-        (int)parser.problem_mark.column + 1,
-        "YAML: %s",
-        parser.problem ? parser.problem : "syntax error");
+  if ((rc = sf_yaml_load(&y, name, text, n, err)))
     goto out;
-  }
-  have_doc = 1;
-  yaml_node_t* root = yaml_document_get_root_node(&doc);
+  yaml_node_t* root = sf_yaml_root(&y);
   if (!root) {
     rc = sf_err_at(err, SF_ECONFIG, name, 0, 0, "empty model config");
     goto out;
   }
   if (root->type != YAML_MAPPING_NODE) {
-    rc = at(err, name, root, "model config must be a mapping%s", "");
+    rc = at(&y, root, "model config must be a mapping%s", "");
+    goto out;
+  }
+  const yaml_node_t* dup = sf_yaml_duplicate(&y, root);
+  if (dup) {
+    rc = at(&y, dup, "duplicate key '%s'", sf_yaml_scalar(dup));
     goto out;
   }
   /* `preset` first, whatever its position: it sets the base. */
   for (yaml_node_pair_t* p = root->data.mapping.pairs.start;
        p < root->data.mapping.pairs.top;
        p++) {
-    yaml_node_t* k = yaml_document_get_node(&doc, p->key);
-    yaml_node_t* v = yaml_document_get_node(&doc, p->value);
+    yaml_node_t* k = sf_yaml_node(&y, p->key);
+    yaml_node_t* v = sf_yaml_node(&y, p->value);
     if (k->type == YAML_SCALAR_NODE &&
         !strcmp((const char*)k->data.scalar.value, "preset")) {
       if (v->type != YAML_SCALAR_NODE ||
           sam_config_preset((const char*)v->data.scalar.value, &c, NULL)) {
         rc =
-            at(err,
-               name,
+            at(&y,
                v,
                "preset: expected one of vit_b, "
                "vit_l, vit_h, medsam%s",
@@ -262,10 +247,10 @@ int sam_config_parse(
   for (yaml_node_pair_t* p = root->data.mapping.pairs.start;
        p < root->data.mapping.pairs.top;
        p++) {
-    yaml_node_t* k = yaml_document_get_node(&doc, p->key);
-    yaml_node_t* v = yaml_document_get_node(&doc, p->value);
+    yaml_node_t* k = sf_yaml_node(&y, p->key);
+    yaml_node_t* v = sf_yaml_node(&y, p->value);
     if (k->type != YAML_SCALAR_NODE) {
-      rc = at(err, name, k, "keys must be scalars%s", "");
+      rc = at(&y, k, "keys must be scalars%s", "");
       goto out;
     }
     const char* key = (const char*)k->data.scalar.value;
@@ -278,7 +263,7 @@ int sam_config_parse(
       known = 1;
       int x;
       if (scalar_int(v, &x) || x < ints[i].lo) {
-        rc = at(err, name, v, "%s: expected an integer", key);
+        rc = at(&y, v, "%s: expected an integer", key);
         goto out;
       }
       *(int*)((char*)&c + ints[i].off) = x;
@@ -287,7 +272,7 @@ int sam_config_parse(
       continue;
     if (!strcmp(key, "encoder_global_attn_indexes")) {
       if (v->type != YAML_SEQUENCE_NODE) {
-        rc = at(err, name, v, "%s: expected a list of block indexes", key);
+        rc = at(&y, v, "%s: expected a list of block indexes", key);
         goto out;
       }
       int cnt = 0;
@@ -298,10 +283,10 @@ int sam_config_parse(
       for (yaml_node_item_t* it = v->data.sequence.items.start;
            it < v->data.sequence.items.top;
            it++) {
-        yaml_node_t* e = yaml_document_get_node(&doc, *it);
+        yaml_node_t* e = sf_yaml_node(&y, *it);
         int x;
         if (cnt >= SAM_MAX_DEPTH || scalar_int(e, &x) || x < 0) {
-          rc = at(err, name, e, "%s: expected a block index", key);
+          rc = at(&y, e, "%s: expected a block index", key);
           goto out;
         }
         c.encoder_global_attn_indexes[cnt++] = x;
@@ -309,26 +294,21 @@ int sam_config_parse(
       c.n_encoder_global_attn_indexes = cnt;
     } else if (!strcmp(key, "zoom")) {
       if (v->type != YAML_SEQUENCE_NODE) {
-        rc = at(err, name, v, "%s: expected a list of view fractions", key);
+        rc = at(&y, v, "%s: expected a list of view fractions", key);
         goto out;
       }
       int cnt = 0;
       for (yaml_node_item_t* it = v->data.sequence.items.start;
            it < v->data.sequence.items.top;
            it++) {
-        yaml_node_t* e = yaml_document_get_node(&doc, *it);
+        yaml_node_t* e = sf_yaml_node(&y, *it);
         char* end = NULL;
         const char* sv = e->type == YAML_SCALAR_NODE
             ? (const char*)e->data.scalar.value
             : "";
         double x = strtod(sv, &end);
         if (cnt >= SAM_MAX_ZOOM || end == sv || *end || !(x > 0) || x > 1) {
-          rc =
-              at(err,
-                 name,
-                 e,
-                 "%s: expected at most 8 fractions in (0, 1]",
-                 key);
+          rc = at(&y, e, "%s: expected at most 8 fractions in (0, 1]", key);
           goto out;
         }
         c.zoom[cnt++] = (float)x;
@@ -342,7 +322,7 @@ int sam_config_parse(
       } else if (!strcmp(s, "false") || !strcmp(s, "0")) {
         c.multimask_trained = 0;
       } else {
-        rc = at(err, name, v, "%s: expected true or false", key);
+        rc = at(&y, v, "%s: expected true or false", key);
         goto out;
       }
     } else if (!strcmp(key, "preprocess")) {
@@ -353,11 +333,33 @@ int sam_config_parse(
       } else if (!strcmp(s, "medsam")) {
         c.preprocess = SAM_PREPROCESS_MEDSAM;
       } else {
-        rc = at(err, name, v, "%s: expected sam or medsam", key);
+        rc = at(&y, v, "%s: expected sam or medsam", key);
         goto out;
       }
     } else {
-      rc = at(err, name, k, "unknown key '%s'", key);
+      static const char* const kKeys[] = {
+          "preset",
+          "image_size",
+          "patch_size",
+          "encoder_embed_dim",
+          "encoder_depth",
+          "encoder_num_heads",
+          "window_size",
+          "prompt_embed_dim",
+          "high_res_features",
+          "conv_stem",
+          "encoder_global_attn_indexes",
+          "zoom",
+          "multimask_trained",
+          "preprocess"};
+      char hint[300];
+      rc = sf_yaml_error(
+          &y,
+          k,
+          "unknown key '%s'%s",
+          key,
+          sf_yaml_hint(
+              key, kKeys, sizeof kKeys / sizeof *kKeys, hint, sizeof hint));
       goto out;
     }
   }
@@ -367,9 +369,7 @@ int sam_config_parse(
   }
   *out = c;
 out:
-  if (have_doc)
-    yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
+  sf_yaml_free(&y);
   return rc;
 }
 

@@ -4,6 +4,8 @@
 // resume. Read top to bottom: config -> data -> run dir -> loop.
 #include "train.h"
 
+#include "sf_yaml.h"
+
 #include <dlfcn.h>
 #include <openssl/sha.h>
 #include <signal.h>
@@ -11,7 +13,6 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -83,16 +84,38 @@ struct TrainConfig {
   int threads = 0;
 };
 
-int yerr(sf_err* err, const char* name, const yaml_node_t* n, const char* m) {
-  return sf_err_at(
-      err,
-      SF_ECONFIG,
-      name,
-      int(n->start_mark.line) + 1,
-      int(n->start_mark.column) + 1,
-      "%s",
-      m);
-}
+// Every key of the training config, for unknown-key suggestions: a new key
+// goes into parse_config's chain and here.
+const char* const kTrainKeys[] = {
+    "model",
+    "init",
+    "seed",
+    "on_the_fly_seed",
+    "lr",
+    "lr_min",
+    "weight_decay",
+    "min_area_frac",
+    "iou_loss_weight",
+    "single_click_frac",
+    "crop_scale",
+    "corrective_iters",
+    "encoder_lr_scale",
+    "warmup_steps",
+    "images_per_epoch",
+    "epochs",
+    "batch_size",
+    "ring_width_px",
+    "val_instances_per_image",
+    "val_max_images",
+    "threads",
+    "instances_per_step",
+    "multimask",
+    "freeze_image_encoder",
+    "loss",
+    "n_pos",
+    "n_neg",
+    "precision",
+    "device"};
 
 const char* scalar(const yaml_node_t* n) {
   return n->type == YAML_SCALAR_NODE ? (const char*)n->data.scalar.value
@@ -174,19 +197,19 @@ std::string model_yaml(const sam_config& c) {
 }
 
 // A model mapping node back to YAML text for sam_config_parse.
-std::string node_text(yaml_document_t* d, yaml_node_t* n) {
+std::string node_text(const sf_yaml* d, yaml_node_t* n) {
   std::ostringstream o;
   for (auto* p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
        p++) {
-    auto* k = yaml_document_get_node(d, p->key);
-    auto* v = yaml_document_get_node(d, p->value);
+    auto* k = sf_yaml_node(d, p->key);
+    auto* v = sf_yaml_node(d, p->value);
     o << (scalar(k) ? scalar(k) : "?") << ": ";
     if (v->type == YAML_SEQUENCE_NODE) {
       o << "[";
       for (auto* it = v->data.sequence.items.start;
            it < v->data.sequence.items.top;
            it++) {
-        auto* e = yaml_document_get_node(d, *it);
+        auto* e = sf_yaml_node(d, *it);
         o << (it == v->data.sequence.items.start ? "" : ", ")
           << (scalar(e) ? scalar(e) : "?");
       }
@@ -205,37 +228,27 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
   if (!ok)
     return sf_err_set(err, SF_ECONFIG, "%s: cannot read training config", path);
   TrainConfig c;
-  yaml_parser_t parser;
-  yaml_document_t doc;
-  if (!yaml_parser_initialize(&parser))
-    return sf_err_set(err, SF_ENOMEM, "out of memory");
-  yaml_parser_set_input_string(
-      &parser, (const unsigned char*)text.data(), text.size());
-  if (!yaml_parser_load(&parser, &doc)) {
-    int rc = sf_err_at(
-        err,
-        SF_ECONFIG,
-        path,
-        int(parser.problem_mark.line) + 1,
-        int(parser.problem_mark.column) + 1,
-        "YAML: %s",
-        parser.problem ? parser.problem : "syntax error");
-    yaml_parser_delete(&parser);
-    return rc;
-  }
-  int rc = SF_OK;
+  sf_yaml y{};
+  int rc = sf_yaml_load(&y, path, text.data(), text.size(), err);
   bool have_model = false;
-  yaml_node_t* root = yaml_document_get_root_node(&doc);
+  yaml_node_t* root = sf_yaml_root(&y);
+  const yaml_node_t* dup = nullptr;
+  if (rc != SF_OK)
+    goto out;
   if (!root || root->type != YAML_MAPPING_NODE) {
     rc = sf_err_at(
         err, SF_ECONFIG, path, 1, 1, "training config must be a mapping");
     goto out;
   }
+  if ((dup = sf_yaml_duplicate(&y, root))) {
+    rc = sf_yaml_error(&y, dup, "duplicate key '%s'", sf_yaml_scalar(dup));
+    goto out;
+  }
   for (auto* p = root->data.mapping.pairs.start;
        p < root->data.mapping.pairs.top && rc == SF_OK;
        p++) {
-    auto* k = yaml_document_get_node(&doc, p->key);
-    auto* v = yaml_document_get_node(&doc, p->value);
+    auto* k = sf_yaml_node(&y, p->key);
+    auto* v = sf_yaml_node(&y, p->value);
     const char* key = scalar(k);
     const char* s = scalar(v);
     double d;
@@ -244,20 +257,16 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
     char msg[200];
     auto bad = [&](const char* what) {
       snprintf(msg, sizeof msg, "%s: expected %s", key ? key : "?", what);
-      return yerr(err, path, v, msg);
+      return sf_yaml_error(&y, v, "%s", msg);
     };
     auto range = [&](int* lo, int* hi) -> int {
       long a, z;
       if (v->type != YAML_SEQUENCE_NODE ||
           v->data.sequence.items.top - v->data.sequence.items.start != 2 ||
           !to_long(
-              scalar(yaml_document_get_node(
-                  &doc, v->data.sequence.items.start[0])),
-              &a) ||
+              scalar(sf_yaml_node(&y, v->data.sequence.items.start[0])), &a) ||
           !to_long(
-              scalar(yaml_document_get_node(
-                  &doc, v->data.sequence.items.start[1])),
-              &z) ||
+              scalar(sf_yaml_node(&y, v->data.sequence.items.start[1])), &z) ||
           a < 0 || z < a || z > SF_PROMPT_MAX_CLICKS)
         return bad("[lo, hi] with 0 <= lo <= hi <= 256");
       *lo = int(a);
@@ -265,11 +274,11 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
       return SF_OK;
     };
     if (!key) {
-      rc = yerr(err, path, k, "keys must be scalars");
+      rc = sf_yaml_error(&y, k, "keys must be scalars");
     } else if (!strcmp(key, "model")) {
       have_model = true;
       if (v->type == YAML_MAPPING_NODE) {
-        c.model_text = node_text(&doc, v);
+        c.model_text = node_text(&y, v);
         rc = sam_config_parse(
             path, c.model_text.data(), c.model_text.size(), &c.model, err);
       } else if (s) {
@@ -308,8 +317,7 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
               : !strcmp(key, "weight_decay") ? &c.weight_decay
                                              : &c.min_area_frac) = d;
     } else if (
-        !strcmp(key, "iou_loss_weight") ||
-        !strcmp(key, "single_click_frac")) {
+        !strcmp(key, "iou_loss_weight") || !strcmp(key, "single_click_frac")) {
       if (!to_double(s, &d) || d < 0 || d > (key[0] == 'i' ? 100 : 1))
         rc = bad(key[0] == 'i' ? "a number in [0, 100]" : "a number in [0, 1]");
       else
@@ -319,13 +327,9 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
       if (v->type != YAML_SEQUENCE_NODE ||
           v->data.sequence.items.top - v->data.sequence.items.start != 2 ||
           !to_double(
-              scalar(yaml_document_get_node(
-                  &doc, v->data.sequence.items.start[0])),
-              &a) ||
+              scalar(sf_yaml_node(&y, v->data.sequence.items.start[0])), &a) ||
           !to_double(
-              scalar(yaml_document_get_node(
-                  &doc, v->data.sequence.items.start[1])),
-              &z) ||
+              scalar(sf_yaml_node(&y, v->data.sequence.items.start[1])), &z) ||
           !(a > 0) || z < a || z > 1)
         rc = bad("[lo, hi] with 0 < lo <= hi <= 1 (crop side / image side)");
       else
@@ -406,8 +410,14 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
       else
         c.device = dv;
     } else {
-      snprintf(msg, sizeof msg, "unknown key '%s'", key);
-      rc = yerr(err, path, k, msg);
+      char hint[300];
+      rc = sf_yaml_error(
+          &y,
+          k,
+          "unknown key '%s'%s",
+          key,
+          sf_yaml_hint(
+              key, kTrainKeys, std::size(kTrainKeys), hint, sizeof hint));
     }
   }
   if (rc == SF_OK && !have_model)
@@ -443,8 +453,7 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
   if (rc == SF_OK)
     *out = c;
 out:
-  yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
+  sf_yaml_free(&y);
   return rc;
 }
 
@@ -474,9 +483,10 @@ std::string config_yaml(const TrainConfig& c) {
     << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
     << "\nimages_per_epoch: " << c.images_per_epoch
     << "\nbatch_size: " << c.batch_size
-    << "\ninstances_per_step: " << c.instances_per_step
-    << "\nloss: "
-    << (c.loss_bce == 2 ? "dice+plain_bce" : c.loss_bce ? "dice+bce" : "dice")
+    << "\ninstances_per_step: " << c.instances_per_step << "\nloss: "
+    << (c.loss_bce == 2  ? "dice+plain_bce"
+            : c.loss_bce ? "dice+bce"
+                         : "dice")
     << "\nmultimask: " << (c.multimask ? "true" : "false") << "\nn_pos: ["
     << c.n_pos_lo << ", " << c.n_pos_hi << "]\nn_neg: [" << c.n_neg_lo << ", "
     << c.n_neg_hi << "]\nring_width_px: " << c.ring_width_px
@@ -836,7 +846,8 @@ struct Trainer {
       sf_sample* s = nullptr;
       int rc = sf_sample_generate(&fcfg, otf_seed, ix, &s, err);
       if (rc)
-        return sf_err_wrap(err, "on-the-fly sample %llu", (unsigned long long)ix),
+        return sf_err_wrap(
+                   err, "on-the-fly sample %llu", (unsigned long long)ix),
                rc;
       size_t npx = size_t(s->nx) * size_t(s->ny);
       std::vector<long> area(size_t(s->n_instances) + 1, 0);
@@ -926,8 +937,8 @@ struct Trainer {
     if (wx == nx && wy == ny)
       return SF_OK;
     auto* img = static_cast<uint8_t*>(malloc(size_t(wx) * size_t(wy)));
-    auto* lab =
-        static_cast<uint16_t*>(malloc(size_t(wx) * size_t(wy) * sizeof(uint16_t)));
+    auto* lab = static_cast<uint16_t*>(
+        malloc(size_t(wx) * size_t(wy) * sizeof(uint16_t)));
     if (!img || !lab) {
       free(img);
       free(lab);
@@ -1025,11 +1036,8 @@ struct Trainer {
       sf_mask_from_labels(l.labels, npx, uint16_t(picks[k]), mask);
       clicks[k].resize(size_t(po.n_pos + po.n_neg));
       int n_clicks = 0;
-    sf_rng_key kc = sf_prompt_key(
-          cfg.seed,
-          "train",
-          pos,
-          uint64_t(step) * 65536u + uint64_t(picks[k]));
+      sf_rng_key kc = sf_prompt_key(
+          cfg.seed, "train", pos, uint64_t(step) * 65536u + uint64_t(picks[k]));
       if ((rc = sf_prompts_simulate(
                mask, l.nx, l.ny, &po, kc, clicks[k].data(), &n_clicks, err)))
         return rc;
@@ -1154,7 +1162,8 @@ struct Trainer {
       // The next pass: one corrective click per instance.
       auto top = dec.second.argmax(1); // (K)
       auto ar = torch::arange(Kb, top.options());
-      Tensor prev = pm.index({ar, top}).to(torch::kCPU, torch::kUInt8)
+      Tensor prev = pm.index({ar, top})
+                        .to(torch::kCPU, torch::kUInt8)
                         .contiguous(); // (K, H, W)
       mask_in = low.index({ar, top}).unsqueeze(1).detach();
       const uint8_t* pv = prev.data_ptr<uint8_t>();
@@ -1217,8 +1226,8 @@ struct Trainer {
       if (rc)
         return rc;
       const bool zoom = cfg.model.n_zoom > 0; // views per prompt
-      const bool cache = cfg.freeze_image_encoder &&
-          cfg.model.high_res_features == 0 && !zoom;
+      const bool cache =
+          cfg.freeze_image_encoder && cfg.model.high_res_features == 0 && !zoom;
       if (zoom) {
         rc = SF_OK;
       } else if (cache && val_cache[vi].defined()) {
@@ -1266,13 +1275,15 @@ struct Trainer {
         // best of three by predicted IoU; else the single mask.
         p.multimask = cfg.multimask;
         sam_prediction* pr = nullptr;
-        if ((rc = zoom ? sam_model_predict_image(
-                             model, l.image, l.nx, l.ny, 1, &p, &pr, nullptr, err)
-                       : sam_model_predict(model, &p, &pr, err)))
+        if ((rc = zoom
+                 ? sam_model_predict_image(
+                       model, l.image, l.nx, l.ny, 1, &p, &pr, nullptr, err)
+                 : sam_model_predict(model, &p, &pr, err)))
           return rc;
         if (zoom)
           encoder_calls += cfg.model.n_zoom;
-        const uint8_t* pm = pr->masks + size_t(p.multimask ? pr->best : 0) * npx;
+        const uint8_t* pm =
+            pr->masks + size_t(p.multimask ? pr->best : 0) * npx;
         long a = 0, b = 0, ab = 0;
         for (size_t i = 0; i < npx; i++) {
           a += pm[i] != 0;
@@ -1507,8 +1518,7 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
           d.c_str());
   if (otf_path.size()) {
     t->otf = true;
-    t->otf_seed =
-        c.on_the_fly_seed >= 0 ? uint64_t(c.on_the_fly_seed) : c.seed;
+    t->otf_seed = c.on_the_fly_seed >= 0 ? uint64_t(c.on_the_fly_seed) : c.seed;
     if ((rc = sf_config_load(otf_path.c_str(), &t->fcfg, err)))
       return sf_err_wrap(err, "on-the-fly factory config"), rc;
     if (c.images_per_epoch <= 0)
@@ -1544,7 +1554,8 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
         "generate the validation corpus with another seed)",
         (unsigned long long)t->otf_seed);
   std::string otf_yaml, otf_id;
-  if (t->otf && (rc = factory_identity(t->fcfg, t->otf_seed, &otf_yaml, &otf_id, err)))
+  if (t->otf &&
+      (rc = factory_identity(t->fcfg, t->otf_seed, &otf_yaml, &otf_id, err)))
     return rc;
   if ((rc = build_model(t.get(), err)))
     return rc;
@@ -1565,8 +1576,7 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     if ((rc = t->db.exec(kSchema, err)) ||
         (rc = write_text(t->out + "/config.yaml", config_yaml(c), err)) ||
         (rc = write_text(t->out + "/model.yaml", c.model_text, err)) ||
-        (t->otf &&
-         (rc = write_text(t->out + "/factory.yaml", otf_yaml, err))))
+        (t->otf && (rc = write_text(t->out + "/factory.yaml", otf_yaml, err))))
       return rc;
     t->db.exec("BEGIN", nullptr);
     t->db.set("config_yaml", config_yaml(c));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "sf_int.h"
+#include "sf_yaml.h"
 
 Test(config, default_matches_documented_values) {
     sf_config c;
@@ -129,4 +130,50 @@ Test(config, unknown_key_suggests_only_a_near_name) {
     cr_expect_eq(sf_config_parse("bad.yaml", near, strlen(near), &c, &e), SF_ECONFIG);
     cr_expect(strstr(e.msg, "key 'noise.gausian'") != NULL, "%s", e.msg);
     cr_expect(strstr(e.msg, "did you mean 'noise.gaussian'?") != NULL, "%s", e.msg);
+}
+
+/* The YAML kit every config reader uses (factory/sf_yaml.h). */
+Test(yaml_kit, one_document_duplicates_and_near_names) {
+    sf_yaml y = {0};
+    sf_err e = {0};
+    const char *two = "a: 1\n---\nb: 2\n";
+    cr_expect_eq(sf_yaml_load(&y, "t.yaml", two, strlen(two), &e), SF_ECONFIG);
+    cr_expect_str_eq(e.where, "t.yaml:3:1");
+    cr_expect(strstr(e.msg, "only one YAML document") != NULL, "%s", e.msg);
+    sf_yaml_free(&y);
+
+    const char *broken = "a: [1\n";
+    cr_expect_eq(sf_yaml_load(&y, "t.yaml", broken, strlen(broken), &e),
+                 SF_ECONFIG);
+    cr_expect(strstr(e.msg, "malformed YAML") != NULL, "%s", e.msg);
+    sf_yaml_free(&y);
+
+    const char *dup = "a: 1\nb: 2\na: 3\n";
+    cr_assert_eq(sf_yaml_load(&y, "t.yaml", dup, strlen(dup), &e), SF_OK);
+    const yaml_node_t *d = sf_yaml_duplicate(&y, sf_yaml_root(&y));
+    cr_assert_not_null(d);
+    cr_expect_str_eq(sf_yaml_scalar(d), "a");
+    cr_expect_eq(d->start_mark.line, 2);
+    sf_yaml_free(&y);
+    sf_yaml_free(&y); /* twice: no-op */
+
+    const char *const known[] = {"epochs", "lr", "image_size"};
+    cr_expect_str_eq(sf_yaml_closest("epochz", known, 3), "epochs");
+    cr_expect_str_eq(sf_yaml_closest("image_sise", known, 3), "image_size");
+    cr_expect_null(sf_yaml_closest("colour", known, 3));
+    cr_expect_null(sf_yaml_closest("l", known, 3)); /* too short to guess */
+    char hint[64];
+    cr_expect_str_eq(sf_yaml_hint("epochz", known, 3, hint, sizeof hint),
+                     "; did you mean 'epochs'?");
+    cr_expect_str_eq(sf_yaml_hint("zzz", known, 3, hint, sizeof hint), "");
+}
+
+Test(config, duplicate_section_is_refused) {
+    sf_config c;
+    sf_err e = {0};
+    const char *t = "noise:\n  gaussian: {probability: 1}\nnoise:\n"
+                    "  poisson: {probability: 1}\n";
+    cr_expect_eq(sf_config_parse("d.yaml", t, strlen(t), &c, &e), SF_ECONFIG);
+    cr_expect_str_eq(e.where, "d.yaml:3:1");
+    cr_expect(strstr(e.msg, "key 'noise': duplicate key") != NULL, "%s", e.msg);
 }

@@ -435,6 +435,28 @@ Test(report, config_errors_name_file_line_and_key) {
     cr_expect_null(c);
 }
 
+/* The YAML kit's rules (factory/sf_yaml.h) hold here too: a key twice, a
+ * near name suggested, one document. */
+Test(report, config_duplicates_typos_and_documents) {
+    hx_report_cfg *c = NULL;
+    sf_err err;
+    const char *dup = "ours: [a]\nmodalities: [CT]\nours: [b]\n";
+    cr_expect_eq(hx_report_cfg_parse("t.yaml", dup, strlen(dup), &c, &err),
+                 SF_ECONFIG);
+    cr_expect_str_eq(err.where, "t.yaml:3:1");
+    cr_expect_not_null(strstr(err.msg, "ours: duplicate key"), "%s", err.msg);
+    const char *typo = "table2:\n  setings: [\"1,0\"]\n";
+    cr_expect_eq(hx_report_cfg_parse("t.yaml", typo, strlen(typo), &c, &err),
+                 SF_ECONFIG);
+    cr_expect_not_null(strstr(err.msg, "did you mean 'settings'?"), "%s",
+                       err.msg);
+    const char *two = "ours: [a]\n---\nours: [b]\n";
+    cr_expect_eq(hx_report_cfg_parse("t.yaml", two, strlen(two), &c, &err),
+                 SF_ECONFIG);
+    cr_expect_not_null(strstr(err.msg, "one YAML document"), "%s", err.msg);
+    cr_expect_null(c);
+}
+
 /* --------------------------------------------------------------- figures */
 
 static void expect_png(const char *path, int min_w, int min_h) {

@@ -77,6 +77,8 @@ Test(config, yaml_errors_have_positions) {
         {"[1, 2]\n", "t.yaml:1:1", "mapping"},
         {"image_size: [\n", "t.yaml", "YAML"},
         {"preset: vit_q\n", "t.yaml:1:9", "preset"},
+        {"encoder_dept: 3\n", "t.yaml:1:1", "did you mean 'encoder_depth'?"},
+        {"window_size: 2\nwindow_size: 3\n", "t.yaml:2:1", "duplicate key"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sam_config c;

@@ -51,15 +51,29 @@ static const char kModel[] = "model:\n"
                              "  prompt_embed_dim: 32\n";
 
 /* Write a config: the tiny model plus `extra` lines. */
+/* 1 when the top-level key of `line` ("key: ...") starts a line of text. */
+static int has_key(const char *text, const char *line) {
+    size_t n = strcspn(line, ":");
+    for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+        if (!strncmp(l, line, n + 1)) return 1;
+    return 0;
+}
+
+/* The test config with `extra`'s top-level keys replacing the defaults
+ * (a key twice is an error: the YAML kit's rule). */
 static void write_config(const char *path, const char *extra) {
+    static const char *const defaults[] = {
+        "seed: 3\n",          "lr: 0.001\n",
+        "warmup_steps: 2\n",  "epochs: 1\n",
+        "images_per_epoch: 6\n", "min_area_frac: 0.01\n",
+        "val_max_images: 3\n", "val_instances_per_image: 2\n",
+        "threads: 1\n"};
     FILE *f = fopen(path, "w");
     cr_assert(f);
-    fprintf(f,
-            "%sseed: 3\nlr: 0.001\nwarmup_steps: 2\nepochs: 1\n"
-            "images_per_epoch: 6\nmin_area_frac: 0.01\n"
-            "val_max_images: 3\nval_instances_per_image: 2\n"
-            "threads: 1\n%s",
-            kModel, extra ? extra : "");
+    fputs(kModel, f);
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++)
+        if (!extra || !has_key(extra, defaults[i])) fputs(defaults[i], f);
+    fputs(extra ? extra : "", f);
     fclose(f);
 }
 
@@ -829,6 +843,8 @@ Test(train, output_contract_config_errors) {
         {"corrective_iters: 17\n", "corrective_iters"},
         {"iou_loss_weight: -1\n", "iou_loss_weight"},
         {"model_x: 1\n", "model_x"},
+        {"epochz: 1\n", "did you mean 'epochs'?"},
+        {"loss: dice\nloss: dice\n", "duplicate key 'loss'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         write_config(g_cfg, bad[i].extra);
