@@ -44,8 +44,8 @@ CXXOPT ?= -O2 -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wno-format-truncation
 # No -ffast-math anywhere near factory/ or harness/: outputs must not depend
 # on FMA contraction or reassociation (determinism).
-COMMON := $(WARN) -fopenmp -ffp-contract=off -MMD -MP $(SAN) \
-    -Ifactory -Iharness -Imodel
+COMMON = $(WARN) -fopenmp -ffp-contract=off -MMD -MP $(SAN) $(INCS) \
+    $(CLI_INCS)
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 $(OPT) $(COMMON) \
     -Wstrict-prototypes -Wmissing-prototypes $(PKG_CFLAGS) $(CFLAGS)
 
@@ -81,6 +81,35 @@ $(BUILD)/harness/rd_dicom.o: ALL_CXXFLAGS += $(GDCM_INC)
 LDLIBS_ALL = $(PKG_LIBS) $(TORCH_LIBS) $(NIFTI_LIBS) $(GDCM_LIBS) -lzip -lm -lpthread
 LDFLAGS_ALL = -fopenmp $(SAN) $(LDFLAGS)
 
+# -------------------------------------------------------- include paths
+# The one-way rule (factory <- model <- harness; STYLE.md) is enforced by
+# what a source can see: its own folder (quoted includes search the
+# including file's folder first) and, through $(INC)/<set>/, links to the
+# public headers of the folders below it. No other folder's source or
+# private header (sf_int.h, sam_int.h, train.h, eval.h, ...) is on any
+# path, so a wrong-way include does not compile (DESIGN.md shows the
+# error). The command-line kit is visible to command files only.
+INC := $(BUILD)/include
+PUB_factory := factory/sf.h factory/sf_util.h factory/sf_yaml.h
+PUB_model := model/sf_model.h
+PUB_cli := factory/sf_cli.h model/sam_cmd.h
+$(shell for s in factory model cli; do mkdir -p $(INC)/$$s; done; \
+    for h in $(PUB_factory); do ln -sfn $(CURDIR)/$$h $(INC)/factory/; done; \
+    for h in $(PUB_model); do ln -sfn $(CURDIR)/$$h $(INC)/model/; done; \
+    for h in $(PUB_cli); do ln -sfn $(CURDIR)/$$h $(INC)/cli/; done)
+$(BUILD)/model/%.o: INCS := -I$(INC)/factory
+$(BUILD)/harness/%.o: INCS := -I$(INC)/factory -I$(INC)/model
+# Tests see their own library's internals and the public headers below it;
+# the fuzz targets and their seed generator reach into all three.
+$(BUILD)/tests/factory/%.o: INCS := -Ifactory
+$(BUILD)/tests/model/%.o: INCS := -I$(INC)/factory -Imodel
+$(BUILD)/tests/harness/%.o: INCS := -I$(INC)/factory -I$(INC)/model -Iharness
+$(BUILD)/tests/bench/bench_factory.o: INCS := -Ifactory
+$(BUILD)/tests/bench/bench_model.o: INCS := -I$(INC)/factory -Imodel
+$(BUILD)/tests/bench/bench_harness.o: INCS := -I$(INC)/factory -I$(INC)/model \
+    -Iharness
+$(BUILD)/tests/fuzz/%.o: INCS := -Ifactory -Imodel -Iharness
+
 # -------------------------------------------------------------- sources
 # factory/cli.c is the command-line kit (sf_cli.h): linked into the binary
 # with the command files, never into a library.
@@ -101,6 +130,7 @@ LIBSAM := $(BUILD)/lib/libsam.a
 SYNTHFM := $(BUILD)/bin/synthfm
 
 CMD_OBJ := $(call obj,$(FACTORY_CMD) $(HARNESS_CMD) $(MODEL_CMD) harness/synthfm.c)
+$(CMD_OBJ): CLI_INCS := -I$(INC)/cli
 
 all: $(SYNTHFM)
 

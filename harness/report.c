@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "hx.h"
-#include "train.h" /* sam_train_plot: each run's learning curve */
+#include "sf_model.h" /* sam_train_plot: each run's learning curve */
 
 static const char *base_name(const char *p) {
     static char b[512];

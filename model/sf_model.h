@@ -330,6 +330,17 @@ int sam_npy_write(
     sf_err* err);
 void sam_npy_free(sam_npy* a);
 
+/* -------------------------------------------------------- training runs */
+
+/* Draw a training run's learning curve (per-step loss and its moving
+ * average, per-epoch validation Dice) from RUN/run.sqlite into png_path
+ * (written through png_path.tmp + rename). The trainer calls it after every
+ * validation with RUN/curve.png; the report draws each --runs RUN's
+ * (model/train_plot.c). SF_EIO without run.sqlite, SF_EDB without its
+ * tables, SF_EFORMAT when there is nothing to draw. The rest of the
+ * trainer's API (sam_train_run) is model/train.h, for `synthfm train`. */
+int sam_train_plot(const char* run_dir, const char* png_path, sf_err* err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -150,11 +150,7 @@ typedef struct sam_train_result {
  * checkpoint was saved first). res may be NULL. */
 int sam_train_run(const sam_train_opts* o, sam_train_result* res, sf_err* err);
 
-/* Draw RUN's learning curve (per-step loss and its moving average,
- * per-epoch validation Dice) from RUN/run.sqlite into png_path (written
- * through png_path.tmp + rename). The trainer calls it after every
- * validation with RUN/curve.png (model/train_plot.c). */
-int sam_train_plot(const char* run_dir, const char* png_path, sf_err* err);
+/* sam_train_plot (the learning curve) is public: sf_model.h. */
 
 /* Parse and validate a training config only (no files touched besides
  * reading it); SF_ECONFIG with position on error. */

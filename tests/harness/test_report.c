@@ -17,7 +17,7 @@
 
 #include "hx.h"
 #include "report.h"
-#include "train.h"
+#include "sf_model.h"
 
 /* ------------------------------------------------------------ helpers */
 
