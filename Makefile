@@ -90,7 +90,8 @@ LDFLAGS_ALL = -fopenmp $(SAN) $(LDFLAGS)
 # path, so a wrong-way include does not compile (DESIGN.md shows the
 # error). The command-line kit is visible to command files only.
 INC := $(BUILD)/include
-PUB_factory := factory/sf.h factory/sf_util.h factory/sf_yaml.h
+PUB_factory := factory/sf.h factory/sf_util.h factory/sf_yaml.h \
+    factory/sf_plot.h
 PUB_model := model/sf_model.h
 PUB_cli := factory/sf_cli.h model/sam_cmd.h
 $(shell for s in factory model cli; do mkdir -p $(INC)/$$s; done; \

@@ -18,8 +18,8 @@
  * another font set may move caption pixels.)
  */
 #include "sf_int.h"
+#include "sf_plot.h"
 
-#include <cairo.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -828,13 +828,6 @@ out:
     return rc;
 }
 
-static void draw_text(cairo_t *cr, double x, double y, double size,
-                      const char *text) {
-    cairo_set_font_size(cr, size);
-    cairo_move_to(cr, x, y);
-    cairo_show_text(cr, text);
-}
-
 static int write_preview(const sf_corpus *c, const char *dir,
                          const sf_corpus_info *in, const stats *s, int n_show,
                          sf_err *err) {
@@ -899,7 +892,7 @@ static int write_preview(const sf_corpus *c, const char *dir,
              in->generator, (unsigned long long)in->master_seed,
              (unsigned long long)s->n, (unsigned long long)s->n_shape,
              (unsigned long long)s->n_boundary, n_show);
-    draw_text(cr, PV_GAP, PV_HEADER - 9, 13, line);
+    sf_plot_text(cr, PV_GAP, PV_HEADER - 9, 13, 0, line);
     cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
     for (int t = 0; t < n_show; t++) {
@@ -914,7 +907,7 @@ static int write_preview(const sf_corpus *c, const char *dir,
             cairo_set_source_rgb(cr, 0.55, 0.85, 1.0);
         else
             cairo_set_source_rgb(cr, 1.0, 0.78, 0.45);
-        draw_text(cr, x0 + 2, y0 + PV_TILE + 14, 12, line);
+        sf_plot_text(cr, x0 + 2, y0 + PV_TILE + 14, 12, 0, line);
     }
     cairo_surface_flush(sf);
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {

@@ -5,6 +5,7 @@
  * Text uses the installed "DejaVu Sans" (or its fontconfig substitute).
  */
 #include "report_int.h"
+#include "sf_plot.h"
 
 #include <cairo.h>
 #include <errno.h>
@@ -26,101 +27,6 @@ static const double palette[][3] = {{0.00, 0.45, 0.70}, {0.90, 0.62, 0.00},
                                     {0.94, 0.89, 0.26}, {0.35, 0.35, 0.35}};
 #define N_PALETTE (int)(sizeof palette / sizeof *palette)
 
-typedef struct canvas {
-    cairo_surface_t *sf;
-    cairo_t *cr;
-} canvas;
-
-static int canvas_open(canvas *c, int w, int h) {
-    c->sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    c->cr = cairo_create(c->sf);
-    if (cairo_status(c->cr) != CAIRO_STATUS_SUCCESS) return SF_ENOMEM;
-    cairo_set_source_rgb(c->cr, 1, 1, 1);
-    cairo_paint(c->cr);
-    cairo_select_font_face(c->cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                           CAIRO_FONT_WEIGHT_NORMAL);
-    return SF_OK;
-}
-
-static void canvas_close(canvas *c) {
-    if (c->cr) cairo_destroy(c->cr);
-    if (c->sf) cairo_surface_destroy(c->sf);
-    c->cr = NULL;
-    c->sf = NULL;
-}
-
-/* Write the surface to path through path.tmp + rename. */
-static int canvas_save(canvas *c, const char *path, sf_err *err) {
-    char tmp[4200];
-    cairo_surface_flush(c->sf);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    cairo_status_t s = cairo_surface_write_to_png(c->sf, tmp);
-    if (s != CAIRO_STATUS_SUCCESS) {
-        remove(tmp);
-        return sf_err_set(err, SF_EIO, "%s: cairo: %s", path,
-                          cairo_status_to_string(s));
-    }
-    if (rename(tmp, path))
-        return sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    return SF_OK;
-}
-
-/* Text anchored at (x, y): ax 0 left, 0.5 centre, 1 right (baseline y). */
-static void text(cairo_t *cr, double x, double y, double size, double ax,
-                 const char *s) {
-    cairo_text_extents_t e;
-    cairo_set_font_size(cr, size);
-    cairo_text_extents(cr, s, &e);
-    cairo_move_to(cr, x - ax * (e.width + e.x_bearing), y);
-    cairo_show_text(cr, s);
-}
-
-/* A "nice" tick step for a range. */
-static double nice_step(double range, int n) {
-    double raw = range / (n > 0 ? n : 1), p = pow(10, floor(log10(raw)));
-    double f = raw / p;
-    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * p;
-}
-
-/* Plot frame: axes box, horizontal grid and y labels for [y0, y1]. */
-typedef struct frame {
-    double x, y, w, h;     /* pixels */
-    double x0, x1, y0, y1; /* data */
-} frame;
-
-static double fx(const frame *f, double v) {
-    return f->x + (v - f->x0) / (f->x1 - f->x0) * f->w;
-}
-static double fy(const frame *f, double v) {
-    return f->y + f->h - (v - f->y0) / (f->y1 - f->y0) * f->h;
-}
-
-static void draw_frame(cairo_t *cr, const frame *f, const char *ylabel,
-                       const char *yfmt) {
-    char buf[64];
-    double step = nice_step(f->y1 - f->y0, 5);
-    cairo_set_line_width(cr, 1);
-    for (double v = ceil(f->y0 / step) * step; v <= f->y1 + 1e-9; v += step) {
-        double y = floor(fy(f, v)) + 0.5;
-        cairo_set_source_rgb(cr, 0.88, 0.88, 0.88);
-        cairo_move_to(cr, f->x, y);
-        cairo_line_to(cr, f->x + f->w, y);
-        cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-        snprintf(buf, sizeof buf, yfmt, v);
-        text(cr, f->x - 6, y + 4, 11, 1, buf);
-    }
-    cairo_set_source_rgb(cr, 0.3, 0.3, 0.3);
-    cairo_rectangle(cr, floor(f->x) + 0.5, floor(f->y) + 0.5, f->w, f->h);
-    cairo_stroke(cr);
-    cairo_save(cr);
-    cairo_move_to(cr, 0, 0);
-    cairo_translate(cr, 16, f->y + f->h / 2);
-    cairo_rotate(cr, -M_PI / 2);
-    text(cr, 0, 0, 12, 0.5, ylabel);
-    cairo_restore(cr);
-}
-
 /* --------------------------------------------------------------- boxes */
 
 static int cmp_dbl(const void *a, const void *b) {
@@ -136,7 +42,7 @@ static double quant(const double *v, size_t n, double q) {
     return v[i] + (v[i + 1] - v[i]) * (h - (double)i);
 }
 
-static void draw_box(cairo_t *cr, const frame *f, double cx, double bw,
+static void draw_box(cairo_t *cr, const sf_plot_frame *f, double cx, double bw,
                      double *v, size_t n, const double rgb[3]) {
     qsort(v, n, sizeof *v, cmp_dbl);
     double q1 = quant(v, n, 0.25), med = quant(v, n, 0.5),
@@ -151,17 +57,17 @@ static void draw_box(cairo_t *cr, const frame *f, double cx, double bw,
     cairo_set_line_width(cr, 1.2);
     /* whiskers */
     cairo_set_source_rgb(cr, 0.25, 0.25, 0.25);
-    cairo_move_to(cr, cx, fy(f, hi));
-    cairo_line_to(cr, cx, fy(f, q3));
-    cairo_move_to(cr, cx, fy(f, q1));
-    cairo_line_to(cr, cx, fy(f, lo));
-    cairo_move_to(cr, cx - bw / 4, fy(f, hi));
-    cairo_line_to(cr, cx + bw / 4, fy(f, hi));
-    cairo_move_to(cr, cx - bw / 4, fy(f, lo));
-    cairo_line_to(cr, cx + bw / 4, fy(f, lo));
+    cairo_move_to(cr, cx, sf_plot_fy(f, hi));
+    cairo_line_to(cr, cx, sf_plot_fy(f, q3));
+    cairo_move_to(cr, cx, sf_plot_fy(f, q1));
+    cairo_line_to(cr, cx, sf_plot_fy(f, lo));
+    cairo_move_to(cr, cx - bw / 4, sf_plot_fy(f, hi));
+    cairo_line_to(cr, cx + bw / 4, sf_plot_fy(f, hi));
+    cairo_move_to(cr, cx - bw / 4, sf_plot_fy(f, lo));
+    cairo_line_to(cr, cx + bw / 4, sf_plot_fy(f, lo));
     cairo_stroke(cr);
     /* box */
-    double ytop = fy(f, q3), ybot = fy(f, q1);
+    double ytop = sf_plot_fy(f, q3), ybot = sf_plot_fy(f, q1);
     if (ybot - ytop < 1.5) ytop = ybot - 1.5;
     cairo_rectangle(cr, cx - bw / 2, ytop, bw, ybot - ytop);
     cairo_set_source_rgba(cr, rgb[0], rgb[1], rgb[2], 0.55);
@@ -171,19 +77,19 @@ static void draw_box(cairo_t *cr, const frame *f, double cx, double bw,
     /* median */
     cairo_set_line_width(cr, 2);
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_move_to(cr, cx - bw / 2, fy(f, med));
-    cairo_line_to(cr, cx + bw / 2, fy(f, med));
+    cairo_move_to(cr, cx - bw / 2, sf_plot_fy(f, med));
+    cairo_line_to(cr, cx + bw / 2, sf_plot_fy(f, med));
     cairo_stroke(cr);
     /* outliers */
     cairo_set_line_width(cr, 1);
     for (size_t i = 0; i < n; i++)
         if (v[i] < lo || v[i] > hi) {
-            cairo_arc(cr, cx, fy(f, v[i]), 2.2, 0, 2 * M_PI);
+            cairo_arc(cr, cx, sf_plot_fy(f, v[i]), 2.2, 0, 2 * M_PI);
             cairo_set_source_rgb(cr, rgb[0] * 0.6, rgb[1] * 0.6, rgb[2] * 0.6);
             cairo_stroke(cr);
         }
     /* mean: a white diamond */
-    double my = fy(f, mean), d = 3.5;
+    double my = sf_plot_fy(f, mean), d = 3.5;
     cairo_move_to(cr, cx, my - d);
     cairo_line_to(cr, cx + d, my);
     cairo_line_to(cr, cx, my + d);
@@ -227,7 +133,7 @@ static int method_rank(const hx_scores *r, int me) {
 static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
                       sf_err *err) {
     int rc = SF_OK;
-    canvas c = {0};
+    sf_plot c = {0};
     const hx__row *w0 = &r->rows[b];
     int nm = r->method.s.n, ns = r->setting.s.n;
     unsigned char *has_m = calloc((size_t)nm, 1),
@@ -273,20 +179,20 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
             }
     double bw = 22, gap = 8, group = kM * (bw + gap) + 28;
     int W = (int)fmax(560, 70 + 20 + kS * group), H = 452;
-    if ((rc = canvas_open(&c, W, H))) {
+    if ((rc = sf_plot_open(&c, W, H))) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: out of memory", path);
         goto out;
     }
     cairo_t *cr = c.cr;
-    frame f = {70, 56, W - 70 - 20, H - 56 - 88, 0, (double)kS, 0, 1};
-    draw_frame(cr, &f, "per-slice Dice", "%.1f");
+    sf_plot_frame f = {70, 56, W - 70 - 20, H - 56 - 88, 0, (double)kS, 0, 1};
+    sf_plot_draw_frame(cr, &f, "per-slice Dice", "%.1f");
     char buf[256];
     cairo_set_source_rgb(cr, 0, 0, 0);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_BOLD);
     snprintf(buf, sizeof buf, "%s, %s: per-slice Dice",
              r->modality.s.v[w0->modality], r->structure.s.v[w0->structure]);
-    text(cr, 12, 22, 14, 0, buf);
+    sf_plot_text(cr, 12, 22, 14, 0, buf);
     cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);
     /* Legend, one line under the title. */
@@ -302,11 +208,11 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         cairo_text_extents_t te;
         cairo_set_font_size(cr, 12);
         cairo_text_extents(cr, r->method.s.v[morder[k]], &te);
-        text(cr, lx + 16, 43, 12, 0, r->method.s.v[morder[k]]);
+        sf_plot_text(cr, lx + 16, 43, 12, 0, r->method.s.v[morder[k]]);
         lx += 16 + te.x_advance + 18;
     }
     for (int s = 0; s < kS; s++) {
-        double gx0 = fx(&f, s), gx1 = fx(&f, s + 1);
+        double gx0 = sf_plot_fx(&f, s), gx1 = sf_plot_fx(&f, s + 1);
         double left = (gx0 + gx1) / 2 - (kM * (bw + gap) - gap) / 2;
         for (int k = 0; k < kM; k++) {
             size_t n = 0;
@@ -317,13 +223,13 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
             double cx = left + k * (bw + gap) + bw / 2;
             cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
             if (!n) {
-                text(cr, cx, fy(&f, 0.5), 9, 0.5, "n/a");
+                sf_plot_text(cr, cx, sf_plot_fy(&f, 0.5), 9, 0.5, "n/a");
             } else
                 draw_box(cr, &f, cx, bw, v, n,
                          palette[method_rank(r, morder[k]) % N_PALETTE]);
             cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
             snprintf(buf, sizeof buf, "%zu", n);
-            text(cr, cx, f.y + f.h + 13, 9, 0.5, buf);
+            sf_plot_text(cr, cx, f.y + f.h + 13, 9, 0.5, buf);
         }
         char slab[32];
         snprintf(slab, sizeof slab, "%s", r->setting.s.v[sorder[s]]);
@@ -331,7 +237,7 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         if (cm) *cm = '+';
         cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
         snprintf(buf, sizeof buf, "%s clicks", slab);
-        text(cr, (gx0 + gx1) / 2, f.y + f.h + 32, 12, 0.5, buf);
+        sf_plot_text(cr, (gx0 + gx1) / 2, f.y + f.h + 32, 12, 0.5, buf);
         if (s > 0) {
             cairo_set_source_rgb(cr, 0.8, 0.8, 0.8);
             cairo_move_to(cr, floor(gx0) + 0.5, f.y);
@@ -340,18 +246,18 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         }
     }
     cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    text(cr, 12, H - 22, 10, 0,
+    sf_plot_text(cr, 12, H - 22, 10, 0,
          "box: quartiles; bar: median; diamond: mean; whiskers: 1.5 IQR;");
-    text(cr, 12, H - 9, 10, 0,
+    sf_plot_text(cr, 12, H - 9, 10, 0,
          "circles: outliers; numbers: slices; P+N: positive+negative clicks");
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", path,
                         cairo_status_to_string(cairo_status(cr)));
         goto out;
     }
-    rc = canvas_save(&c, path, err);
+    rc = sf_plot_save(&c, path, err);
 out:
-    canvas_close(&c);
+    sf_plot_close(&c);
     free(has_m);
     free(has_s);
     free(morder);
