@@ -27,8 +27,6 @@ typedef struct key_spec {
 
 static const char *const mode_names[] = {"both", "shape", "boundary", NULL};
 static const char *const contrast_names[] = {"alternating", "linear", NULL};
-static const char *const noise_names[] = {"gaussian", "poisson", "perlin",
-                                          "speckle", "rician", NULL};
 
 #define OFF(f) offsetof(sf_config, f)
 #define NM(id, f) OFF(noise.model[id].f)
@@ -94,9 +92,6 @@ int sf_mode_parse(const char *s) {
     return -1;
 }
 
-const char *sf_noise_name(int id) {
-    return id >= 0 && id < SF_NOISE_COUNT ? noise_names[id] : "?";
-}
 
 /* ----------------------------------------------------------- YAML walking */
 
