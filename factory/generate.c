@@ -165,12 +165,12 @@ static int make_one(const sf_config *c, const sf_generate_opts *o,
     char name[64], path[4200];
     int rc = sf_sample_generate(c, o->seed, index, &s, err);
     if (rc) goto out;
-    r->index = index;
-    r->seed = s->seed;
-    r->module = s->module;
-    r->nx = s->nx;
-    r->ny = s->ny;
-    r->n_instances = s->n_instances;
+    r->s.index = index;
+    r->s.seed = s->seed;
+    r->s.module = s->module;
+    r->s.nx = s->nx;
+    r->s.ny = s->ny;
+    r->s.n_instances = s->n_instances;
     if ((rc = sf__instance_stats(s->labels, s->nx, s->ny, s->n_instances,
                                  &r->instances))) {
         sf_err_set(err, rc, "out of memory");
@@ -182,21 +182,21 @@ static int make_one(const sf_config *c, const sf_generate_opts *o,
             (rc = sf__png_encode(s->labels, s->nx, s->ny, 16, 1, c->png_level,
                                  &png_l, &n_l, err)))
             goto out;
-        if (sf_sha256_hex(png_i, n_i, r->image_sha256) ||
-            sf_sha256_hex(png_l, n_l, r->label_sha256)) {
+        if (sf_sha256_hex(png_i, n_i, r->s.image_sha256) ||
+            sf_sha256_hex(png_l, n_l, r->s.label_sha256)) {
             rc = sf_err_set(err, SF_ENOMEM, "SHA-256 failed");
             goto out;
         }
-        r->image_bytes = n_i;
-        r->label_bytes = n_l;
+        r->s.image_bytes = n_i;
+        r->s.label_bytes = n_l;
     }
     sf_sample_name(index, o->count, name, sizeof name);
-    snprintf(r->image_path, sizeof r->image_path, "images/%s.png", name);
-    snprintf(r->label_path, sizeof r->label_path, "labels/%s.png", name);
+    snprintf(r->s.image_path, sizeof r->s.image_path, "images/%s.png", name);
+    snprintf(r->s.label_path, sizeof r->s.label_path, "labels/%s.png", name);
     if (o->write_files) {
-        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->image_path);
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->s.image_path);
         if ((rc = sf_write_atomic(path, png_i, n_i, o->sync, err))) goto out;
-        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->label_path);
+        snprintf(path, sizeof path, "%s/%s", o->out_dir, r->s.label_path);
         if ((rc = sf_write_atomic(path, png_l, n_l, o->sync, err))) goto out;
     }
     r->params_json = s->params_json;
@@ -326,7 +326,7 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
                     }
                     st->n_generated++;
                     st->bytes_written +=
-                        cur->recs[i].image_bytes + cur->recs[i].label_bytes;
+                        cur->recs[i].s.image_bytes + cur->recs[i].s.label_bytes;
                 }
             }
             gen_batch *t = prev;

@@ -261,13 +261,20 @@ typedef struct sf_instance {
     int interior[2];    /* x, y: the instance's pixel nearest its centroid */
 } sf_instance;
 
-/* What the driver knows about one made sample. */
-typedef struct sf_record {
+/* One sample of a corpus, as the manifest records it (the reading API's
+ * sf_corpus_sample_at fills it; the driver's sf_record holds one). */
+typedef struct sf_corpus_sample {
     uint64_t index, seed;
     int module, nx, ny, n_instances;
     char image_path[64], label_path[64]; /* relative to the corpus dir */
     char image_sha256[65], label_sha256[65];
-    size_t image_bytes, label_bytes;
+    uint64_t image_bytes, label_bytes;
+} sf_corpus_sample;
+
+/* What the driver knows about one made sample: its manifest row, its
+ * parameter record and its instances. */
+typedef struct sf_record {
+    sf_corpus_sample s;
     char *params_json;
     sf_instance *instances;
 } sf_record;
@@ -332,14 +339,6 @@ typedef struct sf_corpus_info {
     char config_sha256[65];
     char created_at[32];
 } sf_corpus_info;
-
-typedef struct sf_corpus_sample {
-    uint64_t index, seed;
-    int module, nx, ny, n_instances;
-    char image_path[64], label_path[64]; /* relative to the corpus dir */
-    char image_sha256[65], label_sha256[65];
-    uint64_t image_bytes, label_bytes;
-} sf_corpus_sample;
 
 /* What `synthfm generate` did. */
 typedef struct sf_corpus_result {

@@ -252,6 +252,23 @@ int sf__instance_stats(const uint16_t *labels, int nx, int ny, int k,
 
 /* images/DIGITS.png style check for manifest paths (sub = "images"). */
 int sf__corpus_path_ok(const char *p, const char *sub);
+
+/* The manifest, shared by the reader (corpus_read.c) and the writer
+ * (corpus_write.c). */
+typedef struct sqlite3 sqlite3;
+#define SF__CORPUS_FORMAT 1 /* corpus.format_version */
+/* DIR/manifest.sqlite read-only (SF_EIO when missing) or read-write,
+ * created when missing (SF_EDB). */
+int sf__corpus_db_open(const char *dir, int readonly, sqlite3 **out,
+                       sf_err *err);
+/* The corpus row into info (and, when config_yaml is not NULL, the config
+ * text, caller frees): SF_ECORRUPT for a foreign or inconsistent
+ * manifest, SF_EUNSUPPORTED for another format version. */
+int sf__corpus_read_info(sqlite3 *db, const char *dir, sf_corpus_info *info,
+                         char **config_yaml, sf_err *err);
+/* SF_EDB "FILE: what: sqlite message" / an exec of sql; return SF_EDB. */
+int sf__corpus_db_fail(sqlite3 *db, sf_err *err, const char *what);
+int sf__corpus_db_exec(sqlite3 *db, const char *sql, sf_err *err);
 /* Write the derived files of a complete corpus directory from its
  * manifest: SHA256SUMS, samples.csv, README.md (dataset card),
  * croissant.json, preview.png (publish.c). Each written atomically. */
