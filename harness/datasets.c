@@ -20,6 +20,7 @@
  *   ALFI       128 interphase, 255 mitotic
  */
 #include "eval.h"
+#include "readers_int.h"
 
 #include <dirent.h>
 #include <errno.h>

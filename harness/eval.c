@@ -18,6 +18,7 @@
  */
 #include "eval.h"
 #include "eval_int.h"
+#include "dice.h"
 
 #include <errno.h>
 #include <limits.h>

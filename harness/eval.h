@@ -1,8 +1,8 @@
 /*
- * eval.h - libhx evaluation: dataset adapters, fixed splits, the results
- * database (schemas/results.sql), the classical click method and the
- * evaluation driver behind `synthfm eval`, `synthfm data` and `synthfm
- * prompts export`.
+ * eval.h - libhx evaluation: the driver behind `synthfm eval` and
+ * `synthfm prompts export`, over the area headers it includes: datasets.h
+ * (dataset adapters, the synthetic OOD corpus), split.h (fixed splits),
+ * results.h (the results database) and methods.h (the classical method).
  *
  * Conventions as in hx.h: SF_OK or a negative SF_E* code, a caller-owned
  * sf_err (NULL allowed), T **out belongs to the caller, every _free
@@ -26,210 +26,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hx.h"
-#include "readers.h"
-#include "sf.h"
+#include "datasets.h"
+#include "methods.h"
+#include "results.h"
+#include "split.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Structures per case (bits of a uint32 voxel set). Synthetic cases with
- * more instances keep the first HX_MAX_STRUCTURES labels. */
-#define HX_MAX_STRUCTURES 32
-/* Default minimum pixel count of a structure on a slice for the slice to
- * count (issue 6: "configurable"); our choice. */
-#define HX_MIN_PIXELS_DEFAULT 10
-/* Default prompt seed of `synthfm eval`. */
-#define HX_PROMPT_SEED_DEFAULT 0
-
-/* A labelled structure: its name in tables and the label values that
- * mean it (lo..hi inclusive; lo = hi for an exact value). */
-typedef struct hx_structure {
-    char name[48];
-    int lo, hi;
-} hx_structure;
-
-/* How a case's ground truth is stored (set by the adapter). */
-enum hx_label_kind {
-    HX_LABELS_MAP = 0,       /* one label volume/image; values lo..hi */
-    HX_LABELS_PER_FILE = 1,  /* one binary file per structure (> 0.5) */
-    HX_LABELS_PNG_STACK = 2, /* CHAOS: a folder of PNG slices, one per
-                                DICOM file, in file-name order */
-    HX_LABELS_HC18 = 3,      /* HC18 outline PNG, filled */
-    HX_LABELS_CORPUS = 4     /* synthetic corpus sample: instance ids */
-};
-
-/* One case as listed by an adapter. Paths are absolute or relative to the
- * working directory (root joined with the dataset's layout). */
-typedef struct hx_case {
-    char *id;          /* case id, unique within the dataset */
-    char *image;       /* image file or DICOM directory */
-    char *labels;      /* label file / PNG folder (HX_LABELS_MAP,
-                          PNG_STACK, HC18); NULL otherwise */
-    char **struct_files; /* HX_LABELS_PER_FILE: n_structures paths (NULL =
-                            the structure has no file in this case) */
-    int label_kind;
-    int n_structures;
-    hx_structure st[HX_MAX_STRUCTURES];
-    uint64_t corpus_pos; /* HX_LABELS_CORPUS: sample position */
-} hx_case;
-
-typedef struct hx_case_list {
-    hx_case *v;
-    size_t n;
-    char root[HX_VOL_PATH_MAX];
-} hx_case_list;
-void hx_case_list_free(hx_case_list *l);
-
-/* A dataset: name on the command line, default folder under data/, the
- * modality written to the results database, the preprocessing. */
-typedef struct hx_dataset_ops {
-    const char *name;     /* "totalseg-ct", "amos-ct", ... */
-    const char *folder;   /* default data root: data/<folder> */
-    const char *modality; /* 'CT', 'MR', 'US', 'microscopy', 'synthetic' */
-    int prep;             /* enum hx_modality, or -1: images are 8-bit
-                             already and used as they are */
-    const char *summary;  /* one line for --help and data check */
-    /* The default structures and label values. */
-    const hx_structure *structures;
-    int n_structures;
-    /* List the cases under root (sorted by id). SF_EIO when root or the
-     * layout's folders are missing (err names the path). */
-    int (*list)(const struct hx_dataset_ops *ds, const char *root,
-                hx_case_list *out, sf_err *err);
-} hx_dataset_ops;
-
-/* The datasets, NULL-terminated. Static storage. */
-const hx_dataset_ops *const *hx_datasets(void);
-/* The dataset called `name`, or NULL. */
-const hx_dataset_ops *hx_dataset_by_name(const char *name);
-/* List the cases of ds under root into *out (hx_case_list_free). */
-int hx_dataset_list(const hx_dataset_ops *ds, const char *root,
-                    hx_case_list *out, sf_err *err);
-
-/* A loaded case: nz axial slices of ny x nx pixels, canonical (LPS+)
- * orientation for volumes with a patient geometry. */
-typedef struct hx_case_data {
-    int nx, ny, nz;
-    uint8_t *image;   /* (nz, ny, nx) preprocessed 8-bit */
-    uint32_t *bits;   /* (nz, ny, nx): bit s set = structure s */
-    int n_structures;
-    hx_structure st[HX_MAX_STRUCTURES];
-    char source_sha256[65]; /* of the image file (DICOM: of the sorted
-                               files' hashes) */
-} hx_case_data;
-
-/* Load case c of dataset ds: read the image and labels, check that their
- * grids agree, reorient both to LPS+, preprocess the image. A corrupt,
- * truncated or missing file gives the reader's error, naming the file.
- * *out belongs to the caller (hx_case_data_free). */
-int hx_case_load(const hx_dataset_ops *ds, const hx_case_list *l,
-                 const hx_case *c, hx_case_data **out, sf_err *err);
-void hx_case_data_free(hx_case_data *d);
-/* mask[i] = bit s of slice z, nx * ny bytes; returns the pixel count. */
-long hx_case_mask(const hx_case_data *d, int z, int s, uint8_t *mask);
-
-/* SHA-256 of a file as 64 hex digits (of a directory: of the sorted list
- * of "name hash\n" lines of its regular files). SF_EIO naming the path. */
-int hx_sha256_path(const char *path, char hex[65], sf_err *err);
-
-/* ------------------------------------------------------- synthetic OOD */
-
-/* The synthetic out-of-distribution split: a corpus made by the factory
- * from schemas/factory/ood.yaml (compiled in) with a held-out seed. */
-#define HX_OOD_SEED 900001u
-#define HX_OOD_COUNT_DEFAULT 32
-/* Make (or resume, or leave alone when complete) the OOD corpus in dir:
- * `count` samples (0 = default) at `size` px (0 = ood.yaml's). SF_EEXIST
- * if dir holds another corpus. */
-int hx_ood_generate(const char *dir, uint64_t count, int size, sf_err *err);
-/* The embedded ood.yaml text (NUL-terminated, static). */
-const char *hx_ood_yaml(void);
-
-/* -------------------------------------------------------------- splits */
-
-typedef struct hx_split_file {
-    char *path;       /* relative to the data root */
-    char sha256[65];
-} hx_split_file;
-
-typedef struct hx_split_case {
-    char *id;
-    hx_split_file *files;
-    int n_files;
-} hx_split_case;
-
-typedef struct hx_split {
-    char *name, *dataset, *description;
-    int template_only; /* `template: true`: no cases yet, not usable */
-    int min_pixels;    /* slice_rule.min_pixels */
-    int n_structures;
-    hx_structure st[HX_MAX_STRUCTURES];
-    hx_split_case *cases;
-    int n_cases;
-    char sha256[65]; /* of the split file's bytes */
-} hx_split;
-
-/* Parse a split YAML (schemas/splits/README.md). SF_ECONFIG with
- * file:line:col and the key on a malformed file. */
-int hx_split_load(const char *path, hx_split **out, sf_err *err);
-void hx_split_free(hx_split *s);
-/* Check every file of the split under root against its SHA-256. Each
- * missing or changed file is passed to fn (may be NULL) as "path:
- * missing" / "path: changed (sha256 X, split says Y)"; *n_bad gets their
- * number. Returns SF_OK when the check could run (look at *n_bad). */
-int hx_split_verify(const hx_split *s, const char *root,
-                    void (*fn)(void *ctx, const char *problem), void *ctx,
-                    int *n_bad, sf_err *err);
-/* Write a split for the cases listed under root (all of them), hashing
- * every file: the tool that makes schemas/splits/<dataset>.yaml. */
-int hx_split_write(const hx_dataset_ops *ds, const char *root,
-                   const char *name, const char *description, int min_pixels,
-                   const char *out_path, sf_err *err);
-/* Keep only the cases of l named in s, in the split's order, with the
- * split's structures; SF_ECORRUPT naming a split case not found. */
-int hx_split_apply(const hx_split *s, hx_case_list *l, sf_err *err);
-
-/* ------------------------------------------------------------- results */
-
-typedef struct hx_results hx_results;
-
-/* Open (create) a results database with schemas/results.sql (compiled
- * in); an existing file must have format_version 1 (SF_EFORMAT). */
-int hx_results_open(const char *path, hx_results **out, sf_err *err);
-void hx_results_close(hx_results *r);
-/* The embedded schema text. */
-const char *hx_results_schema(void);
-
-/* ----------------------------------------------------------- classical */
-
-typedef struct hx_classical_opts {
-    int window_radius;    /* half side of the click neighbourhood (px) */
-    double tol_sigmas;    /* accept |I - mean| <= tol_sigmas * sd ... */
-    double tol_min;       /* ... but at least this many grey levels */
-    double tol_max;       /* ... and at most this many */
-    int neg_radius;       /* pixels within this distance of a negative are
-                             never grown into */
-} hx_classical_opts;
-void hx_classical_opts_init(hx_classical_opts *o);
-
-/*
- * The weight-free click method: seeded region growing on an 8-bit image
- * (ny, nx). Seeds are the positive clicks; each click has an intensity
- * model, the mean and sd of its (2r+1)^2 neighbourhood; a pixel joins
- * when it is 4-connected to the region, some positive model accepts it
- * (|I - mean| <= clamp(tol_sigmas * sd, tol_min, tol_max)) and it is no
- * nearer any negative click's neighbourhood mean than to that model's,
- * and it is not within neg_radius of a negative. Holes of
- * the region (background not connected to the image border) are filled.
- * mask (ny * nx) gets 0/1. Errors: SF_EINVAL (no positive click, NULLs),
- * SF_ENOMEM. Deterministic, no RNG.
- */
-int hx_classical_segment(const uint8_t *img, int nx, int ny,
-                         const sf_click *clicks, int n_clicks,
-                         const hx_classical_opts *o, uint8_t *mask,
-                         sf_err *err);
 
 /* ------------------------------------------------------------- driver */
 
@@ -261,12 +65,12 @@ typedef struct hx_eval_opts {
     const char *split_path;   /* NULL: every case found */
     const char *settings;     /* "all" or "P,N:P,N..." */
     int ring_width_px;
-    int min_pixels;           /* <= 0: the split's, else the default */
+    int min_pixels; /* <= 0: the split's, else the default */
     uint64_t seed;
     const char *out_db;
-    uint64_t ood_count;       /* synthetic-ood: samples (0 = default) */
-    int ood_size;             /* synthetic-ood: px (0 = ood.yaml's) */
-    sf_progress_fn progress;  /* units done / total (per case) */
+    uint64_t ood_count;      /* synthetic-ood: samples (0 = default) */
+    int ood_size;            /* synthetic-ood: px (0 = ood.yaml's) */
+    sf_progress_fn progress; /* units done / total (per case) */
     void *progress_ctx;
     /* Called once per problem that the run records and goes on after
      * (corrupt case, missing mask, ...). May be NULL. */
@@ -276,15 +80,15 @@ typedef struct hx_eval_opts {
 
 typedef struct hx_eval_stats {
     long n_cases, n_cases_failed;
-    long n_units;          /* (slice, structure) units */
-    long n_predictions;    /* scored this call */
-    long n_reused;         /* already in the database (resume) */
-    long n_failed;         /* predictions recorded as failed */
-    double mean_dice;      /* over this run's ok rows (all of them) */
+    long n_units;       /* (slice, structure) units */
+    long n_predictions; /* scored this call */
+    long n_reused;      /* already in the database (resume) */
+    long n_failed;      /* predictions recorded as failed */
+    double mean_dice;   /* over this run's ok rows (all of them) */
     long n_ok_total;
     double seconds, model_seconds;
     long run_id;
-    int fixed_split;       /* 0: every case found (warned) */
+    int fixed_split; /* 0: every case found (warned) */
 } hx_eval_stats;
 
 void hx_eval_opts_init(hx_eval_opts *o);

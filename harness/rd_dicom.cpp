@@ -5,7 +5,7 @@
  * no exception crosses it (GDCM throws std::exception and std::string).
  * GDCM's trace output (warnings, errors on stderr) is switched off once.
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <cerrno>
 #include <cmath>

@@ -29,7 +29,7 @@
  * Unsupported (SF_EUNSUPPORTED): multi-frame files, colour, explicit big
  * endian and deflated transfer syntaxes, BitsAllocated other than 8/16/32.
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -30,7 +30,7 @@
  * inflate to exactly that, and the compressed size must allow it at
  * HX_VOL_MAX_INFLATE_RATIO before anything is allocated).
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <ctype.h>
 #include <errno.h>

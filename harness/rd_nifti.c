@@ -14,7 +14,7 @@
  * nifticlib parses the header and extensions and gives the geometry; the
  * voxels we read ourselves (read_nifti says why).
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -7,7 +7,7 @@
  * limits before libpng decodes anything. A PNG has no patient geometry:
  * spacing 1, oriented = 0 (HC18's pixel size comes from its CSV).
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <errno.h>
 #include <stdio.h>

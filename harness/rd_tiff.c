@@ -11,7 +11,7 @@
  * before anything is decoded; libtiff itself is opened with a 256 MiB cap
  * on any single allocation and its messages go to our sf_err, not stderr.
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <math.h>
 #include <stdarg.h>

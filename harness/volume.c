@@ -3,7 +3,7 @@
  * open/read/close handle, volumes, canonical LPS+ reorientation, and the
  * helpers the rd_*.c readers share. Contracts: readers.h.
  */
-#include "readers.h"
+#include "readers_int.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "eval.h"
+#include "hx.h"
 
 static double now_s(void) {
     struct timespec ts;

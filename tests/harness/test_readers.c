@@ -27,7 +27,7 @@
 #include <tiffio.h>
 
 #include "hx.h"
-#include "readers.h"
+#include "readers_int.h"
 
 /* ------------------------------------------------------------ helpers */
 

@@ -1,0 +1,33 @@
+/*
+ * results.h - the results database (results.c, schemas/results.sql; view
+ * dice_scores): one SQLite file per evaluation campaign, written one case
+ * per transaction by the driver (eval.h).
+ *
+ * Conventions as in hx.h: SF_OK or a negative SF_E* code, a caller-owned
+ * sf_err (NULL allowed), T **out belongs to the caller, every _free
+ * accepts NULL, nothing here prints.
+ */
+#ifndef HX_RESULTS_H
+#define HX_RESULTS_H
+
+#include "sf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- results */
+
+typedef struct hx_results hx_results;
+
+/* Open (create) a results database with schemas/results.sql (compiled
+ * in); an existing file must have format_version 1 (SF_EFORMAT). */
+int hx_results_open(const char *path, hx_results **out, sf_err *err);
+void hx_results_close(hx_results *r);
+/* The embedded schema text. */
+const char *hx_results_schema(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HX_RESULTS_H */
