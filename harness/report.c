@@ -15,15 +15,16 @@
 #include "hx.h"
 #include "sf_model.h" /* sam_train_plot: each run's learning curve */
 
-static const char *base_name(const char *p) {
-    static char b[512];
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        n--;
-    size_t s = n;
+/* The last component of path p, made file-name safe, into b (n bytes);
+ * returns b. */
+static const char *base_name(const char *p, char *b, size_t n) {
+    size_t e = strlen(p);
+    while (e > 1 && p[e - 1] == '/')
+        e--;
+    size_t s = e;
     while (s > 0 && p[s - 1] != '/')
         s--;
-    snprintf(b, sizeof b, "%.*s", (int)(n - s), p + s);
+    snprintf(b, n, "%.*s", (int)(e - s), p + s);
     for (char *c = b; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
               (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.'))
@@ -173,7 +174,9 @@ static void describe_corpus(const char *dir, const char *fig_dir,
     if (sf_sha256_file(from, hex, &e) == SF_OK)
         sf_buf_printf(b, "- manifest.sqlite sha256 `%s`\n", hex);
     snprintf(from, sizeof from, "%s/preview.png", dir);
-    snprintf(name, sizeof name, "corpus_%s.png", base_name(dir));
+    char base[512];
+    snprintf(name, sizeof name, "corpus_%s.png",
+             base_name(dir, base, sizeof base));
     snprintf(to, sizeof to, "%s/%s", fig_dir, name);
     if (!sf_path_is_file(from))
         sf_buf_printf(b, "- contact sheet: **missing** (`%s`)\n", from);
@@ -323,8 +326,9 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
     sf_buf_printf(b, "### Training curves\n\n");
     if (!o->n_runs) sf_buf_printf(b, "No training run given (--runs).\n");
     for (int i = 0; i < o->n_runs; i++) {
-        char name[600];
-        snprintf(name, sizeof name, "train_%s.png", base_name(o->runs[i]));
+        char name[600], base[512];
+        snprintf(name, sizeof name, "train_%s.png",
+                 base_name(o->runs[i], base, sizeof base));
         snprintf(path, sizeof path, "%s/%s", fig_dir, name);
         if (sam_train_plot(o->runs[i], path, &e) == SF_OK)
             sf_buf_printf(b, "![training curve of %s](%sfigures/%s)\n\n",
