@@ -610,11 +610,16 @@ out:
 
 /* ----------------------------------------------------------- settings */
 
+void sf_prompt_settings_default(int ring_width_px, sf_prompt_opts *out) {
+    static const int defaults[SF_PROMPT_N_DEFAULT_SETTINGS][2] = {
+        {1, 0}, {3, 0}, {1, 1}, {3, 3}};
+    for (int n = 0; n < SF_PROMPT_N_DEFAULT_SETTINGS; n++)
+        out[n] = (sf_prompt_opts){defaults[n][0], defaults[n][1], ring_width_px};
+}
+
 int sf_prompt_settings_parse(const char *s, int ring_width_px,
                              sf_prompt_opts *out, int max_out, int *n_out,
                              sf_err *err) {
-    static const int defaults[SF_PROMPT_N_DEFAULT_SETTINGS][2] = {
-        {1, 0}, {3, 0}, {1, 1}, {3, 3}};
     if (n_out) *n_out = 0;
     if (!s || !out || !n_out)
         return sf_err_set(err, SF_EINVAL, "prompt settings: NULL argument");
@@ -628,10 +633,8 @@ int sf_prompt_settings_parse(const char *s, int ring_width_px,
             return sf_err_set(err, SF_EINVAL,
                               "prompt settings: room for %d, 'all' has %d",
                               max_out, SF_PROMPT_N_DEFAULT_SETTINGS);
-        for (; n < SF_PROMPT_N_DEFAULT_SETTINGS; n++)
-            out[n] =
-                (sf_prompt_opts){defaults[n][0], defaults[n][1], ring_width_px};
-        *n_out = n;
+        sf_prompt_settings_default(ring_width_px, out);
+        *n_out = SF_PROMPT_N_DEFAULT_SETTINGS;
         return SF_OK;
     }
     const char *p = s;

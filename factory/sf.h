@@ -497,6 +497,10 @@ void sf_mask_from_labels(const uint16_t *labels, size_t n, uint16_t label,
  * (1,0), (3,0), (1,1), (3,3) (our reading of the method). */
 #define SF_PROMPT_N_DEFAULT_SETTINGS 4
 
+/* The default settings into out[0 .. SF_PROMPT_N_DEFAULT_SETTINGS), each
+ * with ring_width_px: what "all" parses to. */
+void sf_prompt_settings_default(int ring_width_px, sf_prompt_opts *out);
+
 /*
  * Parse a settings list: "all" (the default settings) or
  * "P,N[:P,N]..." with 0 <= P, N <= SF_PROMPT_MAX_CLICKS and P + N >= 1,

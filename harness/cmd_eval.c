@@ -85,7 +85,7 @@ int hx_cmd_eval(int argc, char **argv) {
     }
     hx_eval_opts o;
     hx_eval_opts_init(&o);
-    const char *dataset = NULL, *method = NULL;
+    const char *dataset = NULL, *method = NULL, *settings = "all";
     int threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -123,7 +123,7 @@ int hx_cmd_eval(int argc, char **argv) {
         else if (!strcmp(a, "--split"))
             o.split_path = v;
         else if (!strcmp(a, "--settings"))
-            o.settings = v;
+            settings = v;
         else if (!strcmp(a, "--out"))
             o.out_db = v;
         else if (!strcmp(a, "--multimask")) {
@@ -179,32 +179,28 @@ int hx_cmd_eval(int argc, char **argv) {
         return sf_cli_usage_error("eval", NULL, "missing --data-root");
     if (!method) return sf_cli_usage_error("eval", NULL, "missing --method");
     if (!o.out_db) return sf_cli_usage_error("eval", NULL, "missing --out");
-    if (!strcmp(method, "classical"))
-        o.method_kind = HX_METHOD_CLASSICAL;
-    else if (!strcmp(method, "sam"))
-        o.method_kind = HX_METHOD_NATIVE;
-    else if (!strcmp(method, "import"))
-        o.method_kind = HX_METHOD_IMPORTED;
-    else
+    if (!(o.method = hx_method_by_name(method)))
         return sf_cli_usage_error(
             "eval", NULL, "--method must be classical, sam or import, got '%s'",
             method);
-    if (o.method_kind == HX_METHOD_NATIVE && !o.checkpoint)
+    const unsigned needs = hx_method_needs(o.method);
+    if ((needs & HX_METHOD_NEEDS_CHECKPOINT) && !o.checkpoint)
         return sf_cli_usage_error("eval", NULL,
                                   "--method sam needs --checkpoint");
-    if (o.method_kind != HX_METHOD_NATIVE && (o.checkpoint || o.model_config))
+    if (!(needs & HX_METHOD_NEEDS_CHECKPOINT) &&
+        (o.checkpoint || o.model_config))
         return sf_cli_usage_error(
             "eval", NULL, "--checkpoint/--model-config are for --method sam");
-    if (o.method_kind == HX_METHOD_IMPORTED && !o.import_dir)
+    if ((needs & HX_METHOD_NEEDS_IMPORT) && !o.import_dir)
         return sf_cli_usage_error("eval", NULL,
                                   "--method import needs --import DIR");
-    if (o.method_kind != HX_METHOD_IMPORTED && o.import_dir)
+    if (!(needs & HX_METHOD_NEEDS_IMPORT) && o.import_dir)
         return sf_cli_usage_error("eval", NULL,
                                   "--import is for --method import");
     if (!strcmp(dataset, "synthetic-ood") ? 0 : (o.ood_count || o.ood_size))
         return sf_cli_usage_error(
             "eval", NULL, "--ood-count/--ood-size are for synthetic-ood");
-    if (o.method_kind == HX_METHOD_NATIVE) sam_set_num_threads(threads);
+    if (needs & HX_METHOD_NEEDS_CHECKPOINT) sam_set_num_threads(threads);
     /* synthetic-ood is fixed by (ood.yaml, HX_OOD_SEED, count, size). */
     if (!o.split_path && strcmp(dataset, "synthetic-ood"))
         fprintf(stderr,
@@ -213,16 +209,21 @@ int hx_cmd_eval(int argc, char **argv) {
                 "are not comparable with another data copy\n",
                 o.data_root);
 
-    sf_cli_progress prog;
-    sf_cli_progress_init(&prog, "cases");
-    o.progress = sf_cli_progress_cb;
-    o.progress_ctx = &prog;
-    o.problem = on_problem;
     hx_eval_stats st;
     sf_err err;
     sf_err_clear(&err);
-    int rc = hx_eval_run(&o, &st, &err);
-    sf_cli_progress_end(&prog);
+    /* --settings text to typed settings, each with the ring width. */
+    int rc = sf_prompt_settings_parse(settings, o.ring_width_px, o.settings,
+                                      HX_MAX_SETTINGS, &o.n_settings, &err);
+    if (rc == SF_OK) {
+        sf_cli_progress prog;
+        sf_cli_progress_init(&prog, "cases");
+        o.progress = sf_cli_progress_cb;
+        o.progress_ctx = &prog;
+        o.problem = on_problem;
+        rc = hx_eval_run(&o, &st, &err);
+        sf_cli_progress_end(&prog);
+    }
     if (rc != SF_OK) {
         char msg[1200];
         fprintf(stderr, "synthfm eval: %s\n",

@@ -39,7 +39,7 @@ int hx_cmd_prompts(int argc, char **argv) {
                                   "unknown subcommand (export): '%s'", argv[1]);
     hx_eval_opts o;
     hx_eval_opts_init(&o);
-    const char *dataset = NULL, *out = NULL;
+    const char *dataset = NULL, *out = NULL, *settings = "all";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -56,7 +56,7 @@ int hx_cmd_prompts(int argc, char **argv) {
         else if (!strcmp(a, "--split"))
             o.split_path = v;
         else if (!strcmp(a, "--settings"))
-            o.settings = v;
+            settings = v;
         else if (!strcmp(a, "--seed")) {
             o.seed = strtoull(v, &end, 10);
             if (*end || errno || *v == '-')
@@ -88,15 +88,20 @@ int hx_cmd_prompts(int argc, char **argv) {
                 "found under %s (no fixed split in use)\n",
                 o.data_root);
     o.problem = on_problem;
-    sf_cli_progress prog;
-    sf_cli_progress_init(&prog, "cases");
-    o.progress = sf_cli_progress_cb;
-    o.progress_ctx = &prog;
     sf_err err;
     sf_err_clear(&err);
     long n = 0;
-    int rc = hx_prompts_export(&o, out, &n, &err);
-    sf_cli_progress_end(&prog);
+    /* --settings text to typed settings, each with the ring width. */
+    int rc = sf_prompt_settings_parse(settings, o.ring_width_px, o.settings,
+                                      HX_MAX_SETTINGS, &o.n_settings, &err);
+    if (rc == SF_OK) {
+        sf_cli_progress prog;
+        sf_cli_progress_init(&prog, "cases");
+        o.progress = sf_cli_progress_cb;
+        o.progress_ctx = &prog;
+        rc = hx_prompts_export(&o, out, &n, &err);
+        sf_cli_progress_end(&prog);
+    }
     if (rc != SF_OK) {
         char msg[1200];
         fprintf(stderr, "synthfm prompts export: %s\n",

@@ -31,27 +31,24 @@
 
 #include "sf_model.h"
 
-#define MAX_SETTINGS 64
-
 void hx_eval_opts_init(hx_eval_opts *o) {
     memset(o, 0, sizeof *o);
-    o->settings = "all";
     o->ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
+    sf_prompt_settings_default(o->ring_width_px, o->settings);
+    o->n_settings = SF_PROMPT_N_DEFAULT_SETTINGS;
     o->seed = HX_PROMPT_SEED_DEFAULT;
     o->device = SAM_DEVICE_CPU;
 }
 
 typedef struct ectx {
     const hx_eval_opts *o;
-    sf_prompt_opts set[MAX_SETTINGS];
-    char set_name[MAX_SETTINGS][24];
+    sf_prompt_opts set[HX_MAX_SETTINGS];
+    char set_name[HX_MAX_SETTINGS][24];
     int n_set;
     int min_pixels;
     hx_results *db;
     long run_id;
-    sam_model *model;
-    int multimask; /* 1: one click scores the best of three masks */
-    hx_classical_opts cls;
+    hx__method_run m; /* the method's state (methods.c) */
     const char *export_dir; /* export mode when non-NULL */
     FILE *jsonl;
     long n_prompts;
@@ -111,48 +108,12 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
                    const char *uname, uint8_t *pred, double *secs,
                    sf_err *err) {
     double t0 = sf_clock_s();
-    int rc = SF_OK;
-    size_t n = (size_t)nx * ny;
+    const hx_method_ops *m = x->o->method;
     (void)c;
     (void)z;
-    switch (x->o->method_kind) {
-    case HX_METHOD_CLASSICAL:
-        rc = hx_classical_segment(img, nx, ny, clk, nc, &x->cls, pred, err);
-        break;
-    case HX_METHOD_NATIVE: {
-        /* The zoom predictor encodes views around each prompt's clicks;
-         * otherwise one encoding per slice serves every prompt. */
-        const int zoom = sam_model_config(x->model)->n_zoom > 0;
-        if (!*image_set && !zoom) {
-            if ((rc = sam_model_set_image(x->model, img, nx, ny, 1, err)) !=
-                SF_OK)
-                break;
-            *image_set = 1;
-        }
-        float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
-        int lab[2 * SF_PROMPT_MAX_CLICKS];
-        for (int i = 0; i < nc; i++) {
-            pts[2 * i] = (float)clk[i].x;
-            pts[2 * i + 1] = (float)clk[i].y;
-            lab[i] = clk[i].positive;
-        }
-        sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && x->multimask, 0};
-        sam_prediction *r = NULL;
-        if ((rc = zoom ? sam_model_predict_image(x->model, img, nx, ny, 1,
-                                                 &p, &r, NULL, err)
-                       : sam_model_predict(x->model, &p, &r, err)) != SF_OK)
-            break;
-        int k = p.multimask ? r->best : 0;
-        memcpy(pred, r->masks + (size_t)k * n, n);
-        sam_prediction_free(r);
-        break;
-    }
-    case HX_METHOD_IMPORTED:
-        rc = hx__import_mask(x->o->import_dir, uname, nx, ny, pred, err);
-        break;
-    default:
-        rc = sf_err_set(err, SF_EINVAL, "unknown method kind");
-    }
+    int rc = m ? m->predict(&x->m, img, nx, ny, image_set, clk, nc, uname, pred,
+                            err)
+               : sf_err_set(err, SF_EINVAL, "unknown method kind");
     *secs = sf_clock_s() - t0;
     return rc;
 }
@@ -316,10 +277,11 @@ static int prepare_cases(ectx *x, hx_case_list *l, hx_split **split,
     *split = NULL;
     if (!o->ds || !o->data_root)
         return sf_err_set(err, SF_EINVAL, "no dataset or data root");
-    rc = sf_prompt_settings_parse(o->settings ? o->settings : "all",
-                                  o->ring_width_px, x->set, MAX_SETTINGS,
-                                  &x->n_set, err);
-    if (rc != SF_OK) return rc;
+    if (o->n_settings < 1 || o->n_settings > HX_MAX_SETTINGS)
+        return sf_err_set(err, SF_EINVAL, "%d prompt settings (1..%d)",
+                          o->n_settings, HX_MAX_SETTINGS);
+    x->n_set = o->n_settings;
+    memcpy(x->set, o->settings, (size_t)x->n_set * sizeof *x->set);
     for (int k = 0; k < x->n_set; k++)
         sf_prompt_setting_name(&x->set[k], x->set_name[k],
                                sizeof x->set_name[k]);
@@ -361,24 +323,19 @@ static int prepare_cases(ectx *x, hx_case_list *l, hx_split **split,
     return SF_OK;
 }
 
-static const char *kind_name(int k) {
-    return k == HX_METHOD_NATIVE     ? "native"
-           : k == HX_METHOD_IMPORTED ? "imported"
-                                     : "classical";
-}
-
 int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     ectx x;
     memset(&x, 0, sizeof x);
     memset(st, 0, sizeof *st);
     x.o = o;
     x.st = st;
-    hx_classical_opts_init(&x.cls);
+    x.m.o = o;
+    hx_classical_opts_init(&x.m.cls);
     hx_case_list l;
     memset(&l, 0, sizeof l);
     hx_split *split = NULL;
-    sam_config cfg;
-    char ck_sha[65] = "", cfg_sha[65] = "", key[65], root_abs[PATH_MAX];
+    const hx_method_ops *method = o->method;
+    char key[65], root_abs[PATH_MAX];
     sf_buf id = {0}, prov = {0};
     double t0 = sf_clock_s();
     int rc;
@@ -388,53 +345,21 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     }
     if ((rc = prepare_cases(&x, &l, &split, err)) != SF_OK) goto out;
     st->fixed_split = split != NULL;
-    if (o->method_kind == HX_METHOD_NATIVE) {
-        if (!o->checkpoint) {
-            rc = sf_err_set(err, SF_EINVAL, "--method sam needs --checkpoint");
-            goto out;
-        }
-        const char *spec = o->model_config ? o->model_config : "vit_b";
-        if ((rc = sam_config_load(spec, &cfg, err)) != SF_OK) goto out;
-        if ((rc = hx_sha256_path(o->checkpoint, ck_sha, err)) != SF_OK)
-            goto out;
-        struct stat sst;
-        if (stat(spec, &sst) == 0) {
-            if ((rc = hx_sha256_path(spec, cfg_sha, err)) != SF_OK) goto out;
-        } else {
-            sf_sha256_hex(spec, strlen(spec), cfg_sha); /* a preset name */
-        }
-        if ((rc = sam_model_load(o->checkpoint, &cfg, o->device, &x.model,
-                                 err)) != SF_OK)
-            goto out;
-        x.multimask = o->multimask != HX_MULTIMASK_OFF && cfg.multimask_trained;
-        if (o->multimask == HX_MULTIMASK_ON && !cfg.multimask_trained)
-            problem(&x,
-                    "warning: --multimask on, but %s says the multimask "
-                    "outputs and the IoU head of %s were not trained "
-                    "(multimask_trained: false): scoring the single-mask "
-                    "output instead (recorded in the run)",
-                    spec, o->checkpoint);
-    } else if (o->method_kind == HX_METHOD_IMPORTED) {
-        struct stat sst;
-        if (!o->import_dir || stat(o->import_dir, &sst) != 0 ||
-            !S_ISDIR(sst.st_mode)) {
-            rc = sf_err_set(err, SF_EIO, "%s: import folder not found",
-                            o->import_dir ? o->import_dir : "(none)");
-            goto out;
-        }
+    if (!method) {
+        rc = sf_err_set(err, SF_EINVAL, "unknown method kind");
+        goto out;
     }
+    if (method->open && (rc = method->open(&x.m, err)) != SF_OK) goto out;
     if (!realpath(o->data_root, root_abs))
         snprintf(root_abs, sizeof root_abs, "%s", o->data_root);
-    const char *method = o->method_name ? o->method_name
-                         : o->method_kind == HX_METHOD_NATIVE ? "sam"
-                                                              : kind_name(o->method_kind);
+    const char *name = o->method_name ? o->method_name : method->display;
     /* The run's identity: a rerun of the same command resumes. */
     sf_buf_printf(&id,
                    "synthfm-eval-v1\nmethod=%s\nkind=%s\nckpt=%s\ncfg=%s\n"
                    "policy=%d\n"
                    "import=%s\ndataset=%s\nroot=%s\nsplit=%s\nsettings=",
-                   method, kind_name(o->method_kind), ck_sha, cfg_sha,
-                   x.multimask, o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
+                   name, method->kind, x.m.ck_sha, x.m.cfg_sha,
+                  x.m.multimask, o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
                    split ? split->sha256 : "");
     for (int k = 0; k < x.n_set; k++)
         sf_buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
@@ -450,34 +375,26 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                    "{\"min_pixels\":%d,\"ring_width_px\":%d,\"n_cases\":%zu,"
                    "\"classical\":{\"window_radius\":%d,\"tol_sigmas\":%g,\"tol_max\":%g,"
                    "\"tol_min\":%g,\"neg_radius\":%d}",
-                   x.min_pixels, o->ring_width_px, l.n, x.cls.window_radius,
-                   x.cls.tol_sigmas, x.cls.tol_max, x.cls.tol_min, x.cls.neg_radius);
+                   x.min_pixels, o->ring_width_px, l.n, x.m.cls.window_radius,
+                   x.m.cls.tol_sigmas, x.m.cls.tol_max, x.m.cls.tol_min, x.m.cls.neg_radius);
     if (!strcmp(o->ds->name, "synthetic-ood"))
         sf_buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
-    if (o->method_kind == HX_METHOD_NATIVE)
-        sf_buf_printf(&prov,
-                       ",\"one_click_output\":\"%s\",\"multimask_option\":"
-                       "\"%s\",\"multimask_trained\":%s",
-                       x.multimask ? "best of 3 by predicted IoU"
-                                   : "single mask (token 0)",
-                       o->multimask == HX_MULTIMASK_ON    ? "on"
-                       : o->multimask == HX_MULTIMASK_OFF ? "off"
-                                                          : "auto",
-                       cfg.multimask_trained ? "true" : "false");
+    if (method->provenance) method->provenance(&x.m, &prov);
     sf_buf_puts(&prov, "}");
-    char settings[MAX_SETTINGS * 24] = "";
+    char settings[HX_MAX_SETTINGS * 24] = "";
     for (int k = 0; k < x.n_set; k++) {
         if (k) strcat(settings, ":");
         strcat(settings, x.set_name[k]);
     }
     if ((rc = hx_results_open(o->out_db, &x.db, err)) != SF_OK) goto out;
     hx__run_info ri = {key,
-                       method,
-                       kind_name(o->method_kind),
-                       o->method_kind == HX_METHOD_NATIVE ? o->checkpoint
-                                                          : NULL,
-                       ck_sha[0] ? ck_sha : NULL,
-                       cfg_sha[0] ? cfg_sha : NULL,
+                       name,
+                       method->kind,
+                       method->needs & HX_METHOD_NEEDS_CHECKPOINT
+                           ? o->checkpoint
+                           : NULL,
+                       x.m.ck_sha[0] ? x.m.ck_sha : NULL,
+                       x.m.cfg_sha[0] ? x.m.cfg_sha : NULL,
                        o->import_dir,
                        o->ds->name,
                        o->ds->modality,
@@ -528,7 +445,7 @@ out:
     sf_buf_release(&id);
     sf_buf_release(&prov);
     hx_results_close(x.db);
-    sam_model_free(x.model);
+    if (method && method->close) method->close(&x.m);
     hx_split_free(split);
     hx_case_list_free(&l);
     return rc;

@@ -37,11 +37,8 @@ extern "C" {
 
 /* ------------------------------------------------------------- driver */
 
-enum hx_method_kind {
-    HX_METHOD_CLASSICAL = 0,
-    HX_METHOD_NATIVE = 1,  /* a SAM-format checkpoint (sf_model.h) */
-    HX_METHOD_IMPORTED = 2 /* masks made outside, read back from a folder */
-};
+/* At most this many prompt settings per evaluation. */
+#define HX_MAX_SETTINGS 64
 
 /* One click and a SAM-format model: which output is scored. AUTO: the
  * three disambiguating masks and the one of highest predicted IoU when the
@@ -55,7 +52,7 @@ enum hx_multimask { HX_MULTIMASK_AUTO = 0, HX_MULTIMASK_ON, HX_MULTIMASK_OFF };
 typedef struct hx_eval_opts {
     const hx_dataset_ops *ds;
     const char *data_root;
-    int method_kind;          /* enum hx_method_kind */
+    const hx_method_ops *method; /* hx_method_by_name (methods.h) */
     const char *method_name;  /* display name (default by kind) */
     const char *checkpoint;   /* native */
     const char *model_config; /* native: preset or YAML */
@@ -63,7 +60,12 @@ typedef struct hx_eval_opts {
     int multimask;            /* native: enum hx_multimask */
     const char *import_dir;   /* imported */
     const char *split_path;   /* NULL: every case found */
-    const char *settings;     /* "all" or "P,N:P,N..." */
+    /* The prompt settings, in order (hx_eval_opts_init: the default four,
+     * sf_prompt_settings_default; `synthfm eval --settings` text is parsed
+     * by the command, sf_prompt_settings_parse). Their ring width should
+     * be ring_width_px. */
+    sf_prompt_opts settings[HX_MAX_SETTINGS];
+    int n_settings;
     int ring_width_px;
     int min_pixels; /* <= 0: the split's, else the default */
     uint64_t seed;

@@ -7,6 +7,38 @@
 
 #include "eval.h"
 
+typedef struct sam_model sam_model;
+
+/* One method's state during a run (methods.c). */
+typedef struct hx__method_run {
+    const hx_eval_opts *o;
+    hx_classical_opts cls; /* classical; in every run's provenance */
+    sam_model *model;      /* sam */
+    int multimask;         /* sam: one click scores the best of three */
+    int multimask_trained; /* sam: what the model config says */
+    char ck_sha[65];       /* sam: the checkpoint's SHA-256, else "" */
+    char cfg_sha[65];      /* sam: the model config's (file or preset) */
+} hx__method_run;
+
+/* An evaluation method (methods.h). open (NULL: nothing to do) loads and
+ * checks what the method needs before anything is written (it may warn
+ * through o->problem); predict writes one unit's mask (nx * ny, 0/1)
+ * into pred, *image_set telling whether img is already the model's image;
+ * provenance (may be NULL) appends the method's fields to the run's
+ * provenance JSON; close (may be NULL) frees what open made. */
+struct hx_method_ops {
+    const char *option;  /* --method NAME */
+    const char *kind;    /* runs.method_kind */
+    const char *display; /* the method's name when --name is not given */
+    unsigned needs;      /* HX_METHOD_NEEDS_* */
+    int (*open)(hx__method_run *m, sf_err *err);
+    int (*predict)(hx__method_run *m, const uint8_t *img, int nx, int ny,
+                   int *image_set, const sf_click *clk, int nc,
+                   const char *unit, uint8_t *pred, sf_err *err);
+    void (*provenance)(const hx__method_run *m, sf_buf *b);
+    void (*close)(hx__method_run *m);
+};
+
 /* What a run is: written to `runs` (strings may be NULL). */
 typedef struct hx__run_info {
     const char *run_key, *method, *method_kind, *checkpoint_path,
@@ -18,8 +50,8 @@ typedef struct hx__run_info {
 
 /* Find the run with ri->run_key (resumed = 1, status back to 'running')
  * or insert it. */
-int hx__results_run_begin(hx_results *r, const hx__run_info *ri,
-                          long *run_id, int *resumed, sf_err *err);
+int hx__results_run_begin(hx_results *r, const hx__run_info *ri, long *run_id,
+                          int *resumed, sf_err *err);
 int hx__results_run_end(hx_results *r, long run_id, const char *status,
                         sf_err *err);
 int hx__results_begin(hx_results *r, sf_err *err);
@@ -27,8 +59,8 @@ int hx__results_commit(hx_results *r, sf_err *err);
 void hx__results_rollback(hx_results *r);
 int hx__results_failure(hx_results *r, long run_id, const char *case_id,
                         const char *path, const char *msg, sf_err *err);
-int hx__results_clear_failures(hx_results *r, long run_id,
-                               const char *case_id, sf_err *err);
+int hx__results_clear_failures(hx_results *r, long run_id, const char *case_id,
+                               sf_err *err);
 /* Insert the unit (or find it); SF_ECORRUPT if it exists with another
  * source hash, size or pixel count. */
 int hx__results_slice(hx_results *r, const char *dataset, const char *case_id,

@@ -1,7 +1,7 @@
 /*
- * methods.h - the evaluation methods: the weight-free classical
- * click method (classical.c, region growing) here; the table of methods
- * behind `synthfm eval --method` is eval.h's hx_method_ops.
+ * methods.h - the evaluation methods behind `synthfm eval --method`
+ * (methods.c's table: classical, sam, import) and the weight-free
+ * classical click method itself (classical.c, region growing).
  *
  * Conventions as in hx.h: SF_OK or a negative SF_E* code, a caller-owned
  * sf_err (NULL allowed), T **out belongs to the caller, every _free
@@ -46,6 +46,29 @@ int hx_classical_segment(const uint8_t *img, int nx, int ny,
                          const sf_click *clicks, int n_clicks,
                          const hx_classical_opts *o, uint8_t *mask,
                          sf_err *err);
+
+/* ------------------------------------------------------------- methods */
+
+/* One evaluation method (opaque; the hx_eval_opts.method of a run). */
+typedef struct hx_method_ops hx_method_ops;
+
+/* What a method needs from hx_eval_opts. */
+enum {
+    HX_METHOD_NEEDS_CHECKPOINT = 1, /* checkpoint (+ model_config, device,
+                                       multimask): a SAM-format model */
+    HX_METHOD_NEEDS_IMPORT = 2      /* import_dir: masks made outside */
+};
+
+/* The methods, NULL-terminated (static storage). */
+const hx_method_ops *const *hx_methods(void);
+/* The method whose --method name is `name` ("classical", "sam",
+ * "import"), or NULL. */
+const hx_method_ops *hx_method_by_name(const char *name);
+/* Its --method name; its kind as the results database records it
+ * (runs.method_kind: classical, native, imported); HX_METHOD_NEEDS_*. */
+const char *hx_method_option(const hx_method_ops *m);
+const char *hx_method_kind(const hx_method_ops *m);
+unsigned hx_method_needs(const hx_method_ops *m);
 
 #ifdef __cplusplus
 }

@@ -93,7 +93,7 @@ static void opts(hx_eval_opts *o, const char *db) {
     hx_eval_opts_init(o);
     o->ds = hx_dataset_by_name("alfi");
     o->data_root = P("alfi");
-    o->method_kind = HX_METHOD_CLASSICAL;
+    o->method = hx_method_by_name("classical");
     o->out_db = db;
     o->problem = collect;
     g_problems[0] = '\0';
@@ -284,7 +284,7 @@ Test(eval, import_reports_missing_and_wrong_size_masks) {
         k++;
     }
     fclose(f);
-    o.method_kind = HX_METHOD_IMPORTED;
+    o.method = hx_method_by_name("import");
     o.import_dir = P("exp");
     o.method_name = "outside";
     hx_eval_stats st;
@@ -377,7 +377,8 @@ Test(eval, split_restricts_cases_and_structures) {
     hx_eval_opts o;
     opts(&o, P("r.sqlite"));
     o.split_path = P("s.yaml");
-    o.settings = "1,0";
+    o.settings[0] = (sf_prompt_opts){1, 0, o.ring_width_px};
+    o.n_settings = 1;
     hx_eval_stats st;
     sf_err err;
     cr_assert_eq(hx_eval_run(&o, &st, &err), SF_OK, "%s", err.msg);
@@ -396,7 +397,9 @@ Test(eval, synthetic_ood_is_made_and_evaluated) {
     o.data_root = P("ood");
     o.ood_count = 3;
     o.ood_size = 96;
-    o.settings = "1,0:3,3";
+    o.settings[0] = (sf_prompt_opts){1, 0, o.ring_width_px};
+    o.settings[1] = (sf_prompt_opts){3, 3, o.ring_width_px};
+    o.n_settings = 2;
     hx_eval_stats st;
     sf_err err;
     cr_assert_eq(hx_eval_run(&o, &st, &err), SF_OK, "%s", err.msg);

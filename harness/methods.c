@@ -1,0 +1,182 @@
+/*
+ * methods.c - the evaluation methods behind `synthfm eval --method`, as a
+ * const table of vtables (STYLE.md): classical (weight-free region growing,
+ * classical.c), sam (a SAM-format checkpoint through sf_model.h) and import
+ * (masks made outside, read back from a folder). Adding one: its ops here,
+ * one table line, its name in cmd_eval.c's usage text.
+ */
+#include "eval.h"
+#include "eval_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "sf_model.h"
+
+/* The run's problem callback, printf-style. */
+static void problem(const hx__method_run *m, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void problem(const hx__method_run *m, const char *fmt, ...) {
+    if (!m->o->problem) return;
+    char buf[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    m->o->problem(m->o->problem_ctx, buf);
+}
+
+/* ------------------------------------------------------------- classical */
+
+static int classical_predict(hx__method_run *m, const uint8_t *img, int nx,
+                             int ny, int *image_set, const sf_click *clk,
+                             int nc, const char *unit, uint8_t *pred,
+                             sf_err *err) {
+    (void)image_set;
+    (void)unit;
+    return hx_classical_segment(img, nx, ny, clk, nc, &m->cls, pred, err);
+}
+
+/* ------------------------------------------------------------------- sam */
+
+/* Model config, the hashes that identify the model, the model, and the
+ * one-click policy (hx_multimask). */
+static int sam_open(hx__method_run *m, sf_err *err) {
+    const hx_eval_opts *o = m->o;
+    sam_config cfg;
+    int rc;
+    if (!o->checkpoint)
+        return sf_err_set(err, SF_EINVAL, "--method sam needs --checkpoint");
+    const char *spec = o->model_config ? o->model_config : "vit_b";
+    if ((rc = sam_config_load(spec, &cfg, err)) != SF_OK) return rc;
+    if ((rc = hx_sha256_path(o->checkpoint, m->ck_sha, err)) != SF_OK)
+        return rc;
+    struct stat sst;
+    if (stat(spec, &sst) == 0) {
+        if ((rc = hx_sha256_path(spec, m->cfg_sha, err)) != SF_OK) return rc;
+    } else {
+        sf_sha256_hex(spec, strlen(spec), m->cfg_sha); /* a preset name */
+    }
+    if ((rc = sam_model_load(o->checkpoint, &cfg, o->device, &m->model, err)) !=
+        SF_OK)
+        return rc;
+    m->multimask_trained = cfg.multimask_trained;
+    m->multimask = o->multimask != HX_MULTIMASK_OFF && cfg.multimask_trained;
+    if (o->multimask == HX_MULTIMASK_ON && !cfg.multimask_trained)
+        problem(m,
+                "warning: --multimask on, but %s says the multimask "
+                "outputs and the IoU head of %s were not trained "
+                "(multimask_trained: false): scoring the single-mask "
+                "output instead (recorded in the run)",
+                spec, o->checkpoint);
+    return SF_OK;
+}
+
+static int sam_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
+                       int *image_set, const sf_click *clk, int nc,
+                       const char *unit, uint8_t *pred, sf_err *err) {
+    (void)unit;
+    size_t n = (size_t)nx * ny;
+    int rc;
+    /* The zoom predictor encodes views around each prompt's clicks;
+     * otherwise one encoding per slice serves every prompt. */
+    const int zoom = sam_model_config(m->model)->n_zoom > 0;
+    if (!*image_set && !zoom) {
+        if ((rc = sam_model_set_image(m->model, img, nx, ny, 1, err)) != SF_OK)
+            return rc;
+        *image_set = 1;
+    }
+    float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
+    int lab[2 * SF_PROMPT_MAX_CLICKS];
+    for (int i = 0; i < nc; i++) {
+        pts[2 * i] = (float)clk[i].x;
+        pts[2 * i + 1] = (float)clk[i].y;
+        lab[i] = clk[i].positive;
+    }
+    sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && m->multimask, 0};
+    sam_prediction *r = NULL;
+    if ((rc = zoom ? sam_model_predict_image(m->model, img, nx, ny, 1, &p, &r,
+                                             NULL, err)
+                   : sam_model_predict(m->model, &p, &r, err)) != SF_OK)
+        return rc;
+    int k = p.multimask ? r->best : 0;
+    memcpy(pred, r->masks + (size_t)k * n, n);
+    sam_prediction_free(r);
+    return SF_OK;
+}
+
+static void sam_provenance(const hx__method_run *m, sf_buf *b) {
+    const int mm = m->o->multimask;
+    sf_buf_printf(b,
+                  ",\"one_click_output\":\"%s\",\"multimask_option\":"
+                  "\"%s\",\"multimask_trained\":%s",
+                  m->multimask ? "best of 3 by predicted IoU"
+                               : "single mask (token 0)",
+                  mm == HX_MULTIMASK_ON    ? "on"
+                  : mm == HX_MULTIMASK_OFF ? "off"
+                                           : "auto",
+                  m->multimask_trained ? "true" : "false");
+}
+
+static void sam_close(hx__method_run *m) {
+    sam_model_free(m->model);
+    m->model = NULL;
+}
+
+/* ---------------------------------------------------------------- import */
+
+static int import_open(hx__method_run *m, sf_err *err) {
+    const char *dir = m->o->import_dir;
+    struct stat sst;
+    if (!dir || stat(dir, &sst) != 0 || !S_ISDIR(sst.st_mode))
+        return sf_err_set(err, SF_EIO, "%s: import folder not found",
+                          dir ? dir : "(none)");
+    return SF_OK;
+}
+
+static int import_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
+                          int *image_set, const sf_click *clk, int nc,
+                          const char *unit, uint8_t *pred, sf_err *err) {
+    (void)img;
+    (void)image_set;
+    (void)clk;
+    (void)nc;
+    return hx__import_mask(m->o->import_dir, unit, nx, ny, pred, err);
+}
+
+/* ----------------------------------------------------------------- table */
+
+static const hx_method_ops classical = {
+    "classical", "classical",       "classical", 0,
+    NULL,        classical_predict, NULL,        NULL};
+static const hx_method_ops sam = {
+    "sam",    "native",    "sam",          HX_METHOD_NEEDS_CHECKPOINT,
+    sam_open, sam_predict, sam_provenance, sam_close};
+static const hx_method_ops import = {
+    "import",    "imported",     "imported", HX_METHOD_NEEDS_IMPORT,
+    import_open, import_predict, NULL,       NULL};
+
+/* The only list to edit when a method is added. */
+static const hx_method_ops *const methods[] = {&classical, &sam, &import, NULL};
+
+const hx_method_ops *const *hx_methods(void) {
+    return methods;
+}
+
+const hx_method_ops *hx_method_by_name(const char *name) {
+    for (const hx_method_ops *const *m = methods; name && *m; m++)
+        if (!strcmp((*m)->option, name)) return *m;
+    return NULL;
+}
+
+const char *hx_method_option(const hx_method_ops *m) {
+    return m->option;
+}
+const char *hx_method_kind(const hx_method_ops *m) {
+    return m->kind;
+}
+unsigned hx_method_needs(const hx_method_ops *m) {
+    return m->needs;
+}
