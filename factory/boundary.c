@@ -555,6 +555,9 @@ static int map_draws(const sf_config *c, sf_draw *d, int n_labels, int nx,
  * scale << 32 | node) and wkey (counter scale << 32 | node, words 0-1 ->
  * x, y). Returns SF_OK or SF_ENOMEM.
  */
+/* Long by design (~235 lines): the boundary module's hot loop nest (most
+ * of its time), whose per-row and per-cell state stays in registers;
+ * helpers would pass a dozen arrays and lose the vector code's layout. */
 static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
                       int n_labels, const double *lsig, const double *wsig,
                       const uint16_t *code, uint16_t *labels, int nx,

@@ -369,6 +369,9 @@ static int copy_checked(const char *src, const char *dst, const char *sha, sf_er
     return rc;
 }
 
+/* Long by design (~170 lines): every shard is checked against the first
+ * before anything is written, then copied; checks and copy share one
+ * cleanup path, so a refused or failed merge leaves no half corpus. */
 int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
                     sf_progress_fn progress, void *progress_ctx, sf_err *err) {
     int rc = SF_OK;

@@ -286,6 +286,9 @@ static void json_pts(sf_buf *b, const sf_pt *p, int n) {
     sf_buf_puts(b, "]");
 }
 
+/* Long by design (~240 lines): the shape module's draws happen in a fixed
+ * order that is part of the stream contract (corpora regenerate from it);
+ * one function keeps that order readable top to bottom. */
 int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
                        sf_imgf *im, uint16_t *labels, int *n_instances,
                        sf_buf *json, sf_err *err) {

@@ -78,6 +78,138 @@ static void on_problem(void *ctx, const char *msg) {
     fprintf(stderr, "synthfm eval: %s\n", msg);
 }
 
+/* What the command line gives besides hx_eval_opts. */
+typedef struct eval_args {
+    const char *dataset, *method, *settings;
+    int threads;
+} eval_args;
+
+/* Options into o and a: -1 to go on, else the exit code of the usage
+ * error printed. */
+static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t u;
+        if (!strcmp(arg, "--dataset") || !strcmp(arg, "--data-root") ||
+            !strcmp(arg, "--method") || !strcmp(arg, "--checkpoint") ||
+            !strcmp(arg, "--model-config") || !strcmp(arg, "--import") ||
+            !strcmp(arg, "--name") || !strcmp(arg, "--split") ||
+            !strcmp(arg, "--settings") || !strcmp(arg, "--seed") ||
+            !strcmp(arg, "--ring-width") || !strcmp(arg, "--min-pixels") ||
+            !strcmp(arg, "--out") || !strcmp(arg, "--device") ||
+            !strcmp(arg, "--threads") || !strcmp(arg, "--ood-count") ||
+            !strcmp(arg, "--ood-size") || !strcmp(arg, "--multimask")) {
+            if (!v)
+                return sf_cli_usage_error("eval", NULL,
+                                          "missing value for '%s'", arg);
+            i++;
+        } else {
+            return sf_cli_usage_error("eval", NULL, "unknown option '%s'", arg);
+        }
+        if (!strcmp(arg, "--dataset"))
+            a->dataset = v;
+        else if (!strcmp(arg, "--data-root"))
+            o->data_root = v;
+        else if (!strcmp(arg, "--method"))
+            a->method = v;
+        else if (!strcmp(arg, "--checkpoint"))
+            o->checkpoint = v;
+        else if (!strcmp(arg, "--model-config"))
+            o->model_config = v;
+        else if (!strcmp(arg, "--import"))
+            o->import_dir = v;
+        else if (!strcmp(arg, "--name"))
+            o->method_name = v;
+        else if (!strcmp(arg, "--split"))
+            o->split_path = v;
+        else if (!strcmp(arg, "--settings"))
+            a->settings = v;
+        else if (!strcmp(arg, "--out"))
+            o->out_db = v;
+        else if (!strcmp(arg, "--multimask")) {
+            if (!strcmp(v, "auto"))
+                o->multimask = HX_MULTIMASK_AUTO;
+            else if (!strcmp(v, "on"))
+                o->multimask = HX_MULTIMASK_ON;
+            else if (!strcmp(v, "off"))
+                o->multimask = HX_MULTIMASK_OFF;
+            else
+                return sf_cli_usage_error(
+                    "eval", NULL,
+                    "--multimask must be auto, on or off, got '%s'", v);
+        } else if (!strcmp(arg, "--device")) {
+            if ((o->device = sam_device_parse(v)) < 0)
+                return sf_cli_usage_error(
+                    "eval", NULL, "--device must be cpu or cuda, got '%s'", v);
+        } else if (sf_cli_parse_u64(v, &u) != 0) {
+            return sf_cli_usage_error(
+                "eval", NULL, "expected a non-negative integer: '%s'", v);
+        } else if (!strcmp(arg, "--seed")) {
+            o->seed = u;
+        } else if (!strcmp(arg, "--ring-width")) {
+            if (u < 1 || u > SF_PROMPT_MAX_SIDE)
+                return sf_cli_usage_error("eval", NULL,
+                                          "--ring-width out of range: '%s'", v);
+            o->ring_width_px = (int)u;
+        } else if (!strcmp(arg, "--min-pixels")) {
+            if (u < 1 || u > (1u << 30))
+                return sf_cli_usage_error("eval", NULL,
+                                          "--min-pixels out of range: '%s'", v);
+            o->min_pixels = (int)u;
+        } else if (!strcmp(arg, "--threads")) {
+            a->threads = (int)(u > 4096 ? 4096 : u);
+        } else if (!strcmp(arg, "--ood-count")) {
+            if (u < 1 || u > 1000000)
+                return sf_cli_usage_error("eval", NULL,
+                                          "--ood-count out of range: '%s'", v);
+            o->ood_count = u;
+        } else if (!strcmp(arg, "--ood-size")) {
+            if (u < 32 || u > 8192)
+                return sf_cli_usage_error(
+                    "eval", NULL, "--ood-size out of range (32..8192): '%s'",
+                    v);
+            o->ood_size = (int)u;
+        }
+    }
+    return -1;
+}
+
+/* Options that must go together: -1, or 2 after the usage error. */
+static int check_options(hx_eval_opts *o, const eval_args *a) {
+    if (!a->dataset)
+        return sf_cli_usage_error("eval", NULL, "missing --dataset");
+    if (!(o->ds = hx_dataset_by_name(a->dataset)))
+        return sf_cli_usage_error(
+            "eval", NULL, "unknown dataset (see --help): '%s'", a->dataset);
+    if (!o->data_root)
+        return sf_cli_usage_error("eval", NULL, "missing --data-root");
+    if (!a->method) return sf_cli_usage_error("eval", NULL, "missing --method");
+    if (!o->out_db) return sf_cli_usage_error("eval", NULL, "missing --out");
+    if (!(o->method = hx_method_by_name(a->method)))
+        return sf_cli_usage_error(
+            "eval", NULL, "--method must be classical, sam or import, got '%s'",
+            a->method);
+    const unsigned needs = hx_method_needs(o->method);
+    if ((needs & HX_METHOD_NEEDS_CHECKPOINT) && !o->checkpoint)
+        return sf_cli_usage_error("eval", NULL,
+                                  "--method sam needs --checkpoint");
+    if (!(needs & HX_METHOD_NEEDS_CHECKPOINT) &&
+        (o->checkpoint || o->model_config))
+        return sf_cli_usage_error(
+            "eval", NULL, "--checkpoint/--model-config are for --method sam");
+    if ((needs & HX_METHOD_NEEDS_IMPORT) && !o->import_dir)
+        return sf_cli_usage_error("eval", NULL,
+                                  "--method import needs --import DIR");
+    if (!(needs & HX_METHOD_NEEDS_IMPORT) && o->import_dir)
+        return sf_cli_usage_error("eval", NULL,
+                                  "--import is for --method import");
+    if (!strcmp(a->dataset, "synthetic-ood") ? 0
+                                             : (o->ood_count || o->ood_size))
+        return sf_cli_usage_error(
+            "eval", NULL, "--ood-count/--ood-size are for synthetic-ood");
+    return -1;
+}
+
 int hx_cmd_eval(int argc, char **argv) {
     if (sf_cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -85,122 +217,14 @@ int hx_cmd_eval(int argc, char **argv) {
     }
     hx_eval_opts o;
     hx_eval_opts_init(&o);
-    const char *dataset = NULL, *method = NULL, *settings = "all";
-    int threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t u;
-        if (!strcmp(a, "--dataset") || !strcmp(a, "--data-root") ||
-            !strcmp(a, "--method") || !strcmp(a, "--checkpoint") ||
-            !strcmp(a, "--model-config") || !strcmp(a, "--import") ||
-            !strcmp(a, "--name") || !strcmp(a, "--split") ||
-            !strcmp(a, "--settings") || !strcmp(a, "--seed") ||
-            !strcmp(a, "--ring-width") || !strcmp(a, "--min-pixels") ||
-            !strcmp(a, "--out") || !strcmp(a, "--device") ||
-            !strcmp(a, "--threads") || !strcmp(a, "--ood-count") ||
-            !strcmp(a, "--ood-size") || !strcmp(a, "--multimask")) {
-            if (!v)
-                return sf_cli_usage_error("eval", NULL,
-                                          "missing value for '%s'", a);
-            i++;
-        } else {
-            return sf_cli_usage_error("eval", NULL, "unknown option '%s'", a);
-        }
-        if (!strcmp(a, "--dataset"))
-            dataset = v;
-        else if (!strcmp(a, "--data-root"))
-            o.data_root = v;
-        else if (!strcmp(a, "--method"))
-            method = v;
-        else if (!strcmp(a, "--checkpoint"))
-            o.checkpoint = v;
-        else if (!strcmp(a, "--model-config"))
-            o.model_config = v;
-        else if (!strcmp(a, "--import"))
-            o.import_dir = v;
-        else if (!strcmp(a, "--name"))
-            o.method_name = v;
-        else if (!strcmp(a, "--split"))
-            o.split_path = v;
-        else if (!strcmp(a, "--settings"))
-            settings = v;
-        else if (!strcmp(a, "--out"))
-            o.out_db = v;
-        else if (!strcmp(a, "--multimask")) {
-            if (!strcmp(v, "auto"))
-                o.multimask = HX_MULTIMASK_AUTO;
-            else if (!strcmp(v, "on"))
-                o.multimask = HX_MULTIMASK_ON;
-            else if (!strcmp(v, "off"))
-                o.multimask = HX_MULTIMASK_OFF;
-            else
-                return sf_cli_usage_error(
-                    "eval", NULL,
-                    "--multimask must be auto, on or off, got '%s'", v);
-        } else if (!strcmp(a, "--device")) {
-            if ((o.device = sam_device_parse(v)) < 0)
-                return sf_cli_usage_error(
-                    "eval", NULL, "--device must be cpu or cuda, got '%s'", v);
-        } else if (sf_cli_parse_u64(v, &u) != 0) {
-            return sf_cli_usage_error(
-                "eval", NULL, "expected a non-negative integer: '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            o.seed = u;
-        } else if (!strcmp(a, "--ring-width")) {
-            if (u < 1 || u > SF_PROMPT_MAX_SIDE)
-                return sf_cli_usage_error("eval", NULL,
-                                          "--ring-width out of range: '%s'", v);
-            o.ring_width_px = (int)u;
-        } else if (!strcmp(a, "--min-pixels")) {
-            if (u < 1 || u > (1u << 30))
-                return sf_cli_usage_error("eval", NULL,
-                                          "--min-pixels out of range: '%s'", v);
-            o.min_pixels = (int)u;
-        } else if (!strcmp(a, "--threads")) {
-            threads = (int)(u > 4096 ? 4096 : u);
-        } else if (!strcmp(a, "--ood-count")) {
-            if (u < 1 || u > 1000000)
-                return sf_cli_usage_error("eval", NULL,
-                                          "--ood-count out of range: '%s'", v);
-            o.ood_count = u;
-        } else if (!strcmp(a, "--ood-size")) {
-            if (u < 32 || u > 8192)
-                return sf_cli_usage_error(
-                    "eval", NULL, "--ood-size out of range (32..8192): '%s'",
-                    v);
-            o.ood_size = (int)u;
-        }
-    }
-    if (!dataset) return sf_cli_usage_error("eval", NULL, "missing --dataset");
-    if (!(o.ds = hx_dataset_by_name(dataset)))
-        return sf_cli_usage_error(
-            "eval", NULL, "unknown dataset (see --help): '%s'", dataset);
-    if (!o.data_root)
-        return sf_cli_usage_error("eval", NULL, "missing --data-root");
-    if (!method) return sf_cli_usage_error("eval", NULL, "missing --method");
-    if (!o.out_db) return sf_cli_usage_error("eval", NULL, "missing --out");
-    if (!(o.method = hx_method_by_name(method)))
-        return sf_cli_usage_error(
-            "eval", NULL, "--method must be classical, sam or import, got '%s'",
-            method);
+    eval_args args = {NULL, NULL, "all", 0};
+    int rc;
+    if ((rc = parse_options(argc, argv, &o, &args)) >= 0 ||
+        (rc = check_options(&o, &args)) >= 0)
+        return rc;
+    const char *dataset = args.dataset, *method = args.method;
     const unsigned needs = hx_method_needs(o.method);
-    if ((needs & HX_METHOD_NEEDS_CHECKPOINT) && !o.checkpoint)
-        return sf_cli_usage_error("eval", NULL,
-                                  "--method sam needs --checkpoint");
-    if (!(needs & HX_METHOD_NEEDS_CHECKPOINT) &&
-        (o.checkpoint || o.model_config))
-        return sf_cli_usage_error(
-            "eval", NULL, "--checkpoint/--model-config are for --method sam");
-    if ((needs & HX_METHOD_NEEDS_IMPORT) && !o.import_dir)
-        return sf_cli_usage_error("eval", NULL,
-                                  "--method import needs --import DIR");
-    if (!(needs & HX_METHOD_NEEDS_IMPORT) && o.import_dir)
-        return sf_cli_usage_error("eval", NULL,
-                                  "--import is for --method import");
-    if (!strcmp(dataset, "synthetic-ood") ? 0 : (o.ood_count || o.ood_size))
-        return sf_cli_usage_error(
-            "eval", NULL, "--ood-count/--ood-size are for synthetic-ood");
-    if (needs & HX_METHOD_NEEDS_CHECKPOINT) sam_set_num_threads(threads);
+    if (needs & HX_METHOD_NEEDS_CHECKPOINT) sam_set_num_threads(args.threads);
     /* synthetic-ood is fixed by (ood.yaml, HX_OOD_SEED, count, size). */
     if (!o.split_path && strcmp(dataset, "synthetic-ood"))
         fprintf(stderr,
@@ -213,8 +237,8 @@ int hx_cmd_eval(int argc, char **argv) {
     sf_err err;
     sf_err_clear(&err);
     /* --settings text to typed settings, each with the ring width. */
-    int rc = sf_prompt_settings_parse(settings, o.ring_width_px, o.settings,
-                                      HX_MAX_SETTINGS, &o.n_settings, &err);
+    rc = sf_prompt_settings_parse(args.settings, o.ring_width_px, o.settings,
+                                  HX_MAX_SETTINGS, &o.n_settings, &err);
     if (rc == SF_OK) {
         sf_cli_progress prog;
         sf_cli_progress_init(&prog, "cases");

@@ -503,6 +503,10 @@ static int check_meta(const char *path, const hx__dcm_meta *m, sf_err *err) {
     return SF_OK;
 }
 
+/* Long by design (~170 lines): the series assembly pipeline (list the
+ * files, read each header, keep one series, sort by position, check
+ * spacing and orientation) whose steps share the file list and one
+ * cleanup path. */
 static int open_dicom(const char *path, hx_volume *hdr, void **state,
                       sf_err *err) {
     *state = NULL;

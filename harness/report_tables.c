@@ -87,6 +87,9 @@ static int db_fail(sqlite3 *db, const char *path, sf_err *err) {
                       db ? sqlite3_errmsg(db) : "cannot open");
 }
 
+/* Long by design (~175 lines): the results database's runs, failures and
+ * scores read in one read transaction, each query next to the checks of
+ * its rows, with one cleanup path. */
 int hx_scores_load(const char *db_path, const hx_report_cfg *cfg,
                    hx_scores **out, sf_err *err) {
     int rc = SF_OK;
@@ -726,30 +729,29 @@ static void legend(const hx_scores *r, const hx__strs *methods, int scope,
             if (!n) continue;
             any = 1;
             sf_buf_printf(b, "- **%s** on `%s` (%zu scored predictions):",
-                           methods->v[m], r->dataset.s.v[d], n);
+                          methods->v[m], r->dataset.s.v[d], n);
             for (int k = 0; k < r->n_runs; k++) {
                 const hx__run *u = &r->runs[k];
                 if (strcmp(u->method, methods->v[m]) ||
                     strcmp(u->dataset, r->dataset.s.v[d]))
                     continue;
                 sf_buf_printf(b, " run %lld (%s, %s", u->run_id, u->kind,
-                               u->status);
+                              u->status);
                 if (*u->ckpt_sha)
                     sf_buf_printf(b, "; checkpoint `%s` sha256 `%.12s`",
-                                   u->ckpt_path, u->ckpt_sha);
+                                  u->ckpt_path, u->ckpt_sha);
                 if (*u->mcfg_sha)
                     sf_buf_printf(b, "; model config sha256 `%.12s`",
-                                   u->mcfg_sha);
+                                  u->mcfg_sha);
                 if (*u->import_dir)
                     sf_buf_printf(b, "; imported masks `%s`", u->import_dir);
                 if (*u->split_name)
                     sf_buf_printf(b, "; split `%s` sha256 `%.12s`",
-                                   u->split_name, u->split_sha);
+                                  u->split_name, u->split_sha);
                 else
                     sf_buf_printf(b, "; no fixed split (every case found)");
-                sf_buf_printf(b,
-                               "; settings %s, prompt seed %lld; git `%.12s`",
-                               u->settings, u->prompt_seed, u->git_commit);
+                sf_buf_printf(b, "; settings %s, prompt seed %lld; git `%.12s`",
+                              u->settings, u->prompt_seed, u->git_commit);
                 if (*u->prov_json && strcmp(u->prov_json, "{}"))
                     sf_buf_printf(b, "; provenance `%s`", u->prov_json);
                 sf_buf_printf(b, ")");
@@ -775,31 +777,40 @@ static void tbl_free(tbl *t) {
     sf_buf_release(&t->tests);
 }
 
-/* Table 1 (scope T1: groups = modalities) or Table 3 (scope T3: one group,
- * the configured dataset). */
-static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
-                         tbl *t, sf_err *err) {
+/* Table 1 or 3 while it is built: the scope, the columns and row groups
+ * chosen, the current row's cells. */
+typedef struct tm_ctx {
+    const hx_scores *r;
+    const hx_paper *p;
+    int scope; /* SCOPE_T1: groups = modalities; SCOPE_T3: one dataset */
+    tbl *t;
+    hx__strs groups, methods, settings, structs, ours;
+    seen all;     /* what has scores in the whole scope */
+    mcell *cells; /* per method, the current row's */
+} tm_ctx;
+
+/* Columns (configured methods, then the others with scores), settings,
+ * our methods with scores, and the row groups. 0 or SF_ENOMEM. */
+static int tm_columns(tm_ctx *c) {
+    const hx_scores *r = c->r;
+    const hx_paper *p = c->p;
+    const int scope = c->scope;
     const hx_report_cfg *cfg = r->cfg;
-    int rc = SF_ENOMEM;
-    hx__strs groups = {0}, methods = {0}, settings = {0}, structs = {0},
-             ours = {0};
-    seen all = {0};
-    mcell *cells = NULL;
-    char buf[512];
-    if (seen_make(r, scope, -1, &all)) goto out;
+    hx__strs *methods = &c->methods, *settings = &c->settings;
+    seen *all = &c->all;
     /* Columns: configured methods, then the others with scores. */
-    if (copy_strs(&methods,
+    if (copy_strs(methods,
                   scope == SCOPE_T1 ? &cfg->t1_methods : &cfg->t3_methods) ||
-        append_rest(&methods, &r->method, all.me))
-        goto out;
-    if (copy_strs(&settings, &cfg->settings) ||
-        append_rest(&settings, &r->setting, all.se))
-        goto out;
-    for (int m = 0; m < methods.n; m++) {
-        int me = hx__intern_find(&r->method, methods.v[m]);
-        if (hx__strs_find(&cfg->ours, methods.v[m]) >= 0 && me >= 0 &&
-            all.me[me] && hx__strs_push(&ours, methods.v[m]))
-            goto out;
+        append_rest(methods, &r->method, all->me))
+        return SF_ENOMEM;
+    if (copy_strs(settings, &cfg->settings) ||
+        append_rest(settings, &r->setting, all->se))
+        return SF_ENOMEM;
+    for (int m = 0; m < methods->n; m++) {
+        int me = hx__intern_find(&r->method, methods->v[m]);
+        if (hx__strs_find(&cfg->ours, methods->v[m]) >= 0 && me >= 0 &&
+            all->me[me] && hx__strs_push(&c->ours, methods->v[m]))
+            return SF_ENOMEM;
     }
     /* Row groups. */
     if (scope == SCOPE_T1) {
@@ -808,14 +819,24 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
             int in_paper = 0;
             for (int k = 0; p && k < p->n[1]; k++)
                 in_paper |= !strcmp(p->t[1][k].k[0], cfg->modalities.v[i]);
-            if ((in_paper || (mo >= 0 && all.mo[mo])) &&
-                hx__strs_push(&groups, cfg->modalities.v[i]))
-                goto out;
+            if ((in_paper || (mo >= 0 && all->mo[mo])) &&
+                hx__strs_push(&c->groups, cfg->modalities.v[i]))
+                return SF_ENOMEM;
         }
-        if (append_rest(&groups, &r->modality, all.mo)) goto out;
-    } else if (hx__strs_push(&groups, cfg->t3_dataset))
-        goto out;
+        if (append_rest(&c->groups, &r->modality, all->mo)) return SF_ENOMEM;
+    } else if (hx__strs_push(&c->groups, cfg->t3_dataset))
+        return SF_ENOMEM;
+    return SF_OK;
+}
 
+/* The title, the grid's columns and the CSV headers. 0 or SF_ENOMEM. */
+static int tm_header(tm_ctx *c) {
+    const hx_scores *r = c->r;
+    const int scope = c->scope;
+    tbl *t = c->t;
+    const hx_report_cfg *cfg = r->cfg;
+    const hx__strs methods = c->methods, ours = c->ours;
+    char buf[512];
     snprintf(t->title, sizeof t->title, "%s",
              scope == SCOPE_T1
                  ? "Table 1: mean Dice (%) per modality, structure, prompt "
@@ -832,237 +853,299 @@ static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
     grid *g = &t->g;
     if (grid_col(g, scope == SCOPE_T1 ? "modality" : "dataset", 0) ||
         grid_col(g, "structure", 0) || grid_col(g, "setting", 0))
-        goto out;
+        return SF_ENOMEM;
     for (int m = 0; m < methods.n; m++) {
         const char *pk = hx__cfg_map(&cfg->pm_db, &cfg->pm_paper, methods.v[m]);
-        if (grid_col(g, methods.v[m], 1)) goto out;
+        if (grid_col(g, methods.v[m], 1)) return SF_ENOMEM;
         if (pk) {
             snprintf(buf, sizeof buf, "%s paper", methods.v[m]);
-            if (grid_col(g, buf, 1)) goto out;
+            if (grid_col(g, buf, 1)) return SF_ENOMEM;
             snprintf(buf, sizeof buf, "%s diff", methods.v[m]);
-            if (grid_col(g, buf, 1)) goto out;
+            if (grid_col(g, buf, 1)) return SF_ENOMEM;
         }
     }
     for (int o = 0; o < ours.n; o++) {
         snprintf(buf, sizeof buf, "%s vs best other", ours.v[o]);
-        if (grid_col(g, buf, 0)) goto out;
+        if (grid_col(g, buf, 0)) return SF_ENOMEM;
         snprintf(buf, sizeof buf, "%s vs 2nd other", ours.v[o]);
-        if (grid_col(g, buf, 0)) goto out;
+        if (grid_col(g, buf, 0)) return SF_ENOMEM;
     }
     sf_buf_printf(&t->csv,
-                   "%s,structure,setting,method,dice,n,paper,diff,"
-                   "best,status,datasets\n",
-                   scope == SCOPE_T1 ? "modality" : "dataset");
+                  "%s,structure,setting,method,dice,n,paper,diff,"
+                  "best,status,datasets\n",
+                  scope == SCOPE_T1 ? "modality" : "dataset");
     sf_buf_printf(&t->tests,
-                   "%s,structure,setting,ours,rank,other,ours_dice,"
-                   "other_dice,n_pairs,t,df,p,status,mark\n",
-                   scope == SCOPE_T1 ? "modality" : "dataset");
-    if (!(cells = calloc((size_t)methods.n + 1, sizeof *cells))) goto out;
+                  "%s,structure,setting,ours,rank,other,ours_dice,"
+                  "other_dice,n_pairs,t,df,p,status,mark\n",
+                  scope == SCOPE_T1 ? "modality" : "dataset");
+    return SF_OK;
+}
 
-    for (int gi = 0; gi < groups.n; gi++) {
-        int mo = scope == SCOPE_T1 ? hx__intern_find(&r->modality, groups.v[gi])
-                                   : -1;
-        seen gs = {0};
-        hx__strs_clear(&structs);
-        /* Structures: the paper's rows of this group, then the data's. */
-        for (int k = 0; p && k < p->n[scope]; k++) {
-            const prow *w = &p->t[scope][k];
-            const char *sname = scope == SCOPE_T1 ? w->k[1] : w->k[0];
-            if (scope == SCOPE_T1 && strcmp(w->k[0], groups.v[gi])) continue;
-            if (hx__strs_find(&structs, sname) < 0 &&
-                hx__strs_push(&structs, sname))
-                goto out;
+/* The row's cell of each method (grid, and the CSV line with the
+ * datasets that contributed); best_txt: the row's best value. 0 or
+ * SF_ENOMEM. */
+static int tm_row_cells(tm_ctx *c, int gi, int si, int ti, const char *slab,
+                        const char *best_txt) {
+    const hx_scores *r = c->r;
+    const hx_paper *p = c->p;
+    const int scope = c->scope;
+    tbl *t = c->t;
+    const hx_report_cfg *cfg = r->cfg;
+    const hx__strs groups = c->groups, methods = c->methods,
+                   settings = c->settings, structs = c->structs;
+    mcell *cells = c->cells;
+    grid *g = &t->g;
+    for (int m = 0; m < methods.n; m++) {
+        const char *pk = hx__cfg_map(&cfg->pm_db, &cfg->pm_paper, methods.v[m]);
+        double pv =
+            scope == SCOPE_T1
+                ? paper_value(p, 1, groups.v[gi], structs.v[si], pk,
+                              settings.v[ti])
+                : paper_value(p, 3, structs.v[si], pk, NULL, settings.v[ti]);
+        char v[32], pvs[32], dv[32];
+        fmt_pct(cells[m].mean, v, sizeof v);
+        int is_best = cells[m].n && !strcmp(v, best_txt);
+        if (grid_put(g, v, is_best)) return SF_ENOMEM;
+        snprintf(pvs, sizeof pvs, isnan(pv) ? DASH : "%.2f", pv);
+        if (cells[m].n && !isnan(pv))
+            snprintf(dv, sizeof dv, "%+.2f", 100.0 * cells[m].mean - pv);
+        else
+            snprintf(dv, sizeof dv, DASH);
+        if (pk && (grid_put(g, pvs, 0) || grid_put(g, dv, 0))) return SF_ENOMEM;
+        /* CSV: datasets that contributed. */
+        sf_buf ds = {0};
+        int last_ds = -1;
+        for (size_t i = 0; i < cells[m].n; i++) {
+            int d = r->rows[cells[m].idx[i]].dataset;
+            if (d == last_ds) continue;
+            sf_buf_printf(&ds, "%s%s", ds.len ? ";" : "", r->dataset.s.v[d]);
+            last_ds = d;
         }
-        if (!(scope == SCOPE_T1 && mo < 0) && seen_make(r, scope, mo, &gs)) {
-            seen_free(&gs);
-            goto out;
+        hx__csv_field(&t->csv, groups.v[gi], 0);
+        hx__csv_field(&t->csv, structs.v[si], 0);
+        hx__csv_field(&t->csv, slab, 0);
+        hx__csv_field(&t->csv, methods.v[m], 0);
+        num_or_empty(&t->csv, 100.0 * cells[m].mean, "%.4f", 0);
+        sf_buf_printf(&t->csv, "%zu,", cells[m].n);
+        num_or_empty(&t->csv, pv, "%.2f", 0);
+        num_or_empty(&t->csv, cells[m].n ? 100.0 * cells[m].mean - pv : NAN,
+                     "%.4f", 0);
+        sf_buf_printf(&t->csv, "%d,%s,", is_best,
+                      cells[m].n ? "ok" : "missing");
+        hx__csv_field(&t->csv, ds.s ? ds.s : "", 1);
+        if (ds.oom) return SF_ENOMEM;
+        sf_buf_release(&ds);
+    }
+    return SF_OK;
+}
+
+/* The row's tests: each of our methods against the best and next-best
+ * other method (grid and tests CSV). 0 or an error code. */
+static int tm_row_tests(tm_ctx *c, int gi, int si, const char *slab,
+                        sf_err *err) {
+    const hx_scores *r = c->r;
+    tbl *t = c->t;
+    const hx_report_cfg *cfg = r->cfg;
+    const hx__strs groups = c->groups, methods = c->methods,
+                   structs = c->structs, ours = c->ours;
+    mcell *cells = c->cells;
+    grid *g = &t->g;
+    char buf[512];
+    for (int o = 0; o < ours.n; o++) {
+        int om = hx__strs_find(&methods, ours.v[o]);
+        int rank[2] = {-1, -1};
+        for (int m = 0; m < methods.n; m++) {
+            if (!cells[m].n || hx__strs_find(&cfg->ours, methods.v[m]) >= 0)
+                continue;
+            for (int k = 0; k < 2; k++) {
+                int cur = rank[k];
+                if (cur < 0 || cells[m].mean > cells[cur].mean ||
+                    (cells[m].mean == cells[cur].mean &&
+                     strcmp(methods.v[m], methods.v[cur]) < 0)) {
+                    if (k == 0) rank[1] = rank[0];
+                    rank[k] = m;
+                    break;
+                }
+            }
         }
-        if (gs.st && append_rest(&structs, &r->structure, gs.st)) {
-            seen_free(&gs);
-            goto out;
+        for (int k = 0; k < 2; k++) {
+            if (!cells[om].n || rank[k] < 0) {
+                if (grid_put(g, DASH, 0)) return SF_ENOMEM;
+                continue;
+            }
+            hx_ttest tt;
+            int trc = cell_ttest(r, &cells[om], &cells[rank[k]], &tt, err);
+            if (trc) return trc;
+            test_text(&tt, methods.v[rank[k]], buf, sizeof buf);
+            if (grid_put(g, buf, 0)) return SF_ENOMEM;
+            hx__csv_field(&t->tests, groups.v[gi], 0);
+            hx__csv_field(&t->tests, structs.v[si], 0);
+            hx__csv_field(&t->tests, slab, 0);
+            hx__csv_field(&t->tests, ours.v[o], 0);
+            sf_buf_printf(&t->tests, "%d,", k + 1);
+            hx__csv_field(&t->tests, methods.v[rank[k]], 0);
+            sf_buf_printf(&t->tests, "%.4f,%.4f,%d,", 100.0 * cells[om].mean,
+                          100.0 * cells[rank[k]].mean, tt.n);
+            int has_tp = tt.status == HX_TTEST_OK ||
+                         tt.status == HX_TTEST_ZERO_VAR ||
+                         tt.status == HX_TTEST_ZERO_VAR_ZERO_MEAN;
+            num_or_empty(&t->tests, has_tp ? tt.t : NAN, "%.17g", 0);
+            sf_buf_printf(&t->tests, "%d,", (int)tt.df);
+            num_or_empty(&t->tests, has_tp ? tt.p : NAN, "%.17g", 0);
+            sf_buf_printf(&t->tests, "%s,%s\n", hx_ttest_status_name(tt.status),
+                          hx_sig_mark(&tt));
         }
+    }
+    return SF_OK;
+}
+
+/* Group gi: its structures (the paper's rows, then the data's) and, per
+ * structure and setting, a row. 0 or an error code. */
+static int tm_group(tm_ctx *c, int gi, sf_err *err) {
+    const hx_scores *r = c->r;
+    const hx_paper *p = c->p;
+    const int scope = c->scope;
+    grid *g = &c->t->g;
+    hx__strs *structs = &c->structs;
+    const hx__strs groups = c->groups, methods = c->methods,
+                   settings = c->settings;
+    mcell *cells = c->cells;
+    int rc;
+    int mo =
+        scope == SCOPE_T1 ? hx__intern_find(&r->modality, groups.v[gi]) : -1;
+    seen gs = {0};
+    hx__strs_clear(structs);
+    /* Structures: the paper's rows of this group, then the data's. */
+    for (int k = 0; p && k < p->n[scope]; k++) {
+        const prow *w = &p->t[scope][k];
+        const char *sname = scope == SCOPE_T1 ? w->k[1] : w->k[0];
+        if (scope == SCOPE_T1 && strcmp(w->k[0], groups.v[gi])) continue;
+        if (hx__strs_find(structs, sname) < 0 && hx__strs_push(structs, sname))
+            return SF_ENOMEM;
+    }
+    if (!(scope == SCOPE_T1 && mo < 0) && seen_make(r, scope, mo, &gs)) {
         seen_free(&gs);
-        for (int si = 0; si < structs.n; si++)
-            for (int ti = 0; ti < settings.n; ti++) {
-                int st = hx__intern_find(&r->structure, structs.v[si]);
-                int se = hx__intern_find(&r->setting, settings.v[ti]);
-                char slab[32], best_txt[32] = "";
-                setting_label(settings.v[ti], slab, sizeof slab);
-                double best = -1;
-                for (int m = 0; m < methods.n; m++) {
-                    int me = hx__intern_find(&r->method, methods.v[m]);
-                    free(cells[m].idx);
-                    if (scope == SCOPE_T1 && mo < 0) { /* paper rows only */
-                        memset(&cells[m], 0, sizeof cells[m]);
-                        cells[m].mean = NAN;
-                    } else if (collect(r, mo, st, se, me, scope, &cells[m]))
-                        goto out;
-                    if (cells[m].n) {
-                        char v[32];
-                        fmt_pct(cells[m].mean, v, sizeof v);
-                        double pv = strtod(v, NULL);
-                        if (pv > best) {
-                            best = pv;
-                            snprintf(best_txt, sizeof best_txt, "%s", v);
-                        }
-                    }
-                }
-                if (grid_put(g, groups.v[gi], 0) ||
-                    grid_put(g, structs.v[si], 0) || grid_put(g, slab, 0))
-                    goto out;
-                for (int m = 0; m < methods.n; m++) {
-                    const char *pk =
-                        hx__cfg_map(&cfg->pm_db, &cfg->pm_paper, methods.v[m]);
-                    double pv =
-                        scope == SCOPE_T1
-                            ? paper_value(p, 1, groups.v[gi], structs.v[si], pk,
-                                          settings.v[ti])
-                            : paper_value(p, 3, structs.v[si], pk, NULL,
-                                          settings.v[ti]);
-                    char v[32], pvs[32], dv[32];
+        return SF_ENOMEM;
+    }
+    if (gs.st && append_rest(structs, &r->structure, gs.st)) {
+        seen_free(&gs);
+        return SF_ENOMEM;
+    }
+    seen_free(&gs);
+    for (int si = 0; si < structs->n; si++)
+        for (int ti = 0; ti < settings.n; ti++) {
+            int st = hx__intern_find(&r->structure, structs->v[si]);
+            int se = hx__intern_find(&r->setting, settings.v[ti]);
+            char slab[32], best_txt[32] = "";
+            setting_label(settings.v[ti], slab, sizeof slab);
+            double best = -1;
+            for (int m = 0; m < methods.n; m++) {
+                int me = hx__intern_find(&r->method, methods.v[m]);
+                free(cells[m].idx);
+                if (scope == SCOPE_T1 && mo < 0) { /* paper rows only */
+                    memset(&cells[m], 0, sizeof cells[m]);
+                    cells[m].mean = NAN;
+                } else if (collect(r, mo, st, se, me, scope, &cells[m]))
+                    return SF_ENOMEM;
+                if (cells[m].n) {
+                    char v[32];
                     fmt_pct(cells[m].mean, v, sizeof v);
-                    int is_best = cells[m].n && !strcmp(v, best_txt);
-                    if (grid_put(g, v, is_best)) goto out;
-                    snprintf(pvs, sizeof pvs, isnan(pv) ? DASH : "%.2f", pv);
-                    if (cells[m].n && !isnan(pv))
-                        snprintf(dv, sizeof dv, "%+.2f",
-                                 100.0 * cells[m].mean - pv);
-                    else
-                        snprintf(dv, sizeof dv, DASH);
-                    if (pk && (grid_put(g, pvs, 0) || grid_put(g, dv, 0)))
-                        goto out;
-                    /* CSV: datasets that contributed. */
-                    sf_buf ds = {0};
-                    int last_ds = -1;
-                    for (size_t i = 0; i < cells[m].n; i++) {
-                        int d = r->rows[cells[m].idx[i]].dataset;
-                        if (d == last_ds) continue;
-                        sf_buf_printf(&ds, "%s%s", ds.len ? ";" : "",
-                                       r->dataset.s.v[d]);
-                        last_ds = d;
-                    }
-                    hx__csv_field(&t->csv, groups.v[gi], 0);
-                    hx__csv_field(&t->csv, structs.v[si], 0);
-                    hx__csv_field(&t->csv, slab, 0);
-                    hx__csv_field(&t->csv, methods.v[m], 0);
-                    num_or_empty(&t->csv, 100.0 * cells[m].mean, "%.4f", 0);
-                    sf_buf_printf(&t->csv, "%zu,", cells[m].n);
-                    num_or_empty(&t->csv, pv, "%.2f", 0);
-                    num_or_empty(&t->csv,
-                                 cells[m].n ? 100.0 * cells[m].mean - pv : NAN,
-                                 "%.4f", 0);
-                    sf_buf_printf(&t->csv, "%d,%s,", is_best,
-                                   cells[m].n ? "ok" : "missing");
-                    hx__csv_field(&t->csv, ds.s ? ds.s : "", 1);
-                    if (ds.oom) goto out;
-                    sf_buf_release(&ds);
-                }
-                /* Tests: each ours method vs the best and next-best other. */
-                for (int o = 0; o < ours.n; o++) {
-                    int om = hx__strs_find(&methods, ours.v[o]);
-                    int rank[2] = {-1, -1};
-                    for (int m = 0; m < methods.n; m++) {
-                        if (!cells[m].n ||
-                            hx__strs_find(&cfg->ours, methods.v[m]) >= 0)
-                            continue;
-                        for (int k = 0; k < 2; k++) {
-                            int cur = rank[k];
-                            if (cur < 0 || cells[m].mean > cells[cur].mean ||
-                                (cells[m].mean == cells[cur].mean &&
-                                 strcmp(methods.v[m], methods.v[cur]) < 0)) {
-                                if (k == 0) rank[1] = rank[0];
-                                rank[k] = m;
-                                break;
-                            }
-                        }
-                    }
-                    for (int k = 0; k < 2; k++) {
-                        if (!cells[om].n || rank[k] < 0) {
-                            if (grid_put(g, DASH, 0)) goto out;
-                            continue;
-                        }
-                        hx_ttest tt;
-                        int trc = cell_ttest(r, &cells[om], &cells[rank[k]],
-                                             &tt, err);
-                        if (trc) {
-                            rc = trc;
-                            goto out;
-                        }
-                        test_text(&tt, methods.v[rank[k]], buf, sizeof buf);
-                        if (grid_put(g, buf, 0)) goto out;
-                        hx__csv_field(&t->tests, groups.v[gi], 0);
-                        hx__csv_field(&t->tests, structs.v[si], 0);
-                        hx__csv_field(&t->tests, slab, 0);
-                        hx__csv_field(&t->tests, ours.v[o], 0);
-                        sf_buf_printf(&t->tests, "%d,", k + 1);
-                        hx__csv_field(&t->tests, methods.v[rank[k]], 0);
-                        sf_buf_printf(&t->tests, "%.4f,%.4f,%d,",
-                                       100.0 * cells[om].mean,
-                                       100.0 * cells[rank[k]].mean, tt.n);
-                        int has_tp = tt.status == HX_TTEST_OK ||
-                                     tt.status == HX_TTEST_ZERO_VAR ||
-                                     tt.status == HX_TTEST_ZERO_VAR_ZERO_MEAN;
-                        num_or_empty(&t->tests, has_tp ? tt.t : NAN, "%.17g",
-                                     0);
-                        sf_buf_printf(&t->tests, "%d,", (int)tt.df);
-                        num_or_empty(&t->tests, has_tp ? tt.p : NAN, "%.17g",
-                                     0);
-                        sf_buf_printf(&t->tests, "%s,%s\n",
-                                       hx_ttest_status_name(tt.status),
-                                       hx_sig_mark(&tt));
+                    double pv = strtod(v, NULL);
+                    if (pv > best) {
+                        best = pv;
+                        snprintf(best_txt, sizeof best_txt, "%s", v);
                     }
                 }
             }
-    }
+            if (grid_put(g, groups.v[gi], 0) ||
+                grid_put(g, structs->v[si], 0) || grid_put(g, slab, 0))
+                return SF_ENOMEM;
+            if ((rc = tm_row_cells(c, gi, si, ti, slab, best_txt)) ||
+                (rc = tm_row_tests(c, gi, si, slab, err)))
+                return rc;
+        }
+    return SF_OK;
+}
+
+/* The notes under the table: what the values and tests mean, methods
+ * without scores, the provenance legend. */
+static void tm_notes(tm_ctx *c) {
+    const hx_scores *r = c->r;
+    const int scope = c->scope;
+    tbl *t = c->t;
+    const hx_report_cfg *cfg = r->cfg;
+    const hx__strs methods = c->methods, ours = c->ours;
+    const seen all = c->all;
+    grid *g = &t->g;
     /* Notes. */
     sf_buf *nb = &g->notes;
     sf_buf_printf(nb,
-                   "Values: mean per-slice Dice in percent (slices pooled over "
-                   "the datasets of a row); setting P+N = P positive, N "
-                   "negative clicks. **Bold**: best value of the row. "
-                   "\"missing\": not evaluated (no scores in the results "
-                   "database), never 0. \"paper\": the published value "
-                   "(reports/paper/table%d.csv), \"diff\" = ours - paper; a "
-                   "dash: no published value.\n\n",
-                   scope);
+                  "Values: mean per-slice Dice in percent (slices pooled over "
+                  "the datasets of a row); setting P+N = P positive, N "
+                  "negative clicks. **Bold**: best value of the row. "
+                  "\"missing\": not evaluated (no scores in the results "
+                  "database), never 0. \"paper\": the published value "
+                  "(reports/paper/table%d.csv), \"diff\" = ours - paper; a "
+                  "dash: no published value.\n\n",
+                  scope);
     if (ours.n)
         sf_buf_printf(nb,
-                       "Tests: two-sided paired t-test on per-slice Dice "
-                       "(pairs matched by dataset, case, slice, structure, "
-                       "setting) of each of our methods against the best and "
-                       "the next-best other method of the row; * p < 0.05, "
-                       "** p < 0.01, *** p < 0.001, n.s. not significant; a "
-                       "degenerate test shows its status (too_few: fewer than "
-                       "2 matched slices; zero_var: constant difference; "
-                       "zero_var_zero_mean: every pair tied); \"(ours "
-                       "lower)\": our mean is the lower one. Full statistics: "
-                       "table%d_tests.csv.\n\n",
-                       scope);
+                      "Tests: two-sided paired t-test on per-slice Dice "
+                      "(pairs matched by dataset, case, slice, structure, "
+                      "setting) of each of our methods against the best and "
+                      "the next-best other method of the row; * p < 0.05, "
+                      "** p < 0.01, *** p < 0.001, n.s. not significant; a "
+                      "degenerate test shows its status (too_few: fewer than "
+                      "2 matched slices; zero_var: constant difference; "
+                      "zero_var_zero_mean: every pair tied); \"(ours "
+                      "lower)\": our mean is the lower one. Full statistics: "
+                      "table%d_tests.csv.\n\n",
+                      scope);
     else
         sf_buf_printf(nb,
-                       "Tests: none of the methods listed as ours (%s) "
-                       "has scores here.\n\n",
-                       cfg->ours.n ? cfg->ours.v[0] : "none configured");
+                      "Tests: none of the methods listed as ours (%s) "
+                      "has scores here.\n\n",
+                      cfg->ours.n ? cfg->ours.v[0] : "none configured");
     for (int m = 0; m < methods.n; m++) {
         int me = hx__intern_find(&r->method, methods.v[m]);
         if (me < 0 || !all.me[me])
             sf_buf_printf(nb, "- %s: not evaluated (no scores).\n",
-                           methods.v[m]);
+                          methods.v[m]);
     }
     legend(r, &methods, scope, nb);
-    if (nb->oom || t->csv.oom || t->tests.oom) goto out;
+}
+
+/* Table 1 (scope T1: groups = modalities) or Table 3 (scope T3: one group,
+ * the configured dataset). */
+static int table_methods(const hx_scores *r, const hx_paper *p, int scope,
+                         tbl *t, sf_err *err) {
+    tm_ctx c;
+    memset(&c, 0, sizeof c);
+    c.r = r;
+    c.p = p;
+    c.scope = scope;
+    c.t = t;
+    int rc = SF_ENOMEM;
+    if (seen_make(r, scope, -1, &c.all) || tm_columns(&c) || tm_header(&c))
+        goto out;
+    if (!(c.cells = calloc((size_t)c.methods.n + 1, sizeof *c.cells))) goto out;
+    for (int gi = 0; gi < c.groups.n; gi++)
+        if ((rc = tm_group(&c, gi, err))) goto out;
+    tm_notes(&c);
+    rc = SF_ENOMEM;
+    if (t->g.notes.oom || t->csv.oom || t->tests.oom) goto out;
     rc = SF_OK;
 out:
     if (rc == SF_ENOMEM) sf_err_set(err, rc, "tables: out of memory");
-    for (int m = 0; cells && m < methods.n; m++)
-        free(cells[m].idx);
-    free(cells);
-    seen_free(&all);
-    hx__strs_clear(&groups);
-    hx__strs_clear(&methods);
-    hx__strs_clear(&settings);
-    hx__strs_clear(&structs);
-    hx__strs_clear(&ours);
+    for (int m = 0; c.cells && m < c.methods.n; m++)
+        free(c.cells[m].idx);
+    free(c.cells);
+    seen_free(&c.all);
+    hx__strs_clear(&c.groups);
+    hx__strs_clear(&c.methods);
+    hx__strs_clear(&c.settings);
+    hx__strs_clear(&c.structs);
+    hx__strs_clear(&c.ours);
     return rc;
 }
 
@@ -1070,6 +1153,9 @@ out:
 
 static const char *const variant_name[3] = {"shape", "boundary", "both"};
 
+/* Long (~180 lines), not split yet: Table 2 built in one pass, the shape
+ * table_methods had before its split into tm_* steps; the same split
+ * applies (columns, header, rows, notes). */
 static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
                           sf_err *err) {
     const hx_report_cfg *cfg = r->cfg;
@@ -1111,8 +1197,8 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
             if (grid_col(g, buf, 1)) goto out;
         }
     sf_buf_printf(&t->csv, "modality,variant,method,setting,dice,"
-                            "n_structures,n_structures_expected,paper,diff,"
-                            "best,status\n");
+                           "n_structures,n_structures_expected,paper,diff,"
+                           "best,status\n");
     for (int gi = 0; gi < groups.n; gi++) {
         int mo = hx__intern_find(&r->modality, groups.v[gi]);
         /* Structures of this modality: the paper's Table 1 rows + data. */
@@ -1195,28 +1281,29 @@ static int table_ablation(const hx_scores *r, const hx_paper *p, tbl *t,
                 setting_label(cfg->t2_settings.v[s], slab, sizeof slab);
                 hx__csv_field(&t->csv, groups.v[gi], 0);
                 hx__csv_field(&t->csv, variant_name[v], 0);
-                hx__csv_field(&t->csv, vm[v] >= 0 ? r->method.s.v[vm[v]] : "", 0);
+                hx__csv_field(&t->csv, vm[v] >= 0 ? r->method.s.v[vm[v]] : "",
+                              0);
                 hx__csv_field(&t->csv, slab, 0);
                 num_or_empty(&t->csv, 100.0 * x, "%.4f", 0);
                 sf_buf_printf(&t->csv, "%d,%d,", nst[v * ncs + s], structs.n);
                 num_or_empty(&t->csv, pv, "%.2f", 0);
                 num_or_empty(&t->csv, 100.0 * x - pv, "%.4f", 0);
                 sf_buf_printf(&t->csv, "%d,%s\n", is_best,
-                               isnan(x) ? "missing" : "ok");
+                              isnan(x) ? "missing" : "ok");
             }
         free(val);
         free(nst);
     }
     sf_buf *nb = &g->notes;
     sf_buf_printf(nb,
-                   "Values: for each modality, the mean over its structures "
-                   "of the per-structure mean per-slice Dice (percent), as the "
-                   "paper averages over organs; \"(k of K)\": only k of the "
-                   "modality's K structures have scores, so the value is not "
-                   "comparable with the paper's. **Bold**: best variant per "
-                   "modality and setting. \"missing\": not evaluated. "
-                   "\"paper\": reports/paper/table2.csv; \"diff\" = ours - "
-                   "paper.\n\nVariants (reports/report.yaml, table2):\n");
+                  "Values: for each modality, the mean over its structures "
+                  "of the per-structure mean per-slice Dice (percent), as the "
+                  "paper averages over organs; \"(k of K)\": only k of the "
+                  "modality's K structures have scores, so the value is not "
+                  "comparable with the paper's. **Bold**: best variant per "
+                  "modality and setting. \"missing\": not evaluated. "
+                  "\"paper\": reports/paper/table2.csv; \"diff\" = ours - "
+                  "paper.\n\nVariants (reports/report.yaml, table2):\n");
     for (int v = 0; v < 3; v++) {
         sf_buf_printf(nb, "- %s: ", variant_name[v]);
         if (vm[v] >= 0)

@@ -645,6 +645,8 @@ static int finish(parser* p) {
   return SF_OK;
 }
 
+/* Long by design (~165 lines): the unpickler's dispatch, one switch over
+ * the opcodes we accept, as CPython's load() is. */
 static int step(parser* p, int* done) {
   uint8_t op = p->buf[p->pos++];
   int rc = SF_OK, a = -1, b = -1, c = -1;
@@ -902,6 +904,9 @@ static int read_entry(
   return rc;
 }
 
+/* Long by design (~175 lines): the archive's layout is validated step by
+ * step (entries, data.pkl, every storage against its bounds) before
+ * anything is trusted, with one cleanup path. */
 int sam__ckpt_open(const char* path, sam_ckpt** out, sf_err* err) {
   int rc = SF_OK;
   zip_t* z = NULL;

@@ -76,7 +76,16 @@ static int fail(const char* what, const sf_err* err) {
   return err->code == SF_ECONFIG ? 2 : 1;
 }
 
-int sam_cmd_predict(int argc, char** argv) {
+/* What the command line asks for. */
+typedef struct predict_args {
+  const char *ckpt, *spec, *image, *out;
+  float points[2 * MAX_POINTS], box[4];
+  int labels[MAX_POINTS], n_points, have_box, multimask, device, threads;
+} predict_args;
+
+/* Options into a: -1 to go on, else the exit code (help printed: 0; a
+ * usage error printed: 2). */
+static int parse_args(int argc, char** argv, predict_args* a) {
   static const struct option opts[] = {
       {"checkpoint", required_argument, 0, 'c'},
       {"model-config", required_argument, 0, 'm'},
@@ -89,10 +98,9 @@ int sam_cmd_predict(int argc, char** argv) {
       {"out", required_argument, 0, 'o'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  const char *ckpt = NULL, *spec = "vit_b", *image = NULL, *out = NULL;
-  float points[2 * MAX_POINTS], box[4];
-  int labels[MAX_POINTS], n_points = 0, have_box = 0, multimask = 0;
-  int device = SAM_DEVICE_CPU, threads = 0;
+  memset(a, 0, sizeof *a);
+  a->spec = "vit_b";
+  a->device = SAM_DEVICE_CPU;
   double v[4];
   optind = 1;
   opterr = 0;
@@ -100,22 +108,22 @@ int sam_cmd_predict(int argc, char** argv) {
   while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (ch) {
       case 'c':
-        ckpt = optarg;
+        a->ckpt = optarg;
         break;
       case 'm':
-        spec = optarg;
+        a->spec = optarg;
         break;
       case 'i':
-        image = optarg;
+        a->image = optarg;
         break;
       case 'o':
-        out = optarg;
+        a->out = optarg;
         break;
       case 'M':
-        multimask = 1;
+        a->multimask = 1;
         break;
       case 'p':
-        if (n_points >= MAX_POINTS)
+        if (a->n_points >= MAX_POINTS)
           return sf_cli_usage_error(
               "predict", NULL, "at most 256 points, got more at '%s'", optarg);
         if (parse_floats(optarg, v, 3) || (v[2] != 0 && v[2] != 1))
@@ -125,20 +133,20 @@ int sam_cmd_predict(int argc, char** argv) {
               "--point expects X,Y,LABEL with LABEL 0 or "
               "1, got '%s'",
               optarg);
-        points[2 * n_points] = (float)v[0];
-        points[2 * n_points + 1] = (float)v[1];
-        labels[n_points++] = (int)v[2];
+        a->points[2 * a->n_points] = (float)v[0];
+        a->points[2 * a->n_points + 1] = (float)v[1];
+        a->labels[a->n_points++] = (int)v[2];
         break;
       case 'b':
         if (parse_floats(optarg, v, 4))
           return sf_cli_usage_error(
               "predict", NULL, "--box expects X0,Y0,X1,Y1, got '%s'", optarg);
         for (int i = 0; i < 4; i++)
-          box[i] = (float)v[i];
-        have_box = 1;
+          a->box[i] = (float)v[i];
+        a->have_box = 1;
         break;
       case 'd':
-        if ((device = sam_device_parse(optarg)) < 0)
+        if ((a->device = sam_device_parse(optarg)) < 0)
           return sf_cli_usage_error(
               "predict",
               NULL,
@@ -151,7 +159,7 @@ int sam_cmd_predict(int argc, char** argv) {
         if (*end || t < 1 || t > 1024)
           return sf_cli_usage_error(
               "predict", NULL, "--threads expects 1..1024, got '%s'", optarg);
-        threads = (int)t;
+        a->threads = (int)t;
         break;
       }
       case 'h':
@@ -168,79 +176,31 @@ int sam_cmd_predict(int argc, char** argv) {
   if (optind < argc)
     return sf_cli_usage_error(
         "predict", NULL, "unexpected argument '%s'", argv[optind]);
-  if (!ckpt)
+  if (!a->ckpt)
     return sf_cli_usage_error("predict", NULL, "--checkpoint CKPT is required");
-  if (!image)
+  if (!a->image)
     return sf_cli_usage_error("predict", NULL, "--image FILE is required");
-  if (!out)
+  if (!a->out)
     return sf_cli_usage_error("predict", NULL, "--out MASK.png is required");
-  if (!n_points && !have_box)
+  if (!a->n_points && !a->have_box)
     return sf_cli_usage_error(
         "predict", NULL, "give at least one --point or a --box");
+  return -1;
+}
 
-  int rc = 1;
-  sf_err err = {0};
-  sam_config cfg;
-  sam_model* m = NULL;
-  sam_prediction* pr = NULL;
-  uint8_t *rgb = NULL, *mask = NULL;
-  int nx = 0, ny = 0;
+/* The mask as a 0/255 PNG at `out`, written next to it and renamed (no
+ * half-written PNGs): 0, or the exit code after the message. */
+static int write_mask(const char* out, const uint8_t* mask, int nx, int ny) {
   char tmp[4096];
-
-  if (sam_config_load(spec, &cfg, &err)) {
-    rc = fail("model config", &err);
-    goto out;
-  }
-  if (threads)
-    sam_set_num_threads(threads);
-  if (sf_png_read_rgb8(image, &rgb, &nx, &ny, &err)) {
-    rc = fail("image", &err);
-    goto out;
-  }
-  if (sam_model_load(ckpt, &cfg, device, &m, &err)) {
-    rc = fail("checkpoint", &err);
-    if (err.code == SF_ECORRUPT)
-      fprintf(
-          stderr,
-          "(is --model-config right for this "
-          "checkpoint? it is '%s')\n",
-          spec);
-    goto out;
-  }
-  if (sam_model_set_image(m, rgb, nx, ny, 3, &err)) {
-    rc = fail("image encoder", &err);
-    goto out;
-  }
-  sam_prompt p = {0};
-  p.n_points = n_points;
-  p.points = n_points ? points : NULL;
-  p.labels = n_points ? labels : NULL;
-  p.box = have_box ? box : NULL;
-  p.multimask = multimask;
-  if (sam_model_predict(m, &p, &pr, &err)) {
-    rc = fail("predict", &err);
-    goto out;
-  }
-  size_t npx = (size_t)nx * (size_t)ny, fg = 0;
-  if (!(mask = malloc(npx))) {
-    fprintf(stderr, "synthfm predict: out of memory\n");
-    goto out;
-  }
-  const uint8_t* src = pr->masks + (size_t)pr->best * npx;
-  for (size_t i = 0; i < npx; i++) {
-    mask[i] = src[i] ? 255 : 0;
-    fg += src[i] != 0;
-  }
-  /* Written next to the target, then renamed: no half-written PNGs. */
+  sf_err err = {0};
   if (snprintf(tmp, sizeof tmp, "%s.tmp%ld.png", out, (long)getpid()) >=
       (int)sizeof tmp) {
     fprintf(stderr, "synthfm predict: output path too long\n");
-    goto out;
+    return 1;
   }
   if (sf_png_write_gray8(tmp, mask, nx, ny, 6, &err)) {
-    rc = fail("write mask", &err);
     unlink(tmp);
-    goto out;
+    return fail("write mask", &err);
   }
   if (rename(tmp, out)) {
     fprintf(
@@ -250,8 +210,13 @@ int sam_cmd_predict(int argc, char** argv) {
         out,
         strerror(errno));
     unlink(tmp);
-    goto out;
+    return 1;
   }
+  return 0;
+}
+
+/* The stdout JSON line (usage_text). */
+static void print_result(const char* out, const sam_prediction* pr, size_t fg) {
   printf("{\"out\": \"");
   for (const char* s = out; *s; s++) {
     if (*s == '"' || *s == '\\')
@@ -266,6 +231,68 @@ int sam_cmd_predict(int argc, char** argv) {
   for (int i = 0; i < pr->n_masks; i++)
     printf("%s%.7g", i ? ", " : "", pr->iou[i]);
   printf("], \"foreground_pixels\": %zu}\n", fg);
+}
+
+int sam_cmd_predict(int argc, char** argv) {
+  predict_args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc >= 0)
+    return rc;
+  rc = 1;
+  sf_err err = {0};
+  sam_config cfg;
+  sam_model* m = NULL;
+  sam_prediction* pr = NULL;
+  uint8_t *rgb = NULL, *mask = NULL;
+  int nx = 0, ny = 0;
+
+  if (sam_config_load(a.spec, &cfg, &err)) {
+    rc = fail("model config", &err);
+    goto out;
+  }
+  if (a.threads)
+    sam_set_num_threads(a.threads);
+  if (sf_png_read_rgb8(a.image, &rgb, &nx, &ny, &err)) {
+    rc = fail("image", &err);
+    goto out;
+  }
+  if (sam_model_load(a.ckpt, &cfg, a.device, &m, &err)) {
+    rc = fail("checkpoint", &err);
+    if (err.code == SF_ECORRUPT)
+      fprintf(
+          stderr,
+          "(is --model-config right for this "
+          "checkpoint? it is '%s')\n",
+          a.spec);
+    goto out;
+  }
+  if (sam_model_set_image(m, rgb, nx, ny, 3, &err)) {
+    rc = fail("image encoder", &err);
+    goto out;
+  }
+  sam_prompt p = {0};
+  p.n_points = a.n_points;
+  p.points = a.n_points ? a.points : NULL;
+  p.labels = a.n_points ? a.labels : NULL;
+  p.box = a.have_box ? a.box : NULL;
+  p.multimask = a.multimask;
+  if (sam_model_predict(m, &p, &pr, &err)) {
+    rc = fail("predict", &err);
+    goto out;
+  }
+  size_t npx = (size_t)nx * (size_t)ny, fg = 0;
+  if (!(mask = malloc(npx))) {
+    fprintf(stderr, "synthfm predict: out of memory\n");
+    goto out;
+  }
+  const uint8_t* src = pr->masks + (size_t)pr->best * npx;
+  for (size_t i = 0; i < npx; i++) {
+    mask[i] = src[i] ? 255 : 0;
+    fg += src[i] != 0;
+  }
+  if ((rc = write_mask(a.out, mask, nx, ny)))
+    goto out;
+  print_result(a.out, pr, fg);
   rc = 0;
 out:
   sam_prediction_free(pr);

@@ -102,7 +102,14 @@ static int on_progress(void* vctx, const sam_train_progress* p) {
   return g_stop ? 1 : 0;
 }
 
-int sam_cmd_train(int argc, char** argv) {
+/* Options into o, corpora (room for MAX_CORPORA: o->corpora) and pc: -1 to go
+ * on, else the exit code (help printed: 0; a usage error printed: 2). */
+static int parse_args(
+    int argc,
+    char** argv,
+    sam_train_opts* o,
+    const char** corpora,
+    progress_ctx* pc) {
   static const struct option opts[] = {
       {"config", required_argument, 0, 'c'},
       {"corpus", required_argument, 0, 'C'},
@@ -117,60 +124,54 @@ int sam_cmd_train(int argc, char** argv) {
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  const char* corpora[MAX_CORPORA];
-  sam_train_opts o;
-  memset(&o, 0, sizeof o);
-  o.device = -1;
-  o.corpora = corpora;
   const char* resume = NULL;
-  progress_ctx pc = {isatty(2), 0, 0};
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
     char* end;
     switch (ch) {
       case 'c':
-        o.config = optarg;
+        o->config = optarg;
         break;
       case 'C':
-        if (o.n_corpora >= MAX_CORPORA)
+        if (o->n_corpora >= MAX_CORPORA)
           return sf_cli_usage_error("train", NULL, "too many --corpus");
-        corpora[o.n_corpora++] = optarg;
+        corpora[o->n_corpora++] = optarg;
         break;
       case 'v':
-        o.val_dir = optarg;
+        o->val_dir = optarg;
         break;
       case 'f':
-        o.on_the_fly = optarg;
+        o->on_the_fly = optarg;
         break;
       case 'o':
-        o.out_dir = optarg;
+        o->out_dir = optarg;
         break;
       case 'r':
         resume = optarg;
         break;
       case 'i':
-        o.init = optarg;
+        o->init = optarg;
         break;
       case 'd':
-        if ((o.device = sam_device_parse(optarg)) < 0)
+        if ((o->device = sam_device_parse(optarg)) < 0)
           return sf_cli_usage_error(
               "train", NULL, "--device: expected cpu or cuda, got %s", optarg);
         break;
       case 't':
-        o.threads = (int)strtol(optarg, &end, 10);
-        if (*end || o.threads < 1)
+        o->threads = (int)strtol(optarg, &end, 10);
+        if (*end || o->threads < 1)
           return sf_cli_usage_error(
               "train", NULL, "--threads: expected a positive integer");
         break;
       case 's':
-        o.stop_after_steps = strtol(optarg, &end, 10);
-        if (*end || o.stop_after_steps < 1)
+        o->stop_after_steps = strtol(optarg, &end, 10);
+        if (*end || o->stop_after_steps < 1)
           return sf_cli_usage_error(
               "train", NULL, "--stop-after: expected a positive integer");
         break;
       case 'q':
-        pc.quiet = 1;
+        pc->quiet = 1;
         break;
       case 'h':
         fputs(usage_text, stdout);
@@ -183,26 +184,39 @@ int sam_cmd_train(int argc, char** argv) {
     return sf_cli_usage_error(
         "train", NULL, "unexpected argument %s", argv[optind]);
   if (resume) {
-    if (o.config || o.n_corpora || o.on_the_fly || o.val_dir || o.out_dir ||
-        o.init)
+    if (o->config || o->n_corpora || o->on_the_fly || o->val_dir ||
+        o->out_dir || o->init)
       return sf_cli_usage_error(
           "train",
           NULL,
           "--resume takes the run's own config and "
           "corpora; give no other inputs");
-    o.out_dir = resume;
-    o.resume = 1;
+    o->out_dir = resume;
+    o->resume = 1;
   } else if (
-      !o.config || (!o.n_corpora && !o.on_the_fly) || !o.val_dir ||
-      !o.out_dir) {
+      !o->config || (!o->n_corpora && !o->on_the_fly) || !o->val_dir ||
+      !o->out_dir) {
     return sf_cli_usage_error(
         "train",
         NULL,
         "--config, --corpus (or --on-the-fly), --val and --out are required");
-  } else if (o.n_corpora && o.on_the_fly) {
+  } else if (o->n_corpora && o->on_the_fly) {
     return sf_cli_usage_error(
         "train", NULL, "--corpus and --on-the-fly exclude each other");
   }
+  return -1;
+}
+
+int sam_cmd_train(int argc, char** argv) {
+  const char* corpora[MAX_CORPORA];
+  sam_train_opts o;
+  memset(&o, 0, sizeof o);
+  o.device = -1;
+  o.corpora = corpora;
+  progress_ctx pc = {isatty(2), 0, 0};
+  int code = parse_args(argc, argv, &o, corpora, &pc);
+  if (code >= 0)
+    return code;
   sf_err err;
   memset(&err, 0, sizeof err);
   if (o.config && sam_train_config_check(o.config, &err) != SF_OK) {

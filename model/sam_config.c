@@ -183,6 +183,9 @@ static int scalar_int(const yaml_node_t* n, int* out) {
   return 0;
 }
 
+/* Long by design (~190 lines): the schema walk of one model config, preset
+ * first, then each key in place with its own check: the list of keys is
+ * the function. */
 int sam_config_parse(
     const char* name,
     const char* text,

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "sf_int.h"
 
 typedef struct rate {
@@ -31,9 +32,9 @@ static double cpu_s(void) {
 
 static rate pairs_per_s(const sf_config *c, int threads, int write,
                         uint64_t count) {
-    char dir[] = "/tmp/sf_bench_XXXXXX";
+    char dir[64];
     rate r = {-1, -1};
-    if (write && !mkdtemp(dir)) return r;
+    if (write && !sf_test_mkdtemp(dir, sizeof dir, "bench")) return r;
     sf_generate_opts o = {0};
     o.out_dir = dir;
     o.seed = 1;
@@ -46,11 +47,7 @@ static rate pairs_per_s(const sf_config *c, int threads, int write,
     double c0 = cpu_s();
     int rc = sf_generate(c, &o, &st, &e);
     double c1 = cpu_s();
-    if (write) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        if (system(cmd)) fprintf(stderr, "cleanup failed\n");
-    }
+    if (write && sf_test_rmtree(dir)) fprintf(stderr, "cleanup failed\n");
     if (rc) {
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);
@@ -62,8 +59,8 @@ static rate pairs_per_s(const sf_config *c, int threads, int write,
 
 /* Full corpus: files + manifest rows + sync + derived files. */
 static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count) {
-    char dir[] = "/tmp/sf_bench_XXXXXX";
-    if (!mkdtemp(dir)) return -1;
+    char dir[64];
+    if (!sf_test_mkdtemp(dir, sizeof dir, "bench")) return -1;
     char out[64];
     snprintf(out, sizeof out, "%s/c", dir);
     sf_generate_opts o = {0};
@@ -78,9 +75,7 @@ static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count
     double t0 = sf_clock_s();
     int rc = sf_corpus_generate(c, &o, &st, &res, &e);
     double t = sf_clock_s() - t0;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) fprintf(stderr, "cleanup failed\n");
+    if (sf_test_rmtree(dir)) fprintf(stderr, "cleanup failed\n");
     if (rc) {
         fprintf(stderr, "bench: %s\n", e.msg);
         exit(1);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "hx.h"
 
 static double now_s(void) {
@@ -219,7 +220,7 @@ static void bench_interactive(void) {
 int main(void) {
     bench_interactive();
     const char *sh = getenv("SF_SHARED");
-    char rel[600], real[PATH_MAX], dir[] = "/tmp/sf_bench_harness_XXXXXX";
+    char rel[600], real[PATH_MAX], dir[64];
     snprintf(rel, sizeof rel, "%s/realdata/totalsegmentator",
              sh && *sh ? sh : "../shared");
     if (!realpath(rel, real)) {
@@ -228,7 +229,8 @@ int main(void) {
     }
     int reps = getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 20;
     if (reps < 1) reps = 1;
-    if (!mkdtemp(dir)) die("mkdtemp", NULL);
+    if (!sf_test_mkdtemp(dir, sizeof dir, "bench_harness"))
+        die("mkdtemp", NULL);
     char p[PATH_MAX + 64], a[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/example_ct_sm", dir);
     mkdir(p, 0755);
@@ -317,7 +319,6 @@ int main(void) {
     hx_volume_free(v);
     hx_case_data_free(d);
     hx_case_list_free(&l);
-    snprintf(p, sizeof p, "rm -rf '%s'", dir);
-    if (system(p) != 0) return 1;
+    if (sf_test_rmtree(dir) != 0) return 1;
     return 0;
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "sam_int.h"
 #include "sf.h"
 #include "train.h"
@@ -157,7 +158,7 @@ static void make_corpus(const char *dir, int size, uint64_t seed, int n) {
 static void train_case(const char *tmp, const char *name, const char *cfg,
                        const char *train_dir, const char *val_dir, long steps,
                        long from) {
-    char cfg_path[600], run[600], cmd[700];
+    char cfg_path[600], run[600];
     snprintf(cfg_path, sizeof cfg_path, "%s/%s.yaml", tmp, name);
     snprintf(run, sizeof run, "%s/run-%s", tmp, name);
     FILE *f = fopen(cfg_path, "w");
@@ -185,14 +186,14 @@ static void train_case(const char *tmp, const char *name, const char *cfg,
            "%ld encoder passes in all)\n",
            name, sps, sps, t.to - t.from, r.encoder_calls);
     fflush(stdout);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", run);
-    if (system(cmd)) fprintf(stderr, "bench_model: cannot remove %s\n", run);
+    if (sf_test_rmtree(run))
+        fprintf(stderr, "bench_model: cannot remove %s\n", run);
 }
 
 static int train_child(void) {
-    char tmp[] = "/tmp/sf_bench_train_XXXXXX";
-    if (!mkdtemp(tmp)) return 1;
-    char tr[600], va[600], tr1k[600], va1k[600], cmd[700];
+    char tmp[64];
+    if (!sf_test_mkdtemp(tmp, sizeof tmp, "bench_train")) return 1;
+    char tr[600], va[600], tr1k[600], va1k[600];
     snprintf(tr, sizeof tr, "%s/train128", tmp);
     snprintf(va, sizeof va, "%s/val128", tmp);
     snprintf(tr1k, sizeof tr1k, "%s/train1024", tmp);
@@ -230,8 +231,7 @@ static int train_child(void) {
         train_case(tmp, "vit_b 1024 full", "model: vit_b\n", tr1k, va1k, 3,
                    1);
     }
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    return system(cmd) ? 1 : 0;
+    return sf_test_rmtree(tmp) ? 1 : 0;
 }
 
 int main(int argc, char **argv) {

@@ -7,19 +7,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "sf_int.h"
 
 static char base[64];
 
 static void setup(void) {
-    snprintf(base, sizeof base, "/tmp/sf_corpus_XXXXXX");
-    cr_assert(mkdtemp(base));
+    cr_assert(sf_test_mkdtemp(base, sizeof base, "corpus"));
 }
 
 static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(sf_test_rmtree(base), 0);
 }
 
 static sf_config small_cfg(void) {

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "sf_int.h"
 
 static char *read_all(const char *path, size_t *n) {
@@ -56,8 +57,8 @@ static void expect_same_files(const char *a, const char *b, uint64_t count) {
 }
 
 Test(generate, threads_and_shards_byte_identical) {
-    char base[] = "/tmp/sf_gen_XXXXXX";
-    cr_assert(mkdtemp(base));
+    char base[64];
+    cr_assert(sf_test_mkdtemp(base, sizeof base, "gen"));
     char d1[600], d4[600], ds[600];
     snprintf(d1, sizeof d1, "%s/t1", base);
     snprintf(d4, sizeof d4, "%s/t4", base);
@@ -69,9 +70,7 @@ Test(generate, threads_and_shards_byte_identical) {
     run(ds, 3, 2, 3, 10);
     expect_same_files(d1, d4, 10);
     expect_same_files(d1, ds, 10);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(sf_test_rmtree(base), 0);
 }
 
 Test(generate, shard_ranges_partition) {

@@ -8,19 +8,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "sf_int.h"
 
 static char base[64];
 
 static void setup(void) {
-    snprintf(base, sizeof base, "/tmp/sf_publish_XXXXXX");
-    cr_assert(mkdtemp(base));
+    cr_assert(sf_test_mkdtemp(base, sizeof base, "publish"));
 }
 
 static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(sf_test_rmtree(base), 0);
 }
 
 TestSuite(publish, .init = setup, .fini = teardown);

@@ -16,20 +16,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "eval.h"
 #include "eval_int.h"
 
 static char g_dir[256];
 
 static void mk_tmp(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/sf_test_eval_XXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
+    cr_assert_not_null(sf_test_mkdtemp(g_dir, sizeof g_dir, "test_eval"));
 }
 
 static void rm_tmp(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_expect_eq(system(cmd), 0);
+    cr_expect_eq(sf_test_rmtree(g_dir), 0);
 }
 
 static const char *P(const char *rel) {

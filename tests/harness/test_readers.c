@@ -26,6 +26,7 @@
 #include <nifti/nifti2.h>
 #include <tiffio.h>
 
+#include "../tmpdir.h"
 #include "hx.h"
 #include "readers_int.h"
 
@@ -107,30 +108,12 @@ static void centroid(const hx_volume *v, float label, double c[3]) {
         c[a] = s[a] / (double)n;
 }
 
-/* A fresh temporary directory for one test; removed by rm_tree. */
+/* A fresh temporary directory for one test; removed by sf_test_rmtree. */
 static char *tmpdir(void) {
     static char d[64];
-    snprintf(d, sizeof d, "/tmp/sf_readers_XXXXXX");
-    cr_assert(mkdtemp(d), "mkdtemp: %s", strerror(errno));
+    cr_assert(sf_test_mkdtemp(d, sizeof d, "readers"), "mkdtemp: %s",
+              strerror(errno));
     return d;
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *de;
-    char p[1200];
-    while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-            rm_tree(p);
-        else
-            unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static void write_file(const char *path, const void *b, size_t n) {
@@ -560,7 +543,7 @@ Test(readers_real, dicom_garbage_file_is_skipped) {
     cr_expect(strstr(v->skipped, "empty: empty file") != NULL, "%s",
               v->skipped);
     hx_volume_free(v);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 Test(readers_real, dicom_truncated_or_gap_is_an_error) {
@@ -593,18 +576,18 @@ Test(readers_real, dicom_truncated_or_gap_is_an_error) {
     write_file(p, buf, len);
     if (hx_volume_read(dir, &v, &e) == SF_OK) hx_volume_free(v);
     free(buf);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
     /* A missing middle slice: uneven spacing. */
     dir = copy_series(10);
     v = NULL;
     cr_expect_eq(hx_volume_read(dir, &v, &e), SF_EFORMAT);
     cr_expect(strstr(e.msg, "uneven slice spacing") != NULL, "%s", e.msg);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
     /* An empty directory. */
     dir = tmpdir();
     cr_expect_eq(hx_volume_read(dir, &v, &e), SF_EFORMAT);
     cr_expect(strstr(e.msg, "no DICOM image") != NULL, "%s", e.msg);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* ------------------------------------------------ DICOM, synthetic */
@@ -756,7 +739,7 @@ Test(readers, dicom_native_series) {
                              v->data[k * 48 + i]);
             }
         hx_volume_free(v);
-        rm_tree(dir);
+        sf_test_rmtree(dir);
     }
 }
 
@@ -827,7 +810,7 @@ Test(readers, dicom_native_geometry_and_errors) {
     write_file(p, file, n);
     expect_fail(dir, SF_ERANGE, "big.dcm");
     unlink(p);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* Inputs that made Debian's GDCM (built with assertions) abort the
@@ -872,7 +855,7 @@ Test(readers, dicom_gdcm_assert_regressions) {
     ts[18] = '7';
     write_file(p, bad, n);
     expect_fail(p, SF_EUNSUPPORTED, "transfer syntax");
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* --------------------------------------------------------------- HC18 */
@@ -1057,7 +1040,7 @@ Test(readers, nifti1_scaling_and_geometry) {
     hx_volume_free(v);
     hx_volume_free(c);
     free(b);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 Test(readers, nifti2_roundtrip) {
@@ -1107,7 +1090,7 @@ Test(readers, nifti2_roundtrip) {
     for (int i = 0; i < 12; i++)
         cr_expect_eq(v->data[i], 0.25f * i - 1);
     hx_volume_free(v);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 Test(readers, nifti_corrupt) {
@@ -1164,7 +1147,7 @@ Test(readers, nifti_corrupt) {
     write_file(p, "hello", 5);
     expect_fail(p, SF_EFORMAT, NULL);
     free(b);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 Test(readers_real, nifti_truncated_gz) {
@@ -1190,7 +1173,7 @@ Test(readers_real, nifti_truncated_gz) {
     write_file(p, b, n);
     expect_fail(p, SF_EFORMAT, "incorrect data check");
     free(b);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* ---------------------------------------------------------- MetaImage */
@@ -1315,7 +1298,7 @@ Test(readers, metaimage_roundtrip) {
         hx_volume_free(v);
     }
     free(cz);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 Test(readers, metaimage_corrupt) {
@@ -1479,7 +1462,7 @@ Test(readers, metaimage_corrupt) {
         free(h);
     }
 #undef MHA
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* --------------------------------------------------------------- TIFF */
@@ -1579,7 +1562,7 @@ Test(readers, tiff_roundtrip) {
                 }
         hx_volume_free(v);
     }
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 Test(readers, tiff_corrupt) {
@@ -1637,7 +1620,7 @@ Test(readers, tiff_corrupt) {
     free(wide);
     TIFFClose(t);
     expect_fail(p, SF_ERANGE, "exceed");
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* ------------------------------------------------------ PNG, synthetic */
@@ -1668,7 +1651,7 @@ Test(readers, png_16bit_and_corrupt) {
     write_file(p, b, n);
     expect_fail(p, SF_ERANGE, "exceed");
     free(b);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* ------------------------------------------------- canonical, synthetic */
@@ -1781,7 +1764,7 @@ Test(readers, table_and_null_safety) {
     snprintf(p, sizeof p, "%s/x.bin", dir);
     write_file(p, "abcdefgh", 8);
     expect_fail(p, SF_EUNSUPPORTED, NULL);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* Small valid files per reader, written here: variant 0 for every reader;
@@ -1873,7 +1856,7 @@ Test(readers, every_reader_deterministic) {
             hx_volume_free(c);
             hx_reader_close(r);
         }
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* Fuzz smoke: truncations, random bytes and byte mutations of a valid
@@ -1946,7 +1929,7 @@ Test(readers, every_reader_fuzz_smoke, .timeout = 600) {
             free(b);
         }
     cr_log_info("fuzz smoke: %d inputs read, %d refused cleanly", n_ok, n_err);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }
 
 /* A crafted JPEG 2000 DICOM (found by fuzz_dicom) makes GDCM's codec
@@ -1970,5 +1953,5 @@ Test(readers, dicom_decoder_crash_is_an_error_not_a_crash) {
     cr_expect(strstr(e.msg, "slice.dcm") || strstr(e.where, "slice.dcm"),
               "%s | %s", e.where, e.msg);
     cr_log_info("%s", e.msg);
-    rm_tree(dir);
+    sf_test_rmtree(dir);
 }

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "hx.h"
 #include "report.h"
 #include "sf_model.h"
@@ -135,8 +136,7 @@ typedef struct fixture {
 static void fixture_open(fixture *fx) {
     sf_err err;
     hx_init();
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/test_report_XXXXXX");
-    cr_assert_not_null(mkdtemp(fx->dir));
+    cr_assert_not_null(sf_test_mkdtemp(fx->dir, sizeof fx->dir, "test_report"));
     snprintf(fx->db, sizeof fx->db, "%s/results.sqlite", fx->dir);
     make_db(fx->db);
     cr_assert_eq(hx_report_cfg_load("reports/report.yaml", &fx->cfg, &err),
@@ -151,9 +151,7 @@ static void fixture_close(fixture *fx) {
     hx_scores_free(fx->r);
     hx_paper_free(fx->paper);
     hx_report_cfg_free(fx->cfg);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx->dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(sf_test_rmtree(fx->dir), 0);
 }
 
 /* The table as text. */

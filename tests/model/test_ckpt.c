@@ -8,19 +8,17 @@
  */
 #include <zip.h>
 
+#include "../tmpdir.h"
 #include "helpers.h"
 
 static char tmpdir[64];
 
 static void mk_tmpdir(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/sam_ckpt_XXXXXX");
-    cr_assert(mkdtemp(tmpdir));
+    cr_assert(sf_test_mkdtemp(tmpdir, sizeof tmpdir, "ckpt"));
 }
 
 static void rm_tmpdir(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(sf_test_rmtree(tmpdir), 0);
 }
 
 TestSuite(ckpt, .init = mk_tmpdir, .fini = rm_tmpdir);

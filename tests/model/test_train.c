@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../tmpdir.h"
 #include "helpers.h"
 #include "sam_int.h"
 #include "sf.h"
@@ -78,8 +79,7 @@ static void write_config(const char *path, const char *extra) {
 }
 
 static void setup(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/sf_test_train_XXXXXX");
-    cr_assert(mkdtemp(g_dir));
+    cr_assert(sf_test_mkdtemp(g_dir, sizeof g_dir, "test_train"));
     snprintf(g_train, sizeof g_train, "%s/train", g_dir);
     snprintf(g_val, sizeof g_val, "%s/val", g_dir);
     snprintf(g_cfg, sizeof g_cfg, "%s/cfg.yaml", g_dir);
@@ -89,9 +89,7 @@ static void setup(void) {
 }
 
 static void teardown(void) {
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(sf_test_rmtree(g_dir), 0);
 }
 
 TestSuite(train, .init = setup, .fini = teardown, .timeout = 120);
