@@ -203,6 +203,7 @@ typedef double blur_v2d __attribute__((vector_size(16)));
         }                                                                      \
     }
 
+/* cppcheck-suppress uninitvar ; GCC vector temporaries */
 BLUR_STRIP_FN(blur_strip_d, double, blur_v2d)
 
 /* The double path (sigma > BLUR_FLOAT_UPTO): rows through a transposed lane
@@ -624,6 +625,7 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
         for (; x + 16 <= nx; x += 16) { /* two 8-lane vectors share the taps */
             blur_v8f a0, a1;
 #define P(o) (c + x + (o))
+            /* cppcheck-suppress uninitvar ; vector taps */
             BLUR_TAPS16(a0, a1, w8, r, P);
 #undef P
             a0 += rv8, a1 += rv8;
@@ -633,6 +635,7 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
         for (; x + 4 <= nx; x += 4) {
             blur_v4f acc;
 #define AT(o) blur_ld4(c + x + (o))
+            /* cppcheck-suppress uninitvar ; vector taps */
             BLUR_TAPS(blur_v4f, acc, wv, r, AT);
 #undef AT
             acc += rv;
@@ -669,10 +672,12 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
         for (int y = 0; y < ny; y++) {
             float *out = im->px + (size_t)y * (size_t)nx + x0;
             int v = 0;
-            for (; v + 4 <= nv; v += 4) { /* two 8-lane vectors share the taps */
+            for (; v + 4 <= nv;
+                 v += 4) { /* two 8-lane vectors share the taps */
                 const size_t o = 4 * (size_t)v;
                 blur_v8f a0, a1, l0, l1;
 #define P(k) (tap[r + (k)] + o)
+                /* cppcheck-suppress uninitvar ; vector taps */
                 BLUR_TAPS16(a0, a1, w8, r, P);
 #undef P
                 BLUR_LD8(l0, ref + o);
@@ -684,6 +689,7 @@ static int blur_direct_f(sf_imgf *im, double sigma) {
             for (; v < nv; v++) {
                 blur_v4f acc, rf;
 #define AT(o) blur_ld4(tap[r + (o)] + 4 * v)
+                /* cppcheck-suppress uninitvar ; vector taps */
                 BLUR_TAPS(blur_v4f, acc, wv, r, AT);
 #undef AT
                 memcpy(&rf, ref + 4 * v, sizeof rf);

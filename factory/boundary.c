@@ -75,12 +75,14 @@ static inline int argmax(const float *v, int n) {
         m2 = v[l + 2] > m2 ? v[l + 2] : m2;
         m3 = v[l + 3] > m3 ? v[l + 3] : m3;
     }
-    for (; l < n; l++) m0 = v[l] > m0 ? v[l] : m0;
+    for (; l < n; l++)
+        m0 = v[l] > m0 ? v[l] : m0;
     m0 = m1 > m0 ? m1 : m0;
     m2 = m3 > m2 ? m3 : m2;
     m0 = m2 > m0 ? m2 : m0;
     l = 0;
-    while (v[l] != m0) l++;
+    while (v[l] != m0)
+        l++;
     return l;
 }
 
@@ -88,7 +90,7 @@ static inline int argmax(const float *v, int n) {
  * label lattice is read as v4f). */
 typedef struct lattice {
     int gx, gy, stride;
-    float s;  /* scale: pixel x is lattice coordinate x * s */
+    float s; /* scale: pixel x is lattice coordinate x * s */
     float *v;
 } lattice;
 
@@ -98,14 +100,13 @@ static int lattice_nodes(int n, double scale) {
     return g > 2.0 ? (g < 65536.0 ? (int)g : 65536) : 2;
 }
 
-static int lattice_alloc(lattice *t, int nx, int ny, double scale,
-                         int stride) {
+static int lattice_alloc(lattice *t, int nx, int ny, double scale, int stride) {
     t->gx = lattice_nodes(nx, scale);
     t->gy = lattice_nodes(ny, scale);
     t->stride = stride;
     t->s = scale > 0.0 ? (float)scale : 0.0f;
-    size_t bytes = (size_t)t->gx * (size_t)t->gy * (size_t)stride *
-                   sizeof *t->v;
+    size_t bytes =
+        (size_t)t->gx * (size_t)t->gy * (size_t)stride * sizeof *t->v;
     bytes = (bytes + 15) & ~(size_t)15;
     if (!(t->v = aligned_alloc(16, bytes))) return SF_ENOMEM;
     memset(t->v, 0, bytes);
@@ -189,7 +190,8 @@ typedef struct field {
 } field;
 
 static void field_release(field *f) {
-    for (int k = 0; k < MAX_SCALES; k++) free(f->lat[k].v);
+    for (int k = 0; k < MAX_SCALES; k++)
+        free(f->lat[k].v);
 }
 
 /* Every spacing 1/scales[s] a whole multiple of the finest one? */
@@ -216,8 +218,8 @@ static int build_field(field *f, int nx, int ny, const double *scales,
         if (scales[s] > scales[fine]) fine = s;
     const int merge = n <= 1 || scales_nest(scales, n, fine);
     f->n = merge ? 1 : n;
-    if (merge && (rc = lattice_alloc(&f->lat[0], nx, ny,
-                                     n ? scales[fine] : 0.0, stride)))
+    if (merge && (rc = lattice_alloc(&f->lat[0], nx, ny, n ? scales[fine] : 0.0,
+                                     stride)))
         goto out;
     for (int s = 0; s < n; s++) {
         lattice *t = merge ? (s == fine ? &f->lat[0] : &tmp) : &f->lat[s];
@@ -259,9 +261,10 @@ out:
  * node), first maximum wins. acc: nv vectors of scratch; bias: 0 in label
  * lanes, -inf in padding lanes. The general path (scales that do not
  * nest); one merged lattice uses the cell candidates below instead. */
-static int exact_label(const field *f, int nv, int L, const v4f *bias,
-                       v4f *acc, float px, float py) {
-    for (int k = 0; k < nv; k++) acc[k] = bias[k];
+static int exact_label(const field *f, int nv, int L, const v4f *bias, v4f *acc,
+                       float px, float py) {
+    for (int k = 0; k < nv; k++)
+        acc[k] = bias[k];
     for (int q = 0; q < f->n; q++) {
         const lattice *t = &f->lat[q];
         float gx, gy;
@@ -292,8 +295,8 @@ static int exact_label(const field *f, int nv, int L, const v4f *bias,
  * a float; codes increase with the label and stay below 2^16).
  */
 typedef struct cands {
-    int *off;  /* (cells + 1): first candidate of each cell */
-    v4f *v;    /* 5 per candidate */
+    int *off; /* (cells + 1): first candidate of each cell */
+    v4f *v;   /* 5 per candidate */
 } cands;
 
 static void cands_release(cands *cd) {
@@ -327,14 +330,16 @@ static int cands_build(cands *cd, const lattice *t, int L,
             p[2] = p[0] + gx * st;
             p[3] = p[2] + st;
             int w[4];
-            for (int k = 0; k < 4; k++) w[k] = argmax(p[k], L);
+            for (int k = 0; k < 4; k++)
+                w[k] = argmax(p[k], L);
             /* Not beaten by a corner winner; then not by another such
              * label (enough: whatever beats a label that a corner winner
              * beats is beaten by that winner too). */
             int n0 = 0;
             for (int m = 0; m < L; m++) {
                 int out = 0;
-                for (int k = 0; k < 4 && !out; k++) out = dominates(p, w[k], m);
+                for (int k = 0; k < 4 && !out; k++)
+                    out = dominates(p, w[k], m);
                 if (!out) c0[n0++] = m;
             }
             if (len + (size_t)n0 > cap) {
@@ -415,8 +420,8 @@ static inline unsigned mask4(v4i m) {
 #ifdef __SSE2__
     return (unsigned)_mm_movemask_ps((__m128)m);
 #else
-    return (unsigned)(m[0] & 1) | (unsigned)(m[1] & 2) |
-           (unsigned)(m[2] & 4) | (unsigned)(m[3] & 8);
+    return (unsigned)(m[0] & 1) | (unsigned)(m[1] & 2) | (unsigned)(m[2] & 4) |
+           (unsigned)(m[3] & 8);
 #endif
 }
 
@@ -460,13 +465,14 @@ static inline v4f min4f(v4f a, v4f b) {
  * at a time (two independent dependency chains). out gets whole groups of
  * 8 (up to 7 values past x1, which the caller overwrites or ignores).
  */
-static void cell_run(const cands *cd, size_t c, int x, int x1,
-                     const float *fxa, const float *fya, uint16_t *out) {
+static void cell_run(const cands *cd, size_t c, int x, int x1, const float *fxa,
+                     const float *fya, uint16_t *out) {
     const int nk = cd->off[c + 1] - cd->off[c];
     const v4f *B = cd->v + 5 * (size_t)cd->off[c];
     if (nk == 1) {
         const uint16_t w = (uint16_t)B[4][0];
-        for (; x < x1; x++) out[x] = w;
+        for (; x < x1; x++)
+            out[x] = w;
         return;
     }
 #ifdef __AVX2__
@@ -528,8 +534,8 @@ static int map_draws(const sf_config *c, sf_draw *d, int n_labels, int nx,
                      int ny, double *lsig, double *wsig, sf_buf *json) {
     const int n_ls = c->boundary.n_label_scales;
     const int n_ws = c->boundary.n_warp_scales;
-    if (n_labels < 1 || n_labels > 65535 || nx <= 0 || ny <= 0 ||
-        n_ls < 1 || n_ls > MAX_SCALES || n_ws < 0 || n_ws > MAX_SCALES)
+    if (n_labels < 1 || n_labels > 65535 || nx <= 0 || ny <= 0 || n_ls < 1 ||
+        n_ls > MAX_SCALES || n_ws < 0 || n_ws > MAX_SCALES)
         return SF_EINVAL;
     /* One std per scale, shared by the fields of all labels, as in
      * neurite's draw_perlin: all labels are then identically distributed
@@ -560,8 +566,7 @@ static int map_draws(const sf_config *c, sf_draw *d, int n_labels, int nx,
  * helpers would pass a dozen arrays and lose the vector code's layout. */
 static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
                       int n_labels, const double *lsig, const double *wsig,
-                      const uint16_t *code, uint16_t *labels, int nx,
-                      int ny) {
+                      const uint16_t *code, uint16_t *labels, int nx, int ny) {
     const int n_ls = c->boundary.n_label_scales;
     const int n_ws = c->boundary.n_warp_scales;
     field lf = {0}, wf = {0};
@@ -574,10 +579,10 @@ static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
 
     /* Labels padded to whole vectors. */
     const int L = n_labels, nv = (n_labels + 3) / 4, Lp = 4 * nv;
-    if ((rc = build_field(&lf, nx, ny, c->boundary.label_scales, lsig, n_ls,
-                          Lp, L, fkey, 0)) ||
-        (rc = build_field(&wf, nx, ny, c->boundary.warp_scales, wsig, n_ws,
-                          2, 2, wkey, 1)))
+    if ((rc = build_field(&lf, nx, ny, c->boundary.label_scales, lsig, n_ls, Lp,
+                          L, fkey, 0)) ||
+        (rc = build_field(&wf, nx, ny, c->boundary.warp_scales, wsig, n_ws, 2,
+                          2, wkey, 1)))
         goto out;
     const lattice *l0 = &lf.lat[0];
     /* One merged lattice (and cell ids exact in float): candidates. */
@@ -601,14 +606,14 @@ static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
     run0 = malloc(nx4 * sizeof *run0);
     lrow = malloc(nx4 * sizeof *lrow);
     acc = aligned_alloc(16, 2 * (size_t)nv * sizeof *acc);
-    if (!wix || !wfx || !wrun || !wrow || !ux || !cid || !run0 || !lrow ||
-        !acc)
+    if (!wix || !wfx || !wrun || !wrow || !ux || !cid || !run0 || !lrow || !acc)
         goto out;
     float *uy = ux + nx4;
     fxa = uy + nx4;
     float *fya = fxa + nx4;
     v4f *bias = acc + nv;
-    for (int l = 0; l < Lp; l++) ((float *)bias)[l] = l < L ? 0.0f : -INFINITY;
+    for (int l = 0; l < Lp; l++)
+        ((float *)bias)[l] = l < L ? 0.0f : -INFINITY;
     /* Displacement cells per column (the same for every row), and the
      * runs of columns in one cell: wrun[q * (nx + 1) + r], ending at nx. */
     int nwrun[MAX_SCALES];
@@ -742,12 +747,12 @@ static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
             cx = min4f(max4f(cx, zero), (v4f){cxm, cxm, cxm, cxm});
             cy = min4f(max4f(cy, zero), (v4f){cym, cym, cym, cym});
             /* Whole parts (at most g - 2), in float: exact integers. */
-            const v4f ix = min4f(__builtin_convertvector(
-                                     __builtin_convertvector(cx, v4i), v4f),
-                                 gx2);
-            const v4f iy = min4f(__builtin_convertvector(
-                                     __builtin_convertvector(cy, v4i), v4f),
-                                 gy2);
+            const v4f ix = min4f(
+                __builtin_convertvector(__builtin_convertvector(cx, v4i), v4f),
+                gx2);
+            const v4f iy = min4f(
+                __builtin_convertvector(__builtin_convertvector(cy, v4i), v4f),
+                gy2);
             const v4f fx = cx - ix, fy = cy - iy;
             const v4i id = __builtin_convertvector(iy * fncx + ix, v4i);
             memcpy(fxa + x, &fx, sizeof fx);
@@ -767,8 +772,7 @@ static int render_map(const sf_config *c, sf_rng_key fkey, sf_rng_key wkey,
         /* Whole groups of 8 may spill up to 7 labels past a run's end:
          * into the next run or row (rewritten later), or past the image
          * on the last rows (so those go through lrow). */
-        uint16_t *dst =
-            (size_t)(ny - 1 - y) * (size_t)nx >= 8 ? out_row : lrow;
+        uint16_t *dst = (size_t)(ny - 1 - y) * (size_t)nx >= 8 ? out_row : lrow;
         for (int r = 0; r < nrun && run0[r] < nx; r++) {
             const int x0 = run0[r], x1 = r + 1 < nrun ? run0[r + 1] : nx;
             cell_run(&cd, (size_t)cid[x0], x0, x1 < nx ? x1 : nx, fxa, fya,
@@ -809,8 +813,9 @@ int sf__boundary_label_map(const sf_config *c, sf_draw *d, sf_rng_key fkey,
                            int nx, int ny, sf_buf *json) {
     double lsig[MAX_SCALES], wsig[MAX_SCALES];
     int rc = map_draws(c, d, n_labels, nx, ny, lsig, wsig, json);
-    return rc ? rc : render_map(c, fkey, wkey, n_labels, lsig, wsig, NULL,
-                                labels, nx, ny);
+    return rc ? rc
+              : render_map(c, fkey, wkey, n_labels, lsig, wsig, NULL, labels,
+                           nx, ny);
 }
 
 /* --------------------------------------------------------------- erosion */
@@ -838,7 +843,8 @@ static void erode_all(uint16_t *labels, int nx, int ny, const uint8_t *iters,
     const size_t w = (size_t)nx;
     const uint8_t cap = (uint8_t)kmax;
     if (kmax <= 0) {
-        for (size_t i = 0; i < w * (size_t)ny; i++) labels[i] = 1;
+        for (size_t i = 0; i < w * (size_t)ny; i++)
+            labels[i] = 1;
         return;
     }
     /* 0 on pixels with a 4-neighbour of another value, else the cap; then
@@ -856,8 +862,8 @@ static void erode_all(uint16_t *labels, int nx, int ny, const uint8_t *iters,
         }
         for (int x = 1; x < nx - 1; x++) {
             uint16_t v = r[x];
-            int edge = (v != r[x - 1]) | (v != r[x + 1]) | (v != up[x]) |
-                       (v != dn[x]);
+            int edge =
+                (v != r[x - 1]) | (v != r[x + 1]) | (v != up[x]) | (v != dn[x]);
             dr[x] = edge ? 0 : cap;
         }
         if (y > 0 && kmax > 1) {
@@ -920,7 +926,8 @@ static void erode_all(uint16_t *labels, int nx, int ny, const uint8_t *iters,
             for (int x = 0; x < nx; x++)
                 r[x] = (uint16_t)(h[x] >= (uint8_t)r[x]);
         else
-            for (int x = 0; x < nx; x++) r[x] = h[x] >= iters[r[x]];
+            for (int x = 0; x < nx; x++)
+                r[x] = h[x] >= iters[r[x]];
     }
 }
 
@@ -935,9 +942,9 @@ static void erode_all(uint16_t *labels, int nx, int ny, const uint8_t *iters,
  * else fa + fspan * u16 / 65536. The scalar form; the SSE2 form below
  * gives the same bits.
  */
-static void canvas_scalar(sf_rng_key k, size_t i, size_t m,
-                          const uint16_t *fg, float *px, uint32_t thr,
-                          float fa, float fspan, uint64_t s[4]) {
+static void canvas_scalar(sf_rng_key k, size_t i, size_t m, const uint16_t *fg,
+                          float *px, uint32_t thr, float fa, float fspan,
+                          uint64_t s[4]) {
     const float k16 = 1.0f / 65536.0f;
     for (size_t q = 0; q < m; q += 4) {
         uint32_t r[4];
@@ -974,8 +981,8 @@ static inline void canvas32_sse2(const uint32_t *w, const uint16_t *fg,
         /* Foreground lanes: 16-bit labels != 0, widened to 32 bits. */
         const __m128i f16 = _mm_loadl_epi64((const __m128i *)(fg + 4 * q));
         const __m128i z = _mm_cmpeq_epi16(f16, zero);
-        const __m128i f = _mm_andnot_si128(_mm_unpacklo_epi16(z, z),
-                                           _mm_set1_epi32(-1));
+        const __m128i f =
+            _mm_andnot_si128(_mm_unpacklo_epi16(z, z), _mm_set1_epi32(-1));
         __m128i fo = _mm_and_si128(f, out), fi = _mm_andnot_si128(out, f);
         cnt[0] = _mm_sub_epi32(cnt[0], fo);
         cnt[1] = _mm_sub_epi32(cnt[1], fi);
@@ -989,8 +996,7 @@ static inline int any32_sse2(const uint16_t *fg) {
     __m128i a = _mm_setzero_si128();
     for (int v = 0; v < 4; v++)
         a = _mm_or_si128(a, _mm_loadu_si128((const __m128i *)(fg + 8 * v)));
-    return _mm_movemask_epi8(_mm_cmpeq_epi16(a, _mm_setzero_si128())) !=
-           0xFFFF;
+    return _mm_movemask_epi8(_mm_cmpeq_epi16(a, _mm_setzero_si128())) != 0xFFFF;
 }
 #endif
 
@@ -1036,13 +1042,15 @@ static void canvas(sf_rng_key k, size_t n, const uint16_t *fg, float *px,
         _mm_storeu_si128((__m128i *)v[2], cnt[1]);
         _mm_storeu_si128((__m128i *)v[3], sum[1]);
         for (int q = 0; q < 4; q++)
-            for (int l = 0; l < 4; l++) s[q] += v[q][l];
+            for (int l = 0; l < 4; l++)
+                s[q] += v[q][l];
     }
 #endif
     for (; i < n; i += 16) {
         size_t m = n - i < 16 ? n - i : 16;
         int any = 0;
-        for (size_t j = 0; j < m; j++) any |= fg[i + j] != 0;
+        for (size_t j = 0; j < m; j++)
+            any |= fg[i + j] != 0;
         if (any) canvas_scalar(k, i, m, fg + i, px + i, thr, fa, fspan, s);
     }
 }
@@ -1058,8 +1066,8 @@ static void background(const uint16_t *labels, size_t n, float *px,
     for (; i + 16 <= n; i += 16) {
         const __m128i a = _mm_loadu_si128((const __m128i *)(labels + i));
         const __m128i b = _mm_loadu_si128((const __m128i *)(labels + i + 8));
-        const __m128i z = _mm_packs_epi16(_mm_cmpeq_epi16(a, zero),
-                                          _mm_cmpeq_epi16(b, zero));
+        const __m128i z =
+            _mm_packs_epi16(_mm_cmpeq_epi16(a, zero), _mm_cmpeq_epi16(b, zero));
         for (unsigned m = (unsigned)_mm_movemask_epi8(z); m; m &= m - 1)
             px[i + (unsigned)__builtin_ctz(m)] = level;
     }

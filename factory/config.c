@@ -19,16 +19,16 @@ enum kind { K_INT, K_NUM, K_PROB, K_IRANGE, K_RANGE, K_ENUM, K_NUMLIST };
 typedef struct key_spec {
     const char *path; /* dotted */
     int kind;
-    size_t off;       /* into sf_config */
-    double min, max;  /* bounds for every number of the value */
+    size_t off;               /* into sf_config */
+    double min, max;          /* bounds for every number of the value */
     const char *const *names; /* K_ENUM: NULL-terminated */
-    size_t count_off; /* K_NUMLIST: offset of the int count */
+    size_t count_off;         /* K_NUMLIST: offset of the int count */
 } key_spec;
 
 static const char *const mode_names[] = {"both", "shape", "boundary", NULL};
 static const char *const contrast_names[] = {"alternating", "linear", NULL};
 
-#define OFF(f) offsetof(sf_config, f)
+#define OFF(f)    offsetof(sf_config, f)
 #define NM(id, f) OFF(noise.model[id].f)
 
 /* The one list of keys. Order here is the order of the canonical YAML. */
@@ -38,43 +38,70 @@ static const key_spec keys[] = {
     {"mix_shape", K_PROB, OFF(mix_shape), 0, 1, NULL, 0},
     {"min_instance_area", K_INT, OFF(min_instance_area), 1, 1e6, NULL, 0},
     {"shape.n_shapes", K_IRANGE, OFF(shape.n_shapes), 1, 60, NULL, 0},
-    {"shape.n_control_points", K_IRANGE, OFF(shape.n_control_points), 3, 64, NULL, 0},
+    {"shape.n_control_points", K_IRANGE, OFF(shape.n_control_points), 3, 64,
+     NULL, 0},
     {"shape.radius", K_RANGE, OFF(shape.radius), 0.005, 0.5, NULL, 0},
-    {"shape.radius_jitter", K_RANGE, OFF(shape.radius_jitter), 0.05, 3, NULL, 0},
+    {"shape.radius_jitter", K_RANGE, OFF(shape.radius_jitter), 0.05, 3, NULL,
+     0},
     {"shape.smoothness", K_RANGE, OFF(shape.smoothness), 0, 1, NULL, 0},
-    {"shape.phantom_probability", K_PROB, OFF(shape.phantom_probability), 0, 1, NULL, 0},
-    {"shape.phantom_radius", K_RANGE, OFF(shape.phantom_radius), 0.05, 0.5, NULL, 0},
-    {"shape.phantom_aspect", K_RANGE, OFF(shape.phantom_aspect), 0.1, 1, NULL, 0},
-    {"contrast.function", K_ENUM, OFF(contrast.function), 0, 0, contrast_names, 0},
+    {"shape.phantom_probability", K_PROB, OFF(shape.phantom_probability), 0, 1,
+     NULL, 0},
+    {"shape.phantom_radius", K_RANGE, OFF(shape.phantom_radius), 0.05, 0.5,
+     NULL, 0},
+    {"shape.phantom_aspect", K_RANGE, OFF(shape.phantom_aspect), 0.1, 1, NULL,
+     0},
+    {"contrast.function", K_ENUM, OFF(contrast.function), 0, 0, contrast_names,
+     0},
     {"contrast.background", K_RANGE, OFF(contrast.background), 0, 1, NULL, 0},
     {"contrast.delta", K_RANGE, OFF(contrast.delta), 0, 1, NULL, 0},
-    {"contrast.min_contrast", K_NUM, OFF(contrast.min_contrast), 0, 0.2, NULL, 0},
+    {"contrast.min_contrast", K_NUM, OFF(contrast.min_contrast), 0, 0.2, NULL,
+     0},
     {"boundary.n_labels", K_IRANGE, OFF(boundary.n_labels), 2, 64, NULL, 0},
-    {"boundary.label_scales", K_NUMLIST, OFF(boundary.label_scales), 1e-4, 1, NULL,
-     OFF(boundary.n_label_scales)},
-    {"boundary.label_sigma", K_RANGE, OFF(boundary.label_sigma), 0, 100, NULL, 0},
-    {"boundary.warp_scales", K_NUMLIST, OFF(boundary.warp_scales), 1e-4, 1, NULL,
-     OFF(boundary.n_warp_scales)},
-    {"boundary.warp_sigma_px", K_RANGE, OFF(boundary.warp_sigma_px), 0, 256, NULL, 0},
-    {"boundary.erode_fraction", K_RANGE, OFF(boundary.erode_fraction), 0, 1, NULL, 0},
-    {"boundary.erode_iterations", K_IRANGE, OFF(boundary.erode_iterations), 0, 64, NULL, 0},
+    {"boundary.label_scales", K_NUMLIST, OFF(boundary.label_scales), 1e-4, 1,
+     NULL, OFF(boundary.n_label_scales)},
+    {"boundary.label_sigma", K_RANGE, OFF(boundary.label_sigma), 0, 100, NULL,
+     0},
+    {"boundary.warp_scales", K_NUMLIST, OFF(boundary.warp_scales), 1e-4, 1,
+     NULL, OFF(boundary.n_warp_scales)},
+    {"boundary.warp_sigma_px", K_RANGE, OFF(boundary.warp_sigma_px), 0, 256,
+     NULL, 0},
+    {"boundary.erode_fraction", K_RANGE, OFF(boundary.erode_fraction), 0, 1,
+     NULL, 0},
+    {"boundary.erode_iterations", K_IRANGE, OFF(boundary.erode_iterations), 0,
+     64, NULL, 0},
     {"boundary.canvas_low", K_RANGE, OFF(boundary.canvas_low), 0, 1, NULL, 0},
-    {"boundary.canvas_width", K_RANGE, OFF(boundary.canvas_width), 0, 1, NULL, 0},
-    {"boundary.outlier_fraction", K_RANGE, OFF(boundary.outlier_fraction), 0, 1, NULL, 0},
-    {"boundary.background_shift", K_RANGE, OFF(boundary.background_shift), 0, 1, NULL, 0},
-    {"noise.shapes_probability", K_PROB, OFF(noise.shapes_probability), 0, 1, NULL, 0},
-    {"noise.gaussian.probability", K_PROB, NM(SF_NOISE_GAUSSIAN, probability), 0, 1, NULL, 0},
-    {"noise.gaussian.sigma", K_RANGE, NM(SF_NOISE_GAUSSIAN, sigma), 0, 1, NULL, 0},
-    {"noise.poisson.probability", K_PROB, NM(SF_NOISE_POISSON, probability), 0, 1, NULL, 0},
-    {"noise.poisson.photons", K_RANGE, NM(SF_NOISE_POISSON, photons), 1, 1e6, NULL, 0},
-    {"noise.perlin.probability", K_PROB, NM(SF_NOISE_PERLIN, probability), 0, 1, NULL, 0},
-    {"noise.perlin.amplitude", K_RANGE, NM(SF_NOISE_PERLIN, amplitude), 0, 1, NULL, 0},
-    {"noise.perlin.octaves", K_IRANGE, NM(SF_NOISE_PERLIN, octaves), 1, 10, NULL, 0},
-    {"noise.perlin.cells", K_RANGE, NM(SF_NOISE_PERLIN, cells), 1, 512, NULL, 0},
-    {"noise.perlin.persistence", K_RANGE, NM(SF_NOISE_PERLIN, persistence), 0, 1, NULL, 0},
-    {"noise.speckle.probability", K_PROB, NM(SF_NOISE_SPECKLE, probability), 0, 1, NULL, 0},
-    {"noise.speckle.sigma", K_RANGE, NM(SF_NOISE_SPECKLE, sigma), 0, 2, NULL, 0},
-    {"noise.rician.probability", K_PROB, NM(SF_NOISE_RICIAN, probability), 0, 1, NULL, 0},
+    {"boundary.canvas_width", K_RANGE, OFF(boundary.canvas_width), 0, 1, NULL,
+     0},
+    {"boundary.outlier_fraction", K_RANGE, OFF(boundary.outlier_fraction), 0, 1,
+     NULL, 0},
+    {"boundary.background_shift", K_RANGE, OFF(boundary.background_shift), 0, 1,
+     NULL, 0},
+    {"noise.shapes_probability", K_PROB, OFF(noise.shapes_probability), 0, 1,
+     NULL, 0},
+    {"noise.gaussian.probability", K_PROB, NM(SF_NOISE_GAUSSIAN, probability),
+     0, 1, NULL, 0},
+    {"noise.gaussian.sigma", K_RANGE, NM(SF_NOISE_GAUSSIAN, sigma), 0, 1, NULL,
+     0},
+    {"noise.poisson.probability", K_PROB, NM(SF_NOISE_POISSON, probability), 0,
+     1, NULL, 0},
+    {"noise.poisson.photons", K_RANGE, NM(SF_NOISE_POISSON, photons), 1, 1e6,
+     NULL, 0},
+    {"noise.perlin.probability", K_PROB, NM(SF_NOISE_PERLIN, probability), 0, 1,
+     NULL, 0},
+    {"noise.perlin.amplitude", K_RANGE, NM(SF_NOISE_PERLIN, amplitude), 0, 1,
+     NULL, 0},
+    {"noise.perlin.octaves", K_IRANGE, NM(SF_NOISE_PERLIN, octaves), 1, 10,
+     NULL, 0},
+    {"noise.perlin.cells", K_RANGE, NM(SF_NOISE_PERLIN, cells), 1, 512, NULL,
+     0},
+    {"noise.perlin.persistence", K_RANGE, NM(SF_NOISE_PERLIN, persistence), 0,
+     1, NULL, 0},
+    {"noise.speckle.probability", K_PROB, NM(SF_NOISE_SPECKLE, probability), 0,
+     1, NULL, 0},
+    {"noise.speckle.sigma", K_RANGE, NM(SF_NOISE_SPECKLE, sigma), 0, 2, NULL,
+     0},
+    {"noise.rician.probability", K_PROB, NM(SF_NOISE_RICIAN, probability), 0, 1,
+     NULL, 0},
     {"noise.rician.sigma", K_RANGE, NM(SF_NOISE_RICIAN, sigma), 0, 1, NULL, 0},
     {"blur.probability", K_PROB, OFF(blur.probability), 0, 1, NULL, 0},
     {"blur.sigma", K_RANGE, OFF(blur.sigma), 0, 64, NULL, 0},
@@ -92,7 +119,6 @@ int sf_mode_parse(const char *s) {
     return -1;
 }
 
-
 /* ----------------------------------------------------------- YAML walking */
 
 typedef struct walk {
@@ -100,8 +126,8 @@ typedef struct walk {
     sf_config *cfg;
 } walk;
 
-static int bad(walk *w, const yaml_node_t *n, const char *path,
-               const char *fmt, const char *got) {
+static int bad(walk *w, const yaml_node_t *n, const char *path, const char *fmt,
+               const char *got) {
     char what[300];
     snprintf(what, sizeof what, fmt, got ? got : "");
     return sf_yaml_error(w->y, n, "key '%s': %s", path, what);
@@ -153,9 +179,11 @@ static int get_number(walk *w, const yaml_node_t *n, const key_spec *k,
 
 static int get_pair(walk *w, const yaml_node_t *n, const key_spec *k,
                     int integer, double out[2]) {
-    const char *want = integer ? "expected a list of two integers [lo, hi], got %s"
-                               : "expected a list of two numbers [lo, hi], got %s";
-    if (n->type != YAML_SEQUENCE_NODE) return bad(w, n, k->path, want, node_text(n));
+    const char *want = integer
+                           ? "expected a list of two integers [lo, hi], got %s"
+                           : "expected a list of two numbers [lo, hi], got %s";
+    if (n->type != YAML_SEQUENCE_NODE)
+        return bad(w, n, k->path, want, node_text(n));
     yaml_node_item_t *it = n->data.sequence.items.start;
     if (n->data.sequence.items.top - it != 2) {
         char got[64];
@@ -217,14 +245,17 @@ static int set_value(walk *w, const yaml_node_t *n, const key_spec *k) {
     }
     case K_NUMLIST: {
         if (n->type != YAML_SEQUENCE_NODE)
-            return bad(w, n, k->path, "expected a list of 1 to 4 numbers, got %s",
+            return bad(w, n, k->path,
+                       "expected a list of 1 to 4 numbers, got %s",
                        node_text(n));
         yaml_node_item_t *it = n->data.sequence.items.start;
         int cnt = (int)(n->data.sequence.items.top - it);
         if (cnt < 1 || cnt > 4)
-            return bad(w, n, k->path, "expected a list of 1 to 4 numbers%s", "");
+            return bad(w, n, k->path, "expected a list of 1 to 4 numbers%s",
+                       "");
         double *dst = (double *)base;
-        for (int i = 0; i < 4; i++) dst[i] = 0;
+        for (int i = 0; i < 4; i++)
+            dst[i] = 0;
         for (int i = 0; i < cnt; i++) {
             yaml_node_t *e = sf_yaml_node(w->y, it[i]);
             if ((rc = get_number(w, e, k, 0, &dst[i]))) return rc;
@@ -240,7 +271,8 @@ static int set_value(walk *w, const yaml_node_t *n, const key_spec *k) {
 static int is_section(const char *prefix) {
     size_t n = strlen(prefix);
     for (size_t i = 0; i < N_KEYS; i++)
-        if (!strncmp(keys[i].path, prefix, n) && keys[i].path[n] == '.') return 1;
+        if (!strncmp(keys[i].path, prefix, n) && keys[i].path[n] == '.')
+            return 1;
     return 0;
 }
 
@@ -249,7 +281,8 @@ static int is_section(const char *prefix) {
  * 0. */
 static int closest_key(const char *path, char *out, size_t cap) {
     int depth = 0;
-    for (const char *c = path; *c; c++) depth += *c == '.';
+    for (const char *c = path; *c; c++)
+        depth += *c == '.';
     char cut[N_KEYS][256];
     const char *cand[N_KEYS];
     for (size_t i = 0; i < N_KEYS; i++) {
@@ -340,10 +373,11 @@ int sf_config_validate(const sf_config *c, sf_err *err) {
     if (c->boundary.n_labels.hi > 65535 || c->shape.n_shapes.hi > 65535)
         return sf_err_set(err, SF_ECONFIG, "too many labels");
     if (c->boundary.background_shift.hi < c->contrast.min_contrast)
-        return sf_err_set(err, SF_ECONFIG,
-                          "boundary.background_shift hi (%g) is below "
-                          "contrast.min_contrast (%g): boundaries would be invisible",
-                          c->boundary.background_shift.hi, c->contrast.min_contrast);
+        return sf_err_set(
+            err, SF_ECONFIG,
+            "boundary.background_shift hi (%g) is below "
+            "contrast.min_contrast (%g): boundaries would be invisible",
+            c->boundary.background_shift.hi, c->contrast.min_contrast);
     return SF_OK;
 }
 
@@ -354,7 +388,8 @@ int sf_config_parse(const char *name, const char *text, size_t n,
     if (rc) return rc;
     if ((rc = parse_into(name, text, n, &c, err))) return rc;
     if ((rc = sf_config_validate(&c, err))) {
-        if (err && !err->where[0]) snprintf(err->where, sizeof err->where, "%s", name);
+        if (err && !err->where[0])
+            snprintf(err->where, sizeof err->where, "%s", name);
         return rc;
     }
     *out = c;
@@ -389,7 +424,8 @@ int sf_config_load(const char *path, sf_config *out, sf_err *err) {
         rc = sf_err_at(err, SF_ECONFIG, path, 0, 0,
                        "config larger than %u bytes", MAX_CONFIG_BYTES);
     else if (memchr(buf, '\0', n))
-        rc = sf_err_at(err, SF_ECONFIG, path, 0, 0, "config contains NUL bytes");
+        rc =
+            sf_err_at(err, SF_ECONFIG, path, 0, 0, "config contains NUL bytes");
     else
         rc = sf_config_parse(path, buf, n, out, err);
     fclose(f);
@@ -442,7 +478,8 @@ int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
                 if (*acc) strcat(acc, ".");
                 strcat(acc, part);
                 size_t al = strlen(acc);
-                if (strncmp(section, acc, al) || (section[al] && section[al] != '.'))
+                if (strncmp(section, acc, al) ||
+                    (section[al] && section[al] != '.'))
                     sf_buf_printf(&b, "%*s%s:\n", 2 * depth, "", part);
                 depth++;
                 p += n;
@@ -451,7 +488,8 @@ int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
             snprintf(section, sizeof section, "%s", sec);
         }
         int depth = 0;
-        for (const char *p = k->path; *p; p++) depth += *p == '.';
+        for (const char *p = k->path; *p; p++)
+            depth += *p == '.';
         sf_buf_printf(&b, "%*s%s: ", 2 * depth, "", leaf);
         const char *base = (const char *)c + k->off;
         switch (k->kind) {
@@ -460,7 +498,7 @@ int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
         case K_PROB: put_num(&b, *(const double *)base); break;
         case K_IRANGE:
             sf_buf_printf(&b, "[%d, %d]", ((const sf_irange *)base)->lo,
-                           ((const sf_irange *)base)->hi);
+                          ((const sf_irange *)base)->hi);
             break;
         case K_RANGE:
             sf_buf_puts(&b, "[");

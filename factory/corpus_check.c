@@ -21,7 +21,8 @@ typedef struct problems {
     long n;
 } problems;
 
-static void problem(problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(problems *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static void problem(problems *p, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
@@ -78,17 +79,21 @@ static int has_path(char **sorted, size_t n, const char *p) {
 
 static void check_manifest(sqlite3 *db, const sf_corpus *c, problems *p) {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) == SQLITE_OK) {
+    if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) ==
+        SQLITE_OK) {
         while (sqlite3_step(st) == SQLITE_ROW) {
             const char *r = (const char *)sqlite3_column_text(st, 0);
-            if (r && strcmp(r, "ok")) problem(p, "manifest.sqlite: integrity: %s", r);
+            if (r && strcmp(r, "ok"))
+                problem(p, "manifest.sqlite: integrity: %s", r);
         }
     }
     sqlite3_finalize(st);
     const sf_corpus_info *in = sf_corpus_get_info(c);
     uint64_t want = in->end - in->first, n = sf_corpus_count(c);
     if (n != want)
-        problem(p, "manifest.sqlite: %llu sample rows, the corpus range [%llu, %llu) needs %llu",
+        problem(p,
+                "manifest.sqlite: %llu sample rows, the corpus range [%llu, "
+                "%llu) needs %llu",
                 (unsigned long long)n, (unsigned long long)in->first,
                 (unsigned long long)in->end, (unsigned long long)want);
     /* Missing rows by index: the rows are sorted and inside the range, so
@@ -99,31 +104,39 @@ static void check_manifest(sqlite3 *db, const sf_corpus *c, problems *p) {
         sf_corpus_sample s;
         uint64_t upto = in->end;
         if (pos < n) {
-            if (sf_corpus_sample_at(c, pos, &s, NULL) || s.index < next) continue;
+            if (sf_corpus_sample_at(c, pos, &s, NULL) || s.index < next)
+                continue;
             upto = s.index;
         }
         for (uint64_t i = next; i < upto && listed < 20; i++, listed++)
-            problem(p, "manifest.sqlite: no row for sample %llu", (unsigned long long)i);
+            problem(p, "manifest.sqlite: no row for sample %llu",
+                    (unsigned long long)i);
         missing += upto - next;
         next = upto + 1;
     }
-    if (missing > 20) problem(p, "manifest.sqlite: ... and %llu more missing rows",
-                              (unsigned long long)(missing - 20));
+    if (missing > 20)
+        problem(p, "manifest.sqlite: ... and %llu more missing rows",
+                (unsigned long long)(missing - 20));
     const char *sql =
         "SELECT s.sample_index, s.n_instances, COUNT(i.label) FROM samples s"
         " LEFT JOIN instances i ON i.sample_index = s.sample_index"
         " GROUP BY s.sample_index HAVING COUNT(i.label) != s.n_instances";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
         while (sqlite3_step(st) == SQLITE_ROW)
-            problem(p, "manifest.sqlite: sample %lld has %d instance rows, n_instances says %d",
+            problem(p,
+                    "manifest.sqlite: sample %lld has %d instance rows, "
+                    "n_instances says %d",
                     sqlite3_column_int64(st, 0), sqlite3_column_int(st, 2),
                     sqlite3_column_int(st, 1));
     sqlite3_finalize(st);
-    sql = "SELECT DISTINCT sample_index FROM instances WHERE sample_index NOT IN"
-          " (SELECT sample_index FROM samples)";
+    sql =
+        "SELECT DISTINCT sample_index FROM instances WHERE sample_index NOT IN"
+        " (SELECT sample_index FROM samples)";
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK)
         while (sqlite3_step(st) == SQLITE_ROW)
-            problem(p, "manifest.sqlite: instance rows for sample %lld, which has no row",
+            problem(p,
+                    "manifest.sqlite: instance rows for sample %lld, which has "
+                    "no row",
                     sqlite3_column_int64(st, 0));
     sqlite3_finalize(st);
 }
@@ -143,16 +156,19 @@ static void check_files(const sf_corpus *c, problems *p) {
             size_t n;
             if (read_file(path, &b, &n)) {
                 problem(p, "%s: %s (sample %llu)", rel,
-                        errno == ELOOP ? "a symbolic link: refused" : "missing or unreadable",
+                        errno == ELOOP ? "a symbolic link: refused"
+                                       : "missing or unreadable",
                         (unsigned long long)s.index);
                 continue;
             }
             sf_sha256_hex(b, n, hex);
             free(b);
             if (n != bytes)
-                problem(p, "%s: %zu bytes, manifest says %llu", rel, n, (unsigned long long)bytes);
+                problem(p, "%s: %zu bytes, manifest says %llu", rel, n,
+                        (unsigned long long)bytes);
             else if (strcmp(hex, want))
-                problem(p, "%s: SHA-256 %s does not match the manifest's %s", rel, hex, want);
+                problem(p, "%s: SHA-256 %s does not match the manifest's %s",
+                        rel, hex, want);
         }
     }
 }
@@ -176,10 +192,12 @@ static void check_sums(const sf_corpus *c, problems *p) {
     text[len] = '\0';
     unsigned char *seen = calloc(2 * n + 1, 1);
     int line = 0;
-    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
         line++;
         char hex[65], rel[200];
-        if (strlen(l) < 67 || sscanf(l, "%64[0-9a-f]  %199s", hex, rel) != 2 || strlen(hex) != 64) {
+        if (strlen(l) < 67 || sscanf(l, "%64[0-9a-f]  %199s", hex, rel) != 2 ||
+            strlen(hex) != 64) {
             problem(p, "SHA256SUMS:%d: malformed line", line);
             continue;
         }
@@ -200,24 +218,29 @@ static void check_sums(const sf_corpus *c, problems *p) {
         while (lo < hi) {
             uint64_t mid = lo + (hi - lo) / 2;
             sf_corpus_sample_at(c, mid, &s, NULL);
-            if (s.index < want) lo = mid + 1;
-            else hi = mid;
+            if (s.index < want)
+                lo = mid + 1;
+            else
+                hi = mid;
         }
-        if (e && lo < n && !sf_corpus_sample_at(c, lo, &s, NULL) && s.index == want &&
-            !strcmp(rel, k ? s.label_path : s.image_path)) {
+        if (e && lo < n && !sf_corpus_sample_at(c, lo, &s, NULL) &&
+            s.index == want && !strcmp(rel, k ? s.label_path : s.image_path)) {
             found = 1;
             if (seen) seen[2 * lo + (uint64_t)k] = 1;
             if (strcmp(hex, k ? s.label_sha256 : s.image_sha256))
-                problem(p, "SHA256SUMS:%d: %s hash differs from the manifest", line, rel);
+                problem(p, "SHA256SUMS:%d: %s hash differs from the manifest",
+                        line, rel);
         }
-        if (!found) problem(p, "SHA256SUMS:%d: %s is not in the manifest", line, rel);
+        if (!found)
+            problem(p, "SHA256SUMS:%d: %s is not in the manifest", line, rel);
     }
     for (uint64_t i = 0; seen && i < n; i++)
         for (int k = 0; k < 2; k++)
             if (!seen[2 * i + (uint64_t)k]) {
                 sf_corpus_sample s;
                 sf_corpus_sample_at(c, i, &s, NULL);
-                problem(p, "SHA256SUMS: %s is not listed", k ? s.label_path : s.image_path);
+                problem(p, "SHA256SUMS: %s is not listed",
+                        k ? s.label_path : s.image_path);
             }
     free(seen);
     free(text);
@@ -248,21 +271,24 @@ static void check_orphans(const sf_corpus *c, problems *p) {
             if (e->d_name[0] == '.') continue;
             char rel[600];
             snprintf(rel, sizeof rel, "%s/%s", sub, e->d_name);
-            if (!has_path(paths, 2 * n, rel)) problem(p, "%s: extra file not in the manifest", rel);
+            if (!has_path(paths, 2 * n, rel))
+                problem(p, "%s: extra file not in the manifest", rel);
         }
         closedir(dh);
     }
-    for (uint64_t i = 0; i < 2 * n; i++) free(paths[i]);
+    for (uint64_t i = 0; i < 2 * n; i++)
+        free(paths[i]);
     free(paths);
 }
 
-static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pick_seed,
-                             problems *p) {
+static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k,
+                             uint64_t pick_seed, problems *p) {
     sf_config cfg;
     sf_err e = {0};
     const char *y = sf_corpus_config_yaml(c);
     if (sf_config_parse("manifest config", y, strlen(y), &cfg, &e)) {
-        problem(p, "manifest.sqlite: recorded config does not parse: %s", e.msg);
+        problem(p, "manifest.sqlite: recorded config does not parse: %s",
+                e.msg);
         return;
     }
     uint64_t n = sf_corpus_count(c);
@@ -272,7 +298,9 @@ static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pi
     sf__draw_init(&d, pick_seed, 0, SF_STREAM_VERIFY_PICK);
     unsigned char *picked = calloc(n, 1);
     sqlite3_stmt *st = NULL;
-    sqlite3_prepare_v2(db, "SELECT params_json FROM samples WHERE sample_index = ?", -1, &st, NULL);
+    sqlite3_prepare_v2(db,
+                       "SELECT params_json FROM samples WHERE sample_index = ?",
+                       -1, &st, NULL);
     for (int done = 0; picked && done < k;) {
         uint64_t pos = (uint64_t)sf__draw_int(&d, 0, (int)(n - 1));
         if (picked[pos]) continue;
@@ -281,16 +309,19 @@ static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pi
         sf_corpus_sample s;
         sf_corpus_sample_at(c, pos, &s, NULL);
         sf_sample *smp = NULL;
-        if (sf_sample_generate(&cfg, sf_corpus_get_info(c)->master_seed, s.index, &smp, &e)) {
-            problem(p, "sample %llu: regeneration failed: %s", (unsigned long long)s.index, e.msg);
+        if (sf_sample_generate(&cfg, sf_corpus_get_info(c)->master_seed,
+                               s.index, &smp, &e)) {
+            problem(p, "sample %llu: regeneration failed: %s",
+                    (unsigned long long)s.index, e.msg);
             continue;
         }
         uint8_t *png;
         size_t np;
         char hex[65];
         for (int kk = 0; kk < 2; kk++) {
-            if (sf__png_encode(kk ? (const void *)smp->labels : smp->image, smp->nx, smp->ny,
-                               kk ? 16 : 8, 1, cfg.png_level, &png, &np, &e))
+            if (sf__png_encode(kk ? (const void *)smp->labels : smp->image,
+                               smp->nx, smp->ny, kk ? 16 : 8, 1, cfg.png_level,
+                               &png, &np, &e))
                 continue;
             sf_sha256_hex(png, np, hex);
             free(png);
@@ -305,7 +336,9 @@ static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pi
             if (sqlite3_step(st) == SQLITE_ROW) {
                 const char *j = (const char *)sqlite3_column_text(st, 0);
                 if (!j || strcmp(j, smp->params_json))
-                    problem(p, "sample %llu: regenerated parameters differ from the manifest",
+                    problem(p,
+                            "sample %llu: regenerated parameters differ from "
+                            "the manifest",
                             (unsigned long long)s.index);
             }
         }
@@ -315,8 +348,9 @@ static void check_regenerate(const sf_corpus *c, sqlite3 *db, int k, uint64_t pi
     free(picked);
 }
 
-int sf_corpus_verify(const char *dir, int regenerate, uint64_t pick_seed, sf_problem_fn fn,
-                     void *ctx, long *n_problems, sf_err *err) {
+int sf_corpus_verify(const char *dir, int regenerate, uint64_t pick_seed,
+                     sf_problem_fn fn, void *ctx, long *n_problems,
+                     sf_err *err) {
     sf_corpus *c = NULL;
     sqlite3 *db = NULL;
     problems p = {fn, ctx, 0};
@@ -353,17 +387,20 @@ static int cmp_shard(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int copy_checked(const char *src, const char *dst, const char *sha, sf_err *err) {
+static int copy_checked(const char *src, const char *dst, const char *sha,
+                        sf_err *err) {
     uint8_t *b;
     size_t n;
     char hex[65];
     if (read_file(src, &b, &n))
         return errno == ELOOP
-                   ? sf_err_set(err, SF_ECORRUPT, "%s: a symbolic link in a shard: refused", src)
+                   ? sf_err_set(err, SF_ECORRUPT,
+                                "%s: a symbolic link in a shard: refused", src)
                    : sf_err_set(err, SF_EIO, "%s: cannot read: %m", src);
     sf_sha256_hex(b, n, hex);
     int rc = strcmp(hex, sha)
-                 ? sf_err_set(err, SF_ECORRUPT, "%s: SHA-256 does not match its manifest", src)
+                 ? sf_err_set(err, SF_ECORRUPT,
+                              "%s: SHA-256 does not match its manifest", src)
                  : sf_write_atomic(dst, b, n, 0, err);
     free(b);
     return rc;
@@ -380,29 +417,38 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
     char tmp[4200], path[4200], path2[4200];
     if (!sh) return sf_err_set(err, SF_ENOMEM, "out of memory");
     if (n_shards < 1) {
-        rc = sf_err_set(err, SF_EINVAL, "merge needs at least one shard directory");
+        rc = sf_err_set(err, SF_EINVAL,
+                        "merge needs at least one shard directory");
         goto out;
     }
     struct stat sb;
     if (stat(out, &sb) == 0) {
-        rc = sf_err_set(err, SF_EEXIST, "%s already exists: merge writes a new corpus", out);
+        rc = sf_err_set(err, SF_EEXIST,
+                        "%s already exists: merge writes a new corpus", out);
         goto out;
     }
     uint64_t total = 0;
     for (int i = 0; i < n_shards; i++) {
         sh[i].dir = dirs[i];
         if ((rc = sf_corpus_open(dirs[i], &sh[i].c, err))) goto out;
-        const sf_corpus_info *a = sf_corpus_get_info(sh[i].c), *z = sf_corpus_get_info(sh[0].c);
-        if (strcmp(a->config_sha256, z->config_sha256) || a->master_seed != z->master_seed ||
-            a->sample_count != z->sample_count || a->rng_version != z->rng_version ||
-            strcmp(a->generator, z->generator) || a->image_size != z->image_size) {
+        const sf_corpus_info *a = sf_corpus_get_info(sh[i].c),
+                             *z = sf_corpus_get_info(sh[0].c);
+        if (strcmp(a->config_sha256, z->config_sha256) ||
+            a->master_seed != z->master_seed ||
+            a->sample_count != z->sample_count ||
+            a->rng_version != z->rng_version ||
+            strcmp(a->generator, z->generator) ||
+            a->image_size != z->image_size) {
             rc = sf_err_set(err, SF_EEXIST,
-                            "%s and %s are not shards of one corpus (config, seed, count or "
-                            "generator differ)", dirs[0], dirs[i]);
+                            "%s and %s are not shards of one corpus (config, "
+                            "seed, count or "
+                            "generator differ)",
+                            dirs[0], dirs[i]);
             goto out;
         }
         if (sf_corpus_count(sh[i].c) != a->end - a->first) {
-            rc = sf_err_set(err, SF_ECORRUPT, "%s is incomplete: %llu of %llu samples", dirs[i],
+            rc = sf_err_set(err, SF_ECORRUPT,
+                            "%s is incomplete: %llu of %llu samples", dirs[i],
                             (unsigned long long)sf_corpus_count(sh[i].c),
                             (unsigned long long)(a->end - a->first));
             goto out;
@@ -414,19 +460,23 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
     for (int i = 0; i < n_shards; i++) {
         const sf_corpus_info *a = sf_corpus_get_info(sh[i].c);
         if (a->first > expect) {
-            rc = sf_err_set(err, SF_ECORRUPT, "gap: samples [%llu, %llu) are in no shard",
-                            (unsigned long long)expect, (unsigned long long)a->first);
+            rc = sf_err_set(
+                err, SF_ECORRUPT, "gap: samples [%llu, %llu) are in no shard",
+                (unsigned long long)expect, (unsigned long long)a->first);
             goto out;
         }
         if (a->first < expect) {
-            rc = sf_err_set(err, SF_ECORRUPT, "overlap: %s starts at %llu, before %llu", sh[i].dir,
-                            (unsigned long long)a->first, (unsigned long long)expect);
+            rc = sf_err_set(err, SF_ECORRUPT,
+                            "overlap: %s starts at %llu, before %llu",
+                            sh[i].dir, (unsigned long long)a->first,
+                            (unsigned long long)expect);
             goto out;
         }
         expect = a->end;
     }
     if (expect != count) {
-        rc = sf_err_set(err, SF_ECORRUPT, "gap: samples [%llu, %llu) are in no shard",
+        rc = sf_err_set(err, SF_ECORRUPT,
+                        "gap: samples [%llu, %llu) are in no shard",
                         (unsigned long long)expect, (unsigned long long)count);
         goto out;
     }
@@ -452,7 +502,9 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
                 const char *rel = f ? s.label_path : s.image_path;
                 snprintf(path, sizeof path, "%s/%s", sh[i].dir, rel);
                 snprintf(path2, sizeof path2, "%s/%s", tmp, rel);
-                if ((rc = copy_checked(path, path2, f ? s.label_sha256 : s.image_sha256, err)))
+                if ((rc = copy_checked(path, path2,
+                                       f ? s.label_sha256 : s.image_sha256,
+                                       err)))
                     goto out;
             }
             done++;
@@ -463,7 +515,9 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
         }
     /* Manifest: the shard rows, in index order, under one corpus row. */
     snprintf(path, sizeof path, "%s/manifest.sqlite", tmp);
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI,
+    if (sqlite3_open_v2(path, &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_URI,
                         NULL) != SQLITE_OK) {
         rc = sf_err_set(err, SF_EDB, "%s: %s", path, sqlite3_errmsg(db));
         goto out;
@@ -486,8 +540,8 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
         size_t u = (size_t)snprintf(uri, sizeof uri, "file:");
         for (const char *p = path2; *p && u + 4 < sizeof uri - 12; p++) {
             unsigned char ch = (unsigned char)*p;
-            if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                strchr("/._-", ch))
+            if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                (ch >= '0' && ch <= '9') || strchr("/._-", ch))
                 uri[u++] = (char)ch;
             else
                 u += (size_t)snprintf(uri + u, sizeof uri - u, "%%%02X", ch);
@@ -496,26 +550,31 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
         const char *steps[] = {
             "ATTACH DATABASE ?1 AS shard",
             "BEGIN",
-            i == 0 ? "INSERT INTO corpus SELECT id, format_version, generator, git_commit,"
-                     " rng_version, config_yaml, config_sha256, master_seed, sample_count,"
+            i == 0 ? "INSERT INTO corpus SELECT id, format_version, generator, "
+                     "git_commit,"
+                     " rng_version, config_yaml, config_sha256, master_seed, "
+                     "sample_count,"
                      " 0, 1, 0, sample_count, image_size,"
                      " strftime('%Y-%m-%dT%H:%M:%SZ','now') FROM shard.corpus"
                    : "SELECT 1",
-            "INSERT INTO samples SELECT * FROM shard.samples ORDER BY sample_index",
-            "INSERT INTO instances SELECT * FROM shard.instances ORDER BY sample_index, label",
+            "INSERT INTO samples SELECT * FROM shard.samples ORDER BY "
+            "sample_index",
+            "INSERT INTO instances SELECT * FROM shard.instances ORDER BY "
+            "sample_index, label",
             "COMMIT",
             "DETACH DATABASE shard"};
         for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
             if (sqlite3_prepare_v2(db, steps[s], -1, &st, NULL) != SQLITE_OK) {
-                rc = sf_err_set(err, SF_EDB, "%s: %s", sh[i].dir, sqlite3_errmsg(db));
+                rc = sf_err_set(err, SF_EDB, "%s: %s", sh[i].dir,
+                                sqlite3_errmsg(db));
                 goto out;
             }
             if (s == 0) sqlite3_bind_text(st, 1, uri, -1, SQLITE_TRANSIENT);
             int r = sqlite3_step(st);
             sqlite3_finalize(st);
             if (r != SQLITE_DONE && r != SQLITE_ROW) {
-                rc = sf_err_set(err, SF_EDB, "%s: %s (merging %s)", path, sqlite3_errmsg(db),
-                                sh[i].dir);
+                rc = sf_err_set(err, SF_EDB, "%s: %s (merging %s)", path,
+                                sqlite3_errmsg(db), sh[i].dir);
                 goto out;
             }
         }
@@ -537,7 +596,8 @@ int sf_corpus_merge(const char *out, const char *const *dirs, int n_shards,
     }
 out:
     if (db) sqlite3_close(db);
-    for (int i = 0; i < n_shards; i++) sf_corpus_close(sh[i].c);
+    for (int i = 0; i < n_shards; i++)
+        sf_corpus_close(sh[i].c);
     free(sh);
     return rc;
 }

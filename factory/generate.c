@@ -26,7 +26,8 @@ void sf_shard_range(uint64_t count, int shard_index, int shard_count,
 
 void sf_sample_name(uint64_t index, uint64_t count, char *buf, size_t n) {
     int width = 6;
-    for (uint64_t m = 1000000; m < count && width < 20; m *= 10) width++;
+    for (uint64_t m = 1000000; m < count && width < 20; m *= 10)
+        width++;
     snprintf(buf, n, "%0*llu", width, (unsigned long long)index);
 }
 
@@ -248,8 +249,10 @@ int sf_generate(const sf_config *c, const sf_generate_opts *o,
     gen_batch bt[2] = {{0}};
     double t0 = sf_clock_s();
     memset(st, 0, sizeof *st);
-    if (o->shard_count < 1 || o->shard_index < 0 || o->shard_index >= o->shard_count)
-        return sf_err_set(err, SF_EINVAL, "bad shard %d/%d", o->shard_index, o->shard_count);
+    if (o->shard_count < 1 || o->shard_index < 0 ||
+        o->shard_index >= o->shard_count)
+        return sf_err_set(err, SF_EINVAL, "bad shard %d/%d", o->shard_index,
+                          o->shard_count);
     sf_shard_range(o->count, o->shard_index, o->shard_count, &first, &end);
     int threads = o->threads > 0 ? o->threads : sf__ncores();
     if (o->write_files) {

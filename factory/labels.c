@@ -45,7 +45,8 @@ static inline int run_end(const uint16_t *r, int x, int nx, uint16_t v) {
         if (m != 0xFFFFu) return x + __builtin_ctz(~m) / 2;
     }
 #endif
-    while (x < nx && r[x] == v) x++;
+    while (x < nx && r[x] == v)
+        x++;
     return x;
 }
 
@@ -61,7 +62,8 @@ static inline void fill16(uint16_t *p, int n, uint16_t v) {
         return;
     }
 #endif
-    for (int x = 0; x < n; x++) p[x] = v;
+    for (int x = 0; x < n; x++)
+        p[x] = v;
 }
 
 /* A horizontal run of one nonzero value: pixels [x0, x1) of its row. */
@@ -217,7 +219,8 @@ void sf__erode_label(uint16_t *labels, int nx, int ny, uint16_t l, int iters,
         for (int y = y0; y <= y1; y++) {
             uint16_t *row = labels + (size_t)y * (size_t)nx;
             const uint16_t *down = y + 1 < ny ? row + nx : NULL;
-            for (int x = 0; x < nx; x++) cur[x] = row[x] == l;
+            for (int x = 0; x < nx; x++)
+                cur[x] = row[x] == l;
             for (int x = 0; x < nx; x++) {
                 if (!cur[x]) continue;
                 int edge = (x > 0 && !cur[x - 1]) ||

@@ -13,7 +13,7 @@
 
 #define PERLIN_TW          128             /* tile width, px */
 #define PERLIN_TH          64              /* tile height, px */
-#define PERLIN_LMAX        (PERLIN_TW + 4) /* lattice columns cached per chunk */
+#define PERLIN_LMAX        (PERLIN_TW + 4) /* lattice columns per chunk */
 #define PERLIN_MAX_OCTAVES 32         /* octave index uses counter bits 41+ */
 #define PERLIN_LMASK       0xFFFFFull /* lattice indices wrap at 2^20 */
 

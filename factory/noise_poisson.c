@@ -20,8 +20,9 @@
 /* 1 / k, k < 64, as constant expressions (correctly rounded at compile
  * time): keeps divisions off the inversion's dependency chain. */
 #define POISSON_NRECIP 64
-#define R4(k)          1.0 / (k), 1.0 / ((k) + 1), 1.0 / ((k) + 2), 1.0 / ((k) + 3)
-#define R16(k)         R4(k), R4((k) + 4), R4((k) + 8), R4((k) + 12)
+
+#define R4(k)  1.0 / (k), 1.0 / ((k) + 1), 1.0 / ((k) + 2), 1.0 / ((k) + 3)
+#define R16(k) R4(k), R4((k) + 4), R4((k) + 8), R4((k) + 12)
 static const double poisson_recip[POISSON_NRECIP] = {
     0.0,   1.0,    1.0 / 2, 1.0 / 3, R4(4),
     R4(8), R4(12), R16(16), R16(32), R16(48)};

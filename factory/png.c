@@ -268,6 +268,7 @@ static void rle_block(bitw *w, const uint16_t *tok, size_t nt, int final,
         }
     }
     for (int i = 0; i < nc; i++)
+        /* cppcheck-suppress uninitvar ; cls[0 .. nc) set */
         cf[cls[i]]++;
     uint8_t cl[19];
     uint16_t cc[19], lc[286], dc[30];
@@ -428,7 +429,8 @@ static int write_png(const char *path, const void *px, int nx, int ny,
                      int bit_depth, int channels, int level, sf_err *err) {
     uint8_t *buf;
     size_t n;
-    int rc = sf__png_encode(px, nx, ny, bit_depth, channels, level, &buf, &n, err);
+    int rc =
+        sf__png_encode(px, nx, ny, bit_depth, channels, level, &buf, &n, err);
     if (rc) return sf_err_wrap(err, "%s", path);
     rc = sf__write_file(path, buf, n, err);
     free(buf);
@@ -507,9 +509,11 @@ static int read_png(const char *path, int want, void **out, int *pnx, int *pny,
     if (want != 2 && depth == 16) png_set_strip_16(p);
     if (color & PNG_COLOR_MASK_ALPHA || png_get_valid(p, info, PNG_INFO_tRNS))
         png_set_strip_alpha(p);
-    if (want == 1 && (color & PNG_COLOR_MASK_COLOR || color == PNG_COLOR_TYPE_PALETTE))
+    if (want == 1 &&
+        (color & PNG_COLOR_MASK_COLOR || color == PNG_COLOR_TYPE_PALETTE))
         png_set_rgb_to_gray_fixed(p, 1, -1, -1);
-    if (want == 3 && !(color & PNG_COLOR_MASK_COLOR) && color != PNG_COLOR_TYPE_PALETTE)
+    if (want == 3 && !(color & PNG_COLOR_MASK_COLOR) &&
+        color != PNG_COLOR_TYPE_PALETTE)
         png_set_gray_to_rgb(p);
     if (want == 2) png_set_swap(p); /* to host order on little-endian */
     png_read_update_info(p, info);
@@ -519,7 +523,8 @@ static int read_png(const char *path, int want, void **out, int *pnx, int *pny,
     data = malloc(rb * ny);
     rows = malloc(sizeof *rows * ny);
     if (!data || !rows) png_error(p, "out of memory");
-    for (png_uint_32 y = 0; y < ny; y++) rows[y] = data + y * rb;
+    for (png_uint_32 y = 0; y < ny; y++)
+        rows[y] = data + y * rb;
     png_read_image(p, rows);
     png_read_end(p, NULL);
     png_destroy_read_struct(&p, &info, NULL);

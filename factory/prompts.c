@@ -614,7 +614,8 @@ void sf_prompt_settings_default(int ring_width_px, sf_prompt_opts *out) {
     static const int defaults[SF_PROMPT_N_DEFAULT_SETTINGS][2] = {
         {1, 0}, {3, 0}, {1, 1}, {3, 3}};
     for (int n = 0; n < SF_PROMPT_N_DEFAULT_SETTINGS; n++)
-        out[n] = (sf_prompt_opts){defaults[n][0], defaults[n][1], ring_width_px};
+        out[n] =
+            (sf_prompt_opts){defaults[n][0], defaults[n][1], ring_width_px};
 }
 
 int sf_prompt_settings_parse(const char *s, int ring_width_px,

@@ -30,8 +30,7 @@ static int put_text(const char *dir, const char *name, const sf_buf *b,
                     sf_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (b->oom)
-        return sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
+    if (b->oom) return sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
     return sf_write_atomic(path, b->s ? b->s : "", b->len, 0, err);
 }
 
@@ -52,8 +51,8 @@ static long percentile(const long *v, size_t n, int p) {
 
 typedef struct stats {
     uint64_t n, n_shape, n_boundary;
-    uint64_t n_instances;           /* sum over samples */
-    int inst_min, inst_max;         /* instances per sample */
+    uint64_t n_instances;             /* sum over samples */
+    int inst_min, inst_max;           /* instances per sample */
     long area_p5, area_p50, area_p95; /* px, over all instances */
     size_t n_areas;
     uint64_t image_bytes, label_bytes;
@@ -72,8 +71,10 @@ static int collect_stats(const sf_corpus *c, stats *s, sf_err *err) {
         s->n_shape += sm.module == SF_MODE_SHAPE;
         s->n_boundary += sm.module != SF_MODE_SHAPE;
         s->n_instances += (uint64_t)sm.n_instances;
-        if (i == 0 || sm.n_instances < s->inst_min) s->inst_min = sm.n_instances;
-        if (i == 0 || sm.n_instances > s->inst_max) s->inst_max = sm.n_instances;
+        if (i == 0 || sm.n_instances < s->inst_min)
+            s->inst_min = sm.n_instances;
+        if (i == 0 || sm.n_instances > s->inst_max)
+            s->inst_max = sm.n_instances;
         if (i == 0 || sm.nx < s->nx_min) s->nx_min = sm.nx;
         if (i == 0 || sm.nx > s->nx_max) s->nx_max = sm.nx;
         if (i == 0 || sm.ny < s->ny_min) s->ny_min = sm.ny;
@@ -138,8 +139,9 @@ static int build_sums(const sf_corpus *c, sf_buf *b, sf_err *err) {
             for (uint64_t i = 0; i < n; i++) {
                 sf_corpus_sample s;
                 sf_corpus_sample_at(c, i, &s, NULL);
-                sf_buf_printf(b, "%s  %s\n", k ? s.label_sha256 : s.image_sha256,
-                               k ? s.label_path : s.image_path);
+                sf_buf_printf(b, "%s  %s\n",
+                              k ? s.label_sha256 : s.image_sha256,
+                              k ? s.label_path : s.image_path);
             }
         return SF_OK;
     }
@@ -173,9 +175,9 @@ static void build_csv(const sf_corpus *c, sf_buf *b) {
         sf_corpus_sample_at(c, i, &s, NULL);
         /* Paths are images/DIGITS.png (checked at open): no quoting needed. */
         sf_buf_printf(b, "%llu,%s,%s,%s,%d,%s,%s,%d,%d\n",
-                       (unsigned long long)s.index, sf_mode_name(s.module),
-                       s.image_path, s.label_path, s.n_instances, s.image_sha256,
-                       s.label_sha256, s.nx, s.ny);
+                      (unsigned long long)s.index, sf_mode_name(s.module),
+                      s.image_path, s.label_path, s.n_instances, s.image_sha256,
+                      s.label_sha256, s.nx, s.ny);
     }
 }
 
@@ -223,9 +225,9 @@ static void describe(sf_buf *b, const sf_corpus_info *in, const stats *s) {
         "in all, master seed %llu. Method: Sengupta et al., \"SynthFM: "
         "Training Modality-agnostic Foundation Models for Medical Image "
         "Segmentation without Real Medical Data\", arXiv:2504.08177, 2025.",
-        in->generator, (unsigned long long)s->n,
-        (unsigned long long)s->n_shape, (unsigned long long)s->n_boundary,
-        s->nx_max, s->ny_max, (unsigned long long)s->n_instances,
+        in->generator, (unsigned long long)s->n, (unsigned long long)s->n_shape,
+        (unsigned long long)s->n_boundary, s->nx_max, s->ny_max,
+        (unsigned long long)s->n_instances,
         (unsigned long long)in->master_seed);
 }
 
@@ -243,7 +245,8 @@ static void jw_sep(jw *w, const char *key) {
     if (w->depth > 0) {
         if (!w->first[w->depth]) sf_buf_puts(w->b, ",");
         sf_buf_puts(w->b, "\n");
-        for (int i = 0; i < w->depth; i++) sf_buf_puts(w->b, "  ");
+        for (int i = 0; i < w->depth; i++)
+            sf_buf_puts(w->b, "  ");
         w->first[w->depth] = 0;
     }
     if (key) {
@@ -264,7 +267,8 @@ static void jw_close(jw *w, const char *brace) {
     if (w->depth > 0) w->depth--;
     if (!empty) {
         sf_buf_puts(w->b, "\n");
-        for (int i = 0; i < w->depth; i++) sf_buf_puts(w->b, "  ");
+        for (int i = 0; i < w->depth; i++)
+            sf_buf_puts(w->b, "  ");
     }
     sf_buf_puts(w->b, brace);
 }
@@ -536,37 +540,39 @@ static void readme_params(sf_buf *b, const sf_config *k) {
     row_irange(b, "Bezier control points per shape", k->shape.n_control_points);
     row_range(b, "Shape mean radius", k->shape.radius, " × image size");
     sf_buf_printf(b, "| Phantom canvas probability | %g |\n",
-                   k->shape.phantom_probability);
+                  k->shape.phantom_probability);
     sf_buf_printf(b, "| Contrast step δ (min. contrast) | %g – %g (%g) |\n",
-                   k->contrast.delta.lo, k->contrast.delta.hi,
-                   k->contrast.min_contrast);
+                  k->contrast.delta.lo, k->contrast.delta.hi,
+                  k->contrast.min_contrast);
     row_irange(b, "Boundary labels (boundary module)", k->boundary.n_labels);
     row_irange(b, "Boundary erosion steps", k->boundary.erode_iterations);
     sf_buf_printf(b, "| Noise: gaussian | p = %g, σ %g – %g |\n",
-                   nz[SF_NOISE_GAUSSIAN].probability,
-                   nz[SF_NOISE_GAUSSIAN].sigma.lo, nz[SF_NOISE_GAUSSIAN].sigma.hi);
+                  nz[SF_NOISE_GAUSSIAN].probability,
+                  nz[SF_NOISE_GAUSSIAN].sigma.lo,
+                  nz[SF_NOISE_GAUSSIAN].sigma.hi);
     sf_buf_printf(b, "| Noise: poisson | p = %g, photons %g – %g |\n",
-                   nz[SF_NOISE_POISSON].probability,
-                   nz[SF_NOISE_POISSON].photons.lo, nz[SF_NOISE_POISSON].photons.hi);
-    sf_buf_printf(b,
-                   "| Noise: perlin | p = %g, amplitude %g – %g, octaves %d – %d |\n",
-                   nz[SF_NOISE_PERLIN].probability,
-                   nz[SF_NOISE_PERLIN].amplitude.lo, nz[SF_NOISE_PERLIN].amplitude.hi,
-                   nz[SF_NOISE_PERLIN].octaves.lo, nz[SF_NOISE_PERLIN].octaves.hi);
+                  nz[SF_NOISE_POISSON].probability,
+                  nz[SF_NOISE_POISSON].photons.lo,
+                  nz[SF_NOISE_POISSON].photons.hi);
+    sf_buf_printf(
+        b, "| Noise: perlin | p = %g, amplitude %g – %g, octaves %d – %d |\n",
+        nz[SF_NOISE_PERLIN].probability, nz[SF_NOISE_PERLIN].amplitude.lo,
+        nz[SF_NOISE_PERLIN].amplitude.hi, nz[SF_NOISE_PERLIN].octaves.lo,
+        nz[SF_NOISE_PERLIN].octaves.hi);
     sf_buf_printf(b, "| Noise: speckle | p = %g, σ %g – %g |\n",
-                   nz[SF_NOISE_SPECKLE].probability,
-                   nz[SF_NOISE_SPECKLE].sigma.lo, nz[SF_NOISE_SPECKLE].sigma.hi);
+                  nz[SF_NOISE_SPECKLE].probability,
+                  nz[SF_NOISE_SPECKLE].sigma.lo, nz[SF_NOISE_SPECKLE].sigma.hi);
     sf_buf_printf(b, "| Noise: rician | p = %g, σ %g – %g |\n",
-                   nz[SF_NOISE_RICIAN].probability,
-                   nz[SF_NOISE_RICIAN].sigma.lo, nz[SF_NOISE_RICIAN].sigma.hi);
+                  nz[SF_NOISE_RICIAN].probability, nz[SF_NOISE_RICIAN].sigma.lo,
+                  nz[SF_NOISE_RICIAN].sigma.hi);
     sf_buf_printf(b, "| Noise per object instead of whole image | p = %g |\n",
-                   k->noise.shapes_probability);
+                  k->noise.shapes_probability);
     sf_buf_printf(b,
-                   "| Blur | p = %g, σ %g – %g px (at 1024 px, scaled with "
-                   "image size) |\n",
-                   k->blur.probability, k->blur.sigma.lo, k->blur.sigma.hi);
+                  "| Blur | p = %g, σ %g – %g px (at 1024 px, scaled with "
+                  "image size) |\n",
+                  k->blur.probability, k->blur.sigma.lo, k->blur.sigma.hi);
     sf_buf_printf(b, "| Smallest instance kept | %d px |\n",
-                   k->min_instance_area);
+                  k->min_instance_area);
 }
 
 static void build_readme(const sf_corpus_info *in, const stats *s,
@@ -577,114 +583,123 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
     human_bytes(s->image_bytes, hb, sizeof hb);
     human_bytes(s->label_bytes, hl, sizeof hl);
     if (in->shard_count > 1)
-        snprintf(shard, sizeof shard, "shard %d of %d (0-based): samples [%llu, %llu)",
-                 in->shard_index, in->shard_count, (unsigned long long)in->first,
-                 (unsigned long long)in->end);
+        snprintf(shard, sizeof shard,
+                 "shard %d of %d (0-based): samples [%llu, %llu)",
+                 in->shard_index, in->shard_count,
+                 (unsigned long long)in->first, (unsigned long long)in->end);
     else
-        snprintf(shard, sizeof shard, "whole corpus (shard 0/1): samples [%llu, %llu)",
+        snprintf(shard, sizeof shard,
+                 "whole corpus (shard 0/1): samples [%llu, %llu)",
                  (unsigned long long)in->first, (unsigned long long)in->end);
 
     sf_buf_printf(b, "# SynthFM synthetic corpus `%s`\n\n", name);
     describe(b, in, s);
     sf_buf_puts(b, "\n\n");
     sf_buf_printf(b,
-                   "![Contact sheet of the first %d samples](preview.png)\n\n"
-                   "`preview.png` shows the first %d samples of this directory: "
-                   "each image downscaled to 256 px, with the outline of every "
-                   "instance of its label map drawn in its own colour, and the "
-                   "sample index, module and instance count below it.\n\n",
-                   n_preview, n_preview);
+                  "![Contact sheet of the first %d samples](preview.png)\n\n"
+                  "`preview.png` shows the first %d samples of this directory: "
+                  "each image downscaled to 256 px, with the outline of every "
+                  "instance of its label map drawn in its own colour, and the "
+                  "sample index, module and instance count below it.\n\n",
+                  n_preview, n_preview);
 
     sf_buf_puts(b, "## Contents\n\n| Figure | Value |\n|---|---:|\n");
     sf_buf_printf(b, "| Samples in this directory | %llu |\n",
-                   (unsigned long long)s->n);
-    sf_buf_printf(b, "| … shape module | %llu |\n", (unsigned long long)s->n_shape);
+                  (unsigned long long)s->n);
+    sf_buf_printf(b, "| … shape module | %llu |\n",
+                  (unsigned long long)s->n_shape);
     sf_buf_printf(b, "| … boundary module | %llu |\n",
-                   (unsigned long long)s->n_boundary);
+                  (unsigned long long)s->n_boundary);
     sf_buf_printf(b, "| Instances (labelled objects) | %llu |\n",
-                   (unsigned long long)s->n_instances);
-    sf_buf_printf(b, "| Instances per sample: mean / min / max | %.2f / %d / %d |\n",
-                   s->n ? (double)s->n_instances / (double)s->n : 0.0,
-                   s->inst_min, s->inst_max);
-    sf_buf_printf(b, "| Instance area, percentile 5 / 50 / 95 | %ld / %ld / %ld px |\n",
-                   s->area_p5, s->area_p50, s->area_p95);
+                  (unsigned long long)s->n_instances);
+    sf_buf_printf(
+        b, "| Instances per sample: mean / min / max | %.2f / %d / %d |\n",
+        s->n ? (double)s->n_instances / (double)s->n : 0.0, s->inst_min,
+        s->inst_max);
+    sf_buf_printf(
+        b, "| Instance area, percentile 5 / 50 / 95 | %ld / %ld / %ld px |\n",
+        s->area_p5, s->area_p50, s->area_p95);
     if (s->nx_min == s->nx_max && s->ny_min == s->ny_max)
         sf_buf_printf(b, "| Image size | %d × %d px |\n", s->nx_max, s->ny_max);
     else
         sf_buf_printf(b, "| Image size | %d – %d × %d – %d px |\n", s->nx_min,
-                       s->nx_max, s->ny_min, s->ny_max);
+                      s->nx_max, s->ny_min, s->ny_max);
     sf_buf_printf(b, "| Images on disk | %llu bytes (%s) |\n",
-                   (unsigned long long)s->image_bytes, hb);
+                  (unsigned long long)s->image_bytes, hb);
     sf_buf_printf(b, "| Label maps on disk | %llu bytes (%s) |\n\n",
-                   (unsigned long long)s->label_bytes, hl);
+                  (unsigned long long)s->label_bytes, hl);
 
     sf_buf_puts(b, "## How it was made\n\n| Item | Value |\n|---|---|\n");
     sf_buf_printf(b, "| Generator | `%s` |\n", in->generator);
     sf_buf_printf(b, "| Git commit | `%s` |\n", in->git_commit);
     sf_buf_printf(b, "| RNG version | %d |\n", in->rng_version);
-    sf_buf_printf(b, "| Master seed | %llu |\n", (unsigned long long)in->master_seed);
+    sf_buf_printf(b, "| Master seed | %llu |\n",
+                  (unsigned long long)in->master_seed);
     sf_buf_printf(b, "| Samples in the corpus (`--count`) | %llu |\n",
-                   (unsigned long long)in->sample_count);
+                  (unsigned long long)in->sample_count);
     sf_buf_printf(b, "| Shard | %s |\n", shard);
     sf_buf_printf(b, "| Config SHA-256 | `%s` |\n", in->config_sha256);
     sf_buf_printf(b, "| Created (UTC) | %s |\n\n", in->created_at);
 
     sf_buf_puts(b, "## Parameter ranges\n\nRanges are drawn uniformly per "
-                    "sample (integers inclusive); p is the chance that a "
-                    "step is in a sample's plan.\n\n");
+                   "sample (integers inclusive); p is the chance that a "
+                   "step is in a sample's plan.\n\n");
     readme_params(b, k);
     sf_buf_puts(b, "\nThe full resolved config (also `config.yaml` in this "
-                    "directory):\n\n```yaml\n");
+                   "directory):\n\n```yaml\n");
     sf_buf_puts(b, yaml);
     if (!*yaml || yaml[strlen(yaml) - 1] != '\n') sf_buf_puts(b, "\n");
     sf_buf_puts(b, "```\n\n");
 
     sf_buf_puts(b, "## How to regenerate\n\nEvery sample is a pure function "
-                    "of (config, master seed, sample index). From this "
-                    "directory, with `DIR` a new, empty directory outside "
-                    "it:\n\n```sh\n");
-    sf_buf_printf(b, "synthfm generate --config config.yaml --out DIR --count %llu --seed %llu",
-                   (unsigned long long)in->sample_count,
-                   (unsigned long long)in->master_seed);
+                   "of (config, master seed, sample index). From this "
+                   "directory, with `DIR` a new, empty directory outside "
+                   "it:\n\n```sh\n");
+    sf_buf_printf(b,
+                  "synthfm generate --config config.yaml --out DIR --count "
+                  "%llu --seed %llu",
+                  (unsigned long long)in->sample_count,
+                  (unsigned long long)in->master_seed);
     if (in->shard_count > 1)
         sf_buf_printf(b, " --shard %d/%d", in->shard_index, in->shard_count);
     sf_buf_puts(b, "\nsynthfm verify DIR --regenerate 8\n"
-                    "cmp SHA256SUMS DIR/SHA256SUMS\n```\n\n"
-                    "`synthfm verify . --regenerate 8` checks this copy: every "
-                    "file against the manifest and `SHA256SUMS`, and 8 "
-                    "samples re-made from their seeds, byte for byte. "
-                    "`sha256sum -c SHA256SUMS` checks the files alone.\n\n");
+                   "cmp SHA256SUMS DIR/SHA256SUMS\n```\n\n"
+                   "`synthfm verify . --regenerate 8` checks this copy: every "
+                   "file against the manifest and `SHA256SUMS`, and 8 "
+                   "samples re-made from their seeds, byte for byte. "
+                   "`sha256sum -c SHA256SUMS` checks the files alone.\n\n");
 
-    sf_buf_puts(b,
-                 "## Files\n\n"
-                 "| Path | Content |\n|---|---|\n"
-                 "| `images/NNNNNN.png` | 8-bit grayscale image of sample NNNNNN |\n"
-                 "| `labels/NNNNNN.png` | 16-bit instance label map of the same "
-                 "sample: 0 = background, 1..n = instance ids |\n"
-                 "| `manifest.sqlite` | SQLite manifest: `corpus` (generator, "
-                 "git commit, config, seed, shard, creation time), `samples` "
-                 "(per-sample seed, module, paths, SHA-256, bytes, drawn "
-                 "parameters as JSON), `instances` (label id, area, bounding "
-                 "box, centroid, an interior point) |\n"
-                 "| `config.yaml` | the resolved config |\n"
-                 "| `samples.csv` | one row per sample (module, paths, instance "
-                 "count, hashes, size) |\n"
-                 "| `SHA256SUMS` | SHA-256 of every image and label map "
-                 "(`sha256sum -c`) |\n"
-                 "| `croissant.json` | MLCommons Croissant 1.0 metadata |\n"
-                 "| `preview.png` | contact sheet of the first samples |\n"
-                 "| `README.md` | this card |\n\n");
+    sf_buf_puts(
+        b, "## Files\n\n"
+           "| Path | Content |\n|---|---|\n"
+           "| `images/NNNNNN.png` | 8-bit grayscale image of sample NNNNNN |\n"
+           "| `labels/NNNNNN.png` | 16-bit instance label map of the same "
+           "sample: 0 = background, 1..n = instance ids |\n"
+           "| `manifest.sqlite` | SQLite manifest: `corpus` (generator, "
+           "git commit, config, seed, shard, creation time), `samples` "
+           "(per-sample seed, module, paths, SHA-256, bytes, drawn "
+           "parameters as JSON), `instances` (label id, area, bounding "
+           "box, centroid, an interior point) |\n"
+           "| `config.yaml` | the resolved config |\n"
+           "| `samples.csv` | one row per sample (module, paths, instance "
+           "count, hashes, size) |\n"
+           "| `SHA256SUMS` | SHA-256 of every image and label map "
+           "(`sha256sum -c`) |\n"
+           "| `croissant.json` | MLCommons Croissant 1.0 metadata |\n"
+           "| `preview.png` | contact sheet of the first samples |\n"
+           "| `README.md` | this card |\n\n");
 
-    sf_buf_printf(b,
-                   "## License\n\n"
-                   "License: %s (synthetic data, no real patient data; change if "
-                   "you publish under other terms).\n\n",
-                   license_id);
+    sf_buf_printf(
+        b,
+        "## License\n\n"
+        "License: %s (synthetic data, no real patient data; change if "
+        "you publish under other terms).\n\n",
+        license_id);
     sf_buf_puts(b, "## Citation\n\nIf you use this data, cite the method:\n\n"
-                    "Sengupta, Chakrabarty, Ravi, Avinash, Soni, \"SynthFM: "
-                    "Training Modality-agnostic Foundation Models for Medical "
-                    "Image Segmentation without Real Medical Data\", "
-                    "arXiv:2504.08177, 2025.\n\n```bibtex\n");
+                   "Sengupta, Chakrabarty, Ravi, Avinash, Soni, \"SynthFM: "
+                   "Training Modality-agnostic Foundation Models for Medical "
+                   "Image Segmentation without Real Medical Data\", "
+                   "arXiv:2504.08177, 2025.\n\n```bibtex\n");
     sf_buf_puts(b, bibtex);
     sf_buf_puts(b, "```\n");
 }
@@ -749,7 +764,8 @@ static void label_rgb(unsigned l, uint8_t rgb[3]) {
     hue_rgb((int)((l * 137u + 200u) % 360u), rgb);
 }
 
-static void put_px(uint8_t *surf, int stride, int x, int y, const uint8_t rgb[3]) {
+static void put_px(uint8_t *surf, int stride, int x, int y,
+                   const uint8_t rgb[3]) {
     uint32_t v = (uint32_t)rgb[0] << 16 | (uint32_t)rgb[1] << 8 | rgb[2];
     memcpy(surf + (size_t)y * (size_t)stride + 4 * (size_t)x, &v, 4);
 }
@@ -766,12 +782,14 @@ static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
     if (th < 1) th = 1;
     x0 += (PV_TILE - tw) / 2;
     y0 += (PV_TILE - th) / 2;
-    axis_w *ax = calloc((size_t)tw, sizeof *ax), *ay = calloc((size_t)th, sizeof *ay);
+    axis_w *ax = calloc((size_t)tw, sizeof *ax),
+           *ay = calloc((size_t)th, sizeof *ay);
     int *px = NULL, *py = NULL;
     uint32_t *rows = malloc((size_t)ny * (size_t)tw * sizeof *rows);
     uint16_t *tl = malloc((size_t)tw * (size_t)th * sizeof *tl);
     if (!ax || !ay || !rows || !tl) goto out;
-    if (axis_weights(nx, tw, ax, &px) || axis_weights(ny, th, ay, &py)) goto out;
+    if (axis_weights(nx, tw, ax, &px) || axis_weights(ny, th, ay, &py))
+        goto out;
     /* Horizontal pass: each source row to tw sums (<= 255 * nx). */
     for (int y = 0; y < ny; y++) {
         const uint8_t *src = img + (size_t)y * (size_t)nx;
@@ -789,8 +807,10 @@ static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
         for (int x = 0; x < tw; x++) {
             uint64_t acc = 0;
             for (int j = 0; j < ay[o].cnt; j++)
-                acc += (uint64_t)rows[(size_t)(ay[o].lo + j) * (size_t)tw + (size_t)x] *
-                       (uint64_t)ay[o].w[j];
+                acc +=
+                    (uint64_t)
+                        rows[(size_t)(ay[o].lo + j) * (size_t)tw + (size_t)x] *
+                    (uint64_t)ay[o].w[j];
             uint8_t g = (uint8_t)((acc + total / 2) / total);
             uint8_t rgb[3] = {g, g, g};
             put_px(surf, stride, x0 + x, y0 + o, rgb);
@@ -801,7 +821,8 @@ static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
         int sy = (int)(((2L * y + 1) * ny) / (2L * th));
         for (int x = 0; x < tw; x++) {
             int sx = (int)(((2L * x + 1) * nx) / (2L * tw));
-            tl[(size_t)y * (size_t)tw + (size_t)x] = lab[(size_t)sy * (size_t)nx + (size_t)sx];
+            tl[(size_t)y * (size_t)tw + (size_t)x] =
+                lab[(size_t)sy * (size_t)nx + (size_t)sx];
         }
     }
     for (int y = 0; y < th; y++)
@@ -888,10 +909,12 @@ static int write_preview(const sf_corpus *c, const char *dir,
     cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_source_rgb(cr, 0.95, 0.95, 0.95);
-    snprintf(line, sizeof line, "%s | seed %llu | %llu samples (%llu shape, %llu boundary) | first %d",
-             in->generator, (unsigned long long)in->master_seed,
-             (unsigned long long)s->n, (unsigned long long)s->n_shape,
-             (unsigned long long)s->n_boundary, n_show);
+    snprintf(
+        line, sizeof line,
+        "%s | seed %llu | %llu samples (%llu shape, %llu boundary) | first %d",
+        in->generator, (unsigned long long)in->master_seed,
+        (unsigned long long)s->n, (unsigned long long)s->n_shape,
+        (unsigned long long)s->n_boundary, n_show);
     sf_plot_text(cr, PV_GAP, PV_HEADER - 9, 13, 0, line);
     cairo_select_font_face(cr, "DejaVu Sans Mono", CAIRO_FONT_SLANT_NORMAL,
                            CAIRO_FONT_WEIGHT_NORMAL);

@@ -201,13 +201,14 @@ uint64_t sf_sample_seed(uint64_t master_seed, uint64_t index) {
     return mix64(mix64(master_seed) ^ mix64(index + 0x632BE59BD9B4E019ull));
 }
 
-void sf__draw_init(sf_draw *d, uint64_t seed, uint64_t index,
-                   uint32_t stream) {
+void sf__draw_init(sf_draw *d, uint64_t seed, uint64_t index, uint32_t stream) {
     d->key = sf_rng_key_make(seed, index, stream);
     d->ctr = 0;
 }
 
-double sf__draw_u01(sf_draw *d) { return sf__u01d(sf_rng_u64(d->key, d->ctr++)); }
+double sf__draw_u01(sf_draw *d) {
+    return sf__u01d(sf_rng_u64(d->key, d->ctr++));
+}
 
 double sf__draw_uniform(sf_draw *d, double lo, double hi) {
     double u = sf__draw_u01(d);
@@ -230,9 +231,13 @@ int sf__draw_int(sf_draw *d, int lo, int hi) {
     return lo + (int)(uint64_t)(m >> 64);
 }
 
-int sf__draw_irange(sf_draw *d, sf_irange r) { return sf__draw_int(d, r.lo, r.hi); }
+int sf__draw_irange(sf_draw *d, sf_irange r) {
+    return sf__draw_int(d, r.lo, r.hi);
+}
 
-int sf__draw_bernoulli(sf_draw *d, double p) { return sf__draw_u01(d) < p; }
+int sf__draw_bernoulli(sf_draw *d, double p) {
+    return sf__draw_u01(d) < p;
+}
 
 double sf__draw_normal(sf_draw *d) {
     uint32_t o[4];

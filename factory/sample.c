@@ -24,7 +24,8 @@ static void apply_noise(const sf_config *c, uint64_t seed, uint64_t index,
                         int n_instances, sf_buf *json) {
     int order[SF_NOISE_COUNT], n = 0;
     for (int m = 0; m < SF_NOISE_COUNT; m++)
-        if (sf__draw_bernoulli(plan, c->noise.model[m].probability)) order[n++] = m;
+        if (sf__draw_bernoulli(plan, c->noise.model[m].probability))
+            order[n++] = m;
     for (int i = n - 1; i > 0; i--) {
         int j = sf__draw_int(plan, 0, i);
         int t = order[i];
@@ -38,10 +39,11 @@ static void apply_noise(const sf_config *c, uint64_t seed, uint64_t index,
         int m = order[a];
         int per_shape = n_instances > 0 &&
                         sf__draw_bernoulli(plan, c->noise.shapes_probability);
-        sf_rng_key key = sf_rng_key_make(seed, index,
-                                         SF_STREAM_NOISE_PIXELS + 64u * (uint32_t)a);
-        sf_buf_printf(json, "%s{\"model\":\"%s\",\"scope\":\"%s\",", a ? "," : "",
-                       sf_noise_name(m), per_shape ? "shapes" : "image");
+        sf_rng_key key = sf_rng_key_make(
+            seed, index, SF_STREAM_NOISE_PIXELS + 64u * (uint32_t)a);
+        sf_buf_printf(json, "%s{\"model\":\"%s\",\"scope\":\"%s\",",
+                      a ? "," : "", sf_noise_name(m),
+                      per_shape ? "shapes" : "image");
         sf_noise_params p;
         if (!per_shape) {
             sf__noise_draw(&c->noise.model[m], m, &dp, &p);
@@ -88,7 +90,8 @@ int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
     s->labels = calloc((size_t)n * (size_t)n, sizeof *s->labels);
     s->image = malloc((size_t)n * (size_t)n);
     if (!s->labels || !s->image || sf__imgf_alloc(&im, n, n, 0.0f)) {
-        rc = sf_err_set(err, SF_ENOMEM, "out of memory for a %dx%d sample", n, n);
+        rc = sf_err_set(err, SF_ENOMEM, "out of memory for a %dx%d sample", n,
+                        n);
         goto out;
     }
 
@@ -97,14 +100,16 @@ int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
     int module = c->mode;
     /* Always draw, so a sample's plan does not depend on the mode. */
     int pick_shape = sf__draw_bernoulli(&plan, c->mix_shape);
-    if (module == SF_MODE_BOTH) module = pick_shape ? SF_MODE_SHAPE : SF_MODE_BOUNDARY;
+    if (module == SF_MODE_BOTH)
+        module = pick_shape ? SF_MODE_SHAPE : SF_MODE_BOUNDARY;
     s->module = module;
 
-    sf_buf_printf(&json, "{\"rng_version\":%d,\"index\":%llu,\"sample_seed\":%llu,"
-                          "\"module\":\"%s\",\"size\":[%d,%d],\"%s\":{",
-                   SF_RNG_VERSION, (unsigned long long)index,
-                   (unsigned long long)s->seed, sf_mode_name(module), n, n,
-                   sf_mode_name(module));
+    sf_buf_printf(&json,
+                  "{\"rng_version\":%d,\"index\":%llu,\"sample_seed\":%llu,"
+                  "\"module\":\"%s\",\"size\":[%d,%d],\"%s\":{",
+                  SF_RNG_VERSION, (unsigned long long)index,
+                  (unsigned long long)s->seed, sf_mode_name(module), n, n,
+                  sf_mode_name(module));
     if (module == SF_MODE_SHAPE)
         rc = sf__shape_generate(c, seed, index, &im, s->labels, &s->n_instances,
                                 &json, err);

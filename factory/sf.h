@@ -103,8 +103,12 @@ uint64_t sf_sample_seed(uint64_t master_seed, uint64_t index);
 
 /* --------------------------------------------------------------- config */
 
-typedef struct sf_range { double lo, hi; } sf_range;
-typedef struct sf_irange { int lo, hi; } sf_irange;
+typedef struct sf_range {
+    double lo, hi;
+} sf_range;
+typedef struct sf_irange {
+    int lo, hi;
+} sf_irange;
 
 enum sf_mode { SF_MODE_BOTH = 0, SF_MODE_SHAPE = 1, SF_MODE_BOUNDARY = 2 };
 /* Contrast functions for the shape module (config key contrast.function). */
@@ -113,13 +117,13 @@ enum sf_contrast_fn { SF_CONTRAST_ALTERNATING = 0, SF_CONTRAST_LINEAR = 1 };
 /* One noise model's configuration; which fields apply depends on the
  * model (see schemas/factory/SCHEMA.md). */
 typedef struct sf_noise_cfg {
-    double probability;  /* chance the model is in a sample's plan */
-    sf_range sigma;      /* gaussian, speckle, rician: std of the noise */
-    sf_range photons;    /* poisson: photon count at intensity 1 */
-    sf_range amplitude;  /* perlin: peak amplitude */
-    sf_irange octaves;   /* perlin */
-    sf_range cells;      /* perlin: lattice cells across the image, octave 0 */
-    sf_range persistence;/* perlin: amplitude ratio between octaves */
+    double probability;   /* chance the model is in a sample's plan */
+    sf_range sigma;       /* gaussian, speckle, rician: std of the noise */
+    sf_range photons;     /* poisson: photon count at intensity 1 */
+    sf_range amplitude;   /* perlin: peak amplitude */
+    sf_irange octaves;    /* perlin */
+    sf_range cells;       /* perlin: lattice cells across the image, octave 0 */
+    sf_range persistence; /* perlin: amplitude ratio between octaves */
 } sf_noise_cfg;
 
 enum sf_noise_id {
@@ -133,10 +137,10 @@ enum sf_noise_id {
 };
 
 typedef struct sf_config {
-    int image_size;         /* px, square images */
-    int mode;               /* enum sf_mode */
-    double mix_shape;       /* mode both: P(shape module) */
-    int min_instance_area;  /* px: smaller visible objects are dropped */
+    int image_size;        /* px, square images */
+    int mode;              /* enum sf_mode */
+    double mix_shape;      /* mode both: P(shape module) */
+    int min_instance_area; /* px: smaller visible objects are dropped */
 
     struct {
         sf_irange n_shapes;
@@ -150,24 +154,24 @@ typedef struct sf_config {
     } shape;
 
     struct {
-        int function;         /* enum sf_contrast_fn */
-        sf_range background;  /* I_b ~ U(lo, hi) */
-        sf_range delta;       /* delta ~ U(lo, hi) */
-        double min_contrast;  /* |I_i - surround| >= this, always */
+        int function;        /* enum sf_contrast_fn */
+        sf_range background; /* I_b ~ U(lo, hi) */
+        sf_range delta;      /* delta ~ U(lo, hi) */
+        double min_contrast; /* |I_i - surround| >= this, always */
     } contrast;
 
     struct {
         sf_irange n_labels;
-        double label_scales[4];  /* fractions of image size, 0-terminated */
+        double label_scales[4]; /* fractions of image size, 0-terminated */
         int n_label_scales;
-        sf_range label_sigma;    /* per-scale std ~ U(lo, hi) */
+        sf_range label_sigma; /* per-scale std ~ U(lo, hi) */
         double warp_scales[4];
         int n_warp_scales;
         sf_range warp_sigma_px;  /* per-scale std ~ U(lo, hi), pixels */
         sf_range erode_fraction; /* share of labels eroded ~ U(lo, hi) */
         sf_irange erode_iterations;
-        sf_range canvas_low;     /* a ~ U(lo, hi) */
-        sf_range canvas_width;   /* |b - a| ~ U(lo, hi), sign random */
+        sf_range canvas_low;   /* a ~ U(lo, hi) */
+        sf_range canvas_width; /* |b - a| ~ U(lo, hi), sign random */
         sf_range outlier_fraction;
         sf_range background_shift; /* |shift| ~ U(lo, hi), sign random */
     } boundary;
@@ -179,7 +183,7 @@ typedef struct sf_config {
 
     struct {
         double probability;
-        sf_range sigma;  /* px */
+        sf_range sigma; /* px */
     } blur;
 
     int png_level; /* deflate level 0..9 for written PNGs (1: RLE coder) */
@@ -207,8 +211,8 @@ const char *sf_noise_name(int id);
 
 typedef struct sf_sample {
     int nx, ny;
-    uint8_t *image;    /* (ny, nx) 8-bit gray */
-    uint16_t *labels;  /* (ny, nx) 0 = background, 1..n_instances */
+    uint8_t *image;   /* (ny, nx) 8-bit gray */
+    uint16_t *labels; /* (ny, nx) 0 = background, 1..n_instances */
     int n_instances;
     int module;        /* SF_MODE_SHAPE or SF_MODE_BOUNDARY */
     uint64_t seed;     /* per-sample seed = sf_sample_seed(master, index) */
@@ -282,13 +286,13 @@ typedef struct sf_record {
 typedef struct sf_generate_opts {
     const char *out_dir;
     uint64_t seed;
-    uint64_t count;        /* samples in the whole corpus */
-    int shard_index;       /* 0-based; shard_count 1 = no sharding */
+    uint64_t count;  /* samples in the whole corpus */
+    int shard_index; /* 0-based; shard_count 1 = no sharding */
     int shard_count;
-    int threads;           /* <= 0: all cores */
-    int write_files;       /* 0: no files (benchmarks) */
-    int encode_only;       /* benchmarks: encode + hash PNGs, write nothing */
-    int sync;              /* fsync each file before its rename */
+    int threads;     /* <= 0: all cores */
+    int write_files; /* 0: no files (benchmarks) */
+    int encode_only; /* benchmarks: encode + hash PNGs, write nothing */
+    int sync;        /* fsync each file before its rename */
     sf_progress_fn progress;
     void *progress_ctx;
     /* Resume and commit hooks (the corpus layer): is_done(index) skips a
@@ -300,8 +304,8 @@ typedef struct sf_generate_opts {
 } sf_generate_opts;
 
 typedef struct sf_generate_stats {
-    uint64_t n_generated;  /* samples made by this call */
-    uint64_t n_skipped;    /* already present (resume) */
+    uint64_t n_generated; /* samples made by this call */
+    uint64_t n_skipped;   /* already present (resume) */
     uint64_t bytes_written;
     double seconds;
 } sf_generate_stats;
@@ -332,8 +336,8 @@ typedef struct sf_corpus_info {
     char git_commit[64];
     int rng_version;
     uint64_t master_seed;
-    uint64_t sample_count;     /* of the whole corpus */
-    uint64_t first, end;       /* this directory's index range */
+    uint64_t sample_count; /* of the whole corpus */
+    uint64_t first, end;   /* this directory's index range */
     int shard_index, shard_count;
     int image_size;
     char config_sha256[65];
@@ -342,8 +346,8 @@ typedef struct sf_corpus_info {
 
 /* What `synthfm generate` did. */
 typedef struct sf_corpus_result {
-    int created;       /* new corpus directory */
-    int was_complete;  /* nothing to do: every sample was already there */
+    int created;      /* new corpus directory */
+    int was_complete; /* nothing to do: every sample was already there */
 } sf_corpus_result;
 
 /* Generate (or resume) the corpus in o->out_dir: creates the manifest on

@@ -26,7 +26,7 @@ enum sf_stream {
     SF_STREAM_NOISE_PARAMS = 8,    /* noise model parameter draws */
     /* per-pixel noise: SF_STREAM_NOISE_PIXELS + 64 * application + sub */
     SF_STREAM_NOISE_PIXELS = 0x10000,
-    SF_STREAM_PROMPTS = 0x50524D50,   /* 'PRMP': click simulation (prompts.c) */
+    SF_STREAM_PROMPTS = 0x50524D50, /* 'PRMP': click simulation (prompts.c) */
     SF_STREAM_VERIFY_PICK = 0x7FFF0001 /* verify --regenerate sample choice */
 };
 
@@ -34,16 +34,16 @@ enum sf_stream {
  * (c0, c1, c2, c3), key (k0, k1); inline and unrolled for per-pixel loops.
  * sf_philox4x32_10 and sf_rng_block are this; sf__philox_blocks (rng.c) is
  * its SSE2/AVX2 form for many blocks and gives the same words. */
-#define SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1)                          \
-    do {                                                                  \
-        uint64_t p0_ = (uint64_t)0xD2511F53u * (c0);                      \
-        uint64_t p1_ = (uint64_t)0xCD9E8D57u * (c2);                      \
-        uint32_t n0_ = (uint32_t)(p1_ >> 32) ^ (c1) ^ (k0);               \
-        uint32_t n2_ = (uint32_t)(p0_ >> 32) ^ (c3) ^ (k1);               \
-        (c1) = (uint32_t)p1_;                                             \
-        (c3) = (uint32_t)p0_;                                             \
-        (c0) = n0_;                                                       \
-        (c2) = n2_;                                                       \
+#define SF__PHILOX_ROUND(c0, c1, c2, c3, k0, k1)                               \
+    do {                                                                       \
+        uint64_t p0_ = (uint64_t)0xD2511F53u * (c0);                           \
+        uint64_t p1_ = (uint64_t)0xCD9E8D57u * (c2);                           \
+        uint32_t n0_ = (uint32_t)(p1_ >> 32) ^ (c1) ^ (k0);                    \
+        uint32_t n2_ = (uint32_t)(p0_ >> 32) ^ (c3) ^ (k1);                    \
+        (c1) = (uint32_t)p1_;                                                  \
+        (c3) = (uint32_t)p0_;                                                  \
+        (c0) = n0_;                                                            \
+        (c2) = n2_;                                                            \
     } while (0)
 
 static inline void sf__philox_inline(uint32_t c0, uint32_t c1, uint32_t c2,
@@ -83,13 +83,13 @@ typedef struct sf_draw {
 } sf_draw;
 
 void sf__draw_init(sf_draw *d, uint64_t seed, uint64_t index, uint32_t stream);
-double sf__draw_u01(sf_draw *d);                       /* [0,1) */
+double sf__draw_u01(sf_draw *d); /* [0,1) */
 double sf__draw_uniform(sf_draw *d, double lo, double hi);
 double sf__draw_range(sf_draw *d, sf_range r);
-int sf__draw_int(sf_draw *d, int lo, int hi);          /* inclusive */
+int sf__draw_int(sf_draw *d, int lo, int hi); /* inclusive */
 int sf__draw_irange(sf_draw *d, sf_irange r);
 int sf__draw_bernoulli(sf_draw *d, double p);
-double sf__draw_normal(sf_draw *d);                    /* N(0,1) */
+double sf__draw_normal(sf_draw *d); /* N(0,1) */
 
 /* Uniform [0,1) float from the top 24 bits of a word. */
 static inline float sf__u01f(uint32_t u) {
@@ -150,13 +150,13 @@ double sf__contrast_visible(double raw, double i_b, const double *surround,
 
 /* One noise application in a sample's plan, parameters already drawn. */
 typedef struct sf_noise_params {
-    int model;           /* enum sf_noise_id */
-    double sigma;        /* gaussian/speckle/rician */
-    double photons;      /* poisson */
-    double amplitude;    /* perlin */
-    int octaves;         /* perlin */
-    double cells;        /* perlin */
-    double persistence;  /* perlin */
+    int model;          /* enum sf_noise_id */
+    double sigma;       /* gaussian/speckle/rician */
+    double photons;     /* poisson */
+    double amplitude;   /* perlin */
+    int octaves;        /* perlin */
+    double cells;       /* perlin */
+    double persistence; /* perlin */
 } sf_noise_params;
 
 /* Draw the parameters of `model` from its configured ranges. */
@@ -175,8 +175,7 @@ void sf__noise_apply(const sf_noise_params *p, sf_imgf *im,
  * each l. Never fails: without memory for its scratch it falls back to
  * exactly that loop. */
 void sf__noise_apply_labels(const sf_noise_params *params, int n_labels,
-                            sf_imgf *im, const uint16_t *labels,
-                            sf_rng_key k);
+                            sf_imgf *im, const uint16_t *labels, sf_rng_key k);
 /* Append the parameters as a JSON object. */
 void sf__noise_json(const sf_noise_params *p, sf_buf *b);
 

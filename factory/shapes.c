@@ -49,7 +49,7 @@ static int cmp_xing(const void *a, const void *b) {
 static long scan_polygon(const sf_pt *poly, int n, int nx, int ny, span_fn fn,
                          void *ctx) {
     if (n < 3) return 0;
-    double ymin = poly[0].y, ymax = poly[0].y;
+    double ymin = poly[0].y, ymax = ymin;
     for (int i = 1; i < n; i++) {
         if (poly[i].y < ymin) ymin = poly[i].y;
         if (poly[i].y > ymax) ymax = poly[i].y;
@@ -79,7 +79,8 @@ static long scan_polygon(const sf_pt *poly, int n, int nx, int ny, span_fn fn,
             wind += xs[i].dir;
             if (wind == 0) continue;
             /* pixels whose centre x+0.5 lies in [xs[i], xs[i+1]) */
-            int xa = (int)ceil(xs[i].x - 0.5), xb = (int)ceil(xs[i + 1].x - 0.5);
+            int xa = (int)ceil(xs[i].x - 0.5),
+                xb = (int)ceil(xs[i + 1].x - 0.5);
             if (xa < 0) xa = 0;
             if (xb > nx) xb = nx;
             if (xb > xa) {
@@ -118,7 +119,8 @@ typedef struct fill16 {
 static void span16(void *ctx, int y, int x0, int x1) {
     fill16 *f = ctx;
     uint16_t *row = f->m + (size_t)y * f->nx;
-    for (int x = x0; x < x1; x++) row[x] = f->v;
+    for (int x = x0; x < x1; x++)
+        row[x] = f->v;
 }
 
 /* ------------------------------------------------------------- contrast */
@@ -151,8 +153,9 @@ double sf__contrast_visible(double raw, double i_b, const double *surround,
     double best = -1.0, best_d = INFINITY;
     double pad = mc * (1.0 + 1e-9) + 1e-12;
     for (int j = -2; j < 2 * n; j++) {
-        double cand = j == -2 ? 0.0 : j == -1 ? 1.0
-                    : surround[j / 2] + ((j & 1) ? pad : -pad);
+        double cand = j == -2   ? 0.0
+                      : j == -1 ? 1.0
+                                : surround[j / 2] + ((j & 1) ? pad : -pad);
         if (!admissible(cand, surround, n, mc)) continue;
         double d = fabs(cand - v);
         if (d < best_d || (d == best_d && cand < best)) {
@@ -165,7 +168,7 @@ double sf__contrast_visible(double raw, double i_b, const double *surround,
 
 /* --------------------------------------------------------------- module */
 
-#define MAX_PTS 64
+#define MAX_PTS    64
 #define MAX_SHAPES 60 /* schema bound of shape.n_shapes */
 
 /* Adjacency (4-neighbour) of pixel x of a label row (below: the next
@@ -199,7 +202,7 @@ typedef struct shape {
     sf_pt pts[MAX_PTS];
     sf_pt *poly; /* polygonised outline */
     int n_poly;
-    int keep;    /* visible area >= min area */
+    int keep; /* visible area >= min area */
     long area;
     uint16_t label;
     double raw, intensity;
@@ -227,8 +230,14 @@ static int polygonise(shape *s) {
         double t0x = p3.x - pm.x, t0y = p3.y - pm.y;
         double t1x = pn.x - p0.x, t1y = pn.y - p0.y;
         double l0 = hypot(t0x, t0y), l1 = hypot(t1x, t1y);
-        if (l0 > 0) { t0x /= l0; t0y /= l0; }
-        if (l1 > 0) { t1x /= l1; t1y /= l1; }
+        if (l0 > 0) {
+            t0x /= l0;
+            t0y /= l0;
+        }
+        if (l1 > 0) {
+            t1x /= l1;
+            t1y /= l1;
+        }
         double h = s->smooth * chord;
         sf_pt c[4] = {p0,
                       {p0.x + h * t0x, p0.y + h * t0y},
@@ -331,7 +340,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
         s->rot = sf__draw_uniform(&d, 0.0, 2.0 * PI);
         if (phantom) {
             /* inside the phantom, like organs inside a body */
-            double rr = 0.75 * sqrt(sf__draw_u01(&d)), ang = sf__draw_uniform(&d, 0, 2 * PI);
+            double rr = 0.75 * sqrt(sf__draw_u01(&d)),
+                   ang = sf__draw_uniform(&d, 0, 2 * PI);
             double u = rr * pa * cos(ang), v = rr * pb * sin(ang);
             s->cx = pcx + u * cos(pth) - v * sin(pth);
             s->cy = pcy + u * sin(pth) + v * cos(pth);
@@ -341,7 +351,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
         }
         /* stratified angles keep anchors ordered: no self-crossing loops */
         for (int j = 0; j < s->n_pts; j++) {
-            double a = s->rot + (j + sf__draw_uniform(&d, 0.15, 0.85)) * 2.0 * PI / s->n_pts;
+            double a = s->rot + (j + sf__draw_uniform(&d, 0.15, 0.85)) * 2.0 *
+                                    PI / s->n_pts;
             double r = s->r_mean * sf__draw_range(&d, c->shape.radius_jitter);
             s->pts[j].x = s->cx + r * cos(a);
             s->pts[j].y = s->cy + r * sin(a);
@@ -400,7 +411,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     }
     size_t npx = (size_t)nx * (size_t)ny;
     if (k != n) /* some shape was dropped: renumber */
-        for (size_t p = 0; p < npx; p++) labels[p] = map[labels[p]];
+        for (size_t p = 0; p < npx; p++)
+            labels[p] = map[labels[p]];
 
     /* Background kind per pixel: 1 = phantom (I_b), 0 = black (or I_b
      * when there is no phantom: the canvas is then I_b everywhere). */
@@ -469,7 +481,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
 
     /* Compose the image. */
     float lut[MAX_SHAPES + 1], bgv[2] = {0.0f, (float)i_b};
-    for (int l = 0; l <= MAX_SHAPES; l++) lut[l] = (float)inten[l];
+    for (int l = 0; l <= MAX_SHAPES; l++)
+        lut[l] = (float)inten[l];
     float *restrict px = im->px;
     for (size_t p = 0; p < npx; p++) { /* both loads, then a select */
         int l = labels[p];
@@ -484,7 +497,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     sf_buf_puts(json, ",\"delta\":");
     sf_json_num(json, delta);
     sf_buf_printf(json, ",\"contrast_function\":\"%s\"",
-                   c->contrast.function == SF_CONTRAST_LINEAR ? "linear" : "alternating");
+                  c->contrast.function == SF_CONTRAST_LINEAR ? "linear"
+                                                             : "alternating");
     if (phantom) {
         sf_buf_puts(json, ",\"phantom\":{\"center\":[");
         sf_json_num(json, pcx);
@@ -503,8 +517,9 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     sf_buf_printf(json, ",\"n_shapes_drawn\":%d,\"shapes\":[", n);
     for (int i = 0; i < n; i++) {
         shape *s = &sh[i];
-        sf_buf_printf(json, "%s{\"label\":%d,\"n_control_points\":%d,\"center\":[",
-                       i ? "," : "", s->label, s->n_pts);
+        sf_buf_printf(json,
+                      "%s{\"label\":%d,\"n_control_points\":%d,\"center\":[",
+                      i ? "," : "", s->label, s->n_pts);
         sf_json_num(json, s->cx);
         sf_buf_puts(json, ",");
         sf_json_num(json, s->cy);
@@ -526,7 +541,8 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     sf_buf_puts(json, "]");
 out:
     if (sh)
-        for (int i = 0; i < n; i++) free(sh[i].poly);
+        for (int i = 0; i < n; i++)
+            free(sh[i].poly);
     free(sh);
     free(bgkind);
     return rc;

@@ -81,7 +81,8 @@ const char *sf_err_text(const sf_err *e, char *buf, size_t n) {
     if (!e) {
         snprintf(buf, n, "unknown error");
     } else if (e->where[0]) {
-        snprintf(buf, n, "%s: %s", e->where, e->msg[0] ? e->msg : sf_strerror(e->code));
+        snprintf(buf, n, "%s: %s", e->where,
+                 e->msg[0] ? e->msg : sf_strerror(e->code));
     } else {
         snprintf(buf, n, "%s", e->msg[0] ? e->msg : sf_strerror(e->code));
     }
@@ -101,7 +102,9 @@ static int level_from_env(void) {
     return SF_LOG_INFO;
 }
 
-void sf_log_set_level(int level) { g_level = level; }
+void sf_log_set_level(int level) {
+    g_level = level;
+}
 
 int sf_log_level(void) {
     if (g_level < 0) g_level = level_from_env();
@@ -128,7 +131,8 @@ static int buf_grow(sf_buf *b, size_t need) {
     if (b->oom) return -1;
     if (b->len + need + 1 <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + need + 1) cap *= 2;
+    while (cap < b->len + need + 1)
+        cap *= 2;
     char *s = realloc(b->s, cap);
     if (!s) {
         b->oom = 1;
@@ -219,7 +223,8 @@ int sf__imgf_alloc(sf_imgf *im, int nx, int ny, float fill) {
     im->px = malloc((size_t)nx * (size_t)ny * sizeof(float));
     if (!im->px) return SF_ENOMEM;
     size_t n = (size_t)nx * (size_t)ny;
-    for (size_t i = 0; i < n; i++) im->px[i] = fill;
+    for (size_t i = 0; i < n; i++)
+        im->px[i] = fill;
     return SF_OK;
 }
 
@@ -245,7 +250,8 @@ void sf__imgf_to_u8(const sf_imgf *im, uint8_t *restrict out) {
             v = _mm_add_ps(_mm_mul_ps(v, scale), half);
             q[k] = _mm_cvttps_epi32(v);
         }
-        __m128i w0 = _mm_packs_epi32(q[0], q[1]), w1 = _mm_packs_epi32(q[2], q[3]);
+        __m128i w0 = _mm_packs_epi32(q[0], q[1]),
+                w1 = _mm_packs_epi32(q[2], q[3]);
         _mm_storeu_si128((__m128i *)(out + i), _mm_packus_epi16(w0, w1));
     }
 #endif

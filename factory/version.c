@@ -12,4 +12,6 @@
 #define SF_GIT_COMMIT "unknown"
 #endif
 
-const char *sf_git_commit(void) { return SF_GIT_COMMIT; }
+const char *sf_git_commit(void) {
+    return SF_GIT_COMMIT;
+}

@@ -21,9 +21,8 @@ void hx_classical_opts_init(hx_classical_opts *o) {
 
 /* Mean and sd of the (2r+1)^2 windows (clipped) around the clicks of
  * kind `positive`. Returns the number of pixels used. */
-static long window_stats(const uint8_t *img, int nx, int ny,
-                         const sf_click *c, int n, int positive, int r,
-                         double *mean, double *sd) {
+static long window_stats(const uint8_t *img, int nx, int ny, const sf_click *c,
+                         int n, int positive, int r, double *mean, double *sd) {
     double s = 0, s2 = 0;
     long k = 0;
     for (int i = 0; i < n; i++) {
@@ -135,7 +134,8 @@ int hx_classical_segment(const uint8_t *img, int nx, int ny,
         }
     }
     /* Fill holes: flood the non-region from the border; the rest is in. */
-    for (size_t i = 0; i < n; i++) mask[i] = state[i] == 1;
+    for (size_t i = 0; i < n; i++)
+        mask[i] = state[i] == 1;
     head = tail = 0;
     for (int x = 0; x < nx; x++)
         for (int e = 0; e < 2; e++) {
@@ -157,7 +157,8 @@ int hx_classical_segment(const uint8_t *img, int nx, int ny,
             if (!mask[q]) mask[q] = 2, queue[tail++] = (int)q;
         }
     }
-    for (size_t i = 0; i < n; i++) mask[i] = mask[i] != 2;
+    for (size_t i = 0; i < n; i++)
+        mask[i] = mask[i] != 2;
     free(state);
     free(queue);
     return SF_OK;

@@ -73,7 +73,7 @@ int hx_cmd_report(int argc, char **argv) {
     }
     hx_report_opts o;
     memset(&o, 0, sizeof o);
-    const char *runs[MAX_LIST], *corpora[MAX_LIST];
+    const char *runs[MAX_LIST] = {0}, *corpora[MAX_LIST] = {0};
     const char *config = NULL;
     o.paper_dir = "reports/paper";
     o.data_root = "data";

@@ -100,7 +100,8 @@ static int list_names(const char *dir, int want_dir, char ***out, size_t *n,
     }
     closedir(d);
     if (rc != SF_OK) {
-        for (size_t i = 0; i < k; i++) free(v[i]);
+        for (size_t i = 0; i < k; i++)
+            free(v[i]);
         free(v);
         return sf_err_set(err, rc, "out of memory listing %s", dir);
     }
@@ -111,7 +112,8 @@ static int list_names(const char *dir, int want_dir, char ***out, size_t *n,
 }
 
 static void free_names(char **v, size_t n) {
-    for (size_t i = 0; i < n; i++) free(v[i]);
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -120,14 +122,16 @@ static void case_clear(hx_case *c) {
     free(c->image);
     free(c->labels);
     if (c->struct_files)
-        for (int s = 0; s < c->n_structures; s++) free(c->struct_files[s]);
+        for (int s = 0; s < c->n_structures; s++)
+            free(c->struct_files[s]);
     free(c->struct_files);
     memset(c, 0, sizeof *c);
 }
 
 void hx_case_list_free(hx_case_list *l) {
     if (!l) return;
-    for (size_t i = 0; i < l->n; i++) case_clear(&l->v[i]);
+    for (size_t i = 0; i < l->n; i++)
+        case_clear(&l->v[i]);
     free(l->v);
     l->v = NULL;
     l->n = 0;
@@ -162,18 +166,20 @@ static int oom(sf_err *err) {
 
 static int need_dir(const char *p, const char *what, sf_err *err) {
     if (sf_path_is_dir(p)) return SF_OK;
-    return sf_err_set(err, SF_EIO, "%s: %s folder not found (see "
-                                   "data/README.md for the layout)",
+    return sf_err_set(err, SF_EIO,
+                      "%s: %s folder not found (see "
+                      "data/README.md for the layout)",
                       p, what);
 }
 
 /* ---------------------------------------------------------- structures */
 
-#define ST(n, v) {n, v, v}
+#define ST(n, v)                                                               \
+    { n, v, v }
 static const hx_structure st_amos[] = {
-    ST("spleen", 1),   ST("right_kidney", 2), ST("left_kidney", 3),
-    ST("gallbladder", 4), ST("liver", 6),     ST("aorta", 8),
-    ST("pancreas", 10), ST("prostate", 15)};
+    ST("spleen", 1),      ST("right_kidney", 2), ST("left_kidney", 3),
+    ST("gallbladder", 4), ST("liver", 6),        ST("aorta", 8),
+    ST("pancreas", 10),   ST("prostate", 15)};
 static const hx_structure st_chaos_ct[] = {{"liver", 128, 255}};
 static const hx_structure st_chaos_mr[] = {{"liver", 55, 70},
                                            {"right_kidney", 110, 135},
@@ -229,10 +235,10 @@ static int list_ts(const hx_dataset_ops *ds, const char *root,
             free(cdir);
             continue; /* not a case folder */
         }
-        hx_case *c = push_case(l, ds, xstrdup(names[i]), img, NULL,
-                               HX_LABELS_PER_FILE);
-        if (!c || !(c->struct_files = calloc(HX_MAX_STRUCTURES,
-                                             sizeof *c->struct_files))) {
+        hx_case *c =
+            push_case(l, ds, xstrdup(names[i]), img, NULL, HX_LABELS_PER_FILE);
+        if (!c || !(c->struct_files =
+                        calloc(HX_MAX_STRUCTURES, sizeof *c->struct_files))) {
             free(cdir);
             rc = oom(err);
             break;
@@ -344,8 +350,8 @@ static int list_chaos(const hx_dataset_ops *ds, const char *root,
                       hx_case_list *l, sf_err *err, int mr) {
     char *base = join(root, mr ? "Train_Sets/MR" : "Train_Sets/CT");
     if (!base) return oom(err);
-    int rc = need_dir(base, mr ? "CHAOS Train_Sets/MR" : "CHAOS Train_Sets/CT",
-                      err);
+    int rc =
+        need_dir(base, mr ? "CHAOS Train_Sets/MR" : "CHAOS Train_Sets/CT", err);
     char **names = NULL;
     size_t n = 0;
     if (rc == SF_OK) rc = list_names(base, 1, &names, &n, err);
@@ -361,8 +367,7 @@ static int list_chaos(const hx_dataset_ops *ds, const char *root,
             free(gt);
             continue;
         }
-        if (!push_case(l, ds, xstrdup(names[i]), img, gt,
-                       HX_LABELS_PNG_STACK))
+        if (!push_case(l, ds, xstrdup(names[i]), img, gt, HX_LABELS_PNG_STACK))
             rc = oom(err);
     }
     free_names(names, n);
@@ -390,8 +395,7 @@ static int list_camus(const hx_dataset_ops *ds, const char *root,
     char **names;
     size_t n;
     int rc = list_names(base, 1, &names, &n, err);
-    static const char *const views[] = {"2CH_ED", "2CH_ES", "4CH_ED",
-                                        "4CH_ES"};
+    static const char *const views[] = {"2CH_ED", "2CH_ES", "4CH_ED", "4CH_ES"};
     static const char *const sufs[] = {".nii.gz", ".mhd"};
     for (size_t i = 0; i < n && rc == SF_OK; i++) {
         if (strncmp(names[i], "patient", 7)) continue;
@@ -403,7 +407,8 @@ static int list_camus(const hx_dataset_ops *ds, const char *root,
                 snprintf(rg, sizeof rg, "%s/%s_%s_gt%s", names[i], names[i],
                          views[v], sufs[s]);
                 char *img = join(base, ri), *gt = join(base, rg);
-                if (!img || !gt || !sf_path_is_file(img) || !sf_path_is_file(gt)) {
+                if (!img || !gt || !sf_path_is_file(img) ||
+                    !sf_path_is_file(gt)) {
                     free(img);
                     free(gt);
                     continue;
@@ -505,8 +510,7 @@ static int list_pairs(const hx_dataset_ops *ds, const char *root,
 static int list_fhps(const hx_dataset_ops *ds, const char *root,
                      hx_case_list *l, sf_err *err) {
     static const char *const sufs[] = {".mha", NULL};
-    return list_pairs(ds, root, "image_mha", "label_mha", sufs, ".mha", l,
-                      err);
+    return list_pairs(ds, root, "image_mha", "label_mha", sufs, ".mha", l, err);
 }
 
 static int list_alfi(const hx_dataset_ops *ds, const char *root,
@@ -516,8 +520,8 @@ static int list_alfi(const hx_dataset_ops *ds, const char *root,
 }
 
 /* synthetic-ood: a corpus; structures = instances (per case). */
-static int list_ood(const hx_dataset_ops *ds, const char *root,
-                    hx_case_list *l, sf_err *err) {
+static int list_ood(const hx_dataset_ops *ds, const char *root, hx_case_list *l,
+                    sf_err *err) {
     sf_corpus *c = NULL;
     int rc = sf_corpus_open(root, &c, err);
     if (rc != SF_OK) return rc;
@@ -534,12 +538,10 @@ static int list_ood(const hx_dataset_ops *ds, const char *root,
             break;
         }
         k->corpus_pos = i;
-        k->n_structures = s.n_instances < HX_MAX_STRUCTURES
-                              ? s.n_instances
-                              : HX_MAX_STRUCTURES;
+        k->n_structures = s.n_instances < HX_MAX_STRUCTURES ? s.n_instances
+                                                            : HX_MAX_STRUCTURES;
         for (int j = 0; j < k->n_structures; j++) {
-            snprintf(k->st[j].name, sizeof k->st[j].name, "instance_%d",
-                     j + 1);
+            snprintf(k->st[j].name, sizeof k->st[j].name, "instance_%d", j + 1);
             k->st[j].lo = k->st[j].hi = j + 1;
         }
     }
@@ -549,10 +551,9 @@ static int list_ood(const hx_dataset_ops *ds, const char *root,
 
 /* -------------------------------------------------------------- table */
 
-#define DS(name, folder, mod, prep, sum, st, fn)                       \
-    static const hx_dataset_ops ds_##fn = {name, folder, mod,         \
-                                           prep, sum,    st,          \
-                                           NST(st),      fn}
+#define DS(name, folder, mod, prep, sum, st, fn)                               \
+    static const hx_dataset_ops ds_##fn = {name, folder, mod,     prep,        \
+                                           sum,  st,     NST(st), fn}
 DS("totalseg-ct", "totalseg-ct", "CT", HX_MODALITY_CT,
    "TotalSegmentator V2 CT: <case>/ct.nii.gz + segmentations/", st_ts,
    list_ts_ct);
@@ -570,8 +571,8 @@ DS("chaos-mr", "chaos", "MR", HX_MODALITY_MR,
    "CHAOS MR T2-SPIR: Train_Sets/MR/<id>/T2SPIR/DICOM_anon + Ground",
    st_chaos_mr, list_chaos_mr);
 DS("camus", "camus", "US", HX_MODALITY_US,
-   "CAMUS echocardiography: patientNNNN/patientNNNN_{2,4}CH_{ED,ES}",
-   st_camus, list_camus);
+   "CAMUS echocardiography: patientNNNN/patientNNNN_{2,4}CH_{ED,ES}", st_camus,
+   list_camus);
 DS("hc18", "hc18", "US", HX_MODALITY_US,
    "HC18 fetal head: training_set/NNN_HC.png + _Annotation.png", st_hc18,
    list_hc18);
@@ -582,17 +583,24 @@ DS("alfi", "alfi", "microscopy", HX_MODALITY_MR,
    st_alfi, list_alfi);
 static const hx_structure st_none[1] = {{"", 0, 0}};
 static const hx_dataset_ops ds_list_ood = {
-    "synthetic-ood", "synthetic-ood", "synthetic", -1,
+    "synthetic-ood",
+    "synthetic-ood",
+    "synthetic",
+    -1,
     "built-in synthetic OOD split (factory, schemas/factory/ood.yaml)",
-    st_none, 0, list_ood};
+    st_none,
+    0,
+    list_ood};
 #undef DS
 
 static const hx_dataset_ops *const ds_table[] = {
-    &ds_list_ts_ct,  &ds_list_ts_mr,    &ds_list_amos_ct, &ds_list_amos_mr,
-    &ds_list_chaos_ct, &ds_list_chaos_mr, &ds_list_camus, &ds_list_hc18,
-    &ds_list_fhps,   &ds_list_alfi,     &ds_list_ood,     NULL};
+    &ds_list_ts_ct,    &ds_list_ts_mr,    &ds_list_amos_ct, &ds_list_amos_mr,
+    &ds_list_chaos_ct, &ds_list_chaos_mr, &ds_list_camus,   &ds_list_hc18,
+    &ds_list_fhps,     &ds_list_alfi,     &ds_list_ood,     NULL};
 
-const hx_dataset_ops *const *hx_datasets(void) { return ds_table; }
+const hx_dataset_ops *const *hx_datasets(void) {
+    return ds_table;
+}
 
 const hx_dataset_ops *hx_dataset_by_name(const char *name) {
     for (int i = 0; name && ds_table[i]; i++)
@@ -708,8 +716,8 @@ static void set_bits_map(uint32_t *bits, const float *v, size_t n,
 /* CHAOS: the PNG slices of `gt` (name order = DICOM file name order)
  * placed at the series' slice index of the same-rank DICOM file, in the
  * stored (not yet canonical) geometry of img. */
-static int chaos_labels(const hx_case *c, const hx_volume *img,
-                        hx_volume **out, sf_err *err) {
+static int chaos_labels(const hx_case *c, const hx_volume *img, hx_volume **out,
+                        sf_err *err) {
     char **dn = NULL, **pn = NULL;
     size_t nd = 0, np = 0, ni = 0;
     double *d = NULL;
@@ -739,7 +747,8 @@ static int chaos_labels(const hx_case *c, const hx_volume *img,
         d[ni++] = m.ipp[0] * nr[0] + m.ipp[1] * nr[1] + m.ipp[2] * nr[2];
     }
     size_t npng = 0;
-    for (size_t i = 0; i < np; i++) npng += ends_with(pn[i], ".png");
+    for (size_t i = 0; i < np; i++)
+        npng += ends_with(pn[i], ".png");
     if (ni != npng || (int)ni != img->nz) {
         rc = sf_err_set(err, SF_EFORMAT,
                         "%s: %zu PNG slices for %zu DICOM images (%d in the "
@@ -749,7 +758,8 @@ static int chaos_labels(const hx_case *c, const hx_volume *img,
     }
     for (size_t i = 0; i < ni; i++) {
         int r = 0;
-        for (size_t j = 0; j < ni; j++) r += d[j] < d[i] || (d[j] == d[i] && j < i);
+        for (size_t j = 0; j < ni; j++)
+            r += d[j] < d[i] || (d[j] == d[i] && j < i);
         rank[i] = r;
     }
     if ((rc = hx__rd_volume_alloc(img, &lab, err)) != SF_OK) goto out;
@@ -770,7 +780,8 @@ static int chaos_labels(const hx_case *c, const hx_volume *img,
             goto out;
         }
         float *dst = lab->data + (size_t)rank[k++] * nxy;
-        for (size_t q = 0; q < nxy; q++) dst[q] = px[q];
+        for (size_t q = 0; q < nxy; q++)
+            dst[q] = px[q];
         free(px);
     }
     *out = lab;
@@ -892,8 +903,7 @@ int hx_case_load(const hx_dataset_ops *ds, const hx_case_list *l,
         break;
     }
     default:
-        rc = sf_err_set(err, SF_EINVAL, "case %s: unknown label kind",
-                        c->id);
+        rc = sf_err_set(err, SF_EINVAL, "case %s: unknown label kind", c->id);
         goto out;
     }
     if (ds->prep >= 0) {

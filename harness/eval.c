@@ -48,7 +48,7 @@ typedef struct ectx {
     int min_pixels;
     hx_results *db;
     long run_id;
-    hx__method_run m; /* the method's state (methods.c) */
+    hx__method_run m;       /* the method's state (methods.c) */
     const char *export_dir; /* export mode when non-NULL */
     FILE *jsonl;
     long n_prompts;
@@ -72,8 +72,8 @@ static void safe_name(const char *s, char *out, size_t n) {
     size_t k = 0;
     for (; *s && k + 1 < n; s++)
         out[k++] = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-                           (*s >= '0' && *s <= '9') || *s == '.' ||
-                           *s == '-' || *s == '_'
+                           (*s >= '0' && *s <= '9') || *s == '.' || *s == '-' ||
+                           *s == '_'
                        ? *s
                        : '_';
     out[k] = '\0';
@@ -97,7 +97,7 @@ static void points_json(const sf_click *c, int n, sf_buf *b) {
     sf_buf_puts(b, "[");
     for (int i = 0; i < n; i++)
         sf_buf_printf(b, "%s[%d,%d,%d]", i ? "," : "", c[i].x, c[i].y,
-                       c[i].positive);
+                      c[i].positive);
     sf_buf_puts(b, "]");
 }
 
@@ -111,9 +111,9 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
     const hx_method_ops *m = x->o->method;
     (void)c;
     (void)z;
-    int rc = m ? m->predict(&x->m, img, nx, ny, image_set, clk, nc, uname, pred,
-                            err)
-               : sf_err_set(err, SF_EINVAL, "unknown method kind");
+    int rc =
+        m ? m->predict(&x->m, img, nx, ny, image_set, clk, nc, uname, pred, err)
+          : sf_err_set(err, SF_EINVAL, "unknown method kind");
     *secs = sf_clock_s() - t0;
     return rc;
 }
@@ -161,11 +161,10 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
             if (gt < x->min_pixels) continue;
             x->st->n_units++;
             long slice_id = 0;
-            if (x->db &&
-                (rc = hx__results_slice(x->db, o->ds->name, c->id, z,
-                                        d->st[s].name, d->st[s].lo,
-                                        d->source_sha256, d->nx, d->ny, gt,
-                                        &slice_id, err)) != SF_OK)
+            if (x->db && (rc = hx__results_slice(x->db, o->ds->name, c->id, z,
+                                                 d->st[s].name, d->st[s].lo,
+                                                 d->source_sha256, d->nx, d->ny,
+                                                 gt, &slice_id, err)) != SF_OK)
                 goto out;
             char tag[400];
             snprintf(tag, sizeof tag, "%s/%s/%s", o->ds->name, c->id,
@@ -174,9 +173,9 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                 const sf_prompt_opts *so = &x->set[k];
                 sf_click clk[2 * SF_PROMPT_MAX_CLICKS];
                 int nc = 0;
-                sf_rng_key key = sf_prompt_key(
-                    o->seed, tag, (uint64_t)z,
-                    (uint64_t)so->n_pos * 65536u + (uint64_t)so->n_neg);
+                sf_rng_key key = sf_prompt_key(o->seed, tag, (uint64_t)z,
+                                               (uint64_t)so->n_pos * 65536u +
+                                                   (uint64_t)so->n_neg);
                 if ((rc = sf_prompts_simulate(mask, d->nx, d->ny, so, key, clk,
                                               &nc, err)) != SF_OK)
                     goto out;
@@ -205,8 +204,8 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                     sf_json_str(&meta, o->ds->name);
                     sf_buf_puts(&meta, ",\"case_id\":");
                     sf_json_str(&meta, c->id);
-                    sf_buf_printf(&meta, ",\"slice_index\":%d,\"structure\":",
-                                   z);
+                    sf_buf_printf(&meta,
+                                  ",\"slice_index\":%d,\"structure\":", z);
                     sf_json_str(&meta, d->st[s].name);
                     fprintf(x->jsonl,
                             "%s,\"setting\":\"%s\",\"width\":%d,\"height\":%d,"
@@ -234,8 +233,8 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                 if (prc != SF_OK) {
                     char msg[1200];
                     sf_err_text(&perr, msg, sizeof msg);
-                    problem(x, "%s slice %d %s %s: %s", c->id, z,
-                            d->st[s].name, x->set_name[k], msg);
+                    problem(x, "%s slice %d %s %s: %s", c->id, z, d->st[s].name,
+                            x->set_name[k], msg);
                     x->st->n_failed++;
                     rc = hx__results_prediction(x->db, x->run_id, slice_id,
                                                 x->set_name[k], 0, 0, NULL,
@@ -244,7 +243,8 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                     int ds;
                     double dice = hx_dice(pred, mask, nxy, &ds);
                     long np = 0;
-                    for (size_t i = 0; i < nxy; i++) np += pred[i] != 0;
+                    for (size_t i = 0; i < nxy; i++)
+                        np += pred[i] != 0;
                     char h[65];
                     sf_sha256_hex(pred, nxy, h);
                     x->st->n_predictions++;
@@ -290,8 +290,7 @@ static int prepare_cases(ectx *x, hx_case_list *l, hx_split **split,
             SF_OK)
         return rc;
     if (o->split_path) {
-        if ((rc = hx_split_load(o->split_path, split, err)) != SF_OK)
-            return rc;
+        if ((rc = hx_split_load(o->split_path, split, err)) != SF_OK) return rc;
         if ((*split)->template_only)
             return sf_err_set(err, SF_ECONFIG,
                               "%s: a template split (no cases yet): fill it "
@@ -299,11 +298,10 @@ static int prepare_cases(ectx *x, hx_case_list *l, hx_split **split,
                               o->split_path);
         if (strcmp((*split)->dataset, o->ds->name))
             return sf_err_set(err, SF_ECONFIG,
-                              "%s: split for dataset %s, not %s",
-                              o->split_path, (*split)->dataset, o->ds->name);
+                              "%s: split for dataset %s, not %s", o->split_path,
+                              (*split)->dataset, o->ds->name);
     }
-    if ((rc = hx_dataset_list(o->ds, o->data_root, l, err)) != SF_OK)
-        return rc;
+    if ((rc = hx_dataset_list(o->ds, o->data_root, l, err)) != SF_OK) return rc;
     if (*split) {
         int n_bad = 0;
         if ((rc = hx_split_verify(*split, o->data_root, o->problem,
@@ -355,28 +353,29 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     const char *name = o->method_name ? o->method_name : method->display;
     /* The run's identity: a rerun of the same command resumes. */
     sf_buf_printf(&id,
-                   "synthfm-eval-v1\nmethod=%s\nkind=%s\nckpt=%s\ncfg=%s\n"
-                   "policy=%d\n"
-                   "import=%s\ndataset=%s\nroot=%s\nsplit=%s\nsettings=",
-                   name, method->kind, x.m.ck_sha, x.m.cfg_sha,
-                  x.m.multimask, o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
-                   split ? split->sha256 : "");
+                  "synthfm-eval-v1\nmethod=%s\nkind=%s\nckpt=%s\ncfg=%s\n"
+                  "policy=%d\n"
+                  "import=%s\ndataset=%s\nroot=%s\nsplit=%s\nsettings=",
+                  name, method->kind, x.m.ck_sha, x.m.cfg_sha, x.m.multimask,
+                  o->import_dir ? o->import_dir : "", o->ds->name, root_abs,
+                  split ? split->sha256 : "");
     for (int k = 0; k < x.n_set; k++)
         sf_buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
     sf_buf_printf(&id, "\nring=%d\nseed=%llu\nmin_pixels=%d\n",
-                   o->ring_width_px, (unsigned long long)o->seed,
-                   x.min_pixels);
+                  o->ring_width_px, (unsigned long long)o->seed, x.min_pixels);
     if (id.oom) {
         rc = sf_err_set(err, SF_ENOMEM, "run key");
         goto out;
     }
     sf_sha256_hex(id.s, id.len, key);
-    sf_buf_printf(&prov,
-                   "{\"min_pixels\":%d,\"ring_width_px\":%d,\"n_cases\":%zu,"
-                   "\"classical\":{\"window_radius\":%d,\"tol_sigmas\":%g,\"tol_max\":%g,"
-                   "\"tol_min\":%g,\"neg_radius\":%d}",
-                   x.min_pixels, o->ring_width_px, l.n, x.m.cls.window_radius,
-                   x.m.cls.tol_sigmas, x.m.cls.tol_max, x.m.cls.tol_min, x.m.cls.neg_radius);
+    sf_buf_printf(
+        &prov,
+        "{\"min_pixels\":%d,\"ring_width_px\":%d,\"n_cases\":%zu,"
+        "\"classical\":{\"window_radius\":%d,\"tol_sigmas\":%g,\"tol_max\":%g,"
+        "\"tol_min\":%g,\"neg_radius\":%d}",
+        x.min_pixels, o->ring_width_px, l.n, x.m.cls.window_radius,
+        x.m.cls.tol_sigmas, x.m.cls.tol_max, x.m.cls.tol_min,
+        x.m.cls.neg_radius);
     if (!strcmp(o->ds->name, "synthetic-ood"))
         sf_buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
     if (method->provenance) method->provenance(&x.m, &prov);
@@ -387,24 +386,23 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         strcat(settings, x.set_name[k]);
     }
     if ((rc = hx_results_open(o->out_db, &x.db, err)) != SF_OK) goto out;
-    hx__run_info ri = {key,
-                       name,
-                       method->kind,
-                       method->needs & HX_METHOD_NEEDS_CHECKPOINT
-                           ? o->checkpoint
-                           : NULL,
-                       x.m.ck_sha[0] ? x.m.ck_sha : NULL,
-                       x.m.cfg_sha[0] ? x.m.cfg_sha : NULL,
-                       o->import_dir,
-                       o->ds->name,
-                       o->ds->modality,
-                       root_abs,
-                       split ? split->name : NULL,
-                       split ? split->sha256 : NULL,
-                       settings,
-                       sf_git_commit(),
-                       prov.s,
-                       o->seed};
+    hx__run_info ri = {
+        key,
+        name,
+        method->kind,
+        method->needs & HX_METHOD_NEEDS_CHECKPOINT ? o->checkpoint : NULL,
+        x.m.ck_sha[0] ? x.m.ck_sha : NULL,
+        x.m.cfg_sha[0] ? x.m.cfg_sha : NULL,
+        o->import_dir,
+        o->ds->name,
+        o->ds->modality,
+        root_abs,
+        split ? split->name : NULL,
+        split ? split->sha256 : NULL,
+        settings,
+        sf_git_commit(),
+        prov.s,
+        o->seed};
     int resumed = 0;
     if ((rc = hx__results_run_begin(x.db, &ri, &x.run_id, &resumed, err)) !=
         SF_OK)
@@ -493,7 +491,7 @@ int hx_prompts_export(const hx_eval_opts *o, const char *out_dir,
     if ((rc = sf_mkdir_p(path, err)) != SF_OK) goto out;
     snprintf(path, sizeof path, "%s/README.md", out_dir);
     if ((rc = sf_write_atomic(path, export_readme, strlen(export_readme), 0,
-                               err)) != SF_OK)
+                              err)) != SF_OK)
         goto out;
     snprintf(path, sizeof path, "%s/prompts.jsonl.tmp", out_dir);
     if (!(x.jsonl = fopen(path, "w"))) {

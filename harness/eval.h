@@ -53,13 +53,13 @@ typedef struct hx_eval_opts {
     const hx_dataset_ops *ds;
     const char *data_root;
     const hx_method_ops *method; /* hx_method_by_name (methods.h) */
-    const char *method_name;  /* display name (default by kind) */
-    const char *checkpoint;   /* native */
-    const char *model_config; /* native: preset or YAML */
-    int device;               /* native: enum sam_device */
-    int multimask;            /* native: enum hx_multimask */
-    const char *import_dir;   /* imported */
-    const char *split_path;   /* NULL: every case found */
+    const char *method_name;     /* display name (default by kind) */
+    const char *checkpoint;      /* native */
+    const char *model_config;    /* native: preset or YAML */
+    int device;                  /* native: enum sam_device */
+    int multimask;               /* native: enum hx_multimask */
+    const char *import_dir;      /* imported */
+    const char *split_path;      /* NULL: every case found */
     /* The prompt settings, in order (hx_eval_opts_init: the default four,
      * sf_prompt_settings_default; `synthfm eval --settings` text is parsed
      * by the command, sf_prompt_settings_parse). Their ring width should

@@ -19,7 +19,9 @@ __asm__(".section .rodata\n"
         ".byte 0\n"
         ".previous\n");
 
-const char *hx_ood_yaml(void) { return hx__ood_yaml; }
+const char *hx_ood_yaml(void) {
+    return hx__ood_yaml;
+}
 
 int hx_ood_generate(const char *dir, uint64_t count, int size, sf_err *err) {
     sf_config c;
@@ -42,7 +44,6 @@ int hx_ood_generate(const char *dir, uint64_t count, int size, sf_err *err) {
     sf_generate_stats st;
     sf_corpus_result res;
     rc = sf_corpus_generate(&c, &o, &st, &res, err);
-    if (rc != SF_OK)
-        sf_err_wrap(err, "synthetic-ood split in %s", dir);
+    if (rc != SF_OK) sf_err_wrap(err, "synthetic-ood split in %s", dir);
     return rc;
 }

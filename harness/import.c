@@ -46,7 +46,8 @@ int hx__import_mask(const char *import_dir, const char *unit, int nx, int ny,
                           h, nx, ny);
     }
     size_t n = (size_t)nx * (size_t)ny;
-    for (size_t i = 0; i < n; i++) pred[i] = px[i] != 0;
+    for (size_t i = 0; i < n; i++)
+        pred[i] = px[i] != 0;
     free(px);
     return SF_OK;
 }

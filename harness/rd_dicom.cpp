@@ -183,7 +183,6 @@ int meta(const char *path, hx__dcm_meta *m, char *why, size_t nwhy,
     return 1;
 }
 
-
 /* Compressed pixel data (JPEG, JPEG-LS, JPEG 2000, RLE) is decoded by
  * GDCM's codecs and the libraries under them, which crash on some
  * crafted files (fuzzing found a SEGV in GDCM's JPEG 2000 path: see
@@ -288,13 +287,12 @@ int decode(const char *path, const hx__dcm_meta *m, void *buf, size_t nbytes,
                           "decoded size %lu, expected %zu",
                           (unsigned long)img.GetBufferLength(), nbytes);
     int rc = frags ? decode_isolated(img, buf, nbytes, path, err)
-                   : img.GetBuffer(static_cast<char *>(buf))
-                   ? SF_OK
-                   : hx__rd_err(err, SF_EFORMAT, path,
-                                "cannot decode the pixel data (corrupt or "
-                                "truncated)");
-    if (rc != SF_OK)
-        return rc;
+             : img.GetBuffer(static_cast<char *>(buf))
+                 ? SF_OK
+                 : hx__rd_err(err, SF_EFORMAT, path,
+                              "cannot decode the pixel data (corrupt or "
+                              "truncated)");
+    if (rc != SF_OK) return rc;
     *pixel_rep = pf.GetPixelRepresentation();
     *bits_stored = pf.GetBitsStored();
     return SF_OK;

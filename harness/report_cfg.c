@@ -238,7 +238,8 @@ static int get_list(walk *w, const yaml_node_t *n, const char *key,
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *e = sf_yaml_node(w->y, *it);
-        if (!sf_yaml_scalar(e)) return bad(w, e ? e : n, key, "expected a name");
+        if (!sf_yaml_scalar(e))
+            return bad(w, e ? e : n, key, "expected a name");
         if (!*sf_yaml_scalar(e)) return bad(w, e, key, "empty name");
         if (hx__strs_find(s, sf_yaml_scalar(e)) >= 0)
             return bad(w, e, key, "name listed twice");
@@ -262,7 +263,8 @@ static int get_map(walk *w, const yaml_node_t *n, const char *key, hx__strs *ks,
             return bad(w, vn ? vn : n, key, "expected name: name");
         if (hx__strs_find(ks, sf_yaml_scalar(kn)) >= 0)
             return bad(w, kn, key, "name listed twice");
-        if (hx__strs_push(ks, sf_yaml_scalar(kn)) || hx__strs_push(vs, sf_yaml_scalar(vn)))
+        if (hx__strs_push(ks, sf_yaml_scalar(kn)) ||
+            hx__strs_push(vs, sf_yaml_scalar(vn)))
             return SF_ENOMEM;
     }
     return SF_OK;
@@ -328,9 +330,8 @@ static int walk_sub(walk *w, const yaml_node_t *map, const char *table,
 
 static int walk_root(walk *w, const yaml_node_t *root, hx_report_cfg *c) {
     static const char *const known[] = {
-        "ours",          "settings",   "modalities", "datasets",
-        "paper_methods", "structures", "pooled",     "table1",
-        "table2",        "table3"};
+        "ours",       "settings", "modalities", "datasets", "paper_methods",
+        "structures", "pooled",   "table1",     "table2",   "table3"};
     if (root->type != YAML_MAPPING_NODE)
         return bad(w, root, "(top)", "expected a mapping");
     int rc0 = no_duplicate(w, root, NULL);

@@ -246,10 +246,12 @@ static int box_figure(const hx_scores *r, size_t b, size_t e, const char *path,
         }
     }
     cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-    sf_plot_text(cr, 12, H - 22, 10, 0,
-         "box: quartiles; bar: median; diamond: mean; whiskers: 1.5 IQR;");
-    sf_plot_text(cr, 12, H - 9, 10, 0,
-         "circles: outliers; numbers: slices; P+N: positive+negative clicks");
+    sf_plot_text(
+        cr, 12, H - 22, 10, 0,
+        "box: quartiles; bar: median; diamond: mean; whiskers: 1.5 IQR;");
+    sf_plot_text(
+        cr, 12, H - 9, 10, 0,
+        "circles: outliers; numbers: slices; P+N: positive+negative clicks");
     if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
         rc = sf_err_set(err, SF_ENOMEM, "%s: cairo: %s", path,
                         cairo_status_to_string(cairo_status(cr)));

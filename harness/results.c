@@ -25,7 +25,9 @@ __asm__(".section .rodata\n"
         ".byte 0\n"
         ".previous\n");
 
-const char *hx_results_schema(void) { return hx__results_sql; }
+const char *hx_results_schema(void) {
+    return hx__results_sql;
+}
 
 struct hx_results {
     sqlite3 *db;
@@ -49,8 +51,7 @@ static int exec(hx_results *r, const char *sql, sf_err *err) {
 
 static int prep(hx_results *r, const char *sql, sqlite3_stmt **st,
                 sf_err *err) {
-    if (sqlite3_prepare_v2(r->db, sql, -1, st, NULL) == SQLITE_OK)
-        return SF_OK;
+    if (sqlite3_prepare_v2(r->db, sql, -1, st, NULL) == SQLITE_OK) return SF_OK;
     return db_err(r, err, "prepare");
 }
 
@@ -98,8 +99,7 @@ int hx_results_open(const char *path, hx_results **out, sf_err *err) {
     sqlite3_finalize(st);
     if (!ok) {
         rc = sf_err_set(err, SF_EFORMAT,
-                        "%s: results database format_version is not 1",
-                        path);
+                        "%s: results database format_version is not 1", path);
         goto out;
     }
     if ((rc = prep(r,
@@ -152,8 +152,8 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s) {
         sqlite3_bind_null(st, i);
 }
 
-int hx__results_run_begin(hx_results *r, const hx__run_info *ri,
-                          long *run_id, int *resumed, sf_err *err) {
+int hx__results_run_begin(hx_results *r, const hx__run_info *ri, long *run_id,
+                          int *resumed, sf_err *err) {
     sqlite3_stmt *st = NULL;
     int rc = prep(r, "SELECT run_id FROM runs WHERE run_key = ?", &st, err);
     if (rc != SF_OK) return rc;
@@ -184,14 +184,15 @@ int hx__results_run_begin(hx_results *r, const hx__run_info *ri,
                   "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?)",
                   &st, err);
         if (rc != SF_OK) return rc;
-        const char *v[] = {ri->run_key,         ri->method,
-                           ri->method_kind,     ri->checkpoint_path,
+        const char *v[] = {ri->run_key,           ri->method,
+                           ri->method_kind,       ri->checkpoint_path,
                            ri->checkpoint_sha256, ri->model_config_sha256,
-                           ri->import_dir,      ri->dataset,
-                           ri->modality,        ri->data_root,
-                           ri->split_name,      ri->split_sha256,
+                           ri->import_dir,        ri->dataset,
+                           ri->modality,          ri->data_root,
+                           ri->split_name,        ri->split_sha256,
                            ri->settings};
-        for (int i = 0; i < 13; i++) bind_text(st, i + 1, v[i]);
+        for (int i = 0; i < 13; i++)
+            bind_text(st, i + 1, v[i]);
         sqlite3_bind_int64(st, 14, (sqlite3_int64)ri->prompt_seed);
         bind_text(st, 15, ri->git_commit);
         bind_text(st, 16, ri->provenance_json ? ri->provenance_json : "{}");
@@ -249,8 +250,8 @@ int hx__results_failure(hx_results *r, long run_id, const char *case_id,
     return rc;
 }
 
-int hx__results_clear_failures(hx_results *r, long run_id,
-                               const char *case_id, sf_err *err) {
+int hx__results_clear_failures(hx_results *r, long run_id, const char *case_id,
+                               sf_err *err) {
     sqlite3_stmt *st = NULL;
     int rc = prep(r, "DELETE FROM failures WHERE run_id = ? AND case_id = ?",
                   &st, err);
@@ -288,8 +289,8 @@ int hx__results_slice(hx_results *r, const char *dataset, const char *case_id,
     const char *h = (const char *)sqlite3_column_text(b, 1);
     long g = (long)sqlite3_column_int64(b, 2);
     int w = sqlite3_column_int(b, 3), hh = sqlite3_column_int(b, 4);
-    int same = h && !strcmp(h, source_sha256) && g == gt_pixels &&
-               w == width && hh == height;
+    int same = h && !strcmp(h, source_sha256) && g == gt_pixels && w == width &&
+               hh == height;
     char was[65];
     snprintf(was, sizeof was, "%s", h ? h : "");
     sqlite3_reset(b);

@@ -40,9 +40,8 @@ static int yerr(sf_yaml *y, const yaml_node_t *n, const char *key,
     return sf_yaml_error(y, n, "%s: %s", key, what);
 }
 
-
-static int parse_int(sf_yaml *y, const yaml_node_t *n, const char *key,
-                     long lo, long hi, long *out) {
+static int parse_int(sf_yaml *y, const yaml_node_t *n, const char *key, long lo,
+                     long hi, long *out) {
     const char *s = sf_yaml_scalar(n);
     char *end;
     errno = 0;
@@ -78,14 +77,12 @@ static int parse_structures(sf_yaml *y, yaml_node_t *n, hx_split *s) {
         snprintf(key, sizeof key, "structures.%s", name);
         if (v->type == YAML_SEQUENCE_NODE &&
             v->data.sequence.items.top - v->data.sequence.items.start == 2) {
-            int rc = parse_int(y,
-                               sf_yaml_node(
-                                   y, v->data.sequence.items.start[0]),
-                               key, 0, 65535, &lo);
+            int rc =
+                parse_int(y, sf_yaml_node(y, v->data.sequence.items.start[0]),
+                          key, 0, 65535, &lo);
             if (rc == SF_OK)
                 rc = parse_int(y,
-                               sf_yaml_node(
-                                   y, v->data.sequence.items.start[1]),
+                               sf_yaml_node(y, v->data.sequence.items.start[1]),
                                key, lo, 65535, &hi);
             if (rc != SF_OK) return rc;
         } else {
@@ -107,8 +104,9 @@ static int parse_case(sf_yaml *y, yaml_node_t *n, hx_split_case *c) {
         yaml_node_t *k = sf_yaml_node(y, p->key),
                     *v = sf_yaml_node(y, p->value);
         const char *key = sf_yaml_scalar(k);
-        if (key && (!strcmp(key, "id") ? c->id != NULL
-                    : !strcmp(key, "files") ? c->files != NULL : 0))
+        if (key && (!strcmp(key, "id")      ? c->id != NULL
+                    : !strcmp(key, "files") ? c->files != NULL
+                                            : 0))
             return yerr(y, k, key, "duplicate key in a case");
         if (key && !strcmp(key, "id") && sf_yaml_scalar(v)) {
             if (!(c->id = xstrdup(sf_yaml_scalar(v))))
@@ -129,7 +127,8 @@ static int parse_case(sf_yaml *y, yaml_node_t *n, hx_split_case *c) {
                     return yerr(y, fk, "cases.files",
                                 "expected a relative path below the data "
                                 "root");
-                if (!h || strlen(h) != 64 || strspn(h, "0123456789abcdef") != 64)
+                if (!h || strlen(h) != 64 ||
+                    strspn(h, "0123456789abcdef") != 64)
                     return yerr(y, fv, "cases.files",
                                 "expected 64 lower-case hex digits (SHA-256)");
                 hx_split_file *f = &c->files[c->n_files++];
@@ -199,7 +198,7 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
             rc = yerr(&y, k, "(top)", "expected a key");
         } else if (!strcmp(key, "split") || !strcmp(key, "dataset") ||
                    !strcmp(key, "description")) {
-            char **dst = key[0] == 's'   ? &s->name
+            char **dst = key[0] == 's'                    ? &s->name
                          : key[0] == 'd' && key[1] == 'a' ? &s->dataset
                                                           : &s->description;
             if (*dst)
@@ -232,7 +231,8 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
                                        1 << 30, &mp);
                         s->min_pixels = (int)mp;
                     } else if (kk && !strcmp(kk, "axis")) {
-                        if (!sf_yaml_scalar(qv) || strcmp(sf_yaml_scalar(qv), "axial"))
+                        if (!sf_yaml_scalar(qv) ||
+                            strcmp(sf_yaml_scalar(qv), "axial"))
                             rc = yerr(&y, qv, "slice_rule.axis",
                                       "only 'axial' is supported");
                     } else {
@@ -247,21 +247,20 @@ int hx_split_load(const char *path, hx_split **out, sf_err *err) {
             if (v->type != YAML_SEQUENCE_NODE) {
                 rc = yerr(&y, v, key, "expected a list of cases");
             } else {
-                long m = v->data.sequence.items.top -
-                         v->data.sequence.items.start;
+                long m =
+                    v->data.sequence.items.top - v->data.sequence.items.start;
                 s->cases = calloc((size_t)m + 1, sizeof *s->cases);
                 if (!s->cases) rc = SF_ENOMEM;
                 for (long i = 0; i < m && rc == SF_OK; i++) {
-                    rc = parse_case(&y,
-                                    sf_yaml_node(
-                                        &y, v->data.sequence.items.start[i]),
-                                    &s->cases[s->n_cases]);
+                    rc = parse_case(
+                        &y, sf_yaml_node(&y, v->data.sequence.items.start[i]),
+                        &s->cases[s->n_cases]);
                     s->n_cases++;
                 }
             }
         } else {
             static const char *const known[] = {
-                "split",     "dataset",    "description", "template",
+                "split",      "dataset",    "description", "template",
                 "slice_rule", "structures", "cases"};
             char hint[300], what[512];
             snprintf(what, sizeof what,
@@ -333,7 +332,8 @@ int hx_split_verify(const hx_split *s, const char *root,
 
 static const char *rel_to(const char *root, const char *p) {
     size_t n = strlen(root);
-    while (n > 1 && root[n - 1] == '/') n--;
+    while (n > 1 && root[n - 1] == '/')
+        n--;
     if (!strncmp(p, root, n) && p[n] == '/') return p + n + 1;
     return p;
 }
@@ -347,8 +347,8 @@ static int put_path(FILE *f, const char *root, const char *p, sf_err *err) {
     return SF_OK;
 }
 
-int hx_split_write(const hx_dataset_ops *ds, const char *root,
-                   const char *name, const char *description, int min_pixels,
+int hx_split_write(const hx_dataset_ops *ds, const char *root, const char *name,
+                   const char *description, int min_pixels,
                    const char *out_path, sf_err *err) {
     hx_case_list l;
     int rc = hx_dataset_list(ds, root, &l, err);

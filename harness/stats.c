@@ -18,7 +18,9 @@
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
 
-void hx_init(void) { gsl_set_error_handler_off(); }
+void hx_init(void) {
+    gsl_set_error_handler_off();
+}
 
 /* ---------------------------------------------------------------- t-test */
 
@@ -191,7 +193,8 @@ void hx_pairs_free(hx_pairs *p) {
 }
 
 static char *trim(char *s) {
-    while (*s == ' ' || *s == '\t') s++;
+    while (*s == ' ' || *s == '\t')
+        s++;
     size_t k = strlen(s);
     while (k > 0 && (s[k - 1] == ' ' || s[k - 1] == '\t' || s[k - 1] == '\r' ||
                      s[k - 1] == '\n'))

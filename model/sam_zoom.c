@@ -154,7 +154,8 @@ int sam_model_predict_image(
           (size_t)w * channels);
     int n = 0;
     for (int i = 0; i < p->n_points; i++) {
-      float x = p->points[2 * i] - (float)x0, y = p->points[2 * i + 1] - (float)y0;
+      float x = p->points[2 * i] - (float)x0,
+            y = p->points[2 * i + 1] - (float)y0;
       if (p->labels[i] != -1 && (x < 0 || y < 0 || x >= w || y >= h))
         continue; /* outside the view */
       pts[2 * n] = x;
@@ -175,8 +176,7 @@ int sam_model_predict_image(
         (rc = sam_model_predict(m, &q, &cur, err)))
       goto out;
     int k = q.multimask ? cur->best : 0;
-    int cut = cut_by_view(
-        cur->masks + (size_t)k * w * h, w, h, x0, y0, nx, ny);
+    int cut = cut_by_view(cur->masks + (size_t)k * w * h, w, h, x0, y0, nx, ny);
     int better = !best || (best_cut && !cut) ||
         (best_cut == cut &&
          (cut ? side > best_side : cur->iou[k] > best->iou[best->best]));

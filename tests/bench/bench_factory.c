@@ -58,7 +58,8 @@ static rate pairs_per_s(const sf_config *c, int threads, int write,
 }
 
 /* Full corpus: files + manifest rows + sync + derived files. */
-static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count) {
+static double corpus_pairs_per_s(const sf_config *c, int threads,
+                                 uint64_t count) {
     char dir[64];
     if (!sf_test_mkdtemp(dir, sizeof dir, "bench")) return -1;
     char out[64];
@@ -83,7 +84,9 @@ static double corpus_pairs_per_s(const sf_config *c, int threads, uint64_t count
     return st.n_generated / t;
 }
 
-static double ms_per(double t0, int reps) { return 1000.0 * (sf_clock_s() - t0) / reps; }
+static double ms_per(double t0, int reps) {
+    return 1000.0 * (sf_clock_s() - t0) / reps;
+}
 
 int main(void) {
     sf_tune_allocator(); /* as the CLI */
@@ -128,8 +131,10 @@ int main(void) {
     c.mode = SF_MODE_BOTH;
     double plain = pairs_per_s(&c, all, 1, count).pairs_s;
     double corpus = corpus_pairs_per_s(&c, all, count);
-    printf("\ncorpus (manifest, sync, SHA256SUMS, card, preview), both, all threads: %.1f pairs/s"
-           " = %.0f%% of plain PNG writing (%.1f pairs/s)\n", corpus, 100.0 * corpus / plain, plain);
+    printf("\ncorpus (manifest, sync, SHA256SUMS, card, preview), both, all "
+           "threads: %.1f pairs/s"
+           " = %.0f%% of plain PNG writing (%.1f pairs/s)\n",
+           corpus, 100.0 * corpus / plain, plain);
 
     /* Kernels, one thread, 1024x1024. */
     const int n = 1024, reps = 10;
@@ -143,20 +148,23 @@ int main(void) {
         sf__noise_draw(&c.noise.model[m], m, &d, &p);
         double t0 = sf_clock_s();
         for (int r = 0; r < reps; r++)
-            sf__noise_apply(&p, &im, NULL, 0, sf_rng_key_make(1, (uint64_t)r, 5));
+            sf__noise_apply(&p, &im, NULL, 0,
+                            sf_rng_key_make(1, (uint64_t)r, 5));
         printf("  noise %-10s %8.2f\n", sf_noise_name(m), ms_per(t0, reps));
-        for (size_t i = 0; i < (size_t)n * n; i++) im.px[i] = 0.5f;
+        for (size_t i = 0; i < (size_t)n * n; i++)
+            im.px[i] = 0.5f;
     }
     double sig[] = {1.0, 2.5, 8.0};
     for (int k = 0; k < 3; k++) {
         double t0 = sf_clock_s();
-        for (int r = 0; r < reps; r++) sf__blur_gauss(&im, sig[k]);
+        for (int r = 0; r < reps; r++)
+            sf__blur_gauss(&im, sig[k]);
         double fast = ms_per(t0, reps);
         t0 = sf_clock_s();
         sf__blur_gauss_direct(&im, sig[k]);
         double direct = ms_per(t0, 1);
-        printf("  blur sigma %-5.1f %8.2f  (direct convolution %.2f, %.1fx)\n", sig[k], fast,
-               direct, direct / fast);
+        printf("  blur sigma %-5.1f %8.2f  (direct convolution %.2f, %.1fx)\n",
+               sig[k], fast, direct, direct / fast);
     }
     uint16_t *lab = malloc(sizeof *lab * (size_t)n * n);
     int k = 0;
@@ -170,7 +178,8 @@ int main(void) {
                 sf__boundary_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
             sf_buf_release(&j);
         }
-        printf("  module %-9s %8.2f\n", mod ? "boundary" : "shape", ms_per(t0, reps));
+        printf("  module %-9s %8.2f\n", mod ? "boundary" : "shape",
+               ms_per(t0, reps));
     }
     uint8_t *u8 = malloc((size_t)n * n), *png;
     size_t np;

@@ -163,8 +163,9 @@ static void train_case(const char *tmp, const char *name, const char *cfg,
     snprintf(run, sizeof run, "%s/run-%s", tmp, name);
     FILE *f = fopen(cfg_path, "w");
     if (!f) exit(1);
-    fprintf(f, "%sepochs: 1\nimages_per_epoch: %ld\nval_max_images: 1\n"
-               "val_instances_per_image: 1\n",
+    fprintf(f,
+            "%sepochs: 1\nimages_per_epoch: %ld\nval_max_images: 1\n"
+            "val_instances_per_image: 1\n",
             cfg, steps);
     fclose(f);
     const char *corpora[1] = {train_dir};
@@ -217,8 +218,8 @@ static int train_child(void) {
                         "readable (run from the repository root)\n");
         return 1;
     }
-    train_case(tmp, "cpu-tiny (full, from scratch)", tiny, tr, va,
-               steps + 2, 1);
+    train_case(tmp, "cpu-tiny (full, from scratch)", tiny, tr, va, steps + 2,
+               1);
     const char *vb = getenv("BENCH_TRAIN_VITB");
     if (!vb || strcmp(vb, "0")) {
         make_corpus(tr1k, 1024, 1, 3);
@@ -226,10 +227,9 @@ static int train_child(void) {
         /* frozen + cache: 3 images encoded in the first 3 steps, then
          * decoder-only steps 4..11 */
         train_case(tmp, "vit_b 1024 frozen encoder + cache",
-                   "model: vit_b\nfreeze_image_encoder: true\n", tr1k, va1k,
-                   12, 4);
-        train_case(tmp, "vit_b 1024 full", "model: vit_b\n", tr1k, va1k, 3,
-                   1);
+                   "model: vit_b\nfreeze_image_encoder: true\n", tr1k, va1k, 12,
+                   4);
+        train_case(tmp, "vit_b 1024 full", "model: vit_b\n", tr1k, va1k, 3, 1);
     }
     return sf_test_rmtree(tmp) ? 1 : 0;
 }

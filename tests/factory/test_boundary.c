@@ -57,8 +57,8 @@ static int label_map(const sf_config *c, uint64_t seed, uint64_t index,
     int n_labels = sf__draw_irange(&d, c->boundary.n_labels);
     int rc = sf__boundary_label_map(
         c, &d, sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_FIELD),
-        sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_WARP), n_labels, out,
-        n, n, json);
+        sf_rng_key_make(seed, index, SF_STREAM_BOUNDARY_WARP), n_labels, out, n,
+        n, json);
     cr_assert_eq(rc, SF_OK);
     return n_labels;
 }
@@ -116,8 +116,9 @@ static void reference_map(const sf_config *c, uint64_t seed, uint64_t index,
             for (int l = 0; l < L; l++) {
                 uint32_t w[4];
                 float z0, z1;
-                sf_rng_block(fk, ((uint64_t)(l + 1) << 40) |
-                                     ((uint64_t)s << 32) | (uint64_t)k,
+                sf_rng_block(fk,
+                             ((uint64_t)(l + 1) << 40) | ((uint64_t)s << 32) |
+                                 (uint64_t)k,
                              w);
                 sf__normal2f(w[0], w[1], &z0, &z1);
                 lf[s].v[(size_t)k * L + l] = z0 * lsig[s];
@@ -147,7 +148,8 @@ static void reference_map(const sf_config *c, uint64_t seed, uint64_t index,
             double bv = -INFINITY;
             for (int l = 0; l < L; l++) {
                 double v = 0;
-                for (int s = 0; s < nls; s++) v += rlat_at(&lf[s], px, py, l);
+                for (int s = 0; s < nls; s++)
+                    v += rlat_at(&lf[s], px, py, l);
                 if (v > bv) {
                     bv = v;
                     best = l;
@@ -155,8 +157,10 @@ static void reference_map(const sf_config *c, uint64_t seed, uint64_t index,
             }
             out[(size_t)y * n + x] = (uint16_t)(best + 1);
         }
-    for (int s = 0; s < nls; s++) free(lf[s].v);
-    for (int s = 0; s < nws; s++) free(wf[s].v);
+    for (int s = 0; s < nls; s++)
+        free(lf[s].v);
+    for (int s = 0; s < nws; s++)
+        free(wf[s].v);
 }
 
 /* ------------------------------------------------------------- label map */
@@ -168,7 +172,8 @@ static int map_mismatches(const sf_config *c, uint64_t seed, uint64_t idx,
     label_map(c, seed, idx, a, n, NULL);
     reference_map(c, seed, idx, b, n);
     int diff = 0;
-    for (int i = 0; i < n * n; i++) diff += a[i] != b[i];
+    for (int i = 0; i < n * n; i++)
+        diff += a[i] != b[i];
     free(a);
     free(b);
     return diff;
@@ -219,8 +224,8 @@ Test(boundary, label_map_has_all_its_labels_in_fair_shares) {
                           "index %d: label %d has %ld px", (int)idx, l,
                           area[l]);
         }
-        cr_assert_eq(present, L, "index %d: %d of %d labels present",
-                     (int)idx, present, L);
+        cr_assert_eq(present, L, "index %d: %d of %d labels present", (int)idx,
+                     present, L);
     }
     free(m);
 }
@@ -251,7 +256,8 @@ Test(boundary, label_map_is_spatially_coherent) {
         memcpy(cc, m, (size_t)n * n * 2);
         int big = sf__relabel_components(cc, n, n, 16);
         long frag = 0;
-        for (int i = 0; i < n * n; i++) frag += cc[i] == 0;
+        for (int i = 0; i < n * n; i++)
+            frag += cc[i] == 0;
         cr_assert_gt(big, 0);
         cr_assert_leq(frag, n * n / 200, "index %d: %ld px in fragments",
                       (int)idx, frag);
@@ -283,8 +289,8 @@ static int parse_eroded(const char *json, int (*pairs)[2], int max) {
     cr_assert_not_null(p, "no eroded list in %s", json);
     p += strlen("\"eroded\":[");
     int n = 0, used;
-    while (n < max && sscanf(p, "[%d,%d]%n", &pairs[n][0], &pairs[n][1],
-                             &used) == 2) {
+    while (n < max &&
+           sscanf(p, "[%d,%d]%n", &pairs[n][0], &pairs[n][1], &used) == 2) {
         n++;
         p += used;
         if (*p == ',') p++;
@@ -323,7 +329,8 @@ Test(boundary, pipeline_equals_per_label_erosion_and_components) {
                             scratch);
         }
         checked_erosion += np > 0;
-        for (int i = 0; i < n * n; i++) ref[i] = ref[i] != 0;
+        for (int i = 0; i < n * n; i++)
+            ref[i] = ref[i] != 0;
         int k = sf__relabel_components(ref, n, n, c.min_instance_area);
         cr_assert_eq(k, s.n_instances);
         cr_assert_arr_eq(ref, s.labels, (size_t)n * n * 2, "index %d",
@@ -345,7 +352,7 @@ static int check_pipeline(const sf_config *c, int nx, int ny, uint64_t seed,
     cr_assert_eq(sf__imgf_alloc(&im, nx, ny, 0.0f), SF_OK);
     uint16_t *lab = malloc(n * 2), *ref = malloc(n * 2);
     uint8_t *scratch = malloc(2 * (size_t)nx);
-    int (*pairs)[2] = malloc(1024 * sizeof *pairs);
+    int(*pairs)[2] = malloc(1024 * sizeof *pairs);
     cr_assert(lab && ref && scratch && pairs);
     sf_buf js = {0};
     sf_err e;
@@ -356,7 +363,8 @@ static int check_pipeline(const sf_config *c, int nx, int ny, uint64_t seed,
     sf__draw_init(&d, seed, idx, SF_STREAM_BOUNDARY);
     int n_labels = sf__draw_irange(&d, c->boundary.n_labels);
     cr_assert_eq(sf__boundary_label_map(
-                     c, &d, sf_rng_key_make(seed, idx, SF_STREAM_BOUNDARY_FIELD),
+                     c, &d,
+                     sf_rng_key_make(seed, idx, SF_STREAM_BOUNDARY_FIELD),
                      sf_rng_key_make(seed, idx, SF_STREAM_BOUNDARY_WARP),
                      n_labels, ref, nx, ny, NULL),
                  SF_OK);
@@ -364,9 +372,9 @@ static int check_pipeline(const sf_config *c, int nx, int ny, uint64_t seed,
     for (int q = 0; q < np; q++)
         sf__erode_label(ref, nx, ny, (uint16_t)pairs[q][0], pairs[q][1],
                         scratch);
-    for (size_t i = 0; i < n; i++) ref[i] = ref[i] != 0;
-    cr_assert_eq(sf__relabel_components(ref, nx, ny, c->min_instance_area),
-                 k);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = ref[i] != 0;
+    cr_assert_eq(sf__relabel_components(ref, nx, ny, c->min_instance_area), k);
     cr_assert_arr_eq(ref, lab, n * 2, "%dx%d index %d", nx, ny, (int)idx);
     sf__imgf_release(&im);
     free(lab);
@@ -385,27 +393,24 @@ Test(boundary, pipeline_holds_for_long_erosions_and_many_labels) {
     static const struct {
         int lo, hi, labels, nx, ny, samples;
         double scale; /* one label scale, so regions are wide enough */
-    } cases[] = {{1, 1, 0, 97, 64, 3, 0.0},
-                 {5, 9, 0, 128, 96, 3, 0.0},
-                 {60, 128, 3, 400, 380, 2, 0.006},
-                 {129, 254, 2, 640, 600, 1, 0.003},
-                 {1, 4, 300, 150, 120, 3, 0.0},
-                 {20, 40, 260, 140, 150, 3, 0.0}};
+    } cases[] = {
+        {1, 1, 0, 97, 64, 3, 0.0},        {5, 9, 0, 128, 96, 3, 0.0},
+        {60, 128, 3, 400, 380, 2, 0.006}, {129, 254, 2, 640, 600, 1, 0.003},
+        {1, 4, 300, 150, 120, 3, 0.0},    {20, 40, 260, 140, 150, 3, 0.0}};
     for (size_t q = 0; q < sizeof cases / sizeof *cases; q++) {
         sf_config c = config(256);
         c.boundary.erode_iterations = (sf_irange){cases[q].lo, cases[q].hi};
         c.boundary.erode_fraction = (sf_range){0.5, 0.9};
         if (cases[q].labels)
-            c.boundary.n_labels =
-                (sf_irange){cases[q].labels, cases[q].labels};
+            c.boundary.n_labels = (sf_irange){cases[q].labels, cases[q].labels};
         if (cases[q].scale > 0.0) {
             c.boundary.n_label_scales = 1;
             c.boundary.label_scales[0] = cases[q].scale;
         }
         int eroded = 0;
         for (int idx = 0; idx < cases[q].samples; idx++)
-            eroded += check_pipeline(&c, cases[q].nx, cases[q].ny, 13,
-                                     (uint64_t)idx);
+            eroded +=
+                check_pipeline(&c, cases[q].nx, cases[q].ny, 13, (uint64_t)idx);
         cr_assert_gt(eroded, 0, "case %d eroded nothing", (int)q);
     }
 }
@@ -540,9 +545,9 @@ Test(boundary, parameter_record) {
     cr_assert_gt(strlen(j), 20);
     cr_assert_eq(j[0], '"', "an object body starts with a key: %s", j);
     static const char *keys[] = {
-        "n_labels", "label_sigma", "warp_sigma_px", "erode_fraction",
-        "eroded", "canvas_a", "canvas_b", "outlier_fraction", "canvas_mean",
-        "shift", "background_level"};
+        "n_labels",    "label_sigma", "warp_sigma_px",   "erode_fraction",
+        "eroded",      "canvas_a",    "canvas_b",        "outlier_fraction",
+        "canvas_mean", "shift",       "background_level"};
     for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
         char pat[64];
         snprintf(pat, sizeof pat, "\"%s\":", keys[k]);

@@ -27,8 +27,9 @@ static sf_config small_cfg(void) {
     return c;
 }
 
-static int gen(const char *dir, const sf_config *c, uint64_t seed, uint64_t count, int shard,
-               int nshard, sf_corpus_result *res, sf_err *e) {
+static int gen(const char *dir, const sf_config *c, uint64_t seed,
+               uint64_t count, int shard, int nshard, sf_corpus_result *res,
+               sf_err *e) {
     sf_generate_opts o = {0};
     o.out_dir = dir;
     o.seed = seed;
@@ -46,13 +47,16 @@ static char *dump(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/manifest.sqlite", dir);
     sqlite3 *db;
-    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                 SQLITE_OK);
     sf_buf b = {0};
-    const char *q[] = {"SELECT format_version, generator, git_commit, rng_version, config_yaml,"
-                       " config_sha256, master_seed, sample_count, shard_index, shard_count,"
-                       " first_index, end_index, image_size FROM corpus",
-                       "SELECT * FROM samples ORDER BY sample_index",
-                       "SELECT * FROM instances ORDER BY sample_index, label"};
+    const char *q[] = {
+        "SELECT format_version, generator, git_commit, rng_version, "
+        "config_yaml,"
+        " config_sha256, master_seed, sample_count, shard_index, shard_count,"
+        " first_index, end_index, image_size FROM corpus",
+        "SELECT * FROM samples ORDER BY sample_index",
+        "SELECT * FROM instances ORDER BY sample_index, label"};
     for (int i = 0; i < 3; i++) {
         sqlite3_stmt *st;
         cr_assert_eq(sqlite3_prepare_v2(db, q[i], -1, &st, NULL), SQLITE_OK);
@@ -88,14 +92,16 @@ static void sql(const char *dir, const char *q) {
     snprintf(path, sizeof path, "%s/manifest.sqlite", dir);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK, "%s", sqlite3_errmsg(db));
+    cr_assert_eq(sqlite3_exec(db, q, NULL, NULL, NULL), SQLITE_OK, "%s",
+                 sqlite3_errmsg(db));
     sqlite3_close(db);
 }
 
 static long verify(const char *dir, int regen) {
     long n = -1;
     sf_err e = {0};
-    cr_assert_eq(sf_corpus_verify(dir, regen, 1, NULL, NULL, &n, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sf_corpus_verify(dir, regen, 1, NULL, NULL, &n, &e), SF_OK,
+                 "%s", e.msg);
     return n;
 }
 
@@ -121,7 +127,8 @@ Test(corpus, write_read_and_rerun) {
         uint8_t *img;
         uint16_t *lab;
         int nx, ny, n;
-        cr_assert_eq(sf_corpus_load(cp, i, &img, &lab, &nx, &ny, &e), SF_OK, "%s", e.msg);
+        cr_assert_eq(sf_corpus_load(cp, i, &img, &lab, &nx, &ny, &e), SF_OK,
+                     "%s", e.msg);
         sf_corpus_sample s;
         cr_assert_eq(sf_corpus_sample_at(cp, i, &s, &e), SF_OK);
         sf_instance *inst;
@@ -130,12 +137,15 @@ Test(corpus, write_read_and_rerun) {
         /* the regenerated sample equals the stored one */
         sf_sample *smp;
         cr_assert_eq(sf_sample_generate(&c, 9, s.index, &smp, &e), SF_OK);
-        cr_expect(!memcmp(smp->image, img, 96 * 96) && !memcmp(smp->labels, lab, 2 * 96 * 96));
+        cr_expect(!memcmp(smp->image, img, 96 * 96) &&
+                  !memcmp(smp->labels, lab, 2 * 96 * 96));
         for (int k = 0; k < n; k++) {
             int x = inst[k].interior[0], y = inst[k].interior[1];
-            cr_expect_eq(lab[y * nx + x], inst[k].label, "interior point outside instance");
+            cr_expect_eq(lab[y * nx + x], inst[k].label,
+                         "interior point outside instance");
             long a = 0;
-            for (int p = 0; p < nx * ny; p++) a += lab[p] == inst[k].label;
+            for (int p = 0; p < nx * ny; p++)
+                a += lab[p] == inst[k].label;
             cr_expect_eq(a, inst[k].area);
         }
         sf_sample_free(smp);
@@ -194,7 +204,8 @@ Test(corpus, resume_after_lost_rows_equals_uninterrupted) {
     cr_assert_eq(gen(b, &c, 5, 12, 0, 1, NULL, &e), SF_OK, "%s", e.msg);
     /* simulate a crash: rows of the last samples never committed, one file
      * half-written under its temporary name, derived files not written */
-    sql(b, "DELETE FROM instances WHERE sample_index >= 7; DELETE FROM samples WHERE sample_index >= 7;");
+    sql(b, "DELETE FROM instances WHERE sample_index >= 7; DELETE FROM samples "
+           "WHERE sample_index >= 7;");
     snprintf(pb, sizeof pb, "%s/images/000009.png", b);
     unlink(pb);
     snprintf(pb, sizeof pb, "%s/images/000010.png.tmp", b);
@@ -235,7 +246,8 @@ Test(corpus, shards_merge_equal_single_run) {
     cr_assert_eq(gen(s1, &c, 3, 9, 1, 2, NULL, &e), SF_OK, "%s", e.msg);
     cr_assert_eq(gen(s0, &c, 3, 9, 0, 2, NULL, &e), SF_OK, "%s", e.msg);
     const char *both[] = {s1, s0};
-    cr_assert_eq(sf_corpus_merge(m, both, 2, NULL, NULL, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sf_corpus_merge(m, both, 2, NULL, NULL, &e), SF_OK, "%s",
+                 e.msg);
     char *d1 = dump(one), *d2 = dump(m);
     cr_expect_str_eq(d1, d2);
     free(d1);
@@ -302,8 +314,10 @@ Test(corpus, verify_catches_damage) {
     unlink(p);
     cr_expect_eq(verify(d, 0), 0);
     /* deleted row */
-    sql(d, "DELETE FROM instances WHERE sample_index = 3; DELETE FROM samples WHERE sample_index = 3;");
-    cr_expect_geq(verify(d, 0), 3, "missing row + unlisted files + SHA256SUMS entries");
+    sql(d, "DELETE FROM instances WHERE sample_index = 3; DELETE FROM samples "
+           "WHERE sample_index = 3;");
+    cr_expect_geq(verify(d, 0), 3,
+                  "missing row + unlisted files + SHA256SUMS entries");
 }
 
 Test(corpus, reading_api_rejects_bad_files_and_paths) {
@@ -330,7 +344,8 @@ Test(corpus, reading_api_rejects_bad_files_and_paths) {
     cr_expect_eq(sf_corpus_load(cp, 7, &img, &lab, &nx, &ny, &e), SF_ERANGE);
     sf_corpus_close(cp);
     /* a manifest path escaping the corpus is refused at open */
-    sql(d, "UPDATE samples SET image_path = '../../etc/passwd' WHERE sample_index = 0;");
+    sql(d, "UPDATE samples SET image_path = '../../etc/passwd' WHERE "
+           "sample_index = 0;");
     cr_expect_eq(sf_corpus_open(d, &cp, &e), SF_ECORRUPT);
     cr_expect(strstr(e.msg, "../../etc/passwd") != NULL, "%s", e.msg);
     /* not a corpus */

@@ -21,7 +21,8 @@ static char *read_all(const char *path, size_t *n) {
     return b;
 }
 
-static void run(const char *dir, int threads, int shard, int nshard, uint64_t count) {
+static void run(const char *dir, int threads, int shard, int nshard,
+                uint64_t count) {
     sf_config c;
     sf_err e = {0};
     cr_assert_eq(sf_config_default(&c, &e), SF_OK);
@@ -49,7 +50,8 @@ static void expect_same_files(const char *a, const char *b, uint64_t count) {
             size_t na = 0, nb = 0;
             char *x = read_all(pa, &na), *y = read_all(pb, &nb);
             cr_assert(x && y, "missing %s or %s", pa, pb);
-            cr_expect(na == nb && !memcmp(x, y, na), "%s differs from %s", pa, pb);
+            cr_expect(na == nb && !memcmp(x, y, na), "%s differs from %s", pa,
+                      pb);
             free(x);
             free(y);
         }
@@ -108,7 +110,8 @@ Test(generate, png_round_trip) {
     cr_assert_eq(sf_png_write_gray16(path, lab, 6, 5, 1, &e), SF_OK);
     uint16_t *l2 = NULL;
     int nx, ny;
-    cr_assert_eq(sf_png_read_gray16(path, &l2, &nx, &ny, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sf_png_read_gray16(path, &l2, &nx, &ny, &e), SF_OK, "%s",
+                 e.msg);
     cr_expect(nx == 6 && ny == 5 && !memcmp(l2, lab, sizeof lab));
     free(l2);
     uint8_t *i8 = NULL;

@@ -37,15 +37,9 @@ static void expect_text(const uint16_t *got, const char *const *rows, int ny) {
 /* ------------------------------------------------------------ components */
 
 Test(labels, two_blobs) {
-    const char *in[] = {"........",
-                        ".11.....",
-                        ".11...1.",
-                        "......11",
+    const char *in[] = {"........", ".11.....", ".11...1.", "......11",
                         "......11"};
-    const char *want[] = {"........",
-                          ".11.....",
-                          ".11...2.",
-                          "......22",
+    const char *want[] = {"........", ".11.....", ".11...2.", "......22",
                           "......22"};
     uint16_t m[40];
     int nx;
@@ -57,14 +51,8 @@ Test(labels, two_blobs) {
 Test(labels, u_shape_is_one_component) {
     /* Two arms get different provisional labels and meet at the bottom:
      * the union must merge them, and the id stays 1. */
-    const char *in[] = {"1...1.1",
-                        "1...1.1",
-                        "1...1.1",
-                        "11111.1"};
-    const char *want[] = {"1...1.2",
-                          "1...1.2",
-                          "1...1.2",
-                          "11111.2"};
+    const char *in[] = {"1...1.1", "1...1.1", "1...1.1", "11111.1"};
+    const char *want[] = {"1...1.2", "1...1.2", "1...1.2", "11111.2"};
     uint16_t m[28];
     int nx;
     from_text(in, 4, m, &nx);
@@ -75,25 +63,18 @@ Test(labels, u_shape_is_one_component) {
 Test(labels, staircase_merges_many_provisional_labels) {
     /* Each row opens a new provisional label that only joins the others
      * through a later row: a chain of unions. */
-    const char *in[] = {"1.1.1.1",
-                        "1.1.1.1",
-                        "1111111"};
+    const char *in[] = {"1.1.1.1", "1.1.1.1", "1111111"};
     uint16_t m[21];
     int nx;
     from_text(in, 3, m, &nx);
     cr_assert_eq(sf__relabel_components(m, nx, 3, 0), 1);
-    for (int i = 0; i < 21; i++) cr_assert_eq(m[i], in[i / 7][i % 7] == '1');
+    for (int i = 0; i < 21; i++)
+        cr_assert_eq(m[i], in[i / 7][i % 7] == '1');
 }
 
 Test(labels, diagonal_pixels_are_separate) {
-    const char *in[] = {"1...",
-                        ".1..",
-                        "..1.",
-                        "...1"};
-    const char *want[] = {"1...",
-                          ".2..",
-                          "..3.",
-                          "...4"};
+    const char *in[] = {"1...", ".1..", "..1.", "...1"};
+    const char *want[] = {"1...", ".2..", "..3.", "...4"};
     uint16_t m[16];
     int nx;
     from_text(in, 4, m, &nx);
@@ -104,12 +85,8 @@ Test(labels, diagonal_pixels_are_separate) {
 Test(labels, different_values_are_different_components) {
     /* Touching regions with different labels stay apart; equal values that
      * do not touch split. */
-    const char *in[] = {"1122",
-                        "1122",
-                        "3311"};
-    const char *want[] = {"1122",
-                          "1122",
-                          "3344"};
+    const char *in[] = {"1122", "1122", "3311"};
+    const char *want[] = {"1122", "1122", "3344"};
     uint16_t m[12];
     int nx;
     from_text(in, 3, m, &nx);
@@ -120,14 +97,8 @@ Test(labels, different_values_are_different_components) {
 Test(labels, min_area_drops_small_and_renumbers_in_raster_order) {
     /* A (3 px) first in raster order, B (1 px), C (4 px) whose first pixel
      * comes after B's. min_area 2 drops B; A = 1, C = 2. */
-    const char *in[] = {"11..2.",
-                        "1.....",
-                        "....11",
-                        "....11"};
-    const char *want[] = {"11....",
-                          "1.....",
-                          "....22",
-                          "....22"};
+    const char *in[] = {"11..2.", "1.....", "....11", "....11"};
+    const char *want[] = {"11....", "1.....", "....22", "....22"};
     uint16_t m[24];
     int nx;
     from_text(in, 4, m, &nx);
@@ -138,12 +109,8 @@ Test(labels, min_area_drops_small_and_renumbers_in_raster_order) {
 Test(labels, numbering_follows_first_pixel_not_value_or_bulk) {
     /* The value-2 region starts at (4,0), before the value-1 pixel at
      * (0,1) in raster order, so it becomes component 1. */
-    const char *in[] = {"....22",
-                        "1...22",
-                        "..2222"};
-    const char *want[] = {"....11",
-                          "2...11",
-                          "..1111"};
+    const char *in[] = {"....22", "1...22", "..2222"};
+    const char *want[] = {"....11", "2...11", "..1111"};
     uint16_t m[18];
     int nx;
     from_text(in, 3, m, &nx);
@@ -179,7 +146,8 @@ Test(labels, too_many_components_is_erange) {
     /* Dropping them all by area is fine: K = 0. */
     checkerboard(m, nx, ny);
     cr_assert_eq(sf__relabel_components(m, nx, ny, 2), 0);
-    for (int i = 0; i < nx * ny; i++) cr_assert_eq(m[i], 0);
+    for (int i = 0; i < nx * ny; i++)
+        cr_assert_eq(m[i], 0);
     free(m);
 }
 
@@ -190,7 +158,8 @@ Test(labels, exactly_65535_components_fit) {
     uint16_t *m = calloc((size_t)nx * ny, sizeof *m);
     cr_assert_not_null(m);
     for (int y = 0; y < ny; y += 2)
-        for (int x = 0; x < nx; x += 2) m[y * nx + x] = 1;
+        for (int x = 0; x < nx; x += 2)
+            m[y * nx + x] = 1;
     m[0] = 0;
     cr_assert_eq(sf__relabel_components(m, nx, ny, 0), 65535);
     cr_assert_eq(m[2], 1);
@@ -201,14 +170,15 @@ Test(labels, exactly_65535_components_fit) {
 /* Reference components: breadth-first flood fill from each unvisited
  * nonzero pixel in raster order (so components are numbered by their
  * first pixel), dropping those under min_area, as the function does. */
-static int flood_components(const uint16_t *in, uint16_t *out, int nx,
-                            int ny, int min_area) {
+static int flood_components(const uint16_t *in, uint16_t *out, int nx, int ny,
+                            int min_area) {
     const int n = nx * ny;
     char *seen = calloc((size_t)n, 1);
     int *queue = malloc((size_t)n * sizeof *queue);
     cr_assert(seen && queue);
     int k = 0;
-    for (int i = 0; i < n; i++) out[i] = 0;
+    for (int i = 0; i < n; i++)
+        out[i] = 0;
     for (int s = 0; s < n; s++) {
         if (!in[s] || seen[s]) continue;
         /* queue[0..len) ends up holding the whole component. */
@@ -217,8 +187,8 @@ static int flood_components(const uint16_t *in, uint16_t *out, int nx,
         seen[s] = 1;
         while (head < len) {
             int i = queue[head++], x = i % nx, y = i / nx;
-            const int nb[4][2] = {{x - 1, y}, {x + 1, y}, {x, y - 1},
-                                  {x, y + 1}};
+            const int nb[4][2] = {
+                {x - 1, y}, {x + 1, y}, {x, y - 1}, {x, y + 1}};
             for (int q = 0; q < 4; q++) {
                 int u = nb[q][0], v = nb[q][1];
                 if (u < 0 || u >= nx || v < 0 || v >= ny) continue;
@@ -229,7 +199,8 @@ static int flood_components(const uint16_t *in, uint16_t *out, int nx,
             }
         }
         uint16_t id = len >= min_area ? (uint16_t)++k : 0;
-        for (int q = 0; q < len; q++) out[queue[q]] = id;
+        for (int q = 0; q < len; q++)
+            out[queue[q]] = id;
     }
     free(seen);
     free(queue);
@@ -239,7 +210,7 @@ static int flood_components(const uint16_t *in, uint16_t *out, int nx,
 Test(labels, components_match_flood_fill_on_random_maps) {
     /* Random blobby maps of a few values, widths around the vector sizes
      * (run scans take 8 pixels at a time) and wider. */
-    static const int sizes[][2] = {{1, 9},  {7, 5},   {8, 8},  {9, 7},
+    static const int sizes[][2] = {{1, 9},   {7, 5},   {8, 8},   {9, 7},
                                    {17, 13}, {64, 40}, {301, 57}};
     uint32_t st = 12345u;
     for (size_t q = 0; q < sizeof sizes / sizeof *sizes; q++)
@@ -272,20 +243,10 @@ Test(labels, components_match_flood_fill_on_random_maps) {
 /* --------------------------------------------------------------- erosion */
 
 Test(labels, erosion_step_removes_exactly_the_rim) {
-    const char *in[] = {".........",
-                        ".33333...",
-                        ".33333.2.",
-                        ".33333...",
-                        ".33333...",
-                        ".33333...",
-                        "........."};
-    const char *want[] = {".........",
-                          ".........",
-                          "..333..2.",
-                          "..333....",
-                          "..333....",
-                          ".........",
-                          "........."};
+    const char *in[] = {".........", ".33333...", ".33333.2.", ".33333...",
+                        ".33333...", ".33333...", "........."};
+    const char *want[] = {".........", ".........", "..333..2.", "..333....",
+                          "..333....", ".........", "........."};
     uint16_t m[63];
     uint8_t scratch[63];
     int nx;
@@ -297,19 +258,11 @@ Test(labels, erosion_step_removes_exactly_the_rim) {
 Test(labels, erosion_iterations_compose) {
     /* Two steps = the city-block ball of radius 2, the same as two calls of
      * one step. */
-    const char *in[] = {"...........",
-                        ".4444444...",
-                        ".4444444...",
-                        ".4444444...",
-                        ".4444444...",
-                        ".4444444...",
+    const char *in[] = {"...........", ".4444444...", ".4444444...",
+                        ".4444444...", ".4444444...", ".4444444...",
                         "..........."};
-    const char *want[] = {"...........",
-                          "...........",
-                          "...........",
-                          "...444.....",
-                          "...........",
-                          "...........",
+    const char *want[] = {"...........", "...........", "...........",
+                          "...444.....", "...........", "...........",
                           "..........."};
     uint16_t a[77], b[77];
     uint8_t scratch[2 * 11];
@@ -328,16 +281,14 @@ Test(labels, erosion_at_the_image_border) {
      * and one touching the border only loses its inner rim. */
     uint16_t full[12];
     uint8_t scratch[16]; /* 2 * nx */
-    for (int i = 0; i < 12; i++) full[i] = 5;
+    for (int i = 0; i < 12; i++)
+        full[i] = 5;
     sf__erode_label(full, 4, 3, 5, 3, scratch);
-    for (int i = 0; i < 12; i++) cr_assert_eq(full[i], 5);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(full[i], 5);
 
-    const char *in[] = {"11122",
-                        "11122",
-                        "11122"};
-    const char *want[] = {"11.22",
-                          "11.22",
-                          "11.22"};
+    const char *in[] = {"11122", "11122", "11122"};
+    const char *want[] = {"11.22", "11.22", "11.22"};
     uint16_t m[15];
     int nx;
     from_text(in, 3, m, &nx);
@@ -374,13 +325,8 @@ static int four_adjacent(const uint16_t *m, int nx, int ny, uint16_t a,
 
 Test(labels, erosion_opens_a_gap_between_touching_clusters) {
     /* Two interlocking clusters share a jagged boundary. */
-    const char *in[] = {"111111222",
-                        "111112222",
-                        "111122222",
-                        "111222222",
-                        "112222211",
-                        "111112111",
-                        "111111111"};
+    const char *in[] = {"111111222", "111112222", "111122222", "111222222",
+                        "112222211", "111112111", "111111111"};
     uint16_t m[63];
     uint8_t scratch[18];
     int nx;
@@ -393,13 +339,13 @@ Test(labels, erosion_opens_a_gap_between_touching_clusters) {
      * 4-connected components. */
     for (int i = 0; i < 63; i++)
         if (in[i / 9][i % 9] == '1') cr_assert_eq(m[i], 1);
-    for (int i = 0; i < 63; i++) m[i] = m[i] != 0;
+    for (int i = 0; i < 63; i++)
+        m[i] = m[i] != 0;
     cr_assert_geq(sf__relabel_components(m, nx, 7, 0), 2);
 }
 
 Test(labels, erosion_of_absent_label_or_zero_steps_is_a_no_op) {
-    const char *in[] = {"1122",
-                        "1122"};
+    const char *in[] = {"1122", "1122"};
     uint16_t m[8], ref[8];
     uint8_t scratch[8];
     int nx;

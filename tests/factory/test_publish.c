@@ -62,7 +62,8 @@ static char *slurp(const char *dir, const char *name, size_t *n) {
 
 static int count_lines(const char *s) {
     int n = 0;
-    for (; *s; s++) n += *s == '\n';
+    for (; *s; s++)
+        n += *s == '\n';
     return n;
 }
 
@@ -76,7 +77,8 @@ typedef struct jp {
 } jp;
 
 static void ws(jp *j) {
-    while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r') j->p++;
+    while (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')
+        j->p++;
 }
 
 static int value(jp *j);
@@ -109,20 +111,23 @@ static int number(jp *j) {
     if (*j->p == '0') {
         j->p++;
     } else if (*j->p >= '1' && *j->p <= '9') {
-        while (isdigit((unsigned char)*j->p)) j->p++;
+        while (isdigit((unsigned char)*j->p))
+            j->p++;
     } else {
         return 0;
     }
     if (*j->p == '.') {
         j->p++;
         if (!isdigit((unsigned char)*j->p)) return 0;
-        while (isdigit((unsigned char)*j->p)) j->p++;
+        while (isdigit((unsigned char)*j->p))
+            j->p++;
     }
     if (*j->p == 'e' || *j->p == 'E') {
         j->p++;
         if (*j->p == '+' || *j->p == '-') j->p++;
         if (!isdigit((unsigned char)*j->p)) return 0;
-        while (isdigit((unsigned char)*j->p)) j->p++;
+        while (isdigit((unsigned char)*j->p))
+            j->p++;
     }
     return j->p > s;
 }
@@ -176,7 +181,8 @@ static int json_ok(const char *text) {
 }
 
 Test(publish, json_checker_sanity) {
-    cr_expect(json_ok("{\"a\": [1, -2.5e3, true, null, \"x\\n\\u00e9\"], \"b\": {}}"));
+    cr_expect(json_ok(
+        "{\"a\": [1, -2.5e3, true, null, \"x\\n\\u00e9\"], \"b\": {}}"));
     cr_expect(json_ok(" [ ] "));
     cr_expect(!json_ok("{\"a\": 1,}"));
     cr_expect(!json_ok("{\"a\" 1}"));
@@ -200,15 +206,19 @@ Test(publish, sums_csv_card_croissant_preview) {
     int n_lines = 0;
     for (char *save = NULL, *l = strtok_r(sums, "\n", &save); l;
          l = strtok_r(NULL, "\n", &save), n_lines++) {
-        cr_assert(strlen(l) > 66 && l[64] == ' ' && l[65] == ' ', "bad line '%s'", l);
+        cr_assert(strlen(l) > 66 && l[64] == ' ' && l[65] == ' ',
+                  "bad line '%s'", l);
         const char *rel = l + 66;
-        cr_expect(!strncmp(rel, n_lines < COUNT ? "images/" : "labels/", 7), "%s", rel);
-        cr_expect(strcmp(prev, rel) < 0, "not sorted: '%s' after '%s'", rel, prev);
+        cr_expect(!strncmp(rel, n_lines < COUNT ? "images/" : "labels/", 7),
+                  "%s", rel);
+        cr_expect(strcmp(prev, rel) < 0, "not sorted: '%s' after '%s'", rel,
+                  prev);
         snprintf(prev, sizeof prev, "%s", rel);
         size_t n;
         char *bytes = slurp(dir, rel, &n), hex[65];
         cr_assert_eq(sf_sha256_hex(bytes, n, hex), SF_OK);
-        cr_expect(!strncmp(l, hex, 64), "%s: listed %.64s, file has %s", rel, l, hex);
+        cr_expect(!strncmp(l, hex, 64), "%s: listed %.64s, file has %s", rel, l,
+                  hex);
         free(bytes);
     }
     cr_expect_eq(n_lines, 2 * COUNT);
@@ -218,8 +228,9 @@ Test(publish, sums_csv_card_croissant_preview) {
     size_t csv_n;
     char *csv = slurp(dir, "samples.csv", &csv_n);
     cr_expect_eq(count_lines(csv), COUNT + 1);
-    const char *hdr = "sample_index,module,image,label,n_instances,image_sha256,"
-                      "label_sha256,width,height\n";
+    const char *hdr =
+        "sample_index,module,image,label,n_instances,image_sha256,"
+        "label_sha256,width,height\n";
     cr_expect(!strncmp(csv, hdr, strlen(hdr)), "header: %.120s", csv);
     cr_expect(strstr(csv, "\n0,"), "row 0");
     cr_expect(strstr(csv, "\n5,"), "row 5");
@@ -238,8 +249,9 @@ Test(publish, sums_csv_card_croissant_preview) {
         cr_assert_eq(sf_corpus_sample_at(c, i, &s, NULL), SF_OK);
         char row[512];
         snprintf(row, sizeof row, "%llu,%s,%s,%s,%d,%s,%s,%d,%d\n",
-                 (unsigned long long)s.index, sf_mode_name(s.module), s.image_path,
-                 s.label_path, s.n_instances, s.image_sha256, s.label_sha256, s.nx, s.ny);
+                 (unsigned long long)s.index, sf_mode_name(s.module),
+                 s.image_path, s.label_path, s.n_instances, s.image_sha256,
+                 s.label_sha256, s.nx, s.ny);
         cr_expect(strstr(csv, row), "row missing: %s", row);
         n_inst += (uint64_t)s.n_instances;
     }
@@ -255,11 +267,13 @@ Test(publish, sums_csv_card_croissant_preview) {
     cr_expect(strstr(card, want), "%s", want);
     cr_expect(strstr(card, "| Master seed | 7 |"));
     cr_expect(strstr(card, "| Image size | 128 × 128 px |"));
-    cr_expect(strstr(card, "synthfm generate --config config.yaml --out DIR --count 6 --seed 7\n"));
+    cr_expect(strstr(card, "synthfm generate --config config.yaml --out DIR "
+                           "--count 6 --seed 7\n"));
     cr_expect(strstr(card, "synthfm verify DIR --regenerate 8"));
     cr_expect(!strstr(card, "--shard"), "a whole corpus has no --shard");
     char *yaml = strstr(card, "```yaml\n");
-    cr_expect(yaml && strstr(yaml, "\nimage_size: 128\n"), "resolved config block");
+    cr_expect(yaml && strstr(yaml, "\nimage_size: 128\n"),
+              "resolved config block");
     cr_expect(strstr(card, "arXiv:2504.08177"));
     cr_expect(strstr(card, "```bibtex\n@article{"));
     cr_expect(strstr(card, "CC0-1.0 (synthetic data, no real patient data"));
@@ -272,15 +286,28 @@ Test(publish, sums_csv_card_croissant_preview) {
     char *cj = slurp(dir, "croissant.json", NULL);
     cr_expect(json_ok(cj), "croissant.json is not valid JSON");
     const char *names[] = {
-        "\"@context\"", "\"conformsTo\": \"http://mlcommons.org/croissant/1.0\"",
-        "\"@type\": \"sc:Dataset\"", "\"recordSet\"", "\"distribution\"",
-        "\"@id\": \"samples.csv\"", "\"@id\": \"manifest.sqlite\"", "\"@id\": \"images\"",
-        "\"@id\": \"labels\"", "\"includes\": \"images/*.png\"",
-        "\"includes\": \"labels/*.png\"", "\"@id\": \"samples/sample_index\"",
-        "\"@id\": \"samples/module\"", "\"@id\": \"samples/n_instances\"",
-        "\"@id\": \"samples/image_sha256\"", "\"@id\": \"samples/label_sha256\"",
-        "\"@id\": \"samples/image\"", "\"@id\": \"samples/label_map\"",
-        "\"citeAs\"", "\"license\"", "\"datePublished\"", "\"version\": \"" SF_VERSION "\""};
+        "\"@context\"",
+        "\"conformsTo\": \"http://mlcommons.org/croissant/1.0\"",
+        "\"@type\": \"sc:Dataset\"",
+        "\"recordSet\"",
+        "\"distribution\"",
+        "\"@id\": \"samples.csv\"",
+        "\"@id\": \"manifest.sqlite\"",
+        "\"@id\": \"images\"",
+        "\"@id\": \"labels\"",
+        "\"includes\": \"images/*.png\"",
+        "\"includes\": \"labels/*.png\"",
+        "\"@id\": \"samples/sample_index\"",
+        "\"@id\": \"samples/module\"",
+        "\"@id\": \"samples/n_instances\"",
+        "\"@id\": \"samples/image_sha256\"",
+        "\"@id\": \"samples/label_sha256\"",
+        "\"@id\": \"samples/image\"",
+        "\"@id\": \"samples/label_map\"",
+        "\"citeAs\"",
+        "\"license\"",
+        "\"datePublished\"",
+        "\"version\": \"" SF_VERSION "\""};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_expect(strstr(cj, names[i]), "croissant.json lacks %s", names[i]);
     snprintf(want, sizeof want, "\"sha256\": \"%s\"", csv_sha);
@@ -303,15 +330,18 @@ Test(publish, sums_csv_card_croissant_preview) {
     long n_colour = 0, n_gray_bright = 0;
     for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
         const uint8_t *p = rgb + 3 * i;
-        if ((p[0] != p[1] || p[1] != p[2]) && (p[0] == 255 || p[1] == 255 || p[2] == 255))
+        if ((p[0] != p[1] || p[1] != p[2]) &&
+            (p[0] == 255 || p[1] == 255 || p[2] == 255))
             n_colour++;
         if (p[0] == p[1] && p[1] == p[2] && p[0] > 64) n_gray_bright++;
     }
     cr_expect(n_colour > 500, "only %ld outline pixels", n_colour);
     cr_expect(n_gray_bright > 10000, "only %ld image pixels", n_gray_bright);
     /* The empty 7th and 8th tile slots stay background. */
-    const uint8_t *bg = rgb + 3 * ((size_t)(28 + 284 + 100) * (size_t)w + (size_t)(8 + 3 * 264 + 100));
-    cr_expect(bg[0] < 40 && bg[1] < 40 && bg[2] < 40, "empty slot is background");
+    const uint8_t *bg = rgb + 3 * ((size_t)(28 + 284 + 100) * (size_t)w +
+                                   (size_t)(8 + 3 * 264 + 100));
+    cr_expect(bg[0] < 40 && bg[1] < 40 && bg[2] < 40,
+              "empty slot is background");
     free(rgb);
 
     /* No temporary files left behind. */
@@ -325,13 +355,14 @@ Test(publish, sums_csv_card_croissant_preview) {
 
 /* ------------------------------------------------------- determinism */
 
-static const char *const published[] = {"SHA256SUMS", "samples.csv", "README.md",
-                                        "croissant.json", "preview.png"};
+static const char *const published[] = {
+    "SHA256SUMS", "samples.csv", "README.md", "croissant.json", "preview.png"};
 
 /* Cut every occurrence of `created` out of s (in place). */
 static void mask(char *s, const char *created) {
     size_t n = strlen(created);
-    for (char *p; n && (p = strstr(s, created));) memmove(p, p + n, strlen(p + n) + 1);
+    for (char *p; n && (p = strstr(s, created));)
+        memmove(p, p + n, strlen(p + n) + 1);
 }
 
 Test(publish, republish_is_byte_identical) {
@@ -340,13 +371,15 @@ Test(publish, republish_is_byte_identical) {
     make_corpus(dir, 0, 1);
     char *before[5];
     size_t n_before[5];
-    for (int i = 0; i < 5; i++) before[i] = slurp(dir, published[i], &n_before[i]);
+    for (int i = 0; i < 5; i++)
+        before[i] = slurp(dir, published[i], &n_before[i]);
     sf_err e = {0};
     cr_assert_eq(sf__corpus_publish(dir, &e), SF_OK, "%s", e.msg);
     for (int i = 0; i < 5; i++) {
         size_t n;
         char *after = slurp(dir, published[i], &n);
-        cr_expect(n == n_before[i] && !memcmp(after, before[i], n), "%s changed", published[i]);
+        cr_expect(n == n_before[i] && !memcmp(after, before[i], n),
+                  "%s changed", published[i]);
         free(after);
         free(before[i]);
     }
@@ -364,7 +397,8 @@ Test(publish, merged_shards_publish_like_a_single_run) {
 
     /* A shard's card says how to make exactly that shard. */
     char *card = slurp(s1, "README.md", NULL);
-    cr_expect(strstr(card, "--count 6 --seed 7 --shard 1/2\n"), "shard command");
+    cr_expect(strstr(card, "--count 6 --seed 7 --shard 1/2\n"),
+              "shard command");
     cr_expect(strstr(card, "| Samples in this directory | 3 |"));
     free(card);
     char *sums1 = slurp(s1, "SHA256SUMS", NULL);
@@ -374,7 +408,8 @@ Test(publish, merged_shards_publish_like_a_single_run) {
 
     const char *shards[] = {s0, s1};
     sf_err e = {0};
-    cr_assert_eq(sf_corpus_merge(merged, shards, 2, NULL, NULL, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sf_corpus_merge(merged, shards, 2, NULL, NULL, &e), SF_OK,
+                 "%s", e.msg);
 
     sf_corpus *a = NULL, *b = NULL;
     cr_assert_eq(sf_corpus_open(one, &a, &e), SF_OK, "%s", e.msg);
@@ -387,15 +422,17 @@ Test(publish, merged_shards_publish_like_a_single_run) {
 
     for (int i = 0; i < 5; i++) {
         size_t na, nb;
-        char *x = slurp(one, published[i], &na), *y = slurp(merged, published[i], &nb);
-        if (i >= 2 && i <= 3) { /* README.md, croissant.json: created_at aside */
+        char *x = slurp(one, published[i], &na),
+             *y = slurp(merged, published[i], &nb);
+        if (i >= 2 &&
+            i <= 3) { /* README.md, croissant.json: created_at aside */
             mask(x, ca);
             mask(y, cb);
             na = strlen(x);
             nb = strlen(y);
         }
-        cr_expect(na == nb && !memcmp(x, y, na), "%s differs between merge and single run",
-                  published[i]);
+        cr_expect(na == nb && !memcmp(x, y, na),
+                  "%s differs between merge and single run", published[i]);
         free(x);
         free(y);
     }

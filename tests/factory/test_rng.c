@@ -15,8 +15,8 @@ Test(rng, philox_known_answers) {
         uint32_t out[4];
         sf_philox4x32_10(v[i], v[i] + 4, out);
         for (int j = 0; j < 4; j++)
-            cr_expect_eq(out[j], v[i][6 + j], "vector %d word %d: %08x != %08x", i, j,
-                         out[j], v[i][6 + j]);
+            cr_expect_eq(out[j], v[i][6 + j], "vector %d word %d: %08x != %08x",
+                         i, j, out[j], v[i][6 + j]);
     }
 }
 
@@ -45,7 +45,8 @@ Test(rng, uniform_and_int_draws_in_range) {
         hist[k - 3]++;
     }
     cr_expect(fabs(sum / 70000 - 2.5) < 0.01);
-    for (int k = 0; k < 7; k++) cr_expect(abs(hist[k] - 10000) < 500, "bin %d: %d", k, hist[k]);
+    for (int k = 0; k < 7; k++)
+        cr_expect(abs(hist[k] - 10000) < 500, "bin %d: %d", k, hist[k]);
     cr_expect_eq(d.ctr, 140000u, "one counter per draw");
 }
 

@@ -17,7 +17,8 @@ static sf_config cfg(int size, int mode) {
 static int same(const sf_sample *a, const sf_sample *b) {
     size_t n = (size_t)a->nx * a->ny;
     return a->nx == b->nx && a->ny == b->ny && !memcmp(a->image, b->image, n) &&
-           !memcmp(a->labels, b->labels, 2 * n) && !strcmp(a->params_json, b->params_json);
+           !memcmp(a->labels, b->labels, 2 * n) &&
+           !strcmp(a->params_json, b->params_json);
 }
 
 Test(sample, deterministic_and_index_dependent) {
@@ -28,7 +29,8 @@ Test(sample, deterministic_and_index_dependent) {
         cr_assert_eq(sf_sample_generate(&c, 5, i, &a, &e), SF_OK, "%s", e.msg);
         cr_assert_eq(sf_sample_generate(&c, 5, i, &b, &e), SF_OK);
         cr_assert_eq(sf_sample_generate(&c, 5, i + 100, &d, &e), SF_OK);
-        cr_expect(same(a, b), "sample %llu differs between runs", (unsigned long long)i);
+        cr_expect(same(a, b), "sample %llu differs between runs",
+                  (unsigned long long)i);
         cr_expect(!same(a, d));
         sf_sample_free(a);
         sf_sample_free(b);
@@ -44,11 +46,13 @@ Test(sample, modes_and_mix) {
         cr_assert_eq(sf_sample_generate(&c, 1, i, &s, NULL), SF_OK);
         n_shape += s->module == SF_MODE_SHAPE;
         n_boundary += s->module == SF_MODE_BOUNDARY;
-        cr_expect(strstr(s->params_json, s->module == SF_MODE_SHAPE ? "\"module\":\"shape\""
-                                                                     : "\"module\":\"boundary\""));
+        cr_expect(strstr(s->params_json, s->module == SF_MODE_SHAPE
+                                             ? "\"module\":\"shape\""
+                                             : "\"module\":\"boundary\""));
         sf_sample_free(s);
     }
-    cr_expect(n_shape >= 8 && n_boundary >= 8, "mix 0.5 gave %d/%d", n_shape, n_boundary);
+    cr_expect(n_shape >= 8 && n_boundary >= 8, "mix 0.5 gave %d/%d", n_shape,
+              n_boundary);
     for (int mode = SF_MODE_SHAPE; mode <= SF_MODE_BOUNDARY; mode++) {
         c = cfg(128, mode);
         for (uint64_t i = 0; i < 10; i++) {
@@ -74,7 +78,8 @@ Test(sample, labels_in_range_and_present) {
         for (int l = 1; l <= s->n_instances; l++)
             cr_expect(seen[l], "label %d of %d absent", l, s->n_instances);
         free(seen);
-        cr_expect(strstr(s->params_json, "\"noise\":[") && strstr(s->params_json, "\"blur\":"));
+        cr_expect(strstr(s->params_json, "\"noise\":[") &&
+                  strstr(s->params_json, "\"blur\":"));
         sf_sample_free(s);
     }
 }
@@ -89,19 +94,19 @@ Test(sample, labels_in_range_and_present) {
 static const char *const golden_sha[3][4] = {
     /* both */
     {"f778d62dd4d6895241194943bddccd0e2ccc1cdf950d38473a924925fb664538",
-    "bbec64750071a16de31e8e15a867c827b3380b43d8c7884e15f718a88739cf3a",
-    "608513074885d88b9f17331570782dd58ab973b6bcf3c5b3defb1c273edad56e",
-    "6e0c196f37ac186f038558e0e313a0479e8828d399447828d63e62607cbe886a"},
+     "bbec64750071a16de31e8e15a867c827b3380b43d8c7884e15f718a88739cf3a",
+     "608513074885d88b9f17331570782dd58ab973b6bcf3c5b3defb1c273edad56e",
+     "6e0c196f37ac186f038558e0e313a0479e8828d399447828d63e62607cbe886a"},
     /* shape */
     {"b3faeed45750a8ae9f6793e8c14e7294a6e8ea2937e90536dc16c18cf59a7f1a",
-    "bbec64750071a16de31e8e15a867c827b3380b43d8c7884e15f718a88739cf3a",
-    "608513074885d88b9f17331570782dd58ab973b6bcf3c5b3defb1c273edad56e",
-    "891be58fb7a180014ac73bf8eb6096617986d109cf6def0cd182bee961b5c1b9"},
+     "bbec64750071a16de31e8e15a867c827b3380b43d8c7884e15f718a88739cf3a",
+     "608513074885d88b9f17331570782dd58ab973b6bcf3c5b3defb1c273edad56e",
+     "891be58fb7a180014ac73bf8eb6096617986d109cf6def0cd182bee961b5c1b9"},
     /* boundary */
     {"f778d62dd4d6895241194943bddccd0e2ccc1cdf950d38473a924925fb664538",
-    "21623c46021a718059973d48c86bac4441e6c87f167a421e28f7955b1096728b",
-    "5932742b3e02503a17ef118413b200660eecef029ce39b7f8997641936e5142f",
-    "6e0c196f37ac186f038558e0e313a0479e8828d399447828d63e62607cbe886a"},
+     "21623c46021a718059973d48c86bac4441e6c87f167a421e28f7955b1096728b",
+     "5932742b3e02503a17ef118413b200660eecef029ce39b7f8997641936e5142f",
+     "6e0c196f37ac186f038558e0e313a0479e8828d399447828d63e62607cbe886a"},
 };
 
 Test(sample, pixels_match_the_pinned_hashes) {
@@ -112,7 +117,8 @@ Test(sample, pixels_match_the_pinned_hashes) {
      * in the last bit, so on such a CPU the pins do not apply (DESIGN.md,
      * "Determinism"). */
     if (!print && !__builtin_cpu_supports("fma")) {
-        cr_skip_test("CPU without FMA: glibc's other libm variants (pins made with FMA)");
+        cr_skip_test("CPU without FMA: glibc's other libm variants (pins made "
+                     "with FMA)");
     }
 #endif
     char seen[256] = "";
@@ -121,7 +127,8 @@ Test(sample, pixels_match_the_pinned_hashes) {
         for (uint64_t i = 0; i < 4; i++) {
             sf_sample *s = NULL;
             sf_err e = {0};
-            cr_assert_eq(sf_sample_generate(&c, 2026, i, &s, &e), SF_OK, "%s", e.msg);
+            cr_assert_eq(sf_sample_generate(&c, 2026, i, &s, &e), SF_OK, "%s",
+                         e.msg);
             size_t n = (size_t)s->nx * s->ny, nj = strlen(s->params_json);
             uint8_t *buf = malloc(3 * n + nj);
             cr_assert_not_null(buf);
@@ -133,14 +140,17 @@ Test(sample, pixels_match_the_pinned_hashes) {
             memcpy(buf + 3 * n, s->params_json, nj);
             char hex[65];
             cr_assert_eq(sf_sha256_hex(buf, 3 * n + nj, hex), SF_OK);
-            const char *models[] = {"gaussian", "poisson", "perlin", "speckle", "rician"};
+            const char *models[] = {"gaussian", "poisson", "perlin", "speckle",
+                                    "rician"};
             for (int m = 0; m < 5; m++)
-                if (strstr(s->params_json, models[m]) && !strstr(seen, models[m])) {
+                if (strstr(s->params_json, models[m]) &&
+                    !strstr(seen, models[m])) {
                     strcat(seen, models[m]);
                     strcat(seen, " ");
                 }
             if (print)
-                printf("golden %s %llu %s\n", sf_mode_name(mode), (unsigned long long)i, hex);
+                printf("golden %s %llu %s\n", sf_mode_name(mode),
+                       (unsigned long long)i, hex);
             else
                 cr_expect_str_eq(hex, golden_sha[mode][i], "%s sample %llu",
                                  sf_mode_name(mode), (unsigned long long)i);
@@ -149,7 +159,8 @@ Test(sample, pixels_match_the_pinned_hashes) {
         }
     }
     /* the table exercises every noise model */
-    cr_expect(strstr(seen, "gaussian") && strstr(seen, "poisson") && strstr(seen, "perlin") &&
-                  strstr(seen, "speckle") && strstr(seen, "rician"),
+    cr_expect(strstr(seen, "gaussian") && strstr(seen, "poisson") &&
+                  strstr(seen, "perlin") && strstr(seen, "speckle") &&
+                  strstr(seen, "rician"),
               "noise models seen: %s", seen);
 }

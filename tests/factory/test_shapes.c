@@ -60,10 +60,14 @@ Test(fill, square_and_winding) {
 }
 
 Test(contrast, formula_values) {
-    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_ALTERNATING, 0.5, 1, 0.1), 0.4, 1e-12);
-    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_ALTERNATING, 0.5, 2, 0.1), 0.7, 1e-12);
-    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_ALTERNATING, 0.5, 3, 0.1), 0.2, 1e-12);
-    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_LINEAR, 0.5, 3, 0.1), 0.8, 1e-12);
+    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_ALTERNATING, 0.5, 1, 0.1),
+                       0.4, 1e-12);
+    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_ALTERNATING, 0.5, 2, 0.1),
+                       0.7, 1e-12);
+    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_ALTERNATING, 0.5, 3, 0.1),
+                       0.2, 1e-12);
+    cr_expect_float_eq(sf__contrast_raw(SF_CONTRAST_LINEAR, 0.5, 3, 0.1), 0.8,
+                       1e-12);
 }
 
 Test(contrast, reflects_instead_of_clipping) {
@@ -81,16 +85,19 @@ Test(contrast, always_visible_against_surround) {
     sf_draw d;
     sf__draw_init(&d, 1, 2, 3);
     for (int trial = 0; trial < 20000; trial++) {
-        double i_b = sf__draw_uniform(&d, 0, 1), delta = sf__draw_uniform(&d, 0.0, 0.12);
+        double i_b = sf__draw_uniform(&d, 0, 1),
+               delta = sf__draw_uniform(&d, 0.0, 0.12);
         int i = sf__draw_int(&d, 1, 6), ns = sf__draw_int(&d, 0, 7);
         double s[8];
-        for (int j = 0; j < ns; j++) s[j] = sf__draw_uniform(&d, 0, 1);
+        for (int j = 0; j < ns; j++)
+            s[j] = sf__draw_uniform(&d, 0, 1);
         if (ns > 0) s[0] = 0.0; /* the black canvas is a common neighbour */
         double raw = sf__contrast_raw(SF_CONTRAST_ALTERNATING, i_b, i, delta);
         double v = sf__contrast_visible(raw, i_b, s, ns, 0.03);
         cr_assert(v >= 0.0 && v <= 1.0, "v=%g", v);
         for (int j = 0; j < ns; j++)
-            cr_assert(fabs(v - s[j]) >= 0.03, "trial %d: v=%g too close to %g", trial, v, s[j]);
+            cr_assert(fabs(v - s[j]) >= 0.03, "trial %d: v=%g too close to %g",
+                      trial, v, s[j]);
     }
 }
 
@@ -100,7 +107,8 @@ static sf_config tiny_shape_config(void) {
     cr_assert_eq(sf_config_default(&c, &e), SF_OK, "%s", e.msg);
     c.image_size = 256;
     c.mode = SF_MODE_SHAPE;
-    for (int m = 0; m < SF_NOISE_COUNT; m++) c.noise.model[m].probability = 0;
+    for (int m = 0; m < SF_NOISE_COUNT; m++)
+        c.noise.model[m].probability = 0;
     c.blur.probability = 0;
     return c;
 }
@@ -115,7 +123,8 @@ Test(shape_module, labels_visible_and_contrasted) {
         sf_buf j = {0};
         int k = 0;
         sf_err e = {0};
-        cr_assert_eq(sf__shape_generate(&c, 11, idx, &im, lab, &k, &j, &e), SF_OK, "%s", e.msg);
+        cr_assert_eq(sf__shape_generate(&c, 11, idx, &im, lab, &k, &j, &e),
+                     SF_OK, "%s", e.msg);
         cr_assert(k >= 0 && k <= 6);
         long area[8] = {0};
         for (int p = 0; p < 256 * 256; p++) {
@@ -124,13 +133,16 @@ Test(shape_module, labels_visible_and_contrasted) {
         }
         for (int l = 1; l <= k; l++) {
             total++;
-            cr_expect(area[l] >= c.min_instance_area, "label %d area %ld", l, area[l]);
+            cr_expect(area[l] >= c.min_instance_area, "label %d area %ld", l,
+                      area[l]);
             /* visible: each object differs from every 4-neighbour outside it */
             for (int y = 0; y < 256; y++)
                 for (int x = 0; x + 1 < 256; x++) {
                     int p = y * 256 + x;
-                    if ((lab[p] == l) != (lab[p + 1] == l) && (lab[p] == l || lab[p + 1] == l)) {
-                        if (fabs(im.px[p] - im.px[p + 1]) < c.contrast.min_contrast - 1e-6) {
+                    if ((lab[p] == l) != (lab[p + 1] == l) &&
+                        (lab[p] == l || lab[p + 1] == l)) {
+                        if (fabs(im.px[p] - im.px[p + 1]) <
+                            c.contrast.min_contrast - 1e-6) {
                             invisible++;
                             goto next_label;
                         }
@@ -144,5 +156,7 @@ Test(shape_module, labels_visible_and_contrasted) {
         sf__imgf_release(&im);
     }
     cr_expect(total > 60, "few shapes: %d", total);
-    cr_expect_eq(invisible, 0, "%d of %d objects have an edge below min contrast", invisible, total);
+    cr_expect_eq(invisible, 0,
+                 "%d of %d objects have an edge below min contrast", invisible,
+                 total);
 }

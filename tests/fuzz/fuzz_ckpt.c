@@ -7,8 +7,7 @@
 #include "sam_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[1024];
     fz_write("in.pth", data, size, path, sizeof path);
     sam_ckpt *ck = NULL;
@@ -29,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sam_ckpt_storage *s = &ck->storages[i];
         size_t nb = (size_t)s->numel * (size_t)sam__dtype_size(s->dtype);
         if (nb) {
-            volatile uint8_t a = ((uint8_t *)s->data)[0] ^
-                                 ((uint8_t *)s->data)[nb - 1];
+            volatile uint8_t a =
+                ((uint8_t *)s->data)[0] ^ ((uint8_t *)s->data)[nb - 1];
             (void)a;
         }
         sam__ckpt_drop_storage(ck, i);

@@ -6,8 +6,7 @@
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sf_config c;
     sf_err err = {0};
     int rc = sf_config_parse("fuzz.yaml", (const char *)data, size, &c, &err);
@@ -16,8 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     rc = sf_config_validate(&c, &err);
-    fz_check(rc == SF_OK, "parse accepted what validate refuses: %s",
-             err.msg);
+    fz_check(rc == SF_OK, "parse accepted what validate refuses: %s", err.msg);
     char *y1 = NULL, *y2 = NULL;
     rc = sf_config_to_yaml(&c, &y1, &err);
     fz_check(rc == SF_OK && y1, "to_yaml rc %d", rc);

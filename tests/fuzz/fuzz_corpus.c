@@ -7,14 +7,12 @@
  */
 #include "fuzz_util.h"
 
-static void problem(void *ctx, const char *p)
-{
+static void problem(void *ctx, const char *p) {
     (void)p;
     ++*(long *)ctx;
 }
 
-static void make_pngs(void)
-{
+static void make_pngs(void) {
     char path[1024];
     uint8_t img[16 * 16];
     uint16_t lab[16 * 16];
@@ -28,18 +26,15 @@ static void make_pngs(void)
         fz_write("corpus/labels/.keep", NULL, 0, path, sizeof path);
         snprintf(name, sizeof name, "corpus/images/%06d.png", k);
         snprintf(path, sizeof path, "%s/%s", fz_dir(), name);
-        if (sf_png_write_gray8(path, img, 16, 16, 1, NULL))
-            abort();
+        if (sf_png_write_gray8(path, img, 16, 16, 1, NULL)) abort();
         snprintf(name, sizeof name, "corpus/labels/%06d.png", k);
         snprintf(path, sizeof path, "%s/%s", fz_dir(), name);
-        if (sf_png_write_gray16(path, lab, 16, 16, 1, NULL))
-            abort();
+        if (sf_png_write_gray16(path, lab, 16, 16, 1, NULL)) abort();
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int init;
     char path[1024], dir[1024];
     if (!init) {
@@ -75,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (rc == SF_OK) {
                 fz_check(nx == s.nx && ny == s.ny, "load %dx%d vs row %dx%d",
                          nx, ny, s.nx, s.ny);
-                volatile int a = img[(size_t)nx * ny - 1] + lab[(size_t)nx * ny - 1];
+                volatile int a =
+                    img[(size_t)nx * ny - 1] + lab[(size_t)nx * ny - 1];
                 (void)a;
             } else {
                 fz_check_err(rc, &e, NULL);
@@ -95,15 +91,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char hex[65];
         sf_err e = {0};
         rc = sf_corpus_identity(c, hex, &e);
-        if (rc != SF_OK)
-            fz_check_err(rc, &e, NULL);
+        if (rc != SF_OK) fz_check_err(rc, &e, NULL);
         sf_corpus_close(c);
     }
     long np = 0, nprob = 0;
     memset(&err, 0, sizeof err);
     rc = sf_corpus_verify(dir, 0, 1, problem, &np, &nprob, &err);
-    if (rc != SF_OK)
-        fz_check_err(rc, &err, NULL);
+    if (rc != SF_OK) fz_check_err(rc, &err, NULL);
     unlink(path);
     return 0;
 }

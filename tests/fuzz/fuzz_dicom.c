@@ -6,8 +6,7 @@
 #include "fuzz_volume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[1024], dir[1024];
     fz_write("series/slice.dcm", data, size, path, sizeof path);
     snprintf(dir, sizeof dir, "%s/series", fz_dir());

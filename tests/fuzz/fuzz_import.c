@@ -11,8 +11,7 @@
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 3) return 0;
     const int link = data[0] & 1, nx = 1 + data[1], ny = 1 + data[2];
     char path[1024], target[1024], dir[1024];

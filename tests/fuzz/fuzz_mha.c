@@ -7,8 +7,7 @@
 #include "fuzz_volume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int raw_done;
     char path[1024];
     if (!raw_done) {

@@ -7,11 +7,9 @@
 #include "sam_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sam_ckpt *ck = calloc(1, sizeof *ck);
-    if (!ck)
-        return 0;
+    if (!ck) return 0;
     sf_err err = {0};
     int rc = sam__pickle_parse(data, size, ck, &err);
     if (rc != SF_OK) {

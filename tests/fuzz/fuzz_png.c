@@ -6,8 +6,7 @@
 #include "fuzz_volume.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char path[1024];
     fz_write("in.png", data, size, path, sizeof path);
     sf_err err = {0};
@@ -17,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rc = sf_png_read_gray8(path, &g8, &nx, &ny, &err);
     if (rc == SF_OK) {
         fz_check(g8 && nx >= 1 && ny >= 1 && nx <= SF_PNG_MAX_SIDE &&
-                     ny <= SF_PNG_MAX_SIDE, "gray8 %d x %d", nx, ny);
+                     ny <= SF_PNG_MAX_SIDE,
+                 "gray8 %d x %d", nx, ny);
         volatile uint8_t a = g8[0] ^ g8[(size_t)nx * ny - 1];
         (void)a;
     } else {

@@ -8,15 +8,13 @@
 #include "eval.h"
 #include "fuzz_util.h"
 
-static void problem(void *ctx, const char *p)
-{
+static void problem(void *ctx, const char *p) {
     (void)p;
     ++*(int *)ctx;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static int init;
     char path[1024], root[1024];
     if (!init) {

@@ -20,26 +20,24 @@
 
 #include "sf.h"
 
-#define fz_check(cond, ...)                                                  \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "fuzz contract broken: %s: ", #cond);            \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-            abort();                                                         \
-        }                                                                    \
+#define fz_check(cond, ...)                                                    \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "fuzz contract broken: %s: ", #cond);              \
+            fprintf(stderr, __VA_ARGS__);                                      \
+            fputc('\n', stderr);                                               \
+            abort();                                                           \
+        }                                                                      \
     } while (0)
 
 static char fz_dir_[512];
 
-static void fz_rm_tree_(const char *dir)
-{
+static void fz_rm_tree_(const char *dir) {
     DIR *d = opendir(dir);
     if (d) {
         struct dirent *e;
         while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-                continue;
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
             char p[1024];
             snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
             struct stat st;
@@ -53,15 +51,12 @@ static void fz_rm_tree_(const char *dir)
     rmdir(dir);
 }
 
-static void fz_cleanup_(void)
-{
-    if (fz_dir_[0])
-        fz_rm_tree_(fz_dir_);
+static void fz_cleanup_(void) {
+    if (fz_dir_[0]) fz_rm_tree_(fz_dir_);
 }
 
 /* The scratch directory of this process. */
-static const char *fz_dir(void)
-{
+static const char *fz_dir(void) {
     if (!fz_dir_[0]) {
         const char *t = getenv("TMPDIR");
         snprintf(fz_dir_, sizeof fz_dir_, "%s/sf-fuzz-XXXXXX",
@@ -78,8 +73,7 @@ static const char *fz_dir(void)
 /* Write data to <scratch>/<name> (name may hold sub-directories, made as
  * needed); returns the path in buf. */
 static const char *fz_write(const char *name, const uint8_t *data, size_t n,
-                            char *buf, size_t nbuf)
-{
+                            char *buf, size_t nbuf) {
     snprintf(buf, nbuf, "%s/%s", fz_dir(), name);
     for (char *s = buf + strlen(fz_dir()) + 1; (s = strchr(s, '/')); s++) {
         *s = 0;
@@ -95,15 +89,14 @@ static const char *fz_write(const char *name, const uint8_t *data, size_t n,
 }
 
 /* An error must say something and, for readers, name the file. */
-static void fz_check_err(int rc, const sf_err *e, const char *path)
-{
+static void fz_check_err(int rc, const sf_err *e, const char *path) {
     fz_check(rc < 0 && rc >= SF_EUNSUPPORTED, "rc=%d", rc);
     fz_check(e->code == rc, "err.code %d != rc %d", e->code, rc);
     fz_check(e->msg[0] != 0, "empty error message (rc %d)", rc);
     if (path && rc != SF_ENOMEM)
         fz_check(strstr(e->msg, path) || strstr(e->where, path),
-                 "error does not name %s: where='%s' msg='%s'", path,
-                 e->where, e->msg);
+                 "error does not name %s: where='%s' msg='%s'", path, e->where,
+                 e->msg);
 }
 
 #endif

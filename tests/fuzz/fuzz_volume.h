@@ -9,8 +9,7 @@
 #include "fuzz_util.h"
 #include "readers.h"
 
-static void fz_volume(const hx_reader_ops *ops, const char *path)
-{
+static void fz_volume(const hx_reader_ops *ops, const char *path) {
     sf_err err = {0};
     hx_reader *r = NULL;
     int rc = hx_reader_open_with(ops, path, &r, &err);
@@ -20,12 +19,11 @@ static void fz_volume(const hx_reader_ops *ops, const char *path)
         return;
     }
     const hx_volume *h = hx_reader_header(r);
-    fz_check(h->nx >= 1 && h->ny >= 1 && h->nz >= 1 &&
-                 h->nx <= HX_VOL_MAX_SIDE && h->ny <= HX_VOL_MAX_SIDE &&
-                 h->nz <= HX_VOL_MAX_SIDE &&
-                 (uint64_t)h->nx * h->ny * h->nz <= HX_VOL_MAX_VOXELS,
-             "header dims %d x %d x %d outside the limits", h->nx, h->ny,
-             h->nz);
+    fz_check(
+        h->nx >= 1 && h->ny >= 1 && h->nz >= 1 && h->nx <= HX_VOL_MAX_SIDE &&
+            h->ny <= HX_VOL_MAX_SIDE && h->nz <= HX_VOL_MAX_SIDE &&
+            (uint64_t)h->nx * h->ny * h->nz <= HX_VOL_MAX_VOXELS,
+        "header dims %d x %d x %d outside the limits", h->nx, h->ny, h->nz);
     hx_volume *v = NULL;
     sf_err e2 = {0};
     rc = hx_reader_read(r, &v, &e2);

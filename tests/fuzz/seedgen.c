@@ -21,14 +21,12 @@
 
 static char out_dir[1024];
 
-static void die(const char *what)
-{
+static void die(const char *what) {
     fprintf(stderr, "seedgen: %s\n", what);
     exit(1);
 }
 
-static const char *seed_path(const char *target, const char *name)
-{
+static const char *seed_path(const char *target, const char *name) {
     static char p[2048];
     snprintf(p, sizeof p, "%s/%s", out_dir, target);
     mkdir(p, 0755);
@@ -36,17 +34,15 @@ static const char *seed_path(const char *target, const char *name)
     return p;
 }
 
-static void put(const char *target, const char *name, const void *a,
-                size_t na, const void *b, size_t nb)
-{
+static void put(const char *target, const char *name, const void *a, size_t na,
+                const void *b, size_t nb) {
     FILE *f = fopen(seed_path(target, name), "wb");
     if (!f || fwrite(a, 1, na, f) != na || (nb && fwrite(b, 1, nb, f) != nb) ||
         fclose(f))
         die(name);
 }
 
-static void ckpt_seeds(void)
-{
+static void ckpt_seeds(void) {
     static float w[6] = {1, 2, 3, 4, 5, 6};
     static int64_t idx[2] = {7, 8};
     sam_ckpt *ck = calloc(1, sizeof *ck);
@@ -59,22 +55,18 @@ static void ckpt_seeds(void)
         sam__ckpt_add_tensor(ck, "enc.index", 1, 0, 1, s1, st1) < 0)
         die("ckpt");
     ck->borrowed = 1;
-    if (sam__ckpt_write(seed_path("ckpt", "tiny.pth"), ck, &e))
-        die(e.msg);
+    if (sam__ckpt_write(seed_path("ckpt", "tiny.pth"), ck, &e)) die(e.msg);
     uint8_t *pk = NULL;
     size_t n = 0;
-    if (sam__pickle_write(ck, &pk, &n, &e))
-        die(e.msg);
+    if (sam__pickle_write(ck, &pk, &n, &e)) die(e.msg);
     put("pickle", "data.pkl", pk, n, NULL, 0);
     free(pk);
     sam__ckpt_free(ck);
 }
 
-static void tiff_one(const char *name, int bits, int fmt, int pages)
-{
+static void tiff_one(const char *name, int bits, int fmt, int pages) {
     TIFF *t = TIFFOpen(seed_path("tiff", name), "w");
-    if (!t)
-        die(name);
+    if (!t) die(name);
     for (int p = 0; p < pages; p++) {
         int nx = 5, ny = 4, bps = bits / 8;
         TIFFSetField(t, TIFFTAG_IMAGEWIDTH, nx);
@@ -103,16 +95,14 @@ static void tiff_one(const char *name, int bits, int fmt, int pages)
                     float f = (float)(y + i);
                     memcpy(row + 4 * i, &f, 4);
                 }
-            if (TIFFWriteScanline(t, row, y, 0) < 0)
-                die(name);
+            if (TIFFWriteScanline(t, row, y, 0) < 0) die(name);
         }
         TIFFWriteDirectory(t);
     }
     TIFFClose(t);
 }
 
-static void mha_seeds(void)
-{
+static void mha_seeds(void) {
     int16_t vox[4 * 3 * 2];
     for (int i = 0; i < 24; i++)
         vox[i] = (int16_t)(i * 100 - 1000);
@@ -147,8 +137,7 @@ static void mha_seeds(void)
     put("mha", "headersize.mha", h4, strlen(h4), NULL, 0);
 }
 
-static void nifti_seeds(void)
-{
+static void nifti_seeds(void) {
     nifti_1_header h;
     memset(&h, 0, sizeof h);
     h.sizeof_hdr = 348;
@@ -194,8 +183,7 @@ static void nifti_seeds(void)
         die("gz");
 }
 
-static void png_seeds(void)
-{
+static void png_seeds(void) {
     uint8_t g[12 * 10], rgb[12 * 10 * 3];
     uint16_t w[12 * 10];
     uint8_t ring[32 * 32];
@@ -212,21 +200,20 @@ static void png_seeds(void)
             ring[y * 32 + x] = (d >= 90 && d <= 120) ? 255 : 0;
         }
     if (sf_png_write_gray8(seed_path("png", "gray8.png"), g, 12, 10, 6, NULL) ||
-        sf_png_write_gray16(seed_path("png", "gray16.png"), w, 12, 10, 6, NULL) ||
+        sf_png_write_gray16(seed_path("png", "gray16.png"), w, 12, 10, 6,
+                            NULL) ||
         sf_png_write_rgb8(seed_path("png", "rgb8.png"), rgb, 12, 10, 6, NULL) ||
-        sf_png_write_gray8(seed_path("png", "ring_Annotation.png"), ring, 32, 32,
-                           9, NULL))
+        sf_png_write_gray8(seed_path("png", "ring_Annotation.png"), ring, 32,
+                           32, 9, NULL))
         die("png");
 }
 
-static void corpus_seed(void)
-{
+static void corpus_seed(void) {
     sf_config c;
     sf_err e = {0};
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/corpus-src", out_dir);
-    if (sf_config_default(&c, &e))
-        die(e.msg);
+    if (sf_config_default(&c, &e)) die(e.msg);
     c.image_size = 32;
     sf_generate_opts o = {0};
     o.out_dir = dir;
@@ -244,18 +231,15 @@ static void corpus_seed(void)
     char src[2300];
     snprintf(src, sizeof src, "%s/manifest.sqlite", dir);
     FILE *f = fopen(src, "rb");
-    if (!f)
-        die("manifest");
+    if (!f) die("manifest");
     static uint8_t buf[1 << 20];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);
     put("corpus", "manifest.sqlite", buf, n, NULL, 0);
 }
 
-int main(int argc, char **argv)
-{
-    if (argc != 2)
-        die("usage: seedgen OUT");
+int main(int argc, char **argv) {
+    if (argc != 2) die("usage: seedgen OUT");
     snprintf(out_dir, sizeof out_dir, "%s", argv[1]);
     mkdir(out_dir, 0755);
     ckpt_seeds();

@@ -63,7 +63,8 @@ static void make_alfi(int n_cases) {
     mkdir(P("alfi"), 0755);
     mkdir(P("alfi/images"), 0755);
     mkdir(P("alfi/masks"), 0755);
-    for (int i = 0; i < n_cases; i++) write_case(P("alfi"), i);
+    for (int i = 0; i < n_cases; i++)
+        write_case(P("alfi"), i);
 }
 
 static long q_long(const char *db, const char *sql) {
@@ -261,7 +262,8 @@ Test(eval, import_reports_missing_and_wrong_size_masks) {
         uint8_t *lab;
         int w, h;
         cr_assert_eq(sf_png_read_gray8(path, &lab, &w, &h, NULL), SF_OK);
-        for (int i = 0; i < w * h; i++) lab[i] = lab[i] == value ? 255 : 0;
+        for (int i = 0; i < w * h; i++)
+            lab[i] = lab[i] == value ? 255 : 0;
         snprintf(path, sizeof path, "%s/exp/%s", g_dir, mask);
         if (k == 3) {
             /* missing */
@@ -290,10 +292,9 @@ Test(eval, import_reports_missing_and_wrong_size_masks) {
     cr_expect_eq(st.n_failed, 3);
     cr_expect_eq(st.n_predictions, 13);
     cr_expect(strstr(g_problems, "missing mask") != NULL, "%s", g_problems);
-    cr_expect(strstr(g_problems, "wrong-size mask") != NULL, "%s",
+    cr_expect(strstr(g_problems, "wrong-size mask") != NULL, "%s", g_problems);
+    cr_expect(strstr(g_problems, "(symbolic links are refused)") != NULL, "%s",
               g_problems);
-    cr_expect(strstr(g_problems, "(symbolic links are refused)") != NULL,
-              "%s", g_problems);
     const char *db = P("r.sqlite");
     cr_expect_eq(q_long(db, "SELECT count(*) FROM predictions WHERE status = "
                             "'failed' AND dice IS NULL AND error IS NOT NULL"),
@@ -313,8 +314,7 @@ Test(eval, import_refuses_a_linked_masks_folder) {
                  SF_OK);
     cr_assert_eq(mkdir(P("imp"), 0755), 0);
     cr_assert_eq(symlink(P("elsewhere"), P("imp/masks")), 0);
-    cr_expect_eq(hx__import_mask(P("imp"), "u", 2, 2, pred, &err),
-                 SF_EFORMAT);
+    cr_expect_eq(hx__import_mask(P("imp"), "u", 2, 2, pred, &err), SF_EFORMAT);
     cr_expect(strstr(err.msg, "imp/masks: not a folder") != NULL, "%s",
               err.msg);
     /* the same file in a real folder is read */
@@ -322,8 +322,8 @@ Test(eval, import_refuses_a_linked_masks_folder) {
     cr_assert_eq(mkdir(P("imp/masks"), 0755), 0);
     cr_assert_eq(sf_png_write_gray8(P("imp/masks/u.png"), px, 2, 2, 1, NULL),
                  SF_OK);
-    cr_assert_eq(hx__import_mask(P("imp"), "u", 2, 2, pred, &err), SF_OK,
-                 "%s", err.msg);
+    cr_assert_eq(hx__import_mask(P("imp"), "u", 2, 2, pred, &err), SF_OK, "%s",
+                 err.msg);
     cr_expect(pred[0] == 0 && pred[1] == 1 && pred[2] == 1 && pred[3] == 0);
     cr_expect_eq(hx__import_mask(P("imp"), "../u", 2, 2, pred, &err),
                  SF_EINVAL);
@@ -456,8 +456,7 @@ Test(classical, grows_a_disk_and_stops_at_negatives) {
     cr_expect_eq(m[31 * N + 31], 1);
     /* Deterministic. */
     uint8_t m2[N * N];
-    cr_assert_eq(hx_classical_segment(img, N, N, c2, 2, NULL, m2, NULL),
-                 SF_OK);
+    cr_assert_eq(hx_classical_segment(img, N, N, c2, 2, NULL, m2, NULL), SF_OK);
     cr_expect_eq(memcmp(m, m2, sizeof m), 0);
 }
 
@@ -587,8 +586,7 @@ Test(datasets, totalseg_ct_real_sample_orientation_and_counts) {
     cr_assert_eq(hx_dataset_list(ds, P("ts"), &l, &err), SF_OK, "%s", err.msg);
     cr_assert_eq(l.n, 1);
     hx_case_data *d = NULL;
-    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s",
-                 err.msg);
+    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s", err.msg);
     cr_expect_eq(d->nx, 122);
     cr_expect_eq(d->ny, 101);
     cr_expect_eq(d->nz, 30);
@@ -643,8 +641,7 @@ Test(datasets, hc18_real_layout) {
     cr_assert_eq(hx_dataset_list(ds, root, &l, &err), SF_OK, "%s", err.msg);
     cr_expect_eq(l.n, 14);
     hx_case_data *d = NULL;
-    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s",
-                 err.msg);
+    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s", err.msg);
     cr_expect_eq(d->nz, 1);
     uint8_t *m = malloc((size_t)d->nx * d->ny);
     long k = hx_case_mask(d, 0, 0, m);
@@ -656,22 +653,21 @@ Test(datasets, hc18_real_layout) {
 
 Test(datasets, missing_layouts_name_the_folder) {
     mkdir(P("empty"), 0755);
-    const char *names[] = {"amos-ct", "chaos-mr", "hc18", "fh-ps-aop",
-                           "alfi"};
+    const char *names[] = {"amos-ct", "chaos-mr", "hc18", "fh-ps-aop", "alfi"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         hx_case_list l;
         sf_err err;
         sf_err_clear(&err);
-        cr_expect_eq(hx_dataset_list(hx_dataset_by_name(names[i]),
-                                     P("empty"), &l, &err),
-                     SF_EIO, "%s", names[i]);
+        cr_expect_eq(
+            hx_dataset_list(hx_dataset_by_name(names[i]), P("empty"), &l, &err),
+            SF_EIO, "%s", names[i]);
         cr_expect(strstr(err.msg, "empty") != NULL, "%s: %s", names[i],
                   err.msg);
     }
     hx_case_list l;
     sf_err err;
-    cr_expect_eq(hx_dataset_list(hx_dataset_by_name("totalseg-ct"),
-                                 P("absent"), &l, &err),
+    cr_expect_eq(hx_dataset_list(hx_dataset_by_name("totalseg-ct"), P("absent"),
+                                 &l, &err),
                  SF_EIO);
     cr_expect(strstr(err.msg, "absent") != NULL, "%s", err.msg);
 }
@@ -711,7 +707,8 @@ Test(datasets, chaos_png_slices_follow_their_dicom_files) {
         cr_assert_eq(hx_volume_read(a, &one, &err), SF_OK, "%s", err.msg);
         size_t n = (size_t)one->nx * one->ny;
         uint8_t *m = malloc(n);
-        for (size_t i = 0; i < n; i++) m[i] = one->data[i] > 100 ? 255 : 0;
+        for (size_t i = 0; i < n; i++)
+            m[i] = one->data[i] > 100 ? 255 : 0;
         snprintf(b, sizeof b, "%s/chaos/Train_Sets/CT/1/Ground/gt_%03d.png",
                  g_dir, k++);
         cr_assert_eq(sf_png_write_gray8(b, m, one->nx, one->ny, 1, NULL),
@@ -728,12 +725,11 @@ Test(datasets, chaos_png_slices_follow_their_dicom_files) {
                  err.msg);
     cr_assert_eq(l.n, 1);
     hx_case_data *d = NULL;
-    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s",
-                 err.msg);
+    cr_assert_eq(hx_case_load(ds, &l, &l.v[0], &d, &err), SF_OK, "%s", err.msg);
     hx_volume *v = NULL;
-    cr_assert_eq(hx_volume_read(P("chaos/Train_Sets/CT/1/DICOM_anon"), &v,
-                                &err),
-                 SF_OK, "%s", err.msg);
+    cr_assert_eq(
+        hx_volume_read(P("chaos/Train_Sets/CT/1/DICOM_anon"), &v, &err), SF_OK,
+        "%s", err.msg);
     cr_assert_eq(hx_volume_canonical(v, &err), SF_OK);
     cr_assert_eq(d->nz, v->nz);
     size_t nxy = (size_t)d->nx * d->ny;
@@ -765,19 +761,22 @@ Test(eval, case_level_dice_pools_overlaps) {
         " modality, data_root, settings, prompt_seed, git_commit, status,"
         " started_at) VALUES (1, 'k', 'm', 'classical', 'd', 'CT', '/', '1,0',"
         " 0, 'x', 'done', 't');"
-        "INSERT INTO slices VALUES (1, 'd', 'c1', 3, 'liver', 1, 'h', 8, 8, 20);"
-        "INSERT INTO slices VALUES (2, 'd', 'c1', 4, 'liver', 1, 'h', 8, 8, 10);"
+        "INSERT INTO slices VALUES (1, 'd', 'c1', 3, 'liver', 1, 'h', 8, 8, "
+        "20);"
+        "INSERT INTO slices VALUES (2, 'd', 'c1', 4, 'liver', 1, 'h', 8, 8, "
+        "10);"
         "INSERT INTO predictions (run_id, slice_id, setting, dice, pred_pixels,"
         " status) VALUES (1, 1, '1,0', 10.0 / 30.0, 10, 'ok'),"
         " (1, 2, '1,0', 0.0, 0, 'ok');";
     cr_assert_eq(sqlite3_exec(db, rows, NULL, NULL, NULL), SQLITE_OK, "%s",
                  sqlite3_errmsg(db));
     sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(db,
-                                    "SELECT n_slices, dice FROM case_dice_scores"
-                                    " WHERE case_id = 'c1'",
-                                    -1, &st, NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_prepare_v2(db,
+                           "SELECT n_slices, dice FROM case_dice_scores"
+                           " WHERE case_id = 'c1'",
+                           -1, &st, NULL),
+        SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
     cr_expect_eq(sqlite3_column_int(st, 0), 2);
     cr_expect_float_eq(sqlite3_column_double(st, 1), 0.25, 1e-12);

@@ -29,7 +29,8 @@ static const char *const MODALITIES[] = {"CT", "MR", "US"};
 
 static void chomp(char *s) {
     size_t k = strlen(s);
-    while (k > 0 && (s[k - 1] == '\n' || s[k - 1] == '\r')) s[--k] = '\0';
+    while (k > 0 && (s[k - 1] == '\n' || s[k - 1] == '\r'))
+        s[--k] = '\0';
 }
 
 /* Reads reports/paper/NAME with the expected header; every row must have
@@ -46,7 +47,8 @@ static table *table_load(const char *name, const char *header) {
     chomp(line);
     cr_assert_str_eq(line, header, "%s: header", path);
     t->n_cols = 1;
-    for (const char *c = header; *c; c++) t->n_cols += *c == ',';
+    for (const char *c = header; *c; c++)
+        t->n_cols += *c == ',';
     int lineno = 1;
     while (fgets(line, sizeof line, f)) {
         lineno++;
@@ -100,7 +102,8 @@ static const char *lookup(const table *t, const char *const *key, int k) {
     const char *found = NULL;
     for (int r = 0; r < t->n_rows; r++) {
         int m = 0;
-        while (m < k && !strcmp(t->cell[r][m], key[m])) m++;
+        while (m < k && !strcmp(t->cell[r][m], key[m]))
+            m++;
         if (m == k) {
             cr_assert_null(found, "duplicate row for %s,%s,...", key[0],
                            key[1]);
@@ -278,7 +281,7 @@ Test(paper_tables, table3_shape_values_and_cells) {
 /* --------------------------------------------- against the paper's text */
 
 #define MAX_PAPER_LINES 256
-#define MAX_CELLS 24
+#define MAX_CELLS       24
 
 typedef struct paper_row {
     int n;
@@ -315,7 +318,8 @@ static paper *paper_load(void) {
 }
 
 static void paper_free(paper *p) {
-    for (int i = 0; i < p->n_lines; i++) free(p->line[i]);
+    for (int i = 0; i < p->n_lines; i++)
+        free(p->line[i]);
     free(p);
 }
 
@@ -326,8 +330,10 @@ static void split_cells(const char *line, paper_row *r) {
     while (*s) {
         const char *bar = strchr(s, '|');
         size_t len = bar ? (size_t)(bar - s) : strlen(s);
-        while (len && (*s == ' ' || *s == '\t')) s++, len--;
-        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+        while (len && (*s == ' ' || *s == '\t'))
+            s++, len--;
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
         if (len) {
             cr_assert(r->n < MAX_CELLS && len < 48, "paper: odd table row");
             memcpy(r->cell[r->n], s, len);
@@ -344,7 +350,8 @@ static void split_cells(const char *line, paper_row *r) {
 static int paper_table(const paper *p, const char *header, paper_row *rows,
                        int max) {
     int i = 0;
-    while (i < p->n_lines && strncmp(p->line[i], header, strlen(header))) i++;
+    while (i < p->n_lines && strncmp(p->line[i], header, strlen(header)))
+        i++;
     cr_assert(i < p->n_lines, "paper: no table header \"%s\"", header);
     int n = 0;
     for (i++; i < p->n_lines && strchr(p->line[i], '|') && n < max; i++)

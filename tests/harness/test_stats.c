@@ -312,7 +312,8 @@ Test(stats, rounding_noise_counts_as_zero_variance) {
 
     /* A real (if tiny) spread, well above the rounding of the inputs, is an
      * ordinary test. */
-    for (int i = 0; i < 9; i++) b[i] = a[i] - 0.1 - 1e-9 * (i % 3);
+    for (int i = 0; i < 9; i++)
+        b[i] = a[i] - 0.1 - 1e-9 * (i % 3);
     cr_assert_eq(hx_ttest_paired(a, b, 9, &r, NULL), SF_OK);
     cr_expect_eq(r.status, HX_TTEST_OK);
     cr_expect(isfinite(r.t) && r.t > 1e6 && r.p < 1e-20, "t %g p %g", r.t, r.p);

@@ -100,7 +100,7 @@ Test(config, validation) {
         "prompt_embed_dim: 20\n",              /* not a multiple of 8 */
         "window_size: 65\n",                   /* grid is 64 */
         "encoder_depth: 0\n",
-        "patch_size: 4\nhigh_res_features: 8\n",  /* stem needs patch >= 8 */
+        "patch_size: 4\nhigh_res_features: 8\n", /* stem needs patch >= 8 */
         "image_size: 960\npatch_size: 24\nhigh_res_features: 8\n", /* 2^k */
         "high_res_features: -1\n",
         "conv_stem: 1\n", /* needs the stem */
@@ -439,8 +439,11 @@ Test(api, zoom_predictor_contract) {
     uint8_t *img = test_image(nx, ny);
     float pts[4] = {60, 20, 5, 55};
     int lab[2] = {1, 0};
-    sam_prompt p = {.n_points = 2, .points = pts, .labels = lab,
-                    .multimask = 0, .want_logits = 1};
+    sam_prompt p = {.n_points = 2,
+                    .points = pts,
+                    .labels = lab,
+                    .multimask = 0,
+                    .want_logits = 1};
     sam_model *m = small_model(5);
     sam_prediction *a = NULL, *b = NULL;
     int view[4];

@@ -7,8 +7,8 @@
  */
 #include "helpers.h"
 
-#define EMB 64   /* image embedding side */
-#define STRIDE 8 /* the debug arrays sample rows/cols 0, 8, ..., 56 */
+#define EMB    64 /* image embedding side */
+#define STRIDE 8  /* the debug arrays sample rows/cols 0, 8, ..., 56 */
 
 Test(parity, preprocess_is_bit_exact) {
     REQUIRE_GOLDEN(dir);

@@ -63,12 +63,15 @@ static int has_key(const char *text, const char *line) {
 /* The test config with `extra`'s top-level keys replacing the defaults
  * (a key twice is an error: the YAML kit's rule). */
 static void write_config(const char *path, const char *extra) {
-    static const char *const defaults[] = {
-        "seed: 3\n",          "lr: 0.001\n",
-        "warmup_steps: 2\n",  "epochs: 1\n",
-        "images_per_epoch: 6\n", "min_area_frac: 0.01\n",
-        "val_max_images: 3\n", "val_instances_per_image: 2\n",
-        "threads: 1\n"};
+    static const char *const defaults[] = {"seed: 3\n",
+                                           "lr: 0.001\n",
+                                           "warmup_steps: 2\n",
+                                           "epochs: 1\n",
+                                           "images_per_epoch: 6\n",
+                                           "min_area_frac: 0.01\n",
+                                           "val_max_images: 3\n",
+                                           "val_instances_per_image: 2\n",
+                                           "threads: 1\n"};
     FILE *f = fopen(path, "w");
     cr_assert(f);
     fputs(kModel, f);
@@ -411,8 +414,8 @@ static double db_double(const char *run, const char *sql) {
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK, "%s",
                  sqlite3_errmsg(db));
-    double v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0)
-                                              : NAN;
+    double v =
+        sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_double(st, 0) : NAN;
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
@@ -441,7 +444,8 @@ Test(train, overfits_one_image_and_follows_the_clicks) {
         sf_instance *in = NULL;
         int n = 0, big = 0;
         cr_assert_eq(sf_corpus_instances(c, 0, &in, &n, &e), SF_OK);
-        for (int i = 0; i < n; i++) big += in[i].area >= 0.03 * 64 * 64;
+        for (int i = 0; i < n; i++)
+            big += in[i].area >= 0.03 * 64 * 64;
         free(in);
         sf_corpus_close(c);
         if (big >= 2) {
@@ -473,8 +477,7 @@ Test(train, overfits_one_image_and_follows_the_clicks) {
     double last = db_double(run, "SELECT avg(loss) FROM steps WHERE step "
                                  "> 130");
     cr_assert(first > 0.5, "initial loss %g", first);
-    cr_assert(last < 0.15, "the loss did not go to ~0: %g -> %g", first,
-              last);
+    cr_assert(last < 0.15, "the loss did not go to ~0: %g -> %g", first, last);
 }
 
 /* --init from the official-format checkpoint of ../shared/golden/sam_tiny:
@@ -491,10 +494,11 @@ Test(train, init_from_golden_sam_tiny_and_freezing, .timeout = 600) {
     snprintf(cfgm, sizeof cfgm, "%s/" SAM_TINY_YAML, cwd);
     FILE *f = fopen(g_cfg, "w");
     cr_assert(f);
-    fprintf(f, "model: %s\nseed: 5\nlr: 0\nlr_min: 0\nepochs: 1\n"
-               "images_per_epoch: 2\nmin_area_frac: 0.01\n"
-               "val_max_images: 1\nval_instances_per_image: 1\n"
-               "freeze_image_encoder: true\nthreads: 1\n",
+    fprintf(f,
+            "model: %s\nseed: 5\nlr: 0\nlr_min: 0\nepochs: 1\n"
+            "images_per_epoch: 2\nmin_area_frac: 0.01\n"
+            "val_max_images: 1\nval_instances_per_image: 1\n"
+            "freeze_image_encoder: true\nthreads: 1\n",
             cfgm);
     fclose(f);
     sam_config c = tiny_config();
@@ -521,10 +525,11 @@ Test(train, init_from_golden_sam_tiny_and_freezing, .timeout = 600) {
     /* frozen + lr > 0: encoder unchanged, decoder trained */
     f = fopen(g_cfg, "w");
     cr_assert(f);
-    fprintf(f, "model: %s\nseed: 5\nlr: 0.001\nepochs: 1\n"
-               "images_per_epoch: 2\nmin_area_frac: 0.01\n"
-               "val_max_images: 1\nval_instances_per_image: 1\n"
-               "freeze_image_encoder: true\nthreads: 1\n",
+    fprintf(f,
+            "model: %s\nseed: 5\nlr: 0.001\nepochs: 1\n"
+            "images_per_epoch: 2\nmin_area_frac: 0.01\n"
+            "val_max_images: 1\nval_instances_per_image: 1\n"
+            "freeze_image_encoder: true\nthreads: 1\n",
             cfgm);
     fclose(f);
     snprintf(run2, sizeof run2, "%s/run2", g_dir);
@@ -609,10 +614,12 @@ static double tensor_rms(const char *path, const char *name) {
     cr_assert(j >= 0, "%s missing", name);
     const sam_ckpt_tensor *t = &x->tensors[j];
     int64_t n = 1;
-    for (int d = 0; d < t->ndim; d++) n *= t->shape[d];
+    for (int d = 0; d < t->ndim; d++)
+        n *= t->shape[d];
     const float *p = (const float *)x->storages[t->storage].data + t->offset;
     double s = 0;
-    for (int64_t i = 0; i < n; i++) s += (double)p[i] * p[i];
+    for (int64_t i = 0; i < n; i++)
+        s += (double)p[i] * p[i];
     sam__ckpt_free(x);
     return sqrt(s / (double)n);
 }
@@ -646,7 +653,8 @@ Test(train, encoder_lr_scale_moves_the_encoder_faster_and_resumes) {
     write_config(g_cfg, "encoder_lr_scale: 0\n");
     snprintf(c, sizeof c, "%s/d", g_dir);
     cr_assert_eq(train(g_cfg, c, 0, 0, NULL, &r, &e), SF_ECONFIG);
-    cr_assert(strstr(e.msg, "encoder_lr_scale") || strstr(e.where, "encoder_lr_scale"),
+    cr_assert(strstr(e.msg, "encoder_lr_scale") ||
+                  strstr(e.where, "encoder_lr_scale"),
               "%s", e.msg);
 }
 
@@ -718,8 +726,10 @@ static void check_high_res(int conv_stem) {
     cr_assert_eq(sam_model_load(pa, &c, SAM_DEVICE_CPU, &m, &e), SF_OK, "%s",
                  e.msg);
     uint8_t img[64 * 64];
-    for (int i = 0; i < 64 * 64; i++) img[i] = (uint8_t)((i % 64) < 32 ? 40 : 200);
-    cr_assert_eq(sam_model_set_image(m, img, 64, 64, 1, &e), SF_OK, "%s", e.msg);
+    for (int i = 0; i < 64 * 64; i++)
+        img[i] = (uint8_t)((i % 64) < 32 ? 40 : 200);
+    cr_assert_eq(sam_model_set_image(m, img, 64, 64, 1, &e), SF_OK, "%s",
+                 e.msg);
     float pt[2] = {16, 32};
     int lab = 1;
     sam_prompt p = {0};
@@ -788,7 +798,8 @@ Test(train, output_contract_multimask_iou_corrective_crops) {
     free(y);
     snprintf(my, sizeof my, "%s/config.yaml", a);
     y = slurp(my, &n);
-    cr_assert(strstr(y, "corrective_iters: 2") && strstr(y, "crop_scale: [0.5, 1]"),
+    cr_assert(strstr(y, "corrective_iters: 2") &&
+                  strstr(y, "crop_scale: [0.5, 1]"),
               "%s", y);
     free(y);
     /* the heads the contract needs left their initial weights */
@@ -803,11 +814,12 @@ Test(train, output_contract_multimask_iou_corrective_crops) {
     cr_assert_eq(sam_model_save(m, fresh, &e), SF_OK, "%s", e.msg);
     sam_model_free(m);
     int n_iou = 0, n_tok = 0;
-    cr_assert_eq(n_differ(fresh, pa, "mask_decoder.iou_prediction_head.", &n_iou),
-                 n_iou);
     cr_assert_eq(
-        n_differ(fresh, pa, "mask_decoder.output_hypernetworks_mlps.2.", &n_tok),
-        n_tok);
+        n_differ(fresh, pa, "mask_decoder.iou_prediction_head.", &n_iou),
+        n_iou);
+    cr_assert_eq(n_differ(fresh, pa,
+                          "mask_decoder.output_hypernetworks_mlps.2.", &n_tok),
+                 n_tok);
     cr_assert(n_iou > 0 && n_tok > 0);
     /* validation scored the policy the harness uses and recorded it */
     cr_assert(db_long(a, "SELECT count(*) FROM val_instances") > 0);
