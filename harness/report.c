@@ -1,6 +1,6 @@
 /*
  * report.c - the report folder: tables, figures and index.md with
- * provenance (hx_report_write), and file hashing.
+ * provenance (hx_report_write).
  */
 #include "report_int.h"
 

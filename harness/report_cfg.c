@@ -1,6 +1,6 @@
 /*
  * report_cfg.c - the report config (reports/report.yaml) and the small
- * containers the report code shares (string lists, text buffer, interning).
+ * containers the report code shares (string lists, interning).
  */
 #include "report_int.h"
 #include "sf_yaml.h"

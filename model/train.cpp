@@ -1,17 +1,15 @@
-// train.cpp - the trainer (train.h): config, data order, click sampling,
+// train.cpp - the trainer's loop (train.h): data order, click sampling,
 // Dice loss, AdamW + cosine LR, validation through the public predictor,
-// run records (run.sqlite, last/best.pth, model.yaml, DONE) and exact
-// resume. Read top to bottom: config -> data -> run dir -> loop.
-#include "train.h"
-
-#include "sf_yaml.h"
+// checkpoints (last/best.pth, state.pt, DONE) and exact resume. The config
+// is train_config.cpp and the run database train_db.cpp (train_int.h);
+// this is the one trainer file with libtorch. Read top to bottom: data ->
+// model -> trainer -> run.
+#include "train_int.h"
 
 #include <dlfcn.h>
-#include <openssl/sha.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,9 +17,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -46,459 +42,7 @@ static void blas_single_thread() {
 
 namespace {
 
-double now_s() {
-  struct timeval tv;
-  gettimeofday(&tv, nullptr);
-  return double(tv.tv_sec) + 1e-6 * double(tv.tv_usec);
-}
-
-// ------------------------------------------------------------------ config
-
-struct TrainConfig {
-  std::string model_text; // model config YAML (sam_config_parse input)
-  sam_config model{};
-  std::string init; // "" = from scratch
-  uint64_t seed = 0;
-  long on_the_fly_seed = -1; // -1: the run seed
-  double lr = 1e-4, lr_min = 0.0, weight_decay = 0.01;
-  double encoder_lr_scale = 1.0; // image encoder's lr = scale x lr
-  long warmup_steps = 0;
-  int epochs = 1;
-  long images_per_epoch = 0; // 0 = size of the training corpora
-  int batch_size = 1;
-  int instances_per_step = 1; // masks decoded per image per step
-  int loss_bce = 0; // loss: dice (0), dice+bce (1), dice+plain_bce (2)
-  int multimask = 0; // 1-click prompts train the 3 disambiguating masks
-  double iou_loss_weight = 0; // IoU head: MSE to the true IoU (SAM)
-  double single_click_frac = 0; // share of steps prompted by one click
-  int corrective_iters = 0; // extra clicks from the previous error
-  double crop_lo = 0, crop_hi = 0; // crop_scale: zoomed views (0: off)
-  int n_pos_lo = 1, n_pos_hi = 3, n_neg_lo = 0, n_neg_hi = 3;
-  int ring_width_px = SF_PROMPT_RING_WIDTH_DEFAULT;
-  double min_area_frac = 0.002;
-  int freeze_image_encoder = 0;
-  int val_instances_per_image = 4;
-  int val_max_images = 0; // 0 = all
-  int device = SAM_DEVICE_CPU;
-  int bf16 = 0; // precision: bf16 (CUDA autocast) or fp32
-  int threads = 0;
-};
-
-// Every key of the training config, for unknown-key suggestions: a new key
-// goes into parse_config's chain and here.
-const char* const kTrainKeys[] = {
-    "model",
-    "init",
-    "seed",
-    "on_the_fly_seed",
-    "lr",
-    "lr_min",
-    "weight_decay",
-    "min_area_frac",
-    "iou_loss_weight",
-    "single_click_frac",
-    "crop_scale",
-    "corrective_iters",
-    "encoder_lr_scale",
-    "warmup_steps",
-    "images_per_epoch",
-    "epochs",
-    "batch_size",
-    "ring_width_px",
-    "val_instances_per_image",
-    "val_max_images",
-    "threads",
-    "instances_per_step",
-    "multimask",
-    "freeze_image_encoder",
-    "loss",
-    "n_pos",
-    "n_neg",
-    "precision",
-    "device"};
-
-const char* scalar(const yaml_node_t* n) {
-  return n->type == YAML_SCALAR_NODE ? (const char*)n->data.scalar.value
-                                     : nullptr;
-}
-
-bool to_double(const char* s, double* v) {
-  if (!s)
-    return false;
-  char* end;
-  errno = 0;
-  *v = strtod(s, &end);
-  return end != s && !*end && !errno && std::isfinite(*v);
-}
-
-bool to_long(const char* s, long* v) {
-  if (!s)
-    return false;
-  char* end;
-  errno = 0;
-  *v = strtol(s, &end, 10);
-  return end != s && !*end && !errno;
-}
-
-bool to_bool(const char* s, int* v) {
-  if (!s)
-    return false;
-  if (!strcmp(s, "true") || !strcmp(s, "yes")) {
-    *v = 1;
-    return true;
-  }
-  if (!strcmp(s, "false") || !strcmp(s, "no")) {
-    *v = 0;
-    return true;
-  }
-  return false;
-}
-
-std::string read_file(const char* path, int* ok) {
-  std::ifstream f(path, std::ios::binary);
-  *ok = bool(f);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string dirname_of(const std::string& p) {
-  auto s = p.find_last_of('/');
-  return s == std::string::npos ? std::string(".") : p.substr(0, s);
-}
-
-// The model config back as YAML, in the reference's names (what
-// `synthfm predict --model-config` reads).
-std::string model_yaml(const sam_config& c) {
-  std::ostringstream o;
-  o << "image_size: " << c.image_size << "\npatch_size: " << c.patch_size
-    << "\nencoder_embed_dim: " << c.encoder_embed_dim
-    << "\nencoder_depth: " << c.encoder_depth
-    << "\nencoder_num_heads: " << c.encoder_num_heads
-    << "\nencoder_global_attn_indexes: [";
-  for (int i = 0; i < c.n_encoder_global_attn_indexes; i++)
-    o << (i ? ", " : "") << c.encoder_global_attn_indexes[i];
-  o << "]\nwindow_size: " << c.window_size
-    << "\nprompt_embed_dim: " << c.prompt_embed_dim;
-  if (c.high_res_features > 0)
-    o << "\nhigh_res_features: " << c.high_res_features;
-  if (c.conv_stem)
-    o << "\nconv_stem: " << c.conv_stem;
-  o << "\npreprocess: " << sam_preprocess_name(c.preprocess)
-    << "\nmultimask_trained: " << (c.multimask_trained ? "true" : "false")
-    << "\n";
-  if (c.n_zoom > 0) {
-    o << "zoom: [";
-    for (int i = 0; i < c.n_zoom; i++)
-      o << (i ? ", " : "") << c.zoom[i];
-    o << "]\n";
-  }
-  return o.str();
-}
-
-// A model mapping node back to YAML text for sam_config_parse.
-std::string node_text(const sf_yaml* d, yaml_node_t* n) {
-  std::ostringstream o;
-  for (auto* p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
-       p++) {
-    auto* k = sf_yaml_node(d, p->key);
-    auto* v = sf_yaml_node(d, p->value);
-    o << (scalar(k) ? scalar(k) : "?") << ": ";
-    if (v->type == YAML_SEQUENCE_NODE) {
-      o << "[";
-      for (auto* it = v->data.sequence.items.start;
-           it < v->data.sequence.items.top;
-           it++) {
-        auto* e = sf_yaml_node(d, *it);
-        o << (it == v->data.sequence.items.start ? "" : ", ")
-          << (scalar(e) ? scalar(e) : "?");
-      }
-      o << "]";
-    } else {
-      o << (scalar(v) ? scalar(v) : "?");
-    }
-    o << "\n";
-  }
-  return o.str();
-}
-
-int parse_config(const char* path, TrainConfig* out, sf_err* err) {
-  int ok = 0;
-  std::string text = read_file(path, &ok);
-  if (!ok)
-    return sf_err_set(err, SF_ECONFIG, "%s: cannot read training config", path);
-  TrainConfig c;
-  sf_yaml y{};
-  int rc = sf_yaml_load(&y, path, text.data(), text.size(), err);
-  bool have_model = false;
-  yaml_node_t* root = sf_yaml_root(&y);
-  const yaml_node_t* dup = nullptr;
-  if (rc != SF_OK)
-    goto out;
-  if (!root || root->type != YAML_MAPPING_NODE) {
-    rc = sf_err_at(
-        err, SF_ECONFIG, path, 1, 1, "training config must be a mapping");
-    goto out;
-  }
-  if ((dup = sf_yaml_duplicate(&y, root))) {
-    rc = sf_yaml_error(&y, dup, "duplicate key '%s'", sf_yaml_scalar(dup));
-    goto out;
-  }
-  for (auto* p = root->data.mapping.pairs.start;
-       p < root->data.mapping.pairs.top && rc == SF_OK;
-       p++) {
-    auto* k = sf_yaml_node(&y, p->key);
-    auto* v = sf_yaml_node(&y, p->value);
-    const char* key = scalar(k);
-    const char* s = scalar(v);
-    double d;
-    long l;
-    int b;
-    char msg[200];
-    auto bad = [&](const char* what) {
-      snprintf(msg, sizeof msg, "%s: expected %s", key ? key : "?", what);
-      return sf_yaml_error(&y, v, "%s", msg);
-    };
-    auto range = [&](int* lo, int* hi) -> int {
-      long a, z;
-      if (v->type != YAML_SEQUENCE_NODE ||
-          v->data.sequence.items.top - v->data.sequence.items.start != 2 ||
-          !to_long(
-              scalar(sf_yaml_node(&y, v->data.sequence.items.start[0])), &a) ||
-          !to_long(
-              scalar(sf_yaml_node(&y, v->data.sequence.items.start[1])), &z) ||
-          a < 0 || z < a || z > SF_PROMPT_MAX_CLICKS)
-        return bad("[lo, hi] with 0 <= lo <= hi <= 256");
-      *lo = int(a);
-      *hi = int(z);
-      return SF_OK;
-    };
-    if (!key) {
-      rc = sf_yaml_error(&y, k, "keys must be scalars");
-    } else if (!strcmp(key, "model")) {
-      have_model = true;
-      if (v->type == YAML_MAPPING_NODE) {
-        c.model_text = node_text(&y, v);
-        rc = sam_config_parse(
-            path, c.model_text.data(), c.model_text.size(), &c.model, err);
-      } else if (s) {
-        // preset name or a file (relative to the training config)
-        std::string spec = s;
-        if (sam_config_preset(s, &c.model, nullptr) != SF_OK) {
-          if (spec[0] != '/' && access(spec.c_str(), R_OK) != 0)
-            spec = dirname_of(path) + "/" + spec;
-          rc = sam_config_load(spec.c_str(), &c.model, err);
-        }
-      } else {
-        rc = bad("a mapping, a preset name or a model config file");
-      }
-      if (rc == SF_OK)
-        c.model_text = model_yaml(c.model);
-    } else if (!strcmp(key, "init")) {
-      if (!s)
-        rc = bad("a checkpoint path");
-      else
-        c.init = s;
-    } else if (!strcmp(key, "seed") || !strcmp(key, "on_the_fly_seed")) {
-      if (!to_long(s, &l) || l < 0)
-        rc = bad("a non-negative integer");
-      else if (!strcmp(key, "seed"))
-        c.seed = uint64_t(l);
-      else
-        c.on_the_fly_seed = l;
-    } else if (
-        !strcmp(key, "lr") || !strcmp(key, "lr_min") ||
-        !strcmp(key, "weight_decay") || !strcmp(key, "min_area_frac")) {
-      if (!to_double(s, &d) || d < 0 || d > 1)
-        rc = bad("a number in [0, 1]");
-      else
-        *(!strcmp(key, "lr")                 ? &c.lr
-              : !strcmp(key, "lr_min")       ? &c.lr_min
-              : !strcmp(key, "weight_decay") ? &c.weight_decay
-                                             : &c.min_area_frac) = d;
-    } else if (
-        !strcmp(key, "iou_loss_weight") || !strcmp(key, "single_click_frac")) {
-      if (!to_double(s, &d) || d < 0 || d > (key[0] == 'i' ? 100 : 1))
-        rc = bad(key[0] == 'i' ? "a number in [0, 100]" : "a number in [0, 1]");
-      else
-        *(key[0] == 'i' ? &c.iou_loss_weight : &c.single_click_frac) = d;
-    } else if (!strcmp(key, "crop_scale")) {
-      double a, z;
-      if (v->type != YAML_SEQUENCE_NODE ||
-          v->data.sequence.items.top - v->data.sequence.items.start != 2 ||
-          !to_double(
-              scalar(sf_yaml_node(&y, v->data.sequence.items.start[0])), &a) ||
-          !to_double(
-              scalar(sf_yaml_node(&y, v->data.sequence.items.start[1])), &z) ||
-          !(a > 0) || z < a || z > 1)
-        rc = bad("[lo, hi] with 0 < lo <= hi <= 1 (crop side / image side)");
-      else
-        c.crop_lo = a, c.crop_hi = z;
-    } else if (!strcmp(key, "corrective_iters")) {
-      if (!to_long(s, &l) || l < 0 || l > 16)
-        rc = bad("an integer in [0, 16]");
-      else
-        c.corrective_iters = int(l);
-    } else if (!strcmp(key, "encoder_lr_scale")) {
-      if (!to_double(s, &d) || !(d > 0) || d > 100)
-        rc = bad("a number in (0, 100]");
-      else
-        c.encoder_lr_scale = d;
-    } else if (
-        !strcmp(key, "warmup_steps") || !strcmp(key, "images_per_epoch")) {
-      if (!to_long(s, &l) || l < 0)
-        rc = bad("a non-negative integer");
-      else
-        *(!strcmp(key, "warmup_steps") ? &c.warmup_steps
-                                       : &c.images_per_epoch) = l;
-    } else if (
-        !strcmp(key, "epochs") || !strcmp(key, "batch_size") ||
-        !strcmp(key, "ring_width_px") ||
-        !strcmp(key, "val_instances_per_image") ||
-        !strcmp(key, "val_max_images") || !strcmp(key, "threads") ||
-        !strcmp(key, "instances_per_step")) {
-      long lo =
-          !strcmp(key, "val_max_images") || !strcmp(key, "threads") ? 0 : 1;
-      if (!to_long(s, &l) || l < lo || l > 1000000)
-        rc = bad(lo ? "a positive integer" : "a non-negative integer");
-      else if (!strcmp(key, "batch_size") && l != 1)
-        rc =
-            bad("1 (the recipe's batch size; larger batches are not "
-                "implemented)");
-      else
-        *(!strcmp(key, "epochs")              ? &c.epochs
-              : !strcmp(key, "batch_size")    ? &c.batch_size
-              : !strcmp(key, "ring_width_px") ? &c.ring_width_px
-              : !strcmp(key, "val_instances_per_image")
-              ? &c.val_instances_per_image
-              : !strcmp(key, "val_max_images")     ? &c.val_max_images
-              : !strcmp(key, "instances_per_step") ? &c.instances_per_step
-                                                   : &c.threads) = int(l);
-    } else if (
-        !strcmp(key, "multimask") || !strcmp(key, "freeze_image_encoder")) {
-      if (!to_bool(s, &b))
-        rc = bad("true or false");
-      else
-        *(!strcmp(key, "multimask") ? &c.multimask : &c.freeze_image_encoder) =
-            b;
-    } else if (!strcmp(key, "loss")) {
-      if (s && !strcmp(s, "dice"))
-        c.loss_bce = 0;
-      else if (s && !strcmp(s, "dice+bce"))
-        c.loss_bce = 1;
-      else if (s && !strcmp(s, "dice+plain_bce"))
-        c.loss_bce = 2;
-      else
-        rc = bad("dice, dice+bce or dice+plain_bce");
-    } else if (!strcmp(key, "n_pos")) {
-      rc = range(&c.n_pos_lo, &c.n_pos_hi);
-      if (rc == SF_OK && c.n_pos_lo < 1)
-        rc = bad("at least one positive click (lo >= 1)");
-    } else if (!strcmp(key, "n_neg")) {
-      rc = range(&c.n_neg_lo, &c.n_neg_hi);
-    } else if (!strcmp(key, "precision")) {
-      if (s && !strcmp(s, "fp32"))
-        c.bf16 = 0;
-      else if (s && !strcmp(s, "bf16"))
-        c.bf16 = 1;
-      else
-        rc = bad("fp32 or bf16");
-    } else if (!strcmp(key, "device")) {
-      int dv = sam_device_parse(s);
-      if (dv < 0)
-        rc = bad("cpu or cuda");
-      else
-        c.device = dv;
-    } else {
-      char hint[300];
-      rc = sf_yaml_error(
-          &y,
-          k,
-          "unknown key '%s'%s",
-          key,
-          sf_yaml_hint(
-              key, kTrainKeys, std::size(kTrainKeys), hint, sizeof hint));
-    }
-  }
-  if (rc == SF_OK && !have_model)
-    rc = sf_err_at(err, SF_ECONFIG, path, 1, 1, "missing key 'model'");
-  if (rc == SF_OK && c.multimask && !(c.iou_loss_weight > 0))
-    rc = sf_err_at(
-        err,
-        SF_ECONFIG,
-        path,
-        1,
-        1,
-        "multimask: true needs iou_loss_weight > 0 (one click asks for "
-        "three masks and keeps the one of highest predicted IoU: the IoU "
-        "head must be trained)");
-  if (rc == SF_OK && c.single_click_frac > 0 && !c.multimask)
-    rc = sf_err_at(
-        err,
-        SF_ECONFIG,
-        path,
-        1,
-        1,
-        "single_click_frac needs multimask: true (one-click steps train "
-        "the three masks)");
-  if (rc == SF_OK) { // what model.yaml tells predict/eval
-    c.model.multimask_trained = c.multimask;
-    c.model_text = model_yaml(c.model);
-  }
-  if (rc == SF_OK && c.lr_min > c.lr)
-    rc = sf_err_at(err, SF_ECONFIG, path, 1, 1, "lr_min must be <= lr");
-  if (rc == SF_OK && c.init.size() && c.init[0] != '/' &&
-      access(c.init.c_str(), R_OK) != 0)
-    c.init = dirname_of(path) + "/" + c.init; // relative to the config
-  if (rc == SF_OK)
-    *out = c;
-out:
-  sf_yaml_free(&y);
-  return rc;
-}
-
-std::string config_yaml(const TrainConfig& c) {
-  std::ostringstream o;
-  o.precision(17);
-  o << "# resolved training config (synthfm train)\nmodel:\n";
-  std::istringstream m(c.model_text);
-  for (std::string line; std::getline(m, line);)
-    o << "  " << line << "\n";
-  if (c.init.size())
-    o << "init: " << c.init << "\n";
-  if (c.on_the_fly_seed >= 0)
-    o << "on_the_fly_seed: " << c.on_the_fly_seed << "\n";
-  if (c.encoder_lr_scale != 1.0) // absent = 1: older runs' text unchanged
-    o << "encoder_lr_scale: " << c.encoder_lr_scale << "\n";
-  if (c.iou_loss_weight > 0) // new keys: written only when set
-    o << "iou_loss_weight: " << c.iou_loss_weight << "\n";
-  if (c.single_click_frac > 0)
-    o << "single_click_frac: " << c.single_click_frac << "\n";
-  if (c.corrective_iters > 0)
-    o << "corrective_iters: " << c.corrective_iters << "\n";
-  if (c.crop_lo > 0)
-    o << "crop_scale: [" << c.crop_lo << ", " << c.crop_hi << "]\n";
-  o << "seed: " << c.seed << "\nlr: " << c.lr << "\nlr_min: " << c.lr_min
-    << "\nweight_decay: " << c.weight_decay
-    << "\nwarmup_steps: " << c.warmup_steps << "\nepochs: " << c.epochs
-    << "\nimages_per_epoch: " << c.images_per_epoch
-    << "\nbatch_size: " << c.batch_size
-    << "\ninstances_per_step: " << c.instances_per_step << "\nloss: "
-    << (c.loss_bce == 2  ? "dice+plain_bce"
-            : c.loss_bce ? "dice+bce"
-                         : "dice")
-    << "\nmultimask: " << (c.multimask ? "true" : "false") << "\nn_pos: ["
-    << c.n_pos_lo << ", " << c.n_pos_hi << "]\nn_neg: [" << c.n_neg_lo << ", "
-    << c.n_neg_hi << "]\nring_width_px: " << c.ring_width_px
-    << "\nmin_area_frac: " << c.min_area_frac
-    << "\nfreeze_image_encoder: " << (c.freeze_image_encoder ? "true" : "false")
-    << "\nval_instances_per_image: " << c.val_instances_per_image
-    << "\nval_max_images: " << c.val_max_images
-    << "\ndevice: " << (c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu")
-    << "\nprecision: " << (c.bf16 ? "bf16" : "fp32")
-    << "\nthreads: " << c.threads << "\n";
-  return o.str();
-}
+using namespace sam_train;
 
 // -------------------------------------------------------------------- data
 
@@ -633,74 +177,6 @@ struct Loaded {
   }
 };
 
-// ---------------------------------------------------------------- run dir
-
-struct Db {
-  sqlite3* db = nullptr;
-  ~Db() {
-    if (db)
-      sqlite3_close(db);
-  }
-  int exec(const char* sql, sf_err* err) {
-    char* m = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &m) != SQLITE_OK) {
-      int rc = sf_err_set(err, SF_EDB, "run.sqlite: %s", m ? m : "?");
-      sqlite3_free(m);
-      return rc;
-    }
-    return SF_OK;
-  }
-  void set(const char* key, const std::string& value) {
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(
-        db,
-        "INSERT OR REPLACE INTO run(key, value) VALUES(?, ?)",
-        -1,
-        &st,
-        nullptr);
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, value.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_step(st);
-    sqlite3_finalize(st);
-  }
-};
-
-const char* kSchema =
-    "PRAGMA journal_mode=WAL;"
-    "CREATE TABLE IF NOT EXISTS run(key TEXT PRIMARY KEY, value TEXT);"
-    "CREATE TABLE IF NOT EXISTS corpora(role TEXT, dir TEXT, identity TEXT,"
-    " n_samples INTEGER);"
-    "CREATE TABLE IF NOT EXISTS steps(step INTEGER PRIMARY KEY, epoch "
-    "INTEGER, loss REAL, lr REAL, wall_s REAL);"
-    "CREATE TABLE IF NOT EXISTS epochs(epoch INTEGER PRIMARY KEY, step "
-    "INTEGER, val_dice REAL, n_val INTEGER, train_loss REAL, wall_s REAL);"
-    // One row per validation instance and epoch: where the mean comes
-    // from (a model that ignores the image predicts one blob size for
-    // every instance: compare area with pred_area).
-    "CREATE TABLE IF NOT EXISTS val_instances(epoch INTEGER, sample INTEGER,"
-    " label INTEGER, area INTEGER, pred_area INTEGER, dice REAL,"
-    " PRIMARY KEY(epoch, sample, label));";
-
-int write_text(const std::string& path, const std::string& text, sf_err* err) {
-  std::string tmp = path + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "wb");
-  if (!f || fwrite(text.data(), 1, text.size(), f) != text.size() ||
-      fflush(f) || fsync(fileno(f))) {
-    if (f)
-      fclose(f);
-    return sf_err_set(err, SF_EIO, "%s: %s", tmp.c_str(), strerror(errno));
-  }
-  fclose(f);
-  if (rename(tmp.c_str(), path.c_str()))
-    return sf_err_set(err, SF_EIO, "%s: %s", path.c_str(), strerror(errno));
-  return SF_OK;
-}
-
-bool exists(const std::string& p) {
-  struct stat st;
-  return stat(p.c_str(), &st) == 0;
-}
-
 // ------------------------------------------------------------------- model
 
 // logits (1, M, H, W), gt (H, W) in {0, 1} -> per-mask loss (M): the soft
@@ -744,38 +220,6 @@ Tensor seg_loss(const Tensor& logits, const Tensor& gt, int bce) {
   return loss;
 }
 
-// The on-the-fly source's identity: SHA-256 of the factory's canonical
-// YAML and the master seed (what corpora.identity records for it).
-int factory_identity(
-    const sf_config& f,
-    uint64_t seed,
-    std::string* yaml,
-    std::string* id,
-    sf_err* err) {
-  char* text = nullptr;
-  int rc = sf_config_to_yaml(&f, &text, err);
-  if (rc)
-    return rc;
-  *yaml = text;
-  free(text);
-  std::string h = *yaml + "\nmaster_seed: " + std::to_string(seed) + "\n";
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(h.data()), h.size(), md);
-  char hex[2 * SHA256_DIGEST_LENGTH + 1];
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-    snprintf(hex + 2 * i, 3, "%02x", md[i]);
-  *id = hex;
-  return SF_OK;
-}
-
-double cosine_lr(const TrainConfig& c, long step, long total) {
-  if (c.warmup_steps > 0 && step < c.warmup_steps)
-    return c.lr * double(step + 1) / double(c.warmup_steps);
-  long span = std::max(1L, total - c.warmup_steps);
-  double t = double(step - c.warmup_steps) / double(span);
-  return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1.0 + std::cos(M_PI * t));
-}
-
 // CUDA autocast to bfloat16 for the forward pass while alive (precision:
 // bf16); off() ends it before the loss and the backward pass.
 struct Autocast {
@@ -811,6 +255,7 @@ struct Trainer {
   uint64_t otf_seed = 0;
   Db db;
   long step = 0, total = 0, best_step = -1;
+  long ipe = 0; // images (steps) per epoch
   double best = NAN, last_val = NAN, wall_before = 0, t0 = 0;
   long encoder_calls = 0;
   std::vector<double> recent;
@@ -1355,7 +800,7 @@ struct Trainer {
   }
 
   double elapsed() {
-    return wall_before + now_s() - t0;
+    return wall_before + sf_clock_s() - t0;
   }
 
   // RUN/curve.png from run.sqlite; a failure to draw is recorded in
@@ -1425,14 +870,17 @@ int build_model(Trainer* t, sf_err* err) {
   return SF_OK;
 }
 
-int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
-  if (!o || !o->out_dir)
-    return sf_err_set(err, SF_EINVAL, "NULL argument");
-  auto t = std::make_unique<Trainer>();
-  t->out = o->out_dir;
+// The run's inputs: a resumed run's own config and corpora (RUN/config.yaml,
+// run.sqlite), or the options' for a new run (with its overrides). Fills
+// t->cfg, *tdirs, *vdir and *otf_path (the factory config on the fly).
+int resolve_inputs(
+    Trainer* t,
+    const sam_train_opts* o,
+    std::vector<std::string>* tdirs,
+    std::string* vdir,
+    std::string* otf_path,
+    sf_err* err) {
   int rc;
-  std::vector<std::string> tdirs;
-  std::string vdir, otf_path; // otf_path: factory config (on-the-fly)
   const std::string dbpath = t->out + "/run.sqlite";
   if (o->resume) {
     if (exists(t->out + "/DONE"))
@@ -1449,57 +897,59 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     if (sqlite3_open_v2(
             dbpath.c_str(), &t->db.db, SQLITE_OPEN_READWRITE, nullptr))
       return sf_err_set(err, SF_EDB, "%s: cannot open", dbpath.c_str());
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(
-        t->db.db,
-        "SELECT role, dir FROM corpora ORDER BY rowid",
-        -1,
-        &st,
-        nullptr);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-      std::string role = (const char*)sqlite3_column_text(st, 0);
-      std::string dir = (const char*)sqlite3_column_text(st, 1);
-      if (role == "val")
-        vdir = dir;
-      else if (role == "on-the-fly")
-        otf_path = t->out + "/factory.yaml";
-      else
-        tdirs.push_back(dir);
-    }
-    sqlite3_finalize(st);
-  } else {
-    if (!o->config || (!o->n_corpora && !o->on_the_fly) || !o->val_dir)
-      return sf_err_set(
-          err,
-          SF_EINVAL,
-          "a config, a training corpus (or on-the-fly factory config) and "
-          "--val are needed");
-    if (o->n_corpora && o->on_the_fly)
-      return sf_err_set(
-          err,
-          SF_EINVAL,
-          "training corpora and on-the-fly: give one or the other");
-    if (o->on_the_fly)
-      otf_path = o->on_the_fly;
-    if ((rc = parse_config(o->config, &t->cfg, err)))
-      return rc;
-    if (o->init)
-      t->cfg.init = o->init;
-    if (o->device >= 0)
-      t->cfg.device = o->device;
-    if (o->threads > 0)
-      t->cfg.threads = o->threads;
-    for (int i = 0; i < o->n_corpora; i++)
-      tdirs.push_back(o->corpora[i]);
-    vdir = o->val_dir;
-    if (exists(t->out))
-      return sf_err_set(
-          err,
-          SF_EEXIST,
-          "%s exists: choose a new run directory, or --resume it",
-          o->out_dir);
+    bool otf = false;
+    t->db.corpora(tdirs, vdir, &otf);
+    if (otf)
+      *otf_path = t->out + "/factory.yaml";
+    return SF_OK;
   }
+  if (!o->config || (!o->n_corpora && !o->on_the_fly) || !o->val_dir)
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "a config, a training corpus (or on-the-fly factory config) and "
+        "--val are needed");
+  if (o->n_corpora && o->on_the_fly)
+    return sf_err_set(
+        err,
+        SF_EINVAL,
+        "training corpora and on-the-fly: give one or the other");
+  if (o->on_the_fly)
+    *otf_path = o->on_the_fly;
+  if ((rc = parse_config(o->config, &t->cfg, err)))
+    return rc;
+  if (o->init)
+    t->cfg.init = o->init;
+  if (o->device >= 0)
+    t->cfg.device = o->device;
+  if (o->threads > 0)
+    t->cfg.threads = o->threads;
+  for (int i = 0; i < o->n_corpora; i++)
+    tdirs->push_back(o->corpora[i]);
+  *vdir = o->val_dir;
+  if (exists(t->out))
+    return sf_err_set(
+        err,
+        SF_EEXIST,
+        "%s exists: choose a new run directory, or --resume it",
+        o->out_dir);
+  return SF_OK;
+}
+
+// Everything checked before the run directory appears: precision and
+// device, the corpora (training or on the fly, validation), the model;
+// then the run's length and data order. *otf_yaml, *otf_id: the on-the-fly
+// source's canonical config and identity.
+int check_and_load(
+    Trainer* t,
+    const std::vector<std::string>& tdirs,
+    const std::string& vdir,
+    const std::string& otf_path,
+    std::string* otf_yaml,
+    std::string* otf_id,
+    sf_err* err) {
   TrainConfig& c = t->cfg;
+  int rc;
   if (c.bf16 && c.device != SAM_DEVICE_CUDA)
     return sf_err_set(
         err,
@@ -1553,86 +1003,204 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
         "draws would repeat validation samples (set on_the_fly_seed or "
         "generate the validation corpus with another seed)",
         (unsigned long long)t->otf_seed);
-  std::string otf_yaml, otf_id;
   if (t->otf &&
-      (rc = factory_identity(t->fcfg, t->otf_seed, &otf_yaml, &otf_id, err)))
+      (rc = factory_identity(t->fcfg, t->otf_seed, otf_yaml, otf_id, err)))
     return rc;
-  if ((rc = build_model(t.get(), err)))
+  if ((rc = build_model(t, err)))
     return rc;
-  long ipe =
+  t->ipe =
       c.images_per_epoch > 0 ? c.images_per_epoch : long(t->train.items.size());
-  t->total = ipe * long(c.epochs);
+  t->total = t->ipe * long(c.epochs);
   t->order.seed = c.seed;
   t->order.n = t->otf ? 1 : t->train.items.size();
   t->emb_cache.resize(t->train.items.size());
   t->val_cache.resize(t->val.items.size());
+  return SF_OK;
+}
+
+// A new run's directory: run.sqlite (schema, config, model config, length,
+// corpora), config.yaml, model.yaml and, on the fly, factory.yaml.
+int create_run_dir(
+    Trainer* t,
+    const sam_train_opts* o,
+    const std::vector<std::string>& tdirs,
+    const std::string& vdir,
+    const std::string& otf_path,
+    const std::string& otf_yaml,
+    const std::string& otf_id,
+    sf_err* err) {
+  const TrainConfig& c = t->cfg;
+  const std::string dbpath = t->out + "/run.sqlite";
+  int rc;
+  if (mkdir(o->out_dir, 0777))
+    return sf_err_set(err, SF_EIO, "mkdir %s: %s", o->out_dir, strerror(errno));
+  if (sqlite3_open(dbpath.c_str(), &t->db.db))
+    return sf_err_set(err, SF_EDB, "%s: cannot create", dbpath.c_str());
+  if ((rc = t->db.exec(kSchema, err)) ||
+      (rc = write_text(t->out + "/config.yaml", config_yaml(c), err)) ||
+      (rc = write_text(t->out + "/model.yaml", c.model_text, err)) ||
+      (t->otf && (rc = write_text(t->out + "/factory.yaml", otf_yaml, err))))
+    return rc;
+  t->db.exec("BEGIN", nullptr);
+  t->db.set("config_yaml", config_yaml(c));
+  t->db.set("model_yaml", c.model_text);
+  t->db.set("total_steps", std::to_string(t->total));
+  t->db.set("started_at", std::to_string(long(time(nullptr))));
+  t->db.set(
+      "lr_choice", "AdamW, cosine decay: our choice (the paper's LR is lost)");
+  if (t->otf) {
+    t->db.add_corpus("on-the-fly", otf_path, otf_id, t->total);
+    t->db.set("on_the_fly_seed", std::to_string(t->otf_seed));
+  }
+  for (size_t i = 0; i < tdirs.size(); i++)
+    t->db.add_corpus(
+        "train",
+        tdirs[i],
+        t->train.identities[i],
+        (long long)sf_corpus_count(t->train.corpora[i]));
+  t->db.add_corpus(
+      "val",
+      vdir,
+      t->val.identities[0],
+      (long long)sf_corpus_count(t->val.corpora[0]));
+  t->db.exec("COMMIT", nullptr);
+  return SF_OK;
+}
+
+// End of an epoch: validation, its epochs and val_instances rows, best.pth
+// when it is the best so far, the resumable state, the learning curve.
+int end_epoch(Trainer* t, int epoch, double train_loss, sf_err* err) {
+  double d = NAN;
+  long nv = 0;
+  int rc;
+  if ((rc = t->validate(&d, &nv, err)))
+    return rc;
+  t->last_val = d;
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(
+      t->db.db,
+      "INSERT OR REPLACE INTO epochs VALUES(?, ?, ?, ?, ?, ?)",
+      -1,
+      &st,
+      nullptr);
+  sqlite3_bind_int(st, 1, epoch);
+  sqlite3_bind_int64(st, 2, t->step);
+  sqlite3_bind_double(st, 3, d);
+  sqlite3_bind_int64(st, 4, nv);
+  sqlite3_bind_double(st, 5, train_loss);
+  sqlite3_bind_double(st, 6, t->elapsed());
+  sqlite3_step(st);
+  sqlite3_finalize(st);
+  sqlite3_prepare_v2(
+      t->db.db,
+      "INSERT OR REPLACE INTO val_instances VALUES(?, ?, ?, ?, ?, ?)",
+      -1,
+      &st,
+      nullptr);
+  for (const auto& v : t->val_rows) {
+    sqlite3_bind_int(st, 1, epoch);
+    sqlite3_bind_int64(st, 2, sqlite3_int64(v.sample));
+    sqlite3_bind_int(st, 3, v.label);
+    sqlite3_bind_int64(st, 4, v.area);
+    sqlite3_bind_int64(st, 5, v.pred_area);
+    sqlite3_bind_double(st, 6, v.dice);
+    sqlite3_step(st);
+    sqlite3_reset(st);
+  }
+  sqlite3_finalize(st);
+  if (std::isnan(t->best) || d > t->best) {
+    t->best = d;
+    t->best_step = t->step;
+    if ((rc = sam_model_save(t->model, (t->out + "/best.pth").c_str(), err)))
+      return rc;
+  }
+  if ((rc = t->save_state(err)))
+    return rc;
+  t->db.exec("COMMIT; BEGIN", nullptr);
+  t->plot();
+  return SF_OK;
+}
+
+// The steps from t->step on, until the last one, stop_after_steps, an
+// error or a progress callback asking to stop (*cancelled).
+int train_loop(
+    Trainer* t,
+    const sam_train_opts* o,
+    long step0,
+    double t_start,
+    int* cancelled,
+    sf_err* err) {
+  const TrainConfig& c = t->cfg;
+  sam_train_progress pg{};
+  double epoch_loss = 0;
+  long epoch_n = 0;
+  int rc = SF_OK;
+  while (t->step < t->total) {
+    if (o->stop_after_steps > 0 && t->step >= o->stop_after_steps)
+      break;
+    double lr = cosine_lr(c, t->step, t->total);
+    double loss = 0;
+    if ((rc = t->train_step(lr, &loss, err)))
+      break;
+    int epoch = int(t->step / t->ipe);
+    t->step++;
+    epoch_loss += loss;
+    epoch_n++;
+    t->recent.push_back(loss);
+    if (t->recent.size() > 100)
+      t->recent.erase(t->recent.begin());
+    t->db.add_step(t->step, epoch, loss, lr, t->elapsed());
+    pg.validated = 0;
+    if (t->step % 200 == 0) // keep run.sqlite readable during an epoch
+      t->db.exec("COMMIT; BEGIN", nullptr);
+    if (t->step % t->ipe == 0) { // end of an epoch: validate, checkpoint
+      if ((rc = end_epoch(
+               t, epoch, epoch_n ? epoch_loss / double(epoch_n) : NAN, err)))
+        break;
+      epoch_loss = 0;
+      epoch_n = 0;
+      pg.validated = 1;
+    }
+    pg.step = t->step;
+    pg.total_steps = t->total;
+    pg.epoch = epoch;
+    pg.loss = loss;
+    double s = 0;
+    for (double x : t->recent)
+      s += x;
+    pg.loss_avg = s / double(t->recent.size());
+    pg.lr = lr;
+    pg.val_dice = t->last_val;
+    pg.best_val_dice = t->best;
+    pg.elapsed_s = t->elapsed();
+    pg.steps_per_s = double(t->step - step0) / (sf_clock_s() - t_start);
+    if (o->progress && o->progress(o->progress_ctx, &pg)) {
+      *cancelled = 1;
+      break;
+    }
+  }
+  return rc;
+}
+
+int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
+  if (!o || !o->out_dir)
+    return sf_err_set(err, SF_EINVAL, "NULL argument");
+  auto t = std::make_unique<Trainer>();
+  t->out = o->out_dir;
+  int rc;
+  std::vector<std::string> tdirs;
+  std::string vdir, otf_path; // otf_path: factory config (on-the-fly)
+  std::string otf_yaml, otf_id;
+  if ((rc = resolve_inputs(t.get(), o, &tdirs, &vdir, &otf_path, err)) ||
+      (rc = check_and_load(
+           t.get(), tdirs, vdir, otf_path, &otf_yaml, &otf_id, err)))
+    return rc;
+  const TrainConfig& c = t->cfg;
   // Everything checked: now (and only now) the run directory appears.
   if (!o->resume) {
-    if (mkdir(o->out_dir, 0777))
-      return sf_err_set(
-          err, SF_EIO, "mkdir %s: %s", o->out_dir, strerror(errno));
-    if (sqlite3_open(dbpath.c_str(), &t->db.db))
-      return sf_err_set(err, SF_EDB, "%s: cannot create", dbpath.c_str());
-    if ((rc = t->db.exec(kSchema, err)) ||
-        (rc = write_text(t->out + "/config.yaml", config_yaml(c), err)) ||
-        (rc = write_text(t->out + "/model.yaml", c.model_text, err)) ||
-        (t->otf && (rc = write_text(t->out + "/factory.yaml", otf_yaml, err))))
+    if ((rc = create_run_dir(
+             t.get(), o, tdirs, vdir, otf_path, otf_yaml, otf_id, err)))
       return rc;
-    t->db.exec("BEGIN", nullptr);
-    t->db.set("config_yaml", config_yaml(c));
-    t->db.set("model_yaml", c.model_text);
-    t->db.set("total_steps", std::to_string(t->total));
-    t->db.set("started_at", std::to_string(long(now_s())));
-    t->db.set(
-        "lr_choice",
-        "AdamW, cosine decay: our choice (the paper's LR is lost)");
-    if (t->otf) {
-      sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(
-          t->db.db, "INSERT INTO corpora VALUES(?, ?, ?, ?)", -1, &st, nullptr);
-      char abs[4096];
-      sqlite3_bind_text(st, 1, "on-the-fly", -1, SQLITE_STATIC);
-      sqlite3_bind_text(
-          st,
-          2,
-          realpath(otf_path.c_str(), abs) ? abs : otf_path.c_str(),
-          -1,
-          SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 3, otf_id.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(st, 4, sqlite3_int64(t->total));
-      sqlite3_step(st);
-      sqlite3_finalize(st);
-      t->db.set("on_the_fly_seed", std::to_string(t->otf_seed));
-    }
-    for (size_t i = 0; i <= tdirs.size(); i++) {
-      bool v = i == tdirs.size();
-      sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(
-          t->db.db, "INSERT INTO corpora VALUES(?, ?, ?, ?)", -1, &st, nullptr);
-      char abs[4096];
-      const std::string& d = v ? vdir : tdirs[i];
-      sqlite3_bind_text(st, 1, v ? "val" : "train", -1, SQLITE_STATIC);
-      sqlite3_bind_text(
-          st,
-          2,
-          realpath(d.c_str(), abs) ? abs : d.c_str(),
-          -1,
-          SQLITE_TRANSIENT);
-      sqlite3_bind_text(
-          st,
-          3,
-          (v ? t->val.identities[0] : t->train.identities[i]).c_str(),
-          -1,
-          SQLITE_TRANSIENT);
-      sqlite3_bind_int64(
-          st,
-          4,
-          sqlite3_int64(
-              sf_corpus_count(v ? t->val.corpora[0] : t->train.corpora[i])));
-      sqlite3_step(st);
-      sqlite3_finalize(st);
-    }
-    t->db.exec("COMMIT", nullptr);
   } else {
     t->db.exec(kSchema, nullptr);
     if ((rc = t->load_state(err)))
@@ -1641,124 +1209,19 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
   t->db.set("status", "running");
   t->db.set("device", c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu");
   t->db.set("threads", std::to_string(torch::get_num_threads()));
-  t->t0 = now_s();
+  t->t0 = sf_clock_s();
   double t_start = t->t0;
   long step0 = t->step;
-  sam_train_progress pg{};
   int cancelled = 0;
   t->db.exec("BEGIN", nullptr);
-  sqlite3_stmt* ins = nullptr;
-  sqlite3_prepare_v2(
-      t->db.db,
-      "INSERT OR REPLACE INTO steps VALUES(?, ?, ?, ?, ?)",
-      -1,
-      &ins,
-      nullptr);
-  double epoch_loss = 0;
-  long epoch_n = 0;
   try {
-    while (t->step < t->total) {
-      if (o->stop_after_steps > 0 && t->step >= o->stop_after_steps)
-        break;
-      double lr = cosine_lr(c, t->step, t->total);
-      double loss = 0;
-      if ((rc = t->train_step(lr, &loss, err)))
-        break;
-      int epoch = int(t->step / ipe);
-      t->step++;
-      epoch_loss += loss;
-      epoch_n++;
-      t->recent.push_back(loss);
-      if (t->recent.size() > 100)
-        t->recent.erase(t->recent.begin());
-      sqlite3_bind_int64(ins, 1, t->step);
-      sqlite3_bind_int(ins, 2, epoch);
-      sqlite3_bind_double(ins, 3, loss);
-      sqlite3_bind_double(ins, 4, lr);
-      sqlite3_bind_double(ins, 5, t->elapsed());
-      sqlite3_step(ins);
-      sqlite3_reset(ins);
-      pg.validated = 0;
-      if (t->step % 200 == 0) // keep run.sqlite readable during an epoch
-        t->db.exec("COMMIT; BEGIN", nullptr);
-      if (t->step % ipe == 0) { // end of an epoch: validate, checkpoint
-        double d = NAN;
-        long nv = 0;
-        if ((rc = t->validate(&d, &nv, err)))
-          break;
-        t->last_val = d;
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v2(
-            t->db.db,
-            "INSERT OR REPLACE INTO epochs VALUES(?, ?, ?, ?, ?, ?)",
-            -1,
-            &st,
-            nullptr);
-        sqlite3_bind_int(st, 1, epoch);
-        sqlite3_bind_int64(st, 2, t->step);
-        sqlite3_bind_double(st, 3, d);
-        sqlite3_bind_int64(st, 4, nv);
-        sqlite3_bind_double(
-            st, 5, epoch_n ? epoch_loss / double(epoch_n) : NAN);
-        sqlite3_bind_double(st, 6, t->elapsed());
-        sqlite3_step(st);
-        sqlite3_finalize(st);
-        sqlite3_prepare_v2(
-            t->db.db,
-            "INSERT OR REPLACE INTO val_instances VALUES(?, ?, ?, ?, ?, ?)",
-            -1,
-            &st,
-            nullptr);
-        for (const auto& v : t->val_rows) {
-          sqlite3_bind_int(st, 1, epoch);
-          sqlite3_bind_int64(st, 2, sqlite3_int64(v.sample));
-          sqlite3_bind_int(st, 3, v.label);
-          sqlite3_bind_int64(st, 4, v.area);
-          sqlite3_bind_int64(st, 5, v.pred_area);
-          sqlite3_bind_double(st, 6, v.dice);
-          sqlite3_step(st);
-          sqlite3_reset(st);
-        }
-        sqlite3_finalize(st);
-        epoch_loss = 0;
-        epoch_n = 0;
-        if (std::isnan(t->best) || d > t->best) {
-          t->best = d;
-          t->best_step = t->step;
-          if ((rc = sam_model_save(
-                   t->model, (t->out + "/best.pth").c_str(), err)))
-            break;
-        }
-        if ((rc = t->save_state(err)))
-          break;
-        t->db.exec("COMMIT; BEGIN", nullptr);
-        t->plot();
-        pg.validated = 1;
-      }
-      pg.step = t->step;
-      pg.total_steps = t->total;
-      pg.epoch = epoch;
-      pg.loss = loss;
-      double s = 0;
-      for (double x : t->recent)
-        s += x;
-      pg.loss_avg = s / double(t->recent.size());
-      pg.lr = lr;
-      pg.val_dice = t->last_val;
-      pg.best_val_dice = t->best;
-      pg.elapsed_s = t->elapsed();
-      pg.steps_per_s = double(t->step - step0) / (now_s() - t_start);
-      if (o->progress && o->progress(o->progress_ctx, &pg)) {
-        cancelled = 1;
-        break;
-      }
-    }
+    rc = train_loop(t.get(), o, step0, t_start, &cancelled, err);
   } catch (const std::exception& e) {
     rc = sf_err_set(err, SF_EINVAL, "training: libtorch: %.400s", e.what());
   }
-  sqlite3_finalize(ins);
+  t->db.end_steps();
   t->db.exec("COMMIT", nullptr);
-  double wall = now_s() - t_start;
+  double wall = sf_clock_s() - t_start;
   if (res) {
     res->steps = t->step;
     res->total_steps = t->total;
@@ -1796,7 +1259,7 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
                      : SF_OK;
   }
   t->db.set("status", "done");
-  t->db.set("finished_at", std::to_string(long(now_s())));
+  t->db.set("finished_at", std::to_string(long(time(nullptr))));
   if ((rc = write_text(t->out + "/DONE", "done\n", err)))
     return rc;
   if (res)
