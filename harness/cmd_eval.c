@@ -39,6 +39,11 @@ static const char usage_text[] =
     "                        model config (default vit_b)\n"
     "  --device cpu|cuda     sam: where to run (default cpu)\n"
     "  --threads N           sam: CPU threads (default all cores)\n"
+    "  --gallery N           after the run, a contact sheet of its worst,\n"
+    "                        median and best N units at the first setting\n"
+    "                        (image, ground truth, prediction, clicks, Dice)\n"
+    "  --gallery-dir DIR     where (default: the results file's folder\n"
+    "                        /gallery)\n"
     "  --multimask auto|on|off  sam, one click: score the best of the\n"
     "                        three masks by predicted IoU (auto: when the\n"
     "                        model config says they were trained, as for\n"
@@ -111,7 +116,8 @@ int hx_cmd_eval(int argc, char **argv) {
             !strcmp(a, "--ring-width") || !strcmp(a, "--min-pixels") ||
             !strcmp(a, "--out") || !strcmp(a, "--device") ||
             !strcmp(a, "--threads") || !strcmp(a, "--ood-count") ||
-            !strcmp(a, "--ood-size") || !strcmp(a, "--multimask")) {
+            !strcmp(a, "--ood-size") || !strcmp(a, "--multimask") ||
+            !strcmp(a, "--gallery") || !strcmp(a, "--gallery-dir")) {
             if (!v) return usage_error("missing value for", a);
             i++;
         } else {
@@ -137,6 +143,8 @@ int hx_cmd_eval(int argc, char **argv) {
             o.settings = v;
         else if (!strcmp(a, "--out"))
             o.out_db = v;
+        else if (!strcmp(a, "--gallery-dir"))
+            o.gallery_dir = v;
         else if (!strcmp(a, "--multimask")) {
             if (!strcmp(v, "auto"))
                 o.multimask = HX_MULTIMASK_AUTO;
@@ -164,6 +172,10 @@ int hx_cmd_eval(int argc, char **argv) {
             o.min_pixels = (int)u;
         } else if (!strcmp(a, "--threads")) {
             threads = (int)(u > 4096 ? 4096 : u);
+        } else if (!strcmp(a, "--gallery")) {
+            if (u < 1 || u > 64)
+                return usage_error("--gallery out of range (1..64):", v);
+            o.gallery_n = (int)u;
         } else if (!strcmp(a, "--ood-count")) {
             if (u < 1 || u > 1000000)
                 return usage_error("--ood-count out of range:", v);
@@ -180,6 +192,16 @@ int hx_cmd_eval(int argc, char **argv) {
     if (!o.data_root) return usage_error("missing --data-root", NULL);
     if (!method) return usage_error("missing --method", NULL);
     if (!o.out_db) return usage_error("missing --out", NULL);
+    char gdir[4096];
+    if (o.gallery_n > 0 && !o.gallery_dir) {
+        const char *slash = strrchr(o.out_db, '/');
+        if (slash)
+            snprintf(gdir, sizeof gdir, "%.*s/gallery",
+                     (int)(slash - o.out_db), o.out_db);
+        else
+            snprintf(gdir, sizeof gdir, "gallery");
+        o.gallery_dir = gdir;
+    }
     if (!strcmp(method, "classical"))
         o.method_kind = HX_METHOD_CLASSICAL;
     else if (!strcmp(method, "sam"))
@@ -236,6 +258,8 @@ int hx_cmd_eval(int argc, char **argv) {
             o.method_name ? o.method_name : method, dataset, st.n_cases,
             st.n_cases_failed, st.n_units, st.n_predictions, st.n_reused,
             st.n_failed, mean, st.n_ok_total, st.seconds, rate, o.out_db);
+    if (st.gallery_path[0])
+        fprintf(stderr, "synthfm eval: gallery %s\n", st.gallery_path);
     printf("{\"run_id\":%ld,\"dataset\":\"%s\",\"cases\":%ld,"
            "\"cases_failed\":%ld,\"slices\":%ld,\"predictions\":%ld,"
            "\"reused\":%ld,\"failed\":%ld,\"mean_dice\":%s,\"rows\":%ld,"
