@@ -330,9 +330,10 @@ static int plan_hiera(const sam2_config* c, hiera_plan* p, sf_err* err) {
           "model.image_encoder.trunk: q-pooling block %d must change the "
           "width (dim_mul)",
           i);
-      REQ(window == 0 || (window % q == 0),
+      REQ(window > 0 && window % q == 0,
           "model.image_encoder.trunk: window %d of q-pooling block %d is not "
-          "a multiple of q_stride %d",
+          "a positive multiple of q_stride %d (global attention cannot "
+          "pool)",
           window,
           i,
           q);
@@ -450,9 +451,9 @@ int sam2_config_validate(const sam2_config* c, sf_err* err) {
       side[kept - 1]);
   int E = side[kept - 1], C = c->memory_attention.d_model;
   if (c->use_high_res_features_in_sam)
-    REQ(kept >= 3 && side[kept - 3] == 4 * E && side[kept - 2] == 2 * E,
-        "model.use_high_res_features_in_sam needs three kept levels at "
-        "strides 4x, 2x and 1x of the embedding (%d kept)",
+    REQ(kept == 3 && side[0] == 4 * E && side[1] == 2 * E,
+        "model.use_high_res_features_in_sam needs exactly three levels "
+        "after the scalp, at 4x, 2x and 1x the embedding's side (%d kept)",
         kept);
   REQ(C >= 8 && C % 8 == 0 && nk->d_model == C,
       "model.image_encoder.neck.d_model %d must equal "
