@@ -75,6 +75,7 @@ ALL_CXXFLAGS = -std=c++17 $(CXXOPT) $(COMMON) -Wno-unused-parameter $(TORCH_INC)
 NIFTI_LIBS ?= -lnifti2 -lznz
 NIFTI_INC ?= -isystem /usr/include/nifti
 $(BUILD)/harness/rd_nifti.o: ALL_CFLAGS += $(NIFTI_INC)
+$(BUILD)/harness/cmd_predict_volume.o: ALL_CFLAGS += $(NIFTI_INC)
 GDCM_LIBS ?= -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon
 GDCM_INC ?= -isystem /usr/include/gdcm-3.0
 $(BUILD)/harness/rd_dicom.o: ALL_CXXFLAGS += $(GDCM_INC)
