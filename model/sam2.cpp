@@ -14,8 +14,12 @@ using torch::indexing::Slice;
 
 namespace sam2 {
 
-// Largest attention matrix materialised at once, in bytes.
-static constexpr int64_t kAttnChunkBytes = int64_t(256) << 20;
+// Largest attention matrix materialised at once, in bytes: small enough
+// for malloc to recycle (under glibc's 32 MiB mmap threshold), since
+// fresh mmapped blocks cost a page fault per 4 KiB on every call, which
+// made memory attention at 1024 px (4096 queries x 7 * 4096 keys) spend
+// more time in the kernel than in the matrix products.
+static constexpr int64_t kAttnChunkBytes = int64_t(16) << 20;
 // SAM2Base's placeholder score for an absent object.
 static constexpr double kNoObjScore = -1024.0;
 
@@ -24,19 +28,22 @@ Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v) {
   int64_t lq = q.size(-2), lk = k.size(-2);
   int64_t batch = lq > 0 ? q.numel() / (lq * q.size(-1)) : 0;
   int64_t bytes = batch * lq * lk * 4;
+  auto kt = k.transpose(-2, -1);
   if (bytes <= kAttnChunkBytes || lq <= 1) {
-    auto attn = torch::matmul(q, k.transpose(-2, -1)) * scale;
+    auto attn = torch::matmul(q, kt).mul_(scale);
     return torch::matmul(attn.softmax(-1), v);
   }
   int64_t rows =
       std::max<int64_t>(1, kAttnChunkBytes / std::max<int64_t>(1, batch * lk * 4));
-  std::vector<Tensor> outs;
+  auto sizes = q.sizes().vec();
+  sizes.back() = v.size(-1);
+  auto out = torch::empty(sizes, q.options());
   for (int64_t s = 0; s < lq; s += rows) {
-    auto qs = q.narrow(-2, s, std::min(rows, lq - s));
-    auto attn = torch::matmul(qs, k.transpose(-2, -1)) * scale;
-    outs.push_back(torch::matmul(attn.softmax(-1), v));
+    int64_t n = std::min(rows, lq - s);
+    auto attn = torch::matmul(q.narrow(-2, s, n), kt).mul_(scale);
+    out.narrow(-2, s, n).copy_(torch::matmul(attn.softmax(-1), v));
   }
-  return torch::cat(outs, -2);
+  return out;
 }
 
 Tensor resize(const Tensor& x, int64_t h, int64_t w, bool antialias) {
