@@ -188,7 +188,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
     -fno-omit-frame-pointer
-FUZZ_OBJS := $(LIBHX) $(BUILD)/model/ckpt.o $(LIBSF)
+FUZZ_OBJS := $(LIBHX) $(BUILD)/model/ckpt.o $(BUILD)/model/sam2_config.o $(LIBSF)
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) \
