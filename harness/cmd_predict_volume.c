@@ -451,6 +451,10 @@ static int predict_volume(int argc, char **argv) {
     r.npx = npx;
     r.total = (size_t)vol->nz + 1; /* slice K is reported twice */
     sf_cli_progress_init(&r.prog, "slices");
+    if (!r.prog.tty)
+        fprintf(stderr, "synthfm predict: propagating forward (slices "
+                "%d..%d), then backward (%d..0)\n", slice, vol->nz - 1,
+                slice);
     if (sam2_video_propagate(vid, slice, -1, 0, on_slice, &r, &err) ||
         sam2_video_propagate(vid, slice, -1, 1, on_slice, &r, &err)) {
         sf_cli_progress_end(&r.prog);

@@ -201,7 +201,8 @@ int sam_cmd_predict(int argc, char** argv) {
           : sam_model_load(ckpt, &cfg, device, &m, &err)) {
     rc = fail("checkpoint", &err);
     if (err.code == SF_ECORRUPT && !is2 &&
-        strstr(err.msg, "image_encoder.trunk."))
+        (strstr(err.msg, "image_encoder.trunk.") ||
+         strstr(err.msg, "maskmem_tpos_enc")))
       fprintf(
           stderr,
           "(a SAM 2 checkpoint: use --model-config sam2.1_hiera_t, _s, _b+ "
