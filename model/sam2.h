@@ -328,7 +328,8 @@ int sam2_resize_bicubic_u8(
  * "dense_pe", "prompt_coords", "prompt_labels", "sparse_embeddings",
  * "dense_embeddings", "all_low_res_masks", "all_iou_predictions",
  * "object_score_logits"; video side "frame<k>/<file>" for the per-frame
- * files and "frame<k>/vision_features", "maskmem_pos_enc". */
+ * files, "frame<k>/vision_features", "frame<k>/video_res_logits" (what
+ * sam2_frame_fn gets) and "maskmem_pos_enc". */
 void sam2__trace(sam2_model* m, int on);
 void sam2__video_trace(sam2_video* v, int on);
 /* A copy of recorded tensor `name` as float32 (or int32 for labels)
