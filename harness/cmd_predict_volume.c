@@ -106,8 +106,8 @@ static int ends_with(const char *s, const char *suf) {
 }
 
 typedef struct run {
-    uint8_t *mask;    /* (nz, ny, nx) 0/1 */
-    double *seconds;  /* per slice */
+    uint8_t *mask;   /* (nz, ny, nx) 0/1 */
+    double *seconds; /* per slice */
     size_t npx, done, total;
     sf_cli_progress prog;
 } run;
@@ -117,7 +117,8 @@ static int on_slice(void *ctx, int k, const float *logits, float score,
     (void)score;
     run *r = ctx;
     uint8_t *m = r->mask + (size_t)k * r->npx;
-    for (size_t i = 0; i < r->npx; i++) m[i] = logits[i] > 0;
+    for (size_t i = 0; i < r->npx; i++)
+        m[i] = logits[i] > 0;
     if (seconds > r->seconds[k]) r->seconds[k] = seconds;
     r->done++;
     sf_cli_progress_cb(&r->prog, r->done, r->total);
@@ -188,15 +189,14 @@ static int write_nifti(const char *out, const hx_volume *v, uint8_t *data,
         nim->sto_ijk = nifti_dmat44_inverse(nim->sto_xyz);
         nim->sform_code = NIFTI_XFORM_SCANNER_ANAT;
         if (!(nim->qform_code > 0)) {
-            nifti_dmat44_to_quatern(nim->sto_xyz, &nim->quatern_b,
-                                    &nim->quatern_c, &nim->quatern_d,
-                                    &nim->qoffset_x, &nim->qoffset_y,
-                                    &nim->qoffset_z, NULL, NULL, NULL,
-                                    &nim->qfac);
+            nifti_dmat44_to_quatern(
+                nim->sto_xyz, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d,
+                &nim->qoffset_x, &nim->qoffset_y, &nim->qoffset_z, NULL, NULL,
+                NULL, &nim->qfac);
             nim->qto_xyz = nifti_quatern_to_dmat44(
-                nim->quatern_b, nim->quatern_c, nim->quatern_d,
-                nim->qoffset_x, nim->qoffset_y, nim->qoffset_z, nim->dx,
-                nim->dy, nim->dz, nim->qfac);
+                nim->quatern_b, nim->quatern_c, nim->quatern_d, nim->qoffset_x,
+                nim->qoffset_y, nim->qoffset_z, nim->dx, nim->dy, nim->dz,
+                nim->qfac);
             nim->qto_ijk = nifti_dmat44_inverse(nim->qto_xyz);
             nim->qform_code = NIFTI_XFORM_SCANNER_ANAT;
         }
@@ -213,8 +213,7 @@ static int write_nifti(const char *out, const hx_volume *v, uint8_t *data,
     hx_volume *back = NULL;
     sf_err e2 = {0};
     if (hx_volume_read(tmp, &back, &e2) != SF_OK || back->nx != v->nx ||
-        back->ny != v->ny || back->nz != v->nz ||
-        !same_geometry(back, v)) {
+        back->ny != v->ny || back->nz != v->nz || !same_geometry(back, v)) {
         rc = sf_err_set(err, SF_EIO, "%s: writing the mask failed (%s)", out,
                         e2.msg[0] ? e2.msg : "read back with another geometry");
         hx_volume_free(back);
@@ -306,20 +305,26 @@ static int predict_volume(int argc, char **argv) {
             if (parse_floats(optarg, v, 4))
                 return fail_usage("--box expects X0,Y0,X1,Y1, got '%s'",
                                   optarg);
-            for (int i = 0; i < 4; i++) box[i] = (float)v[i];
+            for (int i = 0; i < 4; i++)
+                box[i] = (float)v[i];
             have_box = 1;
             break;
         case 'M':
-            if (!strcmp(optarg, "ct")) prep.modality = HX_MODALITY_CT;
-            else if (!strcmp(optarg, "mr")) prep.modality = HX_MODALITY_MR;
-            else if (!strcmp(optarg, "us")) prep.modality = HX_MODALITY_US;
-            else return fail_usage("--modality expects ct, mr or us, got '%s'",
-                                   optarg);
+            if (!strcmp(optarg, "ct"))
+                prep.modality = HX_MODALITY_CT;
+            else if (!strcmp(optarg, "mr"))
+                prep.modality = HX_MODALITY_MR;
+            else if (!strcmp(optarg, "us"))
+                prep.modality = HX_MODALITY_US;
+            else
+                return fail_usage("--modality expects ct, mr or us, got '%s'",
+                                  optarg);
             break;
         case 'w':
             if (parse_floats(optarg, v, 2) || !(v[1] > 0))
                 return fail_usage("--window expects LEVEL,WIDTH (HU, width "
-                                  "> 0), got '%s'", optarg);
+                                  "> 0), got '%s'",
+                                  optarg);
             prep.window_level = v[0];
             prep.window_width = v[1];
             window_set = 1;
@@ -342,7 +347,8 @@ static int predict_volume(int argc, char **argv) {
                               argv[optind - 1]);
         }
     }
-    if (optind < argc) return fail_usage("unexpected argument '%s'", argv[optind]);
+    if (optind < argc)
+        return fail_usage("unexpected argument '%s'", argv[optind]);
     if (!vol_path) return fail_usage("%s", "--volume VOL is required");
     if (slice < 0) return fail_usage("%s", "--slice K is required");
     if (!out) return fail_usage("%s", "--out MASK.nii.gz is required");
@@ -357,7 +363,8 @@ static int predict_volume(int argc, char **argv) {
         return fail_usage("%s", "--window is for --modality ct");
     if (!sam2_config_spec_is_sam2(spec))
         return fail_usage("--volume needs a SAM 2 model (--model-config "
-                          "sam2.1_hiera_t or a SAM 2 YAML), got '%s'", spec);
+                          "sam2.1_hiera_t or a SAM 2 YAML), got '%s'",
+                          spec);
 
     int rc = 1;
     sf_err err = {0};
@@ -378,32 +385,39 @@ static int predict_volume(int argc, char **argv) {
         goto done;
     }
     if (vol->nz < 2) {
-        fprintf(stderr, "synthfm predict: %s is a 2-D image (%d x %d, one "
+        fprintf(stderr,
+                "synthfm predict: %s is a 2-D image (%d x %d, one "
                 "slice): --volume needs a 3-D volume (use --image for 2-D)\n",
                 vol_path, vol->nx, vol->ny);
         rc = 2;
         goto done;
     }
     if (slice >= vol->nz) {
-        fprintf(stderr, "synthfm predict: --slice %d is outside the volume "
-                "(slices 0..%d)\n", slice, vol->nz - 1);
+        fprintf(stderr,
+                "synthfm predict: --slice %d is outside the volume "
+                "(slices 0..%d)\n",
+                slice, vol->nz - 1);
         rc = 2;
         goto done;
     }
     for (int i = 0; i < n_points; i++)
         if (!(points[2 * i] >= 0 && points[2 * i] < vol->nx &&
               points[2 * i + 1] >= 0 && points[2 * i + 1] < vol->ny)) {
-            fprintf(stderr, "synthfm predict: --point %g,%g is outside slice "
-                    "%d (x 0..%d, y 0..%d)\n", points[2 * i],
-                    points[2 * i + 1], slice, vol->nx - 1, vol->ny - 1);
+            fprintf(stderr,
+                    "synthfm predict: --point %g,%g is outside slice "
+                    "%d (x 0..%d, y 0..%d)\n",
+                    points[2 * i], points[2 * i + 1], slice, vol->nx - 1,
+                    vol->ny - 1);
             rc = 2;
             goto done;
         }
     if (have_box &&
-        !(box[0] >= 0 && box[2] < vol->nx && box[1] >= 0 &&
-          box[3] < vol->ny && box[0] <= box[2] && box[1] <= box[3])) {
-        fprintf(stderr, "synthfm predict: --box %g,%g,%g,%g is outside slice "
-                "%d or inverted\n", box[0], box[1], box[2], box[3], slice);
+        !(box[0] >= 0 && box[2] < vol->nx && box[1] >= 0 && box[3] < vol->ny &&
+          box[0] <= box[2] && box[1] <= box[3])) {
+        fprintf(stderr,
+                "synthfm predict: --box %g,%g,%g,%g is outside slice "
+                "%d or inverted\n",
+                box[0], box[1], box[2], box[3], slice);
         rc = 2;
         goto done;
     }
@@ -434,9 +448,10 @@ static int predict_volume(int argc, char **argv) {
         rc = fail("video", &err);
         goto done;
     }
-    fprintf(stderr, "synthfm predict: %d slices of %d x %d, prompts on slice "
-            "%d, %s\n", vol->nz, vol->nx, vol->ny, slice,
-            ckpt ? ckpt : "random weights");
+    fprintf(stderr,
+            "synthfm predict: %d slices of %d x %d, prompts on slice "
+            "%d, %s\n",
+            vol->nz, vol->nx, vol->ny, slice, ckpt ? ckpt : "random weights");
     sam_prompt p = {0};
     p.n_points = n_points;
     p.points = n_points ? points : NULL;
@@ -452,9 +467,10 @@ static int predict_volume(int argc, char **argv) {
     r.total = (size_t)vol->nz + 1; /* slice K is reported twice */
     sf_cli_progress_init(&r.prog, "slices");
     if (!r.prog.tty)
-        fprintf(stderr, "synthfm predict: propagating forward (slices "
-                "%d..%d), then backward (%d..0)\n", slice, vol->nz - 1,
-                slice);
+        fprintf(stderr,
+                "synthfm predict: propagating forward (slices "
+                "%d..%d), then backward (%d..0)\n",
+                slice, vol->nz - 1, slice);
     if (sam2_video_propagate(vid, slice, -1, 0, on_slice, &r, &err) ||
         sam2_video_propagate(vid, slice, -1, 1, on_slice, &r, &err)) {
         sf_cli_progress_end(&r.prog);
@@ -468,19 +484,22 @@ static int predict_volume(int argc, char **argv) {
     }
     /* per-slice times, then a summary */
     size_t fg = 0;
-    for (size_t i = 0; i < nvox; i++) fg += r.mask[i];
+    for (size_t i = 0; i < nvox; i++)
+        fg += r.mask[i];
     fprintf(stderr, "per-slice inference seconds (slice: s):");
     for (int k = 0; k < vol->nz; k++)
         fprintf(stderr, "%s%d: %.3f", k % 8 ? "  " : "\n  ", k, r.seconds[k]);
     double *sorted = malloc((size_t)vol->nz * sizeof *sorted);
     double total_s = 0;
-    for (int k = 0; k < vol->nz; k++) total_s += r.seconds[k];
+    for (int k = 0; k < vol->nz; k++)
+        total_s += r.seconds[k];
     if (sorted) {
         memcpy(sorted, r.seconds, (size_t)vol->nz * sizeof *sorted);
         qsort(sorted, (size_t)vol->nz, sizeof *sorted, cmp_double);
-        fprintf(stderr, "\nslices: %d, inference %.2f s (mean %.3f, median "
-                "%.3f, max %.3f s per slice); wall %.2f s\n", vol->nz,
-                total_s, total_s / vol->nz, sorted[vol->nz / 2],
+        fprintf(stderr,
+                "\nslices: %d, inference %.2f s (mean %.3f, median "
+                "%.3f, max %.3f s per slice); wall %.2f s\n",
+                vol->nz, total_s, total_s / vol->nz, sorted[vol->nz / 2],
                 sorted[vol->nz - 1], now_s() - t0);
         free(sorted);
     }
@@ -490,7 +509,8 @@ static int predict_volume(int argc, char **argv) {
         if ((unsigned char)*s >= 0x20) putchar(*s);
     }
     printf("\", \"slices\": %d, \"prompt_slice\": %d, \"foreground_voxels\": "
-           "%zu, \"seconds\": %.3f}\n", vol->nz, slice, fg, now_s() - t0);
+           "%zu, \"seconds\": %.3f}\n",
+           vol->nz, slice, fg, now_s() - t0);
     rc = 0;
 done:
     sam2_video_free(vid);

@@ -33,8 +33,8 @@ Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v) {
     auto attn = torch::matmul(q, kt).mul_(scale);
     return torch::matmul(attn.softmax(-1), v);
   }
-  int64_t rows =
-      std::max<int64_t>(1, kAttnChunkBytes / std::max<int64_t>(1, batch * lk * 4));
+  int64_t rows = std::max<int64_t>(
+      1, kAttnChunkBytes / std::max<int64_t>(1, batch * lk * 4));
   auto sizes = q.sizes().vec();
   sizes.back() = v.size(-1);
   auto out = torch::empty(sizes, q.options());
@@ -174,7 +174,8 @@ MultiScaleBlockImpl::MultiScaleBlockImpl(
     int64_t window)
     : dim(dim_), dim_out(dim_out_), q_stride(q_stride_), window_size(window) {
   norm1 = register_module(
-      "norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
+      "norm1",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(1e-6)));
   attn = register_module(
       "attn", MultiScaleAttention(dim, dim_out, heads, q_stride));
   norm2 = register_module(
@@ -289,7 +290,8 @@ HieraImpl::HieraImpl(const sam2_config& c) {
     }
     // q-pooling in the first block of the first q_pool stage changes
     bool pool = change && cur_stage - 1 <= t.q_pool;
-    MultiScaleBlock b(dim, dim_out, heads, 4.0, pool ? t.q_stride[0] : 0, window);
+    MultiScaleBlock b(
+        dim, dim_out, heads, 4.0, pool ? t.q_stride[0] : 0, window);
     blocks->push_back(b);
     block_list.push_back(b);
     dim = dim_out;
@@ -367,7 +369,8 @@ ConvHolderImpl::ConvHolderImpl(
     int64_t p) {
   conv = register_module(
       "conv",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, k).stride(s).padding(p)));
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(in, out, k).stride(s).padding(p)));
 }
 
 FpnNeckImpl::FpnNeckImpl(const sam2_config& c) {
@@ -540,8 +543,8 @@ AttentionImpl::AttentionImpl(
       register_module("q_proj", torch::nn::Linear(embedding_dim, internal_dim));
   k_proj = register_module("k_proj", torch::nn::Linear(kv, internal_dim));
   v_proj = register_module("v_proj", torch::nn::Linear(kv, internal_dim));
-  out_proj =
-      register_module("out_proj", torch::nn::Linear(internal_dim, embedding_dim));
+  out_proj = register_module(
+      "out_proj", torch::nn::Linear(internal_dim, embedding_dim));
   if (r) {
     rope = true;
     rope_k_repeat = r->rope_k_repeat != 0;
@@ -553,7 +556,11 @@ AttentionImpl::AttentionImpl(
 
 // compute_axial_cis: (end_x * end_y, dim / 2) complex, x frequencies then
 // y frequencies, positions in row-major (y, x) order.
-static Tensor axial_cis(int64_t dim, int64_t end_x, int64_t end_y, double theta) {
+static Tensor axial_cis(
+    int64_t dim,
+    int64_t end_x,
+    int64_t end_y,
+    double theta) {
   auto fo = torch::TensorOptions().dtype(torch::kFloat);
   auto f = torch::arange(0, dim, 4, torch::TensorOptions().dtype(torch::kLong))
                .index({Slice(None, dim / 4)})
@@ -687,7 +694,8 @@ TwoWayTransformerImpl::TwoWayTransformerImpl(const sam2_config& c) {
       "final_attn_token_to_image",
       Attention(dim, c.decoder_num_heads, c.attention_downsample_rate));
   norm_final_attn = register_module(
-      "norm_final_attn", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
+      "norm_final_attn",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
 }
 
 std::pair<Tensor, Tensor> TwoWayTransformerImpl::forward(
@@ -709,8 +717,10 @@ MaskDecoderImpl::MaskDecoderImpl(const sam2_config& c)
     : num_mask_tokens(c.num_multimask_outputs + 1),
       pred_obj_scores(c.pred_obj_scores != 0),
       use_multimask_token_for_obj_ptr(c.use_multimask_token_for_obj_ptr != 0),
-      dynamic(c.sam_mask_decoder_extra_args.dynamic_multimask_via_stability != 0),
-      stab_delta(c.sam_mask_decoder_extra_args.dynamic_multimask_stability_delta),
+      dynamic(
+          c.sam_mask_decoder_extra_args.dynamic_multimask_via_stability != 0),
+      stab_delta(
+          c.sam_mask_decoder_extra_args.dynamic_multimask_stability_delta),
       stab_thresh(
           c.sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh) {
   int64_t dim = c.memory_attention.d_model;
@@ -735,9 +745,11 @@ MaskDecoderImpl::MaskDecoderImpl(const sam2_config& c)
           torch::nn::GELU()));
   if (c.use_high_res_features_in_sam) {
     conv_s0 = register_module(
-        "conv_s0", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim / 8, 1)));
+        "conv_s0",
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim / 8, 1)));
     conv_s1 = register_module(
-        "conv_s1", torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim / 4, 1)));
+        "conv_s1",
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(dim, dim / 4, 1)));
   }
   output_hypernetworks_mlps =
       register_module("output_hypernetworks_mlps", torch::nn::ModuleList());
@@ -756,7 +768,8 @@ MaskDecoderImpl::MaskDecoderImpl(const sam2_config& c)
           c.iou_prediction_use_sigmoid != 0));
   if (pred_obj_scores) {
     if (c.pred_obj_scores_mlp)
-      obj_score_mlp = register_module("pred_obj_score_head", MLP(dim, dim, 1, 3));
+      obj_score_mlp =
+          register_module("pred_obj_score_head", MLP(dim, dim, 1, 3));
     else
       obj_score_linear =
           register_module("pred_obj_score_head", torch::nn::Linear(dim, 1));
@@ -775,7 +788,8 @@ DecoderOut MaskDecoderImpl::forward(
   int64_t s = pred_obj_scores ? 1 : 0;
   auto output_tokens = pred_obj_scores
       ? torch::cat(
-            {obj_score_token->weight, iou_token->weight, mask_tokens->weight}, 0)
+            {obj_score_token->weight, iou_token->weight, mask_tokens->weight},
+            0)
       : torch::cat({iou_token->weight, mask_tokens->weight}, 0);
   output_tokens = output_tokens.unsqueeze(0).expand({sparse.size(0), -1, -1});
   auto tokens = torch::cat({output_tokens, sparse}, 1);
@@ -839,11 +853,13 @@ DecoderOut MaskDecoderImpl::forward(
     auto flat = single.flatten(-2);
     auto area_i = (flat > stab_delta).sum(-1).to(torch::kFloat);
     auto area_u = (flat > -stab_delta).sum(-1).to(torch::kFloat);
-    auto stability = torch::where(
-        area_u > 0, area_i / area_u, torch::ones_like(area_i));
+    auto stability =
+        torch::where(area_u > 0, area_i / area_u, torch::ones_like(area_i));
     auto stable = stability >= stab_thresh;
     o.masks = torch::where(
-        stable.unsqueeze(-1).unsqueeze(-1).expand_as(single), single, best_logits);
+        stable.unsqueeze(-1).unsqueeze(-1).expand_as(single),
+        single,
+        best_logits);
     o.iou = torch::where(stable.expand_as(single_iou), single_iou, best_iou);
   } else {
     o.masks = masks.index({Slice(), Slice(0, 1)});
@@ -867,15 +883,23 @@ MemoryAttentionLayerImpl::MemoryAttentionLayerImpl(const sam2_config& c) {
   self_attn = register_module(
       "self_attn",
       Attention(
-          sa.embedding_dim, sa.num_heads, sa.downsample_rate, sa.kv_in_dim, &sa));
+          sa.embedding_dim,
+          sa.num_heads,
+          sa.downsample_rate,
+          sa.kv_in_dim,
+          &sa));
   cross_attn_image = register_module(
       "cross_attn_image",
       Attention(
-          ca.embedding_dim, ca.num_heads, ca.downsample_rate, ca.kv_in_dim, &ca));
-  linear1 =
-      register_module("linear1", torch::nn::Linear(l.d_model, l.dim_feedforward));
-  linear2 =
-      register_module("linear2", torch::nn::Linear(l.dim_feedforward, l.d_model));
+          ca.embedding_dim,
+          ca.num_heads,
+          ca.downsample_rate,
+          ca.kv_in_dim,
+          &ca));
+  linear1 = register_module(
+      "linear1", torch::nn::Linear(l.d_model, l.dim_feedforward));
+  linear2 = register_module(
+      "linear2", torch::nn::Linear(l.dim_feedforward, l.d_model));
   auto ln = torch::nn::LayerNormOptions({l.d_model});
   norm1 = register_module("norm1", torch::nn::LayerNorm(ln));
   norm2 = register_module("norm2", torch::nn::LayerNorm(ln));
@@ -990,10 +1014,10 @@ MaskDownSamplerImpl::MaskDownSamplerImpl(const sam2_config& c) {
   int64_t in = 1, out = 1;
   for (int64_t t = 1; t < m.total_stride; t *= m.stride) {
     out = in * m.stride * m.stride;
-    encoder->push_back(torch::nn::Conv2d(
-        torch::nn::Conv2dOptions(in, out, m.kernel_size)
-            .stride(m.stride)
-            .padding(m.padding)));
+    encoder->push_back(
+        torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, m.kernel_size)
+                              .stride(m.stride)
+                              .padding(m.padding)));
     encoder->push_back(sam::LayerNorm2d(out));
     if (m.activation == SAM2_ACT_GELU)
       encoder->push_back(torch::nn::GELU());
@@ -1001,8 +1025,8 @@ MaskDownSamplerImpl::MaskDownSamplerImpl(const sam2_config& c) {
       encoder->push_back(torch::nn::ReLU());
     in = out;
   }
-  encoder->push_back(torch::nn::Conv2d(
-      torch::nn::Conv2dOptions(out, m.embed_dim, 1)));
+  encoder->push_back(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(out, m.embed_dim, 1)));
 }
 
 MemoryEncoderImpl::MemoryEncoderImpl(const sam2_config& c)
@@ -1049,10 +1073,11 @@ Sam2Impl::Sam2Impl(const sam2_config& c) : cfg(c) {
   no_mem_pos_enc =
       register_parameter("no_mem_pos_enc", torch::zeros({1, 1, hidden_dim}));
   if (c.pred_obj_scores && c.use_obj_ptrs_in_encoder)
-    no_obj_ptr = register_parameter("no_obj_ptr", torch::zeros({1, hidden_dim}));
+    no_obj_ptr =
+        register_parameter("no_obj_ptr", torch::zeros({1, hidden_dim}));
   if (c.no_obj_embed_spatial)
-    no_obj_embed_spatial = register_parameter(
-        "no_obj_embed_spatial", torch::zeros({1, mem_dim}));
+    no_obj_embed_spatial =
+        register_parameter("no_obj_embed_spatial", torch::zeros({1, mem_dim}));
   image_encoder = register_module("image_encoder", ImageEncoder(c));
   if (c.use_obj_ptrs_in_encoder)
     mask_downsample = register_module(
@@ -1088,7 +1113,8 @@ Tensor Sam2Impl::obj_ptr_proj_forward(const Tensor& x) {
 bool Sam2Impl::use_multimask(bool is_init_cond_frame, int64_t num_pts) const {
   return cfg.multimask_output_in_sam &&
       (is_init_cond_frame || cfg.multimask_output_for_tracking) &&
-      cfg.multimask_min_pt_num <= num_pts && num_pts <= cfg.multimask_max_pt_num;
+      cfg.multimask_min_pt_num <= num_pts &&
+      num_pts <= cfg.multimask_max_pt_num;
 }
 
 Backbone Sam2Impl::forward_image(const Tensor& img, Trace* tr) {
@@ -1180,9 +1206,8 @@ SamOut Sam2Impl::forward_sam_heads(
   // object pointer from the SAM output token (with occlusion handling)
   auto obj_ptr = obj_ptr_proj_forward(token);
   if (cfg.pred_obj_scores && no_obj_ptr.defined()) {
-    auto lambda = cfg.soft_no_obj_ptr
-        ? torch::sigmoid(d.object_score_logits)
-        : is_obj.to(torch::kFloat);
+    auto lambda = cfg.soft_no_obj_ptr ? torch::sigmoid(d.object_score_logits)
+                                      : is_obj.to(torch::kFloat);
     if (cfg.fixed_no_obj_ptr)
       obj_ptr = lambda * obj_ptr;
     obj_ptr = obj_ptr + (1 - lambda) * no_obj_ptr;
@@ -1208,7 +1233,8 @@ SamOut Sam2Impl::use_mask_as_output(
       true);
   o.ious = torch::ones({mask_inputs.size(0), 1}, mask_f.options());
   if (!cfg.use_obj_ptrs_in_encoder) {
-    o.obj_ptr = torch::zeros({mask_inputs.size(0), hidden_dim}, mask_f.options());
+    o.obj_ptr =
+        torch::zeros({mask_inputs.size(0), hidden_dim}, mask_f.options());
   } else {
     // a pointer from the SAM heads run on the downsampled mask
     o.obj_ptr = forward_sam_heads(
@@ -1412,7 +1438,8 @@ Tensor Sam2Impl::prepare_memory_conditioned_features(
   auto memory_pos = torch::cat(mem_pos, 0);
   tput(tr, "memattn_memory", memory);
   tput(tr, "memattn_memory_pos", memory_pos);
-  pix = memory_attention(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens);
+  pix =
+      memory_attention(curr, memory, curr_pos, memory_pos, num_obj_ptr_tokens);
   pix = pix.permute({1, 2, 0}).reshape({B, C, H, W});
   tput(tr, "pix_feat_with_mem", pix);
   return pix;

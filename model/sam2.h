@@ -56,9 +56,9 @@ enum sam2_activation { SAM2_ACT_RELU = 0, SAM2_ACT_GELU = 1 };
 
 /*
  * The model configuration: the official config files' tree
- * (sam2/configs/sam2.1/sam2.1_hiera_X.yaml, under `model:`) with the same names, plus
- * the constructors' defaults for what those files leave out, plus the
- * overrides build_sam.py adds (apply_postprocessing) and what SAM2Base
+ * (sam2/configs/sam2.1/sam2.1_hiera_X.yaml, under `model:`) with the same
+ * names, plus the constructors' defaults for what those files leave out, plus
+ * the overrides build_sam.py adds (apply_postprocessing) and what SAM2Base
  * fixes in code. A value read off an official config carries over by its
  * path: model.image_encoder.trunk.embed_dim is image_encoder.trunk.embed_dim
  * here.
@@ -322,14 +322,15 @@ int sam2_resize_bicubic_u8(
 
 /* Record named intermediate tensors (1) or stop (0); recording clears
  * what was kept. Names are the golden set's (sam2_tiny/README.md):
- * image side "input_tensor", "debug/trunk_patch_embed", "debug/trunk_pos_embed",
- * "debug/trunk_block<i>_out", "debug/neck_fpn<l>" (full size),
- * "vision_features", "vision_pos_enc", "feat_s0", "feat_s1", "image_embed",
- * "dense_pe", "prompt_coords", "prompt_labels", "sparse_embeddings",
- * "dense_embeddings", "all_low_res_masks", "all_iou_predictions",
- * "object_score_logits"; video side "frame<k>/<file>" for the per-frame
- * files, "frame<k>/vision_features", "frame<k>/video_res_logits" (what
- * sam2_frame_fn gets) and "maskmem_pos_enc". */
+ * image side "input_tensor", "debug/trunk_patch_embed",
+ * "debug/trunk_pos_embed", "debug/trunk_block<i>_out", "debug/neck_fpn<l>"
+ * (full size), "vision_features", "vision_pos_enc", "feat_s0", "feat_s1",
+ * "image_embed", "dense_pe", "prompt_coords", "prompt_labels",
+ * "sparse_embeddings", "dense_embeddings", "all_low_res_masks",
+ * "all_iou_predictions", "object_score_logits"; video side "frame<k>/<file>"
+ * for the per-frame files, "frame<k>/vision_features",
+ * "frame<k>/video_res_logits" (what sam2_frame_fn gets) and "maskmem_pos_enc".
+ */
 void sam2__trace(sam2_model* m, int on);
 void sam2__video_trace(sam2_video* v, int on);
 /* A copy of recorded tensor `name` as float32 (or int32 for labels)

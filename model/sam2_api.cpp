@@ -78,8 +78,8 @@ int check_family(const char* path, sf_err* err) {
     return rc;
   bool sam1 = sam__ckpt_find(ck, "mask_decoder.iou_token.weight") >= 0 ||
       sam__ckpt_find(ck, "image_encoder.patch_embed.proj.weight") >= 0;
-  bool sam2 = sam__ckpt_find(ck, "image_encoder.trunk.patch_embed.proj.weight") >=
-      0;
+  bool sam2 =
+      sam__ckpt_find(ck, "image_encoder.trunk.patch_embed.proj.weight") >= 0;
   sam__ckpt_free(ck);
   if (sam1 && !sam2)
     return sf_err_set(
@@ -93,7 +93,8 @@ int check_family(const char* path, sf_err* err) {
 
 sam_npy* to_npy(const Tensor& t_in) {
   auto t = t_in.detach().to(torch::kCPU);
-  bool is_int = t.scalar_type() == torch::kInt || t.scalar_type() == torch::kLong;
+  bool is_int =
+      t.scalar_type() == torch::kInt || t.scalar_type() == torch::kLong;
   t = t.to(is_int ? torch::kInt : torch::kFloat).contiguous();
   auto* a = static_cast<sam_npy*>(calloc(1, sizeof(sam_npy)));
   if (!a)

@@ -1,9 +1,9 @@
 /*
  * sam2_config.c - SAM 2 model configurations: the official config files'
- * tree (sam2/configs/sam2.1/sam2.1_hiera_X.yaml) read by path, the constructors'
- * defaults for what a file leaves out, the four official models built in,
- * and the cross-field checks the official code makes by assertion (or by
- * crashing on a shape).
+ * tree (sam2/configs/sam2.1/sam2.1_hiera_X.yaml) read by path, the
+ * constructors' defaults for what a file leaves out, the four official models
+ * built in, and the cross-field checks the official code makes by assertion (or
+ * by crashing on a shape).
  */
 #include "sam2.h"
 
@@ -519,8 +519,8 @@ int sam2_config_validate(const sam2_config* c, sf_err* err) {
           me->fuser.layer.kernel_size == 2 * me->fuser.layer.padding + 1,
       "model.memory_encoder.fuser: num_layers 0..64, kernel_size = 2 * "
       "padding + 1");
-  REQ(me->position_encoding.num_pos_feats == mem_dim &&
-          mem_dim % 4 == 0 && me->position_encoding.temperature > 0,
+  REQ(me->position_encoding.num_pos_feats == mem_dim && mem_dim % 4 == 0 &&
+          me->position_encoding.temperature > 0,
       "model.memory_encoder.position_encoding.num_pos_feats %d must equal "
       "out_dim %d (a multiple of 4)",
       me->position_encoding.num_pos_feats,
@@ -619,23 +619,24 @@ typedef struct field {
 #define MA "memory_attention."
 #define LY MA "layer."
 #define ME "memory_encoder."
-#define ATT(P, M)                                                   \
-  {P "rope_theta", F_DOUBLE, O(M.rope_theta), 0, 0, 0},             \
-      {P "feat_sizes", F_PAIR, O(M.feat_sizes), 0, 0, 0},           \
-      {P "rope_k_repeat", F_BOOL, O(M.rope_k_repeat), 0, 0, 0},     \
-      {P "embedding_dim", F_INT, O(M.embedding_dim), 0, 0, 1},      \
-      {P "num_heads", F_INT, O(M.num_heads), 0, 0, 1},              \
-      {P "downsample_rate", F_INT, O(M.downsample_rate), 0, 0, 0},  \
-      {P "dropout", F_DOUBLE, O(M.dropout), 0, 0, 0}, {             \
-    P "kv_in_dim", F_INT_OR_NULL, O(M.kv_in_dim), 0, 0, 0           \
+#define ATT(P, M)                                                  \
+  {P "rope_theta", F_DOUBLE, O(M.rope_theta), 0, 0, 0},            \
+      {P "feat_sizes", F_PAIR, O(M.feat_sizes), 0, 0, 0},          \
+      {P "rope_k_repeat", F_BOOL, O(M.rope_k_repeat), 0, 0, 0},    \
+      {P "embedding_dim", F_INT, O(M.embedding_dim), 0, 0, 1},     \
+      {P "num_heads", F_INT, O(M.num_heads), 0, 0, 1},             \
+      {P "downsample_rate", F_INT, O(M.downsample_rate), 0, 0, 0}, \
+      {P "dropout", F_DOUBLE, O(M.dropout), 0, 0, 0}, {            \
+    P "kv_in_dim", F_INT_OR_NULL, O(M.kv_in_dim), 0, 0, 0          \
   }
-#define PE(P, M)                                                     \
-  {P "num_pos_feats", F_INT, O(M.num_pos_feats), 0, 0, 1},           \
-      {P "temperature", F_DOUBLE, O(M.temperature), 0, 0, 0},        \
-      {P "normalize", F_BOOL, O(M.normalize), 0, 0, 0}, {            \
-    P "scale", F_SCALE, O(M.scale), 0, 0, 0                          \
+#define PE(P, M)                                              \
+  {P "num_pos_feats", F_INT, O(M.num_pos_feats), 0, 0, 1},    \
+      {P "temperature", F_DOUBLE, O(M.temperature), 0, 0, 0}, \
+      {P "normalize", F_BOOL, O(M.normalize), 0, 0, 0}, {     \
+    P "scale", F_SCALE, O(M.scale), 0, 0, 0                   \
   }
-#define B(name) {#name, F_BOOL, O(name), 0, 0, 0}
+#define B(name) \
+  { #name, F_BOOL, O(name), 0, 0, 0 }
 
 static const field fields[] = {
     {IE "scalp", F_INT, O(image_encoder.scalp), 0, 0, 0},
@@ -706,7 +707,12 @@ static const field fields[] = {
      SAM2_MAX_STAGES,
      0},
     {MA "d_model", F_INT, O(memory_attention.d_model), 0, 0, 1},
-    {MA "pos_enc_at_input", F_BOOL, O(memory_attention.pos_enc_at_input), 0, 0, 1},
+    {MA "pos_enc_at_input",
+     F_BOOL,
+     O(memory_attention.pos_enc_at_input),
+     0,
+     0,
+     1},
     {MA "num_layers", F_INT, O(memory_attention.num_layers), 0, 0, 1},
     {MA "batch_first", F_BOOL, O(memory_attention.batch_first), 0, 0, 0},
     {LY "activation", F_ACT, O(memory_attention.layer.activation), 0, 0, 1},
@@ -825,7 +831,12 @@ static const field fields[] = {
      0,
      0,
      0},
-    {"sigmoid_bias_for_mem_enc", F_DOUBLE, O(sigmoid_bias_for_mem_enc), 0, 0, 0},
+    {"sigmoid_bias_for_mem_enc",
+     F_DOUBLE,
+     O(sigmoid_bias_for_mem_enc),
+     0,
+     0,
+     0},
     B(binarize_mask_from_pts_for_mem_enc),
     B(use_mask_input_as_output_without_sam),
     {"max_cond_frames_in_attn", F_INT, O(max_cond_frames_in_attn), 0, 0, 0},
@@ -963,15 +974,14 @@ static int at(yctx* y, const yaml_node_t* n, const char* fmt, const char* a) {
 }
 
 static const char* scalar(const yaml_node_t* n) {
-  return n->type == YAML_SCALAR_NODE ? (const char*)n->data.scalar.value
-                                     : NULL;
+  return n->type == YAML_SCALAR_NODE ? (const char*)n->data.scalar.value : NULL;
 }
 
 static int is_null(const yaml_node_t* n) {
   const char* s = scalar(n);
   return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-      (!*s || !strcmp(s, "null") || !strcmp(s, "Null") ||
-       !strcmp(s, "NULL") || !strcmp(s, "~"));
+      (!*s || !strcmp(s, "null") || !strcmp(s, "Null") || !strcmp(s, "NULL") ||
+       !strcmp(s, "~"));
 }
 
 static int parse_int(const yaml_node_t* n, int* out) {
@@ -1029,8 +1039,11 @@ static int parse_list(yctx* y, const yaml_node_t* v, int* dst, int max) {
   return n;
 }
 
-static int set_field(yctx* y, const field* f, const yaml_node_t* v,
-                     const char* full) {
+static int set_field(
+    yctx* y,
+    const field* f,
+    const yaml_node_t* v,
+    const char* full) {
   char* base = (char*)y->c;
   int* ip = (int*)(base + f->off);
   double* dp = (double*)(base + f->off);
@@ -1151,15 +1164,17 @@ static int walk(yctx* y, const yaml_node_t* map, const char* prefix) {
     if (!key || !v)
       return at(y, k ? k : map, "keys must be plain strings%s", "");
     char full[256];
-    if (snprintf(full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "",
-                 key) >= (int)sizeof full)
+    if (snprintf(
+            full, sizeof full, "%s%s%s", prefix, *prefix ? "." : "", key) >=
+        (int)sizeof full)
       return at(y, k, "key path too long at '%.100s'", key);
     if (!strcmp(key, "_target_")) {
       const char* t = scalar(v);
       if (!sections[si].target)
         return at(y, k, "unknown key 'model.%s' (no _target_ here)", full);
-      if (!t || (strcmp(t, sections[si].target) &&
-                 (!sections[si].target2 || strcmp(t, sections[si].target2)))) {
+      if (!t ||
+          (strcmp(t, sections[si].target) &&
+           (!sections[si].target2 || strcmp(t, sections[si].target2)))) {
         char m[400];
         snprintf(
             m,
@@ -1272,8 +1287,12 @@ int sam2_config_parse(
     const yaml_node_t* v = yaml_document_get_node(&doc, p->value);
     const char* key = k ? scalar(k) : NULL;
     if (!key || strcmp(key, "model")) {
-      rc = at(y, k ? k : root, "unknown top-level key '%.100s' (expected "
-              "model)", key ? key : "?");
+      rc =
+          at(y,
+             k ? k : root,
+             "unknown top-level key '%.100s' (expected "
+             "model)",
+             key ? key : "?");
       goto out;
     }
     if (model) {
@@ -1323,8 +1342,13 @@ out:
 
 #define MAX_CONFIG_BYTES (1u << 20)
 
-static int read_text(const char* path, size_t limit, char** out, size_t* n,
-                     int quiet, sf_err* err) {
+static int read_text(
+    const char* path,
+    size_t limit,
+    char** out,
+    size_t* n,
+    int quiet,
+    sf_err* err) {
   FILE* f = fopen(path, "rb");
   if (!f)
     return quiet ? SF_EIO

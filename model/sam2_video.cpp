@@ -68,7 +68,8 @@ const sam2::Backbone& features(sam2_video* v, int k) {
   if (v->nx != S || v->ny != S) {
     rs.resize(size_t(S) * size_t(S) * 3);
     sf_err e = {};
-    if (sam2_resize_bicubic_u8(rgb.data(), v->nx, v->ny, 3, rs.data(), S, S, &e))
+    if (sam2_resize_bicubic_u8(
+            rgb.data(), v->nx, v->ny, 3, rs.data(), S, S, &e))
       throw std::runtime_error(e.msg);
     img = rs.data();
   }
@@ -189,8 +190,8 @@ FrameOut consolidate(sam2_video* v, int f, bool is_cond) {
   if (c.num_maskmem > 0) {
     const auto& bb = features(v, f);
     sam2::Trace* tr = trace_for(v, f);
-    auto high_res = sam2::resize(
-        r.pred_masks.to(v->m->device), c.image_size, c.image_size);
+    auto high_res =
+        sam2::resize(r.pred_masks.to(v->m->device), c.image_size, c.image_size);
     auto [feats, pos] = v->m->net->encode_new_memory(
         bb.vision_features, high_res, r.object_score_logits, true, tr);
     store_memory(v, &r, feats, pos, tr);
@@ -432,7 +433,14 @@ int sam2_video_propagate(
         o = &v->out.non_cond.at(f);
       } else {
         v->out.non_cond[f] = run_single_frame(
-            v, f, false, Tensor(), Tensor(), Tensor(), reverse != 0, true,
+            v,
+            f,
+            false,
+            Tensor(),
+            Tensor(),
+            Tensor(),
+            reverse != 0,
+            true,
             Tensor());
         o = &v->out.non_cond.at(f);
       }
@@ -445,11 +453,12 @@ int sam2_video_propagate(
       float score = o->object_score_logits.to(torch::kCPU).item<float>();
       if (sam2::Trace* tr = trace_for(v, f))
         tr->put("video_res_logits", lg);
-      double secs = std::chrono::duration<double>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count();
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count();
       if (fn && fn(ctx, f, buf.data(), score, secs))
-        return sf_err_set(err, SF_ECANCEL, "propagation stopped at frame %d", f);
+        return sf_err_set(
+            err, SF_ECANCEL, "propagation stopped at frame %d", f);
     }
     return SF_OK;
   });

@@ -10,12 +10,10 @@
 #include "sam2.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sam2_config c;
     sf_err err = {0};
-    int rc = sam2_config_parse("fuzz.yaml", (const char *)data, size, &c,
-                               &err);
+    int rc = sam2_config_parse("fuzz.yaml", (const char *)data, size, &c, &err);
     if (rc != SF_OK) {
         fz_check_err(rc, &err, "fuzz.yaml");
     } else {

@@ -65,7 +65,7 @@ static int same_numel_shape(const sam_npy *a, const sam_npy *b) {
 static double npy_max_diff(const sam_npy *mine, const sam_npy *ref) {
     double mx = 0;
     for (int64_t i = 0; i < ref->numel; i++) {
-        double r = ref->dtype == 'f' ? ((const float *)ref->data)[i]
+        double r = ref->dtype == 'f'  ? ((const float *)ref->data)[i]
                    : ref->elsize == 4 ? ((const int32_t *)ref->data)[i]
                                       : ((const uint8_t *)ref->data)[i];
         double m = mine->dtype == 'f' ? ((const float *)mine->data)[i]
@@ -81,12 +81,11 @@ static double npy_max_diff(const sam_npy *mine, const sam_npy *ref) {
 static double check_close(const char *dir, const char *name,
                           const sam_npy *mine, double atol) {
     sam_npy *g = golden_npy(dir, name);
-    cr_assert(same_numel_shape(mine, g), "%s: %lld values, golden %lld",
-              name, (long long)mine->numel, (long long)g->numel);
+    cr_assert(same_numel_shape(mine, g), "%s: %lld values, golden %lld", name,
+              (long long)mine->numel, (long long)g->numel);
     double mx = npy_max_diff(mine, g);
     cr_log_info("%s: max abs diff %.3g (atol %.3g)", name, mx, atol);
-    cr_expect(mx <= atol, "%s: max abs diff %.3g > atol %.3g", name, mx,
-              atol);
+    cr_expect(mx <= atol, "%s: max abs diff %.3g > atol %.3g", name, mx, atol);
     sam_npy_free(g);
     return atol > 0 ? mx / atol : mx;
 }
@@ -96,8 +95,8 @@ static double check_close(const char *dir, const char *name,
 static void check_bf16(const char *dir, const char *name, const sam_npy *mine,
                        double atol) {
     sam_npy *g = golden_npy(dir, name);
-    cr_assert(same_numel_shape(mine, g), "%s: %lld values, golden %lld",
-              name, (long long)mine->numel, (long long)g->numel);
+    cr_assert(same_numel_shape(mine, g), "%s: %lld values, golden %lld", name,
+              (long long)mine->numel, (long long)g->numel);
     const float *a = mine->data, *r = g->data;
     int64_t ndiff = 0, nbad = 0;
     double mx = 0;
@@ -117,8 +116,8 @@ static void check_bf16(const char *dir, const char *name, const sam_npy *mine,
                 (long long)nbad, atol);
     cr_expect(nbad == 0, "%s: %lld values over one bf16 step + atol", name,
               (long long)nbad);
-    cr_expect(frac <= 0.10, "%s: %.1f %% of the values differ (> 10 %%)",
-              name, 100 * frac);
+    cr_expect(frac <= 0.10, "%s: %.1f %% of the values differ (> 10 %%)", name,
+              100 * frac);
     sam_npy_free(g);
 }
 
@@ -157,8 +156,7 @@ static sam_npy *traced(const sam2_model *m, const char *name) {
 static sam_npy *vtraced(const sam2_video *v, const char *name) {
     sam_npy *a = NULL;
     sf_err e = {0};
-    cr_assert_eq(sam2__video_trace_get(v, name, &a, &e), SF_OK, "%s",
-                 e.msg);
+    cr_assert_eq(sam2__video_trace_get(v, name, &a, &e), SF_OK, "%s", e.msg);
     return a;
 }
 
@@ -180,8 +178,7 @@ static sam_npy *strided(const sam_npy *full, int st) {
     for (int64_t c = 0; c < C; c++)
         for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < w; x++)
-                dst[(c * h + y) * w + x] =
-                    src[(c * H + y * st) * W + x * st];
+                dst[(c * h + y) * w + x] = src[(c * H + y * st) * W + x * st];
     return s;
 }
 
@@ -195,10 +192,9 @@ Test(sam2_config, presets_match_schema_files) {
         snprintf(path, sizeof path, "schemas/model/%s.yaml", names[i]);
         sam2_config a, b;
         sf_err e = {0};
-        cr_assert_eq(sam2_config_preset(names[i], &a, &e), SF_OK, "%s",
+        cr_assert_eq(sam2_config_preset(names[i], &a, &e), SF_OK, "%s", e.msg);
+        cr_assert_eq(sam2_config_load(path, &b, &e), SF_OK, "%s %s", e.where,
                      e.msg);
-        cr_assert_eq(sam2_config_load(path, &b, &e), SF_OK, "%s %s",
-                     e.where, e.msg);
         cr_expect(!memcmp(&a, &b, sizeof a), "%s differs from its preset",
                   path);
         cr_expect(sam2_config_spec_is_sam2(path));
@@ -228,8 +224,8 @@ static void expect_config_error(const char *text, const char *needle,
     sf_err e = {0};
     int rc = sam2_config_parse("t.yaml", text, strlen(text), &c, &e);
     cr_expect_eq(rc, SF_ECONFIG, "accepted: %s", text);
-    cr_expect(strstr(e.msg, needle) != NULL, "message '%s' lacks '%s'",
-              e.msg, needle);
+    cr_expect(strstr(e.msg, needle) != NULL, "message '%s' lacks '%s'", e.msg,
+              needle);
     if (where)
         cr_expect(strstr(e.where, where) != NULL, "position '%s' not '%s'",
                   e.where, where);
@@ -249,8 +245,8 @@ Test(sam2_config, errors_name_the_key) {
     cr_assert(p);
     snprintf(buf, sizeof buf, "%.*s      embed_dmi: 32%s", (int)(p - base),
              base, p + strlen("      embed_dim: 32"));
-    expect_config_error(buf, "unknown key 'model.image_encoder.trunk.embed_dmi'",
-                        "t.yaml:");
+    expect_config_error(
+        buf, "unknown key 'model.image_encoder.trunk.embed_dmi'", "t.yaml:");
     /* missing required key */
     p = strstr(base, "      dim_feedforward: 2048\n");
     cr_assert(p);
@@ -276,8 +272,8 @@ Test(sam2_config, errors_name_the_key) {
     /* cross-field: neck channels */
     p = strstr(base, "[256, 128, 64, 32]");
     cr_assert(p);
-    snprintf(buf, sizeof buf, "%.*s[256, 128, 64, 16]%s", (int)(p - base),
-             base, p + strlen("[256, 128, 64, 32]"));
+    snprintf(buf, sizeof buf, "%.*s[256, 128, 64, 16]%s", (int)(p - base), base,
+             p + strlen("[256, 128, 64, 32]"));
     expect_config_error(buf, "backbone_channel_list[3]", NULL);
     expect_config_error("image_size: 1024\n", "unknown top-level key", NULL);
     expect_config_error("model: [1, 2]\n", "expected a mapping", NULL);
@@ -345,8 +341,7 @@ Test(sam2_model, other_config_runs) {
                  e.msg);
     float pt[2] = {30, 20};
     int lb[1] = {1};
-    sam_prompt p = {.n_points = 1, .points = pt, .labels = lb,
-                    .multimask = 1};
+    sam_prompt p = {.n_points = 1, .points = pt, .labels = lb, .multimask = 1};
     sam_prediction *pr = NULL;
     cr_assert_eq(sam2_model_predict(m, &p, &pr, &e), SF_OK, "%s", e.msg);
     cr_expect_eq(pr->n_masks, 3);
@@ -384,8 +379,7 @@ Test(sam2_ckpt, wrong_family_and_shape) {
     /* SAM 2 checkpoint, SAM 1 config */
     sam_config c1 = small_config();
     sam_model *m1 = NULL;
-    cr_expect_eq(sam_model_load(p, &c1, SAM_DEVICE_CPU, &m1, &e),
-                 SF_ECORRUPT);
+    cr_expect_eq(sam_model_load(p, &c1, SAM_DEVICE_CPU, &m1, &e), SF_ECORRUPT);
     cr_expect(strstr(e.msg, "missing") && strstr(e.msg, "unexpected"), "%s",
               e.msg);
     /* wrong shape: another trunk width */
@@ -488,8 +482,8 @@ static void check_case(const char *name, int multimask, int has_box,
     sam2__trace(m, 1);
     sam_npy *img = golden_npy(dir, "image_u8.npy");
     int ny = (int)img->shape[0], nx = (int)img->shape[1];
-    cr_assert_eq(sam2_model_set_image(m, img->data, nx, ny, 3, &e), SF_OK,
-                 "%s", e.msg);
+    cr_assert_eq(sam2_model_set_image(m, img->data, nx, ny, 3, &e), SF_OK, "%s",
+                 e.msg);
     char f[256];
     snprintf(f, sizeof f, "%s/point_coords_input.npy", name);
     sam_npy *pc = golden_npy(dir, f);
@@ -531,20 +525,30 @@ static void check_case(const char *name, int multimask, int has_box,
     }
     /* returned arrays */
     int64_t L = pr->low_res_side, M = pr->n_masks;
-    sam_npy lr = {.dtype = 'f', .elsize = 4, .ndim = 3,
-                  .shape = {M, L, L}, .numel = M * L * L,
+    sam_npy lr = {.dtype = 'f',
+                  .elsize = 4,
+                  .ndim = 3,
+                  .shape = {M, L, L},
+                  .numel = M * L * L,
                   .data = pr->low_res};
     snprintf(f, sizeof f, "%s/low_res_masks.npy", name);
     check_close(dir, f, &lr, 1e-4);
-    sam_npy io = {.dtype = 'f', .elsize = 4, .ndim = 1, .shape = {M},
-                  .numel = M, .data = pr->iou};
+    sam_npy io = {.dtype = 'f',
+                  .elsize = 4,
+                  .ndim = 1,
+                  .shape = {M},
+                  .numel = M,
+                  .data = pr->iou};
     snprintf(f, sizeof f, "%s/iou_predictions.npy", name);
     check_close(dir, f, &io, 2e-5);
     snprintf(f, sizeof f, "%s/masks.npy", name);
     check_mask(dir, f, pr->logits, M * (int64_t)nx * ny, 1e-4);
     if (multimask) { /* case 4's mask_input is case 1's best low-res mask */
-        sam_npy best = {.dtype = 'f', .elsize = 4, .ndim = 3,
-                        .shape = {1, L, L}, .numel = L * L,
+        sam_npy best = {.dtype = 'f',
+                        .elsize = 4,
+                        .ndim = 3,
+                        .shape = {1, L, L},
+                        .numel = L * L,
                         .data = pr->low_res + (size_t)pr->best * L * L};
         check_close(dir, "case4_point_maskinput/mask_input.npy", &best, 1e-4);
     }
@@ -563,7 +567,9 @@ Test(sam2_parity, case1_point_multimask) {
 Test(sam2_parity, case2_points3pos3neg) {
     check_case("case2_points3pos3neg", 0, 0, 0);
 }
-Test(sam2_parity, case3_point_box) { check_case("case3_point_box", 0, 1, 0); }
+Test(sam2_parity, case3_point_box) {
+    check_case("case3_point_box", 0, 1, 0);
+}
 Test(sam2_parity, case4_point_maskinput) {
     check_case("case4_point_maskinput", 0, 0, 1);
 }
@@ -599,16 +605,16 @@ static void check_video(const char *scenario) {
     sam_npy *fr = golden_npy(dir, "video/frames_u8.npy");
     int n = (int)fr->shape[0], ny = (int)fr->shape[1], nx = (int)fr->shape[2];
     sam2_video *v = NULL;
-    cr_assert_eq(sam2_video_new(m, fr->data, n, nx, ny, 3, &v, &e), SF_OK,
-                 "%s", e.msg);
+    cr_assert_eq(sam2_video_new(m, fr->data, n, nx, ny, 3, &v, &e), SF_OK, "%s",
+                 e.msg);
     sam2__video_trace(v, 1);
     int click = !strcmp(scenario, "click"), last = n - 1;
     char f[300];
     if (click) {
         sam_npy *pt = golden_npy(dir, "video/click/click_points.npy");
         sam_npy *lb = golden_npy(dir, "video/click/click_labels.npy");
-        sam_prompt p = {.n_points = (int)lb->numel, .points = pt->data,
-                        .labels = lb->data};
+        sam_prompt p = {
+            .n_points = (int)lb->numel, .points = pt->data, .labels = lb->data};
         cr_assert_eq(sam2_video_add_points(v, 0, &p, &e), SF_OK, "%s", e.msg);
         sam_npy_free(pt);
         sam_npy_free(lb);
@@ -620,10 +626,9 @@ static void check_video(const char *scenario) {
         sam_npy_free(mk);
         if (!strcmp(scenario, "empty")) last = 1;
     }
-    cr_assert_eq(
-        sam2_video_propagate(v, -1, last == n - 1 ? -1 : last, 0, NULL, NULL,
-                             &e),
-        SF_OK, "%s", e.msg);
+    cr_assert_eq(sam2_video_propagate(v, -1, last == n - 1 ? -1 : last, 0, NULL,
+                                      NULL, &e),
+                 SF_OK, "%s", e.msg);
     /* per-frame files */
     for (int k = 0; k <= last; k++) {
         char fdir[300];
@@ -674,8 +679,8 @@ static void check_video(const char *scenario) {
         sam_npy *a = vtraced(v, tname);
         cr_assert_eq(a->numel, per);
         for (int64_t i = 0; i < per; i++) {
-            double dd = fabs(((float *)a->data)[i] -
-                             ((float *)vf->data)[k * per + i]);
+            double dd =
+                fabs(((float *)a->data)[i] - ((float *)vf->data)[k * per + i]);
             if (!(dd <= mx)) mx = dd;
         }
         sam_npy_free(a);
@@ -693,9 +698,15 @@ static void check_video(const char *scenario) {
     sam2_model_free(m);
 }
 
-Test(sam2_parity, video_click, .timeout = 300) { check_video("click"); }
-Test(sam2_parity, video_mask, .timeout = 300) { check_video("mask"); }
-Test(sam2_parity, video_empty, .timeout = 300) { check_video("empty"); }
+Test(sam2_parity, video_click, .timeout = 300) {
+    check_video("click");
+}
+Test(sam2_parity, video_mask, .timeout = 300) {
+    check_video("mask");
+}
+Test(sam2_parity, video_empty, .timeout = 300) {
+    check_video("empty");
+}
 
 /* The video loader's frame resize: Pillow's bicubic filter. */
 Test(sam2_image, bicubic_resize_basics) {
@@ -712,7 +723,8 @@ Test(sam2_image, bicubic_resize_basics) {
     memset(flat, 77, sizeof flat);
     cr_assert_eq(sam2_resize_bicubic_u8(flat, 10, 10, 1, out, 37, 1, &e),
                  SF_OK);
-    for (int i = 0; i < 37; i++) cr_expect_eq(out[i], 77);
+    for (int i = 0; i < 37; i++)
+        cr_expect_eq(out[i], 77);
     cr_expect_eq(sam2_resize_bicubic_u8(src, 0, 3, 1, dst, 8, 6, &e),
                  SF_EINVAL);
 }
