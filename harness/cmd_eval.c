@@ -32,11 +32,15 @@ static const char usage_text[] =
     "  --data-root DIR       the dataset in its own layout (data/README.md);\n"
     "                        synthetic-ood: made here on first use\n"
     "  --method METHOD       classical (weight-free region growing), sam\n"
-    "                        (a SAM-format checkpoint), import (masks made\n"
-    "                        outside, see `synthfm prompts export`)\n"
+    "                        (a SAM-format checkpoint), sam2 (a SAM 2 / 2.1\n"
+    "                        checkpoint, image predictor per slice), import\n"
+    "                        (masks made outside, see `synthfm prompts\n"
+    "                        export`)\n"
     "  --checkpoint CKPT     sam: state_dict checkpoint (.pth)\n"
     "  --model-config SPEC   sam: vit_b | vit_l | vit_h | medsam or a YAML\n"
-    "                        model config (default vit_b)\n"
+    "                        model config (default vit_b); sam2:\n"
+    "                        sam2.1_hiera_t (default) | _s | _b+ | _l or a\n"
+    "                        SAM 2 YAML\n"
     "  --device cpu|cuda     sam: where to run (default cpu)\n"
     "  --threads N           sam: CPU threads (default all cores)\n"
     "  --gallery N           after the run, a contact sheet of its worst,\n"
@@ -206,13 +210,22 @@ int hx_cmd_eval(int argc, char **argv) {
         o.method_kind = HX_METHOD_CLASSICAL;
     else if (!strcmp(method, "sam"))
         o.method_kind = HX_METHOD_NATIVE;
+    else if (!strcmp(method, "sam2")) {
+        o.method_kind = HX_METHOD_NATIVE;
+        if (!o.model_config) o.model_config = "sam2.1_hiera_t";
+        if (!sam2_config_spec_is_sam2(o.model_config))
+            return usage_error("--method sam2 needs a SAM 2 --model-config "
+                               "(sam2.1_hiera_t, ... or a SAM 2 YAML), got",
+                               o.model_config);
+    }
     else if (!strcmp(method, "import"))
         o.method_kind = HX_METHOD_IMPORTED;
     else
-        return usage_error("--method must be classical, sam or import, got",
+        return usage_error("--method must be classical, sam, sam2 or import, "
+                           "got",
                            method);
     if (o.method_kind == HX_METHOD_NATIVE && !o.checkpoint)
-        return usage_error("--method sam needs --checkpoint", NULL);
+        return usage_error("--method sam/sam2 needs --checkpoint", NULL);
     if (o.method_kind != HX_METHOD_NATIVE && (o.checkpoint || o.model_config))
         return usage_error("--checkpoint/--model-config are for --method sam",
                            NULL);

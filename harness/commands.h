@@ -23,6 +23,9 @@ int sf_cmd_generate(int argc, char **argv);
 int sf_cmd_verify(int argc, char **argv);
 int sf_cmd_merge(int argc, char **argv);
 int sam_cmd_predict(int argc, char **argv);
+/* `predict` as dispatched: --volume (SAM 2 on a 3-D volume,
+ * harness/cmd_predict_volume.c) or one image (sam_cmd_predict). */
+int hx_cmd_predict(int argc, char **argv);
 int sam_cmd_train(int argc, char **argv);
 int hx_cmd_ttest(int argc, char **argv);
 int hx_cmd_eval(int argc, char **argv);

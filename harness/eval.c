@@ -58,6 +58,7 @@ typedef struct ectx {
     hx_results *db;
     long run_id;
     sam_model *model;
+    sam2_model *model2; /* a SAM 2 model config: the image predictor */
     int multimask; /* 1: one click scores the best of three masks */
     int view[4];   /* the zoom predictor's last view (w 0: none) */
     hx_classical_opts cls;
@@ -145,10 +146,13 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
     case HX_METHOD_NATIVE: {
         /* The zoom predictor encodes views around each prompt's clicks;
          * otherwise one encoding per slice serves every prompt. */
-        const int zoom = sam_model_config(x->model)->n_zoom > 0;
+        const int zoom =
+            !x->model2 && sam_model_config(x->model)->n_zoom > 0;
         if (!*image_set && !zoom) {
-            if ((rc = sam_model_set_image(x->model, img, nx, ny, 1, err)) !=
-                SF_OK)
+            if ((rc = x->model2
+                          ? sam2_model_set_image(x->model2, img, nx, ny, 1, err)
+                          : sam_model_set_image(x->model, img, nx, ny, 1,
+                                                err)) != SF_OK)
                 break;
             *image_set = 1;
         }
@@ -162,9 +166,11 @@ static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
         sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && x->multimask, 0};
         sam_prediction *r = NULL;
         memset(x->view, 0, sizeof x->view);
-        if ((rc = zoom ? sam_model_predict_image(x->model, img, nx, ny, 1,
-                                                 &p, &r, x->view, err)
-                       : sam_model_predict(x->model, &p, &r, err)) != SF_OK)
+        if ((rc = x->model2 ? sam2_model_predict(x->model2, &p, &r, err)
+                  : zoom    ? sam_model_predict_image(x->model, img, nx, ny, 1,
+                                                      &p, &r, x->view, err)
+                            : sam_model_predict(x->model, &p, &r, err)) !=
+            SF_OK)
             break;
         int k = p.multimask ? r->best : 0;
         memcpy(pred, r->masks + (size_t)k * n, n);
@@ -503,6 +509,8 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     memset(&l, 0, sizeof l);
     hx_split *split = NULL;
     sam_config cfg;
+    int trained = 0; /* the model's multimask head was trained */
+    sam2_config cfg2;
     char ck_sha[65] = "", cfg_sha[65] = "", key[65], root_abs[PATH_MAX];
     sf_buf id = {0}, prov = {0};
     double t0 = now_s();
@@ -519,7 +527,10 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
             goto out;
         }
         const char *spec = o->model_config ? o->model_config : "vit_b";
-        if ((rc = sam_config_load(spec, &cfg, err)) != SF_OK) goto out;
+        int is2 = sam2_config_spec_is_sam2(spec);
+        if ((rc = is2 ? sam2_config_load(spec, &cfg2, err)
+                      : sam_config_load(spec, &cfg, err)) != SF_OK)
+            goto out;
         if ((rc = hx_sha256_path(o->checkpoint, ck_sha, err)) != SF_OK)
             goto out;
         struct stat sst;
@@ -528,11 +539,15 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         } else {
             hx_sha256_mem(spec, strlen(spec), cfg_sha); /* a preset name */
         }
-        if ((rc = sam_model_load(o->checkpoint, &cfg, o->device, &x.model,
-                                 err)) != SF_OK)
+        if ((rc = is2 ? sam2_model_load(o->checkpoint, &cfg2, o->device,
+                                        &x.model2, err)
+                      : sam_model_load(o->checkpoint, &cfg, o->device,
+                                       &x.model, err)) != SF_OK)
             goto out;
-        x.multimask = o->multimask != HX_MULTIMASK_OFF && cfg.multimask_trained;
-        if (o->multimask == HX_MULTIMASK_ON && !cfg.multimask_trained)
+        /* official SAM 2 checkpoints: SAM's contract (multimask trained) */
+        trained = is2 ? 1 : cfg.multimask_trained;
+        x.multimask = o->multimask != HX_MULTIMASK_OFF && trained;
+        if (o->multimask == HX_MULTIMASK_ON && !trained)
             problem(&x,
                     "warning: --multimask on, but %s says the multimask "
                     "outputs and the IoU head of %s were not trained "
@@ -551,7 +566,8 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     if (!realpath(o->data_root, root_abs))
         snprintf(root_abs, sizeof root_abs, "%s", o->data_root);
     const char *method = o->method_name ? o->method_name
-                         : o->method_kind == HX_METHOD_NATIVE ? "sam"
+                         : o->method_kind == HX_METHOD_NATIVE
+                             ? (x.model2 ? "sam2" : "sam")
                                                               : kind_name(o->method_kind);
     /* The run's identity: a rerun of the same command resumes. */
     sf__buf_printf(&id,
@@ -588,7 +604,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                        o->multimask == HX_MULTIMASK_ON    ? "on"
                        : o->multimask == HX_MULTIMASK_OFF ? "off"
                                                           : "auto",
-                       cfg.multimask_trained ? "true" : "false");
+                       trained ? "true" : "false");
     sf__buf_puts(&prov, "}");
     char settings[MAX_SETTINGS * 24] = "";
     for (int k = 0; k < x.n_set; k++) {
@@ -657,6 +673,7 @@ out:
     sf__buf_release(&prov);
     hx_results_close(x.db);
     sam_model_free(x.model);
+    sam2_model_free(x.model2);
     hx_split_free(split);
     hx_case_list_free(&l);
     return rc;

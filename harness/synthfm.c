@@ -14,7 +14,7 @@ static const sf_command commands[] = {
     {"verify", "check a corpus against its manifest and SHA256SUMS", sf_cmd_verify},
     {"merge", "combine shard directories into one corpus", sf_cmd_merge},
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
-    {"predict", "run a SAM-format checkpoint on one image", sam_cmd_predict},
+    {"predict", "run a SAM / SAM 2 checkpoint on an image or a volume", hx_cmd_predict},
     {"train", "train a SAM-architecture model on synthetic corpora", sam_cmd_train},
     {"eval", "evaluate a method on a dataset into a results database", hx_cmd_eval},
     {"data", "check the evaluation datasets; write split files", hx_cmd_data},

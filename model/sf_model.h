@@ -333,4 +333,8 @@ void sam_npy_free(sam_npy* a);
 #ifdef __cplusplus
 }
 #endif
+
+/* SAM 2 / 2.1: the Hiera image predictor and the video predictor. */
+#include "sam2.h"
+
 #endif /* SF_MODEL_H */
