@@ -1650,6 +1650,8 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     while (t->step < t->total) {
       if (o->stop_after_steps > 0 && t->step >= o->stop_after_steps)
         break;
+      if (o->max_wall_s > 0 && now_s() - t_start >= o->max_wall_s)
+        break;
       double lr = cosine_lr(c, t->step, t->total);
       double loss = 0;
       if ((rc = t->train_step(lr, &loss, err)))
