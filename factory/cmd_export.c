@@ -37,6 +37,8 @@ static const char usage_text[] =
     "                    (imagefolder default: the 16-bit label PNGs)\n"
     "  --max-label N     nnunet --labels instances: ids above N become N,\n"
     "                    classes 1..min(largest K, N) (default 255)\n"
+    "  --gzip-level L    nnunet: .nii.gz deflate level 1..9 (default 1;\n"
+    "                    6 makes images ~15% smaller, ~4x slower)\n"
     "  --threads T       worker threads (default: all cores)\n"
     "  -q, --quiet       no progress line\n"
     "  -h, --help        this text\n"
@@ -66,6 +68,7 @@ int sf_cmd_export(int argc, char **argv) {
         {"labels", required_argument, 0, 'l'},
         {"max-label", required_argument, 0, 'm'},
         {"threads", required_argument, 0, 't'},
+        {"gzip-level", required_argument, 0, 'z'},
         {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
@@ -94,6 +97,10 @@ int sf_cmd_export(int argc, char **argv) {
             if (parse_int(optarg, 1, 1024, &o.threads))
                 return fail_usage("--threads expects 1..1024, got '%s'", optarg);
             break;
+        case 'z':
+            if (parse_int(optarg, 1, 9, &o.gzip_level))
+                return fail_usage("--gzip-level expects 1..9, got '%s'", optarg);
+            break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
@@ -109,6 +116,8 @@ int sf_cmd_export(int argc, char **argv) {
                          o.labels == SF_EXPORT_LABELS_INSTANCES))
         return fail_usage("%s", "--max-label applies to --format nnunet "
                                 "--labels instances only");
+    if (o.gzip_level && o.format != SF_EXPORT_NNUNET)
+        return fail_usage("%s", "--gzip-level applies to --format nnunet only");
     const char *corpus = argv[optind], *out = argv[optind + 1];
 
     sf_cli_progress prog;

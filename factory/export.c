@@ -607,7 +607,7 @@ int sf_export(const char *corpus_dir, const char *out_arg,
     if (j.cap < 1 || j.cap > SF_EXPORT_MAX_LABEL_LIMIT)
         return sf_err_set(err, SF_EINVAL, "export: max label %d not 1..%d",
                           o->max_label, SF_EXPORT_MAX_LABEL_LIMIT);
-    j.gzip_level = o->gzip_level ? o->gzip_level : 6;
+    j.gzip_level = o->gzip_level ? o->gzip_level : 1;
     if (j.gzip_level < 1 || j.gzip_level > 9)
         return sf_err_set(err, SF_EINVAL, "export: gzip level %d not 1..9",
                           o->gzip_level);

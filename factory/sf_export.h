@@ -112,7 +112,8 @@ typedef struct sf_export_opts {
     int labels;       /* enum sf_export_labels */
     int max_label;    /* instances cap, 1..65535; 0 = default (255) */
     int threads;      /* <= 0: all cores; output does not depend on it */
-    int gzip_level;   /* .nii.gz deflate level 1..9; 0 = default (6) */
+    int gzip_level;   /* .nii.gz deflate level 1..9; 0 = default (1: at
+                         1024 px 4x faster than 6, 17% larger images) */
     sf_progress_fn progress; /* samples done / total; non-zero cancels */
     void *progress_ctx;
 } sf_export_opts;

@@ -24,6 +24,8 @@ expect_exit 2 "$SYNTHFM" export --format nnunet --max-label 4 "$T/c" "$T/x"
 grep -q "instances only" "$T/err" || fail "--max-label without instances not explained"
 expect_exit 2 "$SYNTHFM" export --format nnunet --labels instances --max-label 0 "$T/c" "$T/x"
 expect_exit 2 "$SYNTHFM" export --format nnunet --bogus "$T/c" "$T/x"
+expect_exit 2 "$SYNTHFM" export --format nnunet --gzip-level 0 "$T/c" "$T/x"
+expect_exit 2 "$SYNTHFM" export --format imagefolder --gzip-level 6 "$T/c" "$T/x"
 [ ! -e "$T/x" ] || fail "a usage error wrote output"
 expect_exit 1 "$SYNTHFM" export --format nnunet "$T/nowhere" "$T/x"
 [ ! -e "$T/x" ] || fail "a missing corpus wrote output"
@@ -54,6 +56,14 @@ diff -r "$D" "$T/d2" >/dev/null || fail "a refused export changed OUT"
 mkdir "$T/mine" && echo keep >"$T/mine/notes.txt"
 expect_exit 2 "$SYNTHFM" export --format imagefolder -q "$T/c" "$T/mine"
 [ "$(ls "$T/mine")" = "notes.txt" ] || fail "a foreign directory was changed"
+
+# another deflate level: other bytes, same voxels, and not "this export"
+expect_exit 0 "$SYNTHFM" export --format nnunet --gzip-level 9 -q "$T/c" "$T/d9"
+cmp -s "$D/imagesTr/synthfm_000001_0000.nii.gz" "$T/d9/imagesTr/synthfm_000001_0000.nii.gz" &&
+    fail "--gzip-level has no effect"
+cmp -s <(gzip -dc "$D/imagesTr/synthfm_000001_0000.nii.gz") \
+    <(gzip -dc "$T/d9/imagesTr/synthfm_000001_0000.nii.gz") || fail "--gzip-level changed the NIfTI"
+expect_exit 2 "$SYNTHFM" export --format nnunet -q "$T/c" "$T/d9"
 
 # instances: declared classes 0..L, consecutive
 expect_exit 0 "$SYNTHFM" export --format nnunet --labels instances --max-label 3 -q "$T/c" "$T/inst"
