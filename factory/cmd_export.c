@@ -80,8 +80,8 @@ int sf_cmd_export(int argc, char **argv) {
         switch (ch) {
         case 'f':
             if ((o.format = sf_export_format_parse(optarg)) < 0)
-                return fail_usage("--format expects nnunet|imagefolder, got '%s'",
-                                  optarg);
+                return fail_usage(
+                    "--format expects nnunet|imagefolder, got '%s'", optarg);
             break;
         case 'l':
             if ((o.labels = sf_export_labels_parse(optarg)) < 0)
@@ -95,11 +95,13 @@ int sf_cmd_export(int argc, char **argv) {
             break;
         case 't':
             if (parse_int(optarg, 1, 1024, &o.threads))
-                return fail_usage("--threads expects 1..1024, got '%s'", optarg);
+                return fail_usage("--threads expects 1..1024, got '%s'",
+                                  optarg);
             break;
         case 'z':
             if (parse_int(optarg, 1, 9, &o.gzip_level))
-                return fail_usage("--gzip-level expects 1..9, got '%s'", optarg);
+                return fail_usage("--gzip-level expects 1..9, got '%s'",
+                                  optarg);
             break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
@@ -144,7 +146,7 @@ int sf_cmd_export(int argc, char **argv) {
                 out, fmt, corpus, (unsigned long long)st.n_samples);
         return 0;
     }
-    int labels = o.labels ? o.labels
+    int labels = o.labels                       ? o.labels
                  : o.format == SF_EXPORT_NNUNET ? SF_EXPORT_LABELS_BINARY
                                                 : SF_EXPORT_LABELS_INSTANCES;
     char classes[64] = "";

@@ -36,10 +36,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MARKER_NAME "synthfm_export.json"
-#define PARTIAL_MARK ".synthfm-export-partial"
+#define MARKER_NAME    "synthfm_export.json"
+#define PARTIAL_MARK   ".synthfm-export-partial"
 #define NNUNET_CHANNEL "zscore"
-#define NNUNET_ENDING ".nii.gz"
+#define NNUNET_ENDING  ".nii.gz"
 
 /* ---------------------------------------------------------------- names */
 
@@ -82,8 +82,7 @@ static int dir_empty(const char *dir) {
     struct dirent *e;
     int empty = 1;
     while (empty && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            empty = 0;
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
     closedir(d);
     return empty;
 }
@@ -338,7 +337,8 @@ static int export_folder_sample(const job *j, uint64_t pos,
         rc = sf_err_set(err, SF_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < np; i++) mask[i] = lab[i] != 0;
+    for (size_t i = 0; i < np; i++)
+        mask[i] = lab[i] != 0;
     if ((rc = sf__png_encode(mask, nx, ny, 8, 1, 6, &png, &n_png, err)))
         goto out;
     if ((rc = put_file(j->stage, rel, png, n_png, err))) goto out;
@@ -407,8 +407,7 @@ static void build_dataset_json(const job *j, const sf_corpus_info *in,
                 "Sengupta et al., SynthFM, arXiv:2504.08177 (2025)", 1);
     json_kv_str(b, "  ", "licence", "CC0-1.0", 1);
     json_kv_str(b, "  ", "release", SF_VERSION, 1);
-    json_kv_str(b, "  ", "synthfm_labels", sf_export_labels_name(j->labels),
-                0);
+    json_kv_str(b, "  ", "synthfm_labels", sf_export_labels_name(j->labels), 0);
     sf__buf_puts(b, "}\n");
 }
 
@@ -439,8 +438,8 @@ static void build_marker(const job *j, const sf_corpus_info *in,
     json_kv_str(b, "  ", "format", sf_export_format_name(j->format), 1);
     json_kv_str(b, "  ", "labels", sf_export_labels_name(j->labels), 1);
     if (j->format == SF_EXPORT_NNUNET) {
-        sf__buf_printf(b, "  \"max_label\": %d,\n  \"classes\": %d,\n",
-                       j->cap, j->n_classes);
+        sf__buf_printf(b, "  \"max_label\": %d,\n  \"classes\": %d,\n", j->cap,
+                       j->n_classes);
         sf__buf_printf(b, "  \"gzip_level\": %d,\n", j->gzip_level);
     }
     sf__buf_puts(b, "  \"corpus\": {\n");
@@ -459,26 +458,23 @@ static void readme_common(sf_buf *b, const sf_corpus_info *in,
                           const char *identity, uint64_t n) {
     char name[160];
     dataset_name(in, name, sizeof name);
-    sf__buf_printf(b,
-                   "Exported by `synthfm export` (synthfm %s) from the "
-                   "SynthFM corpus `%s`: %llu samples [%llu, %llu) of a "
-                   "corpus of %llu, master seed %llu, made by %s. Corpus "
-                   "identity (SHA-256 over config, seed, count and every "
-                   "file hash): `%s`; `synthfm_export.json` records it "
-                   "with the export's options.\n\n",
-                   SF_VERSION, name, (unsigned long long)n,
-                   (unsigned long long)in->first,
-                   (unsigned long long)in->end,
-                   (unsigned long long)in->sample_count,
-                   (unsigned long long)in->master_seed, in->generator,
-                   identity);
-    sf__buf_puts(b,
-                 "The images are synthetic (random shapes, noise and blur "
-                 "made by a program): there is no patient data and no "
-                 "personal data in them. Licence: CC0-1.0. Method: "
-                 "Sengupta et al., \"SynthFM: Training Modality-agnostic "
-                 "Foundation Models for Medical Image Segmentation "
-                 "without Real Medical Data\", arXiv:2504.08177, 2025.\n\n");
+    sf__buf_printf(
+        b,
+        "Exported by `synthfm export` (synthfm %s) from the "
+        "SynthFM corpus `%s`: %llu samples [%llu, %llu) of a "
+        "corpus of %llu, master seed %llu, made by %s. Corpus "
+        "identity (SHA-256 over config, seed, count and every "
+        "file hash): `%s`; `synthfm_export.json` records it "
+        "with the export's options.\n\n",
+        SF_VERSION, name, (unsigned long long)n, (unsigned long long)in->first,
+        (unsigned long long)in->end, (unsigned long long)in->sample_count,
+        (unsigned long long)in->master_seed, in->generator, identity);
+    sf__buf_puts(b, "The images are synthetic (random shapes, noise and blur "
+                    "made by a program): there is no patient data and no "
+                    "personal data in them. Licence: CC0-1.0. Method: "
+                    "Sengupta et al., \"SynthFM: Training Modality-agnostic "
+                    "Foundation Models for Medical Image Segmentation "
+                    "without Real Medical Data\", arXiv:2504.08177, 2025.\n\n");
 }
 
 static void build_readme_nnunet(const job *j, const sf_corpus_info *in,
@@ -512,13 +508,12 @@ static void build_readme_nnunet(const job *j, const sf_corpus_info *in,
     sf__buf_puts(b, "## Labels\n\n");
     if (j->labels == SF_EXPORT_LABELS_BINARY) {
         sf__buf_puts(
-            b,
-            "`--labels binary` (the default): the corpus label maps are "
-            "instance maps (0 = background, 1..K per image, K varies); "
-            "nnU-Net trains semantic segmentation, one class per value, "
-            "so every instance becomes class 1 `foreground` and the "
-            "background stays 0. Instance identity is not kept; the "
-            "corpus' label PNGs have it.\n");
+            b, "`--labels binary` (the default): the corpus label maps are "
+               "instance maps (0 = background, 1..K per image, K varies); "
+               "nnU-Net trains semantic segmentation, one class per value, "
+               "so every instance becomes class 1 `foreground` and the "
+               "background stays 0. Instance identity is not kept; the "
+               "corpus' label PNGs have it.\n");
     } else {
         sf__buf_printf(
             b,
@@ -542,34 +537,31 @@ static void build_readme_nnunet(const job *j, const sf_corpus_info *in,
 }
 
 static void build_readme_folder(const job *j, const sf_corpus_info *in,
-                                const char *identity, uint64_t n,
-                                sf_buf *b) {
+                                const char *identity, uint64_t n, sf_buf *b) {
     sf__buf_puts(b, "# SynthFM corpus as a Hugging Face ImageFolder\n\n");
     readme_common(b, in, identity, n);
     sf__buf_puts(
-        b,
-        "## Layout\n\n"
-        "- `train/images/NNNNNN.png`: 8-bit grayscale images (the corpus "
-        "files, byte for byte)\n"
-        "- `train/labels/NNNNNN.png`: the label map of each image\n"
-        "- `train/metadata.jsonl`: one line per sample, in index order: "
-        "`file_name` (the image), `label_file_name` (its label map), "
-        "`sample_index`, `module` (shape or boundary), `n_instances`, "
-        "`width`, `height`\n\n"
-        "```python\nfrom datasets import load_dataset\n"
-        "ds = load_dataset(\"imagefolder\", data_dir=\"OUT\", "
-        "split=\"train\")\n"
-        "ds[0][\"image\"], ds[0][\"label\"], ds[0][\"n_instances\"]\n```\n\n"
-        "`datasets` turns `file_name` into the `image` column and "
-        "`label_file_name` into a `label` image column (a release that "
-        "reads `*_file_name` columns; an older one keeps "
-        "`label_file_name` as a path string, relative to "
-        "`train/`).\n\n## Labels\n\n");
+        b, "## Layout\n\n"
+           "- `train/images/NNNNNN.png`: 8-bit grayscale images (the corpus "
+           "files, byte for byte)\n"
+           "- `train/labels/NNNNNN.png`: the label map of each image\n"
+           "- `train/metadata.jsonl`: one line per sample, in index order: "
+           "`file_name` (the image), `label_file_name` (its label map), "
+           "`sample_index`, `module` (shape or boundary), `n_instances`, "
+           "`width`, `height`\n\n"
+           "```python\nfrom datasets import load_dataset\n"
+           "ds = load_dataset(\"imagefolder\", data_dir=\"OUT\", "
+           "split=\"train\")\n"
+           "ds[0][\"image\"], ds[0][\"label\"], ds[0][\"n_instances\"]\n```\n\n"
+           "`datasets` turns `file_name` into the `image` column and "
+           "`label_file_name` into a `label` image column (a release that "
+           "reads `*_file_name` columns; an older one keeps "
+           "`label_file_name` as a path string, relative to "
+           "`train/`).\n\n## Labels\n\n");
     if (j->labels == SF_EXPORT_LABELS_INSTANCES)
-        sf__buf_puts(b,
-                     "`--labels instances` (the default): 16-bit instance "
-                     "maps, 0 = background, 1..n_instances = one id per "
-                     "instance (PIL mode I;16), as in the corpus.\n");
+        sf__buf_puts(b, "`--labels instances` (the default): 16-bit instance "
+                        "maps, 0 = background, 1..n_instances = one id per "
+                        "instance (PIL mode I;16), as in the corpus.\n");
     else
         sf__buf_puts(b, "`--labels binary`: 8-bit masks, 1 wherever any "
                         "instance is, 0 elsewhere.\n");
@@ -613,7 +605,8 @@ int sf_export(const char *corpus_dir, const char *out_arg,
                           o->gzip_level);
     /* OUT without trailing slashes: OUT.partial must be its sibling. */
     size_t ln = strlen(out_arg);
-    while (ln > 1 && out_arg[ln - 1] == '/') ln--;
+    while (ln > 1 && out_arg[ln - 1] == '/')
+        ln--;
     if (ln == 0 || ln >= sizeof out)
         return sf_err_set(err, SF_EINVAL, "export: bad output path '%s'",
                           out_arg);

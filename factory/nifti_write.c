@@ -52,24 +52,26 @@ static void put_f32(uint8_t *p, double v) {
 static void build_header(uint8_t h[VOX_OFFSET], int nx, int ny, int datatype,
                          const double sp[3], const char *descrip) {
     memset(h, 0, VOX_OFFSET);
-    put_i32(h + 0, HDR_BYTES);     /* sizeof_hdr */
-    h[38] = 'r';                   /* regular (ANALYZE legacy) */
-    put16(h + 40, 3);              /* dim[0]: a 3-D volume ... */
-    put16(h + 42, nx);             /* dim[1]: i, columns */
-    put16(h + 44, ny);             /* dim[2]: j, rows */
-    put16(h + 46, 1);              /* dim[3]: k, one slice */
-    for (int d = 4; d < 8; d++) put16(h + 40 + 2 * d, 1);
+    put_i32(h + 0, HDR_BYTES); /* sizeof_hdr */
+    h[38] = 'r';               /* regular (ANALYZE legacy) */
+    put16(h + 40, 3);          /* dim[0]: a 3-D volume ... */
+    put16(h + 42, nx);         /* dim[1]: i, columns */
+    put16(h + 44, ny);         /* dim[2]: j, rows */
+    put16(h + 46, 1);          /* dim[3]: k, one slice */
+    for (int d = 4; d < 8; d++)
+        put16(h + 40 + 2 * d, 1);
     put16(h + 70, datatype);
     put16(h + 72, datatype == SF_NIFTI_UINT16 ? 16 : 8); /* bitpix */
-    put_f32(h + 76, 1.0);          /* pixdim[0] = qfac */
+    put_f32(h + 76, 1.0);                                /* pixdim[0] = qfac */
     put_f32(h + 80, sp[0]);
     put_f32(h + 84, sp[1]);
     put_f32(h + 88, sp[2]);
-    for (int d = 4; d < 8; d++) put_f32(h + 76 + 4 * d, 1.0);
-    put_f32(h + 108, VOX_OFFSET);  /* vox_offset */
-    put_f32(h + 112, 1.0);         /* scl_slope: values as stored */
-    put_f32(h + 116, 0.0);         /* scl_inter */
-    h[123] = NIFTI_UNITS_MM;       /* xyzt_units */
+    for (int d = 4; d < 8; d++)
+        put_f32(h + 76 + 4 * d, 1.0);
+    put_f32(h + 108, VOX_OFFSET); /* vox_offset */
+    put_f32(h + 112, 1.0);        /* scl_slope: values as stored */
+    put_f32(h + 116, 0.0);        /* scl_inter */
+    h[123] = NIFTI_UNITS_MM;      /* xyzt_units */
     if (descrip) {
         size_t n = strlen(descrip);
         memcpy(h + 148, descrip, n > 79 ? 79 : n);
@@ -85,7 +87,7 @@ static void build_header(uint8_t h[VOX_OFFSET], int nx, int ny, int datatype,
     put_f32(h + 280, -sp[0]);
     put_f32(h + 300, -sp[1]);
     put_f32(h + 320, sp[2]);
-    memcpy(h + 344, "n+1", 4);     /* magic, with its NUL */
+    memcpy(h + 344, "n+1", 4); /* magic, with its NUL */
 }
 
 int sf_nifti_encode_2d(const void *px, int nx, int ny, int datatype,
@@ -106,7 +108,8 @@ int sf_nifti_encode_2d(const void *px, int nx, int ny, int datatype,
         if (!isfinite(spacing_mm[d]) || spacing_mm[d] <= 0)
             return sf_err_set(err, SF_EINVAL, "NIfTI: bad spacing %g",
                               spacing_mm[d]);
-    if (gzip_level == -1) gzip_level = Z_DEFAULT_COMPRESSION;
+    if (gzip_level == -1)
+        gzip_level = Z_DEFAULT_COMPRESSION;
     else if (gzip_level < 1 || gzip_level > 9)
         return sf_err_set(err, SF_EINVAL, "NIfTI: gzip level %d not 1..9",
                           gzip_level);

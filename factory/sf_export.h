@@ -76,14 +76,11 @@ int sf_nifti_write_2d(const char *path, const void *px, int nx, int ny,
  * for 2-D data (its NaturalImage2DIO and convert_2d_image_to_nifti use
  * spacing (999, 1, 1) in (z, y, x) order). */
 #define SF_EXPORT_SPACING_XY_MM 1.0
-#define SF_EXPORT_SPACING_Z_MM 999.0
+#define SF_EXPORT_SPACING_Z_MM  999.0
 
 /* -------------------------------------------------------------- export */
 
-enum sf_export_format {
-    SF_EXPORT_NNUNET = 1,
-    SF_EXPORT_IMAGEFOLDER = 2
-};
+enum sf_export_format { SF_EXPORT_NNUNET = 1, SF_EXPORT_IMAGEFOLDER = 2 };
 
 /*
  * What the exported label maps hold. Our label maps are instance maps
@@ -104,27 +101,27 @@ enum sf_export_labels {
 };
 
 /* Largest max_label: uint16 label files. */
-#define SF_EXPORT_MAX_LABEL_LIMIT 65535
+#define SF_EXPORT_MAX_LABEL_LIMIT   65535
 #define SF_EXPORT_MAX_LABEL_DEFAULT 255
 
 typedef struct sf_export_opts {
-    int format;       /* enum sf_export_format */
-    int labels;       /* enum sf_export_labels */
-    int max_label;    /* instances cap, 1..65535; 0 = default (255) */
-    int threads;      /* <= 0: all cores; output does not depend on it */
-    int gzip_level;   /* .nii.gz deflate level 1..9; 0 = default (1: at
-                         1024 px 4x faster than 6, 17% larger images) */
+    int format;              /* enum sf_export_format */
+    int labels;              /* enum sf_export_labels */
+    int max_label;           /* instances cap, 1..65535; 0 = default (255) */
+    int threads;             /* <= 0: all cores; output does not depend on it */
+    int gzip_level;          /* .nii.gz deflate level 1..9; 0 = default (1: at
+                                1024 px 4x faster than 6, 17% larger images) */
     sf_progress_fn progress; /* samples done / total; non-zero cancels */
     void *progress_ctx;
 } sf_export_opts;
 
 typedef struct sf_export_stats {
-    uint64_t n_samples;      /* exported cases */
-    uint64_t bytes_written;  /* files of the export, all of them */
-    int n_classes;           /* foreground classes declared (nnunet) */
-    int max_instances;       /* largest K in the corpus */
-    uint64_t n_clamped;      /* nnunet instances: samples with ids > cap */
-    int up_to_date;          /* out was already this export: untouched */
+    uint64_t n_samples;     /* exported cases */
+    uint64_t bytes_written; /* files of the export, all of them */
+    int n_classes;          /* foreground classes declared (nnunet) */
+    int max_instances;      /* largest K in the corpus */
+    uint64_t n_clamped;     /* nnunet instances: samples with ids > cap */
+    int up_to_date;         /* out was already this export: untouched */
     double seconds;
 } sf_export_stats;
 
@@ -150,8 +147,8 @@ typedef struct sf_export_stats {
  * SF_EIO (named path), SF_EDB, SF_ENOMEM, SF_ECANCEL. On any error `out`
  * is left as it was and `out`.partial is removed.
  */
-int sf_export(const char *corpus_dir, const char *out,
-              const sf_export_opts *o, sf_export_stats *st, sf_err *err);
+int sf_export(const char *corpus_dir, const char *out, const sf_export_opts *o,
+              sf_export_stats *st, sf_err *err);
 
 /* "nnunet" / "imagefolder" (NULL for others); parse returns -1 if
  * unknown. */

@@ -17,10 +17,10 @@ typedef struct jv {
     int type;
     int boolean;
     double num;
-    char *str;          /* JV_STR, UTF-8 */
-    int n;              /* JV_ARR, JV_OBJ: items */
+    char *str; /* JV_STR, UTF-8 */
+    int n;     /* JV_ARR, JV_OBJ: items */
     struct jv **items;
-    char **keys;        /* JV_OBJ */
+    char **keys; /* JV_OBJ */
 } jv;
 
 static inline void jv_free(jv *v) {
@@ -67,7 +67,8 @@ static inline char *jv_string(jv_in *in) {
     if (*in->p != '"') return NULL;
     const char *s = ++in->p;
     size_t cap = 1;
-    for (const char *t = s; *t && *t != '"'; t++) cap += *t == '\\' ? 2 : 1;
+    for (const char *t = s; *t && *t != '"'; t++)
+        cap += *t == '\\' ? 2 : 1;
     char *out = malloc(cap * 3 + 1), *o = out;
     if (!out) return NULL;
     while (*in->p != '"') {
@@ -93,9 +94,10 @@ static inline char *jv_string(jv_in *in) {
             for (int i = 1; i <= 4; i++) {
                 char h = in->p[i];
                 if (!isxdigit((unsigned char)h)) goto bad;
-                cp = cp * 16 + (unsigned)(isdigit((unsigned char)h)
-                                              ? h - '0'
-                                              : (tolower((unsigned char)h) - 'a' + 10));
+                cp = cp * 16 +
+                     (unsigned)(isdigit((unsigned char)h)
+                                    ? h - '0'
+                                    : (tolower((unsigned char)h) - 'a' + 10));
             }
             in->p += 4;
             jv_utf8(&o, cp);
@@ -209,19 +211,24 @@ static inline jv *jv_value(jv_in *in) {
         /* RFC 8259 number grammar, then strtod for the value. */
         const char *s = in->p, *q = s;
         if (*q == '-') q++;
-        if (*q == '0') q++;
+        if (*q == '0')
+            q++;
         else if (isdigit((unsigned char)*q))
-            while (isdigit((unsigned char)*q)) q++;
-        else return NULL;
+            while (isdigit((unsigned char)*q))
+                q++;
+        else
+            return NULL;
         if (*q == '.') {
             if (!isdigit((unsigned char)*++q)) return NULL;
-            while (isdigit((unsigned char)*q)) q++;
+            while (isdigit((unsigned char)*q))
+                q++;
         }
         if (*q == 'e' || *q == 'E') {
             q++;
             if (*q == '+' || *q == '-') q++;
             if (!isdigit((unsigned char)*q)) return NULL;
-            while (isdigit((unsigned char)*q)) q++;
+            while (isdigit((unsigned char)*q))
+                q++;
         }
         if (!(v = jv_new(JV_NUM))) return NULL;
         v->num = strtod(s, NULL);

@@ -89,7 +89,8 @@ static const char *ids_kind(const ids *t, const char *id) {
 }
 
 static void ids_free(ids *t) {
-    for (int i = 0; i < t->n; i++) free(t->id[i]);
+    for (int i = 0; i < t->n; i++)
+        free(t->id[i]);
 }
 
 /* A term the document uses must be defined by its @context. */
@@ -113,9 +114,11 @@ static void check_source(const jv *src, const ids *t, const char *field,
     const char *ref = jv_ref(src);
     if (ref) {
         cr_expect(ids_kind(t, ref) && !strcmp(ids_kind(t, ref), "Field"),
-                  "%s: source {\"@id\": \"%s\"} is not a declared field", field, ref);
+                  "%s: source {\"@id\": \"%s\"} is not a declared field", field,
+                  ref);
         cr_expect(strncmp(ref, field, strcspn(field, "/") + 1),
-                  "%s: a join source must be another record set's field", field);
+                  "%s: a join source must be another record set's field",
+                  field);
         return;
     }
     const char *fo = jv_ref(jv_get(src, "fileObject"));
@@ -135,22 +138,27 @@ static void check_source(const jv *src, const ids *t, const char *field,
         char want[80];
         snprintf(want, sizeof want, ",%s,", col);
         char hdr[512];
-        snprintf(hdr, sizeof hdr, ",%.*s,", (int)strcspn(csv_header, "\n"), csv_header);
-        cr_expect(fo && strstr(hdr, want), "%s: column \"%s\" not in samples.csv", field,
-                  col);
+        snprintf(hdr, sizeof hdr, ",%.*s,", (int)strcspn(csv_header, "\n"),
+                 csv_header);
+        cr_expect(fo && strstr(hdr, want),
+                  "%s: column \"%s\" not in samples.csv", field, col);
     } else {
         cr_assert(fp, "%s: extract needs column or fileProperty", field);
-        const char *ok[] = {"fullpath", "filename", "content", "lines", "lineNumbers"};
+        const char *ok[] = {"fullpath", "filename", "content", "lines",
+                            "lineNumbers"};
         int found = 0;
-        for (int i = 0; i < 5; i++) found |= !strcmp(fp, ok[i]);
-        cr_expect(found, "%s: fileProperty \"%s\" is not one of the spec's", field, fp);
+        for (int i = 0; i < 5; i++)
+            found |= !strcmp(fp, ok[i]);
+        cr_expect(found, "%s: fileProperty \"%s\" is not one of the spec's",
+                  field, fp);
     }
     const jv *tr = jv_get(src, "transform");
     if (tr) {
         const char *re = jv_str(tr, "regex");
         cr_assert(re, "%s: transform without regex", field);
         regex_t rx;
-        cr_expect_eq(regcomp(&rx, re, REG_EXTENDED), 0, "%s: regex \"%s\"", field, re);
+        cr_expect_eq(regcomp(&rx, re, REG_EXTENDED), 0, "%s: regex \"%s\"",
+                     field, re);
         regfree(&rx);
     }
 }
@@ -162,7 +170,8 @@ static int regex_capture(const char *re, const char *s, char *buf, size_t n) {
     if (regcomp(&rx, re, REG_EXTENDED)) return 0;
     int ok = regexec(&rx, s, 2, m, 0) == 0 && m[1].rm_so >= 0;
     if (ok)
-        snprintf(buf, n, "%.*s", (int)(m[1].rm_eo - m[1].rm_so), s + m[1].rm_so);
+        snprintf(buf, n, "%.*s", (int)(m[1].rm_eo - m[1].rm_so),
+                 s + m[1].rm_so);
     regfree(&rx);
     return ok;
 }
@@ -174,7 +183,8 @@ Test(croissant, structure_against_the_1_0_spec) {
     snprintf(path, sizeof path, "%s/croissant.json", dir);
     char *text = slurp(path, NULL);
     jv *doc = jv_parse(text);
-    cr_assert(doc && doc->type == JV_OBJ, "croissant.json does not parse as a JSON object");
+    cr_assert(doc && doc->type == JV_OBJ,
+              "croissant.json does not parse as a JSON object");
     snprintf(path, sizeof path, "%s/samples.csv", dir);
     size_t csv_n;
     char *csv = slurp(path, &csv_n);
@@ -189,16 +199,18 @@ Test(croissant, structure_against_the_1_0_spec) {
     expect_term(ctx, "rai", "http://mlcommons.org/croissant/RAI/");
     expect_term(ctx, "dct", "http://purl.org/dc/terms/");
     expect_term(ctx, "conformsTo", "dct:conformsTo");
-    const char *terms[] = {"citeAs", "column", "extract", "field", "fileProperty",
-                           "fileObject", "fileSet", "includes", "isLiveDataset", "key",
-                           "recordSet", "references", "regex", "source", "transform"};
+    const char *terms[] = {
+        "citeAs",     "column",     "extract",  "field",         "fileProperty",
+        "fileObject", "fileSet",    "includes", "isLiveDataset", "key",
+        "recordSet",  "references", "regex",    "source",        "transform"};
     for (size_t i = 0; i < sizeof terms / sizeof terms[0]; i++) {
         char iri[64];
         snprintf(iri, sizeof iri, "cr:%s", terms[i]);
         expect_term(ctx, terms[i], iri);
     }
     const jv *dt = jv_get(ctx, "dataType");
-    cr_expect(dt && jv_str(dt, "@type") && !strcmp(jv_str(dt, "@type"), "@vocab"),
+    cr_expect(dt && jv_str(dt, "@type") &&
+                  !strcmp(jv_str(dt, "@type"), "@vocab"),
               "dataType must be typed @vocab in @context");
     cr_expect_str_eq(jv_str(doc, "@type"), "sc:Dataset");
     const jv *ct = jv_get(doc, "conformsTo");
@@ -211,38 +223,49 @@ Test(croissant, structure_against_the_1_0_spec) {
     }
     cr_expect(core, "conformsTo lacks http://mlcommons.org/croissant/1.0");
     cr_expect(rai, "conformsTo lacks http://mlcommons.org/croissant/RAI/1.0");
-    const char *required[] = {"name", "description", "license", "url", "datePublished",
-                              "citeAs", "version"};
+    const char *required[] = {"name",          "description", "license", "url",
+                              "datePublished", "citeAs",      "version"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
-        cr_expect(is_str_nonempty(jv_get(doc, required[i])), "\"%s\" missing or empty",
-                  required[i]);
+        cr_expect(is_str_nonempty(jv_get(doc, required[i])),
+                  "\"%s\" missing or empty", required[i]);
     const jv *cre = jv_get(doc, "creator");
-    cr_expect(cre && cre->type == JV_OBJ && is_str_nonempty(jv_get(cre, "name")), "creator");
-    cr_expect(strstr(jv_str(doc, "license"), "spdx.org/licenses/"), "license is an SPDX URL");
+    cr_expect(cre && cre->type == JV_OBJ &&
+                  is_str_nonempty(jv_get(cre, "name")),
+              "creator");
+    cr_expect(strstr(jv_str(doc, "license"), "spdx.org/licenses/"),
+              "license is an SPDX URL");
     cr_expect(strstr(jv_str(doc, "description"), "relative to the directory"),
               "description documents the relative URLs");
     const jv *live = jv_get(doc, "isLiveDataset");
-    cr_expect(live && live->type == JV_BOOL && !live->boolean, "isLiveDataset false");
+    cr_expect(live && live->type == JV_BOOL && !live->boolean,
+              "isLiveDataset false");
 
     /* RAI: the fields the NeurIPS datasets track asks for. */
-    const char *rai_text[] = {"rai:dataCollection", "rai:dataBiases",
-                              "rai:personalSensitiveInformation", "rai:dataSocialImpact",
-                              "rai:dataAnnotationProtocol", "rai:dataCollectionRawData",
+    const char *rai_text[] = {"rai:dataCollection",
+                              "rai:dataBiases",
+                              "rai:personalSensitiveInformation",
+                              "rai:dataSocialImpact",
+                              "rai:dataAnnotationProtocol",
+                              "rai:dataCollectionRawData",
                               "rai:dataReleaseMaintenancePlan",
                               "rai:dataPreprocessingProtocol"};
     for (size_t i = 0; i < sizeof rai_text / sizeof rai_text[0]; i++)
-        cr_expect(is_str_nonempty(jv_get(doc, rai_text[i])), "%s missing or empty",
-                  rai_text[i]);
+        cr_expect(is_str_nonempty(jv_get(doc, rai_text[i])),
+                  "%s missing or empty", rai_text[i]);
     const char *rai_list[] = {"rai:dataUseCases", "rai:dataLimitations",
-                              "rai:dataCollectionType", "rai:machineAnnotationTools"};
+                              "rai:dataCollectionType",
+                              "rai:machineAnnotationTools"};
     for (size_t i = 0; i < sizeof rai_list / sizeof rai_list[0]; i++) {
         const jv *v = jv_get(doc, rai_list[i]);
-        cr_expect(v && v->type == JV_ARR && v->n >= 1 && is_str_nonempty(v->items[0]),
+        cr_expect(v && v->type == JV_ARR && v->n >= 1 &&
+                      is_str_nonempty(v->items[0]),
                   "%s: a non-empty list of texts", rai_list[i]);
     }
-    cr_expect(strstr(jv_str(doc, "rai:personalSensitiveInformation"), "no patient data"));
+    cr_expect(strstr(jv_str(doc, "rai:personalSensitiveInformation"),
+                     "no patient data"));
     const jv *syn = jv_get(doc, "rai:hasSyntheticData");
-    cr_expect(syn && syn->type == JV_BOOL && syn->boolean, "rai:hasSyntheticData true");
+    cr_expect(syn && syn->type == JV_BOOL && syn->boolean,
+              "rai:hasSyntheticData true");
 
     /* distribution: FileObject / FileSet with unique ids, pointing at
      * files that exist (relative to this directory). */
@@ -254,12 +277,14 @@ Test(croissant, structure_against_the_1_0_spec) {
         const char *type = jv_str(d, "@type"), *id = jv_str(d, "@id");
         cr_assert(type, "distribution[%d] without @type", i);
         cr_expect(is_str_nonempty(jv_get(d, "name")), "%s: name", id);
-        cr_expect(is_str_nonempty(jv_get(d, "encodingFormat")), "%s: encodingFormat", id);
+        cr_expect(is_str_nonempty(jv_get(d, "encodingFormat")),
+                  "%s: encodingFormat", id);
         if (!strcmp(type, "cr:FileObject")) {
             ids_add(&t, id, "FileObject");
             const char *url = jv_str(d, "contentUrl");
             cr_assert(url, "%s: contentUrl", id);
-            cr_expect(!strstr(url, "..") && url[0] != '/', "%s: contentUrl %s", id, url);
+            cr_expect(!strstr(url, "..") && url[0] != '/', "%s: contentUrl %s",
+                      id, url);
             snprintf(path, sizeof path, "%s/%s", dir, url);
             size_t n;
             char *bytes = slurp(path, &n), hex[65];
@@ -269,7 +294,8 @@ Test(croissant, structure_against_the_1_0_spec) {
                 cr_expect_str_eq(sha, hex, "%s: sha256", id);
                 char size[32];
                 snprintf(size, sizeof size, "%zu B", n);
-                cr_expect_str_eq(jv_str(d, "contentSize"), size, "%s: contentSize", id);
+                cr_expect_str_eq(jv_str(d, "contentSize"), size,
+                                 "%s: contentSize", id);
             }
             free(bytes);
         } else if (!strcmp(type, "cr:FileSet")) {
@@ -290,10 +316,13 @@ Test(croissant, structure_against_the_1_0_spec) {
                 hits += fnmatch(inc, rel, FNM_PATHNAME) == 0;
             }
             closedir(dd);
-            cr_expect_eq(hits, COUNT, "%s: includes %s matches %d files", id, inc, hits);
+            cr_expect_eq(hits, COUNT, "%s: includes %s matches %d files", id,
+                         inc, hits);
         } else {
-            cr_expect(0, "distribution[%d]: @type %s is neither cr:FileObject nor cr:FileSet", i,
-                    type);
+            cr_expect(0,
+                      "distribution[%d]: @type %s is neither cr:FileObject nor "
+                      "cr:FileSet",
+                      i, type);
         }
     }
 
@@ -306,7 +335,8 @@ Test(croissant, structure_against_the_1_0_spec) {
         const char *rid = jv_str(rs, "@id");
         ids_add(&t, rid, "RecordSet");
         const jv *fields = jv_get(rs, "field");
-        cr_assert(fields && fields->type == JV_ARR && fields->n > 0, "%s: field", rid);
+        cr_assert(fields && fields->type == JV_ARR && fields->n > 0,
+                  "%s: field", rid);
         for (int k = 0; k < fields->n; k++) {
             const char *fid = jv_str(fields->items[k], "@id");
             ids_add(&t, fid, "Field");
@@ -316,8 +346,8 @@ Test(croissant, structure_against_the_1_0_spec) {
                       "field %s is not prefixed with its record set's id", fid);
         }
     }
-    const char *types[] = {"sc:Integer", "sc:Text", "sc:ImageObject", "sc:Float",
-                           "sc:Boolean", "sc:Date"};
+    const char *types[] = {"sc:Integer", "sc:Text",    "sc:ImageObject",
+                           "sc:Float",   "sc:Boolean", "sc:Date"};
     int joined_image = 0, joined_label = 0;
     for (int i = 0; i < rsets->n; i++) {
         const jv *rs = rsets->items[i];
@@ -339,8 +369,10 @@ Test(croissant, structure_against_the_1_0_spec) {
             check_source(jv_get(f, "source"), &t, fid, csv);
             const char *ref = jv_ref(jv_get(f, "references"));
             if (jv_get(f, "references")) {
-                cr_expect(ref && ids_kind(&t, ref) && !strcmp(ids_kind(&t, ref), "Field"),
-                          "%s: references %s is not a declared field", fid, ref);
+                cr_expect(ref && ids_kind(&t, ref) &&
+                              !strcmp(ids_kind(&t, ref), "Field"),
+                          "%s: references %s is not a declared field", fid,
+                          ref);
                 /* A join key references the other record set's key. */
                 for (int r = 0; ref && r < rsets->n; r++) {
                     const char *kk = jv_ref(jv_get(rsets->items[r], "key"));
@@ -363,13 +395,16 @@ Test(croissant, structure_against_the_1_0_spec) {
             const jv *f = jv_get(rsets->items[i], "field");
             for (int k = 0; k < f->n; k++)
                 if (!strcmp(jv_str(f->items[k], "@id"), "image_files/name"))
-                    re = jv_str(jv_get(jv_get(f->items[k], "source"), "transform"), "regex");
+                    re = jv_str(
+                        jv_get(jv_get(f->items[k], "source"), "transform"),
+                        "regex");
         }
     cr_assert(re, "image_files/name has no regex transform");
     int rows = 0;
     char *save = NULL;
     strtok_r(csv, "\n", &save); /* header */
-    for (char *l = strtok_r(NULL, "\n", &save); l; l = strtok_r(NULL, "\n", &save), rows++) {
+    for (char *l = strtok_r(NULL, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save), rows++) {
         char *cols[16];
         int nc = 0;
         for (char *s2 = NULL, *c = strtok_r(l, ",", &s2); c && nc < 16;
@@ -377,10 +412,13 @@ Test(croissant, structure_against_the_1_0_spec) {
             cols[nc++] = c;
         cr_assert_eq(nc, 10, "samples.csv row with %d columns", nc);
         char got[64];
-        const char *img = strrchr(cols[2], '/') + 1, *lab = strrchr(cols[3], '/') + 1;
-        cr_expect(regex_capture(re, img, got, sizeof got) && !strcmp(got, cols[9]),
+        const char *img = strrchr(cols[2], '/') + 1,
+                   *lab = strrchr(cols[3], '/') + 1;
+        cr_expect(regex_capture(re, img, got, sizeof got) &&
+                      !strcmp(got, cols[9]),
                   "image %s does not join row name %s", img, cols[9]);
-        cr_expect(regex_capture(re, lab, got, sizeof got) && !strcmp(got, cols[9]),
+        cr_expect(regex_capture(re, lab, got, sizeof got) &&
+                      !strcmp(got, cols[9]),
                   "label %s does not join row name %s", lab, cols[9]);
     }
     cr_expect_eq(rows, COUNT);
@@ -392,14 +430,16 @@ Test(croissant, structure_against_the_1_0_spec) {
 }
 
 Test(croissant, json_dom_sanity) {
-    jv *v = jv_parse("{\"a\": [1, -2.5e3, true, null, \"x\\n\\u00e9\"], \"b\": {}}");
+    jv *v = jv_parse(
+        "{\"a\": [1, -2.5e3, true, null, \"x\\n\\u00e9\"], \"b\": {}}");
     cr_assert(v);
     const jv *a = jv_get(v, "a");
     cr_assert(a && a->type == JV_ARR && a->n == 5);
     cr_expect_eq(a->items[1]->num, -2500.0);
     cr_expect_str_eq(a->items[4]->str, "x\n\xc3\xa9");
     jv_free(v);
-    const char *bad[] = {"{\"a\": 1,}", "{\"a\" 1}", "[1, 2", "\"tab\there\"", "{} {}", "01"};
+    const char *bad[] = {"{\"a\": 1,}",   "{\"a\" 1}", "[1, 2",
+                         "\"tab\there\"", "{} {}",     "01"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         jv *b = jv_parse(bad[i]);
         cr_expect(!b, "accepted %s", bad[i]);

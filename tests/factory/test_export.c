@@ -81,8 +81,8 @@ static int16_t i16(const uint8_t *p) {
     return (int16_t)(p[0] | p[1] << 8);
 }
 static int32_t i32(const uint8_t *p) {
-    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24);
+    return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
 }
 static float f32(const uint8_t *p) {
     uint32_t u = (uint32_t)i32(p);
@@ -145,7 +145,8 @@ static int count_files(const char *dir) {
     if (!d) return -1;
     int n = 0;
     struct dirent *e;
-    while ((e = readdir(d))) n += e->d_name[0] != '.';
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
     closedir(d);
     return n;
 }
@@ -161,9 +162,10 @@ Test(export, nifti_header_geometry_and_data) {
         size_t zn = 0;
         sf_err e = {0};
         int type = t ? SF_NIFTI_UINT16 : SF_NIFTI_UINT8;
-        cr_assert_eq(sf_nifti_encode_2d(t ? (const void *)px16 : (const void *)px8, 3, 2,
-                                        type, sp, "hello", 6, &z, &zn, &e),
-                     SF_OK, "%s", e.msg);
+        cr_assert_eq(
+            sf_nifti_encode_2d(t ? (const void *)px16 : (const void *)px8, 3, 2,
+                               type, sp, "hello", 6, &z, &zn, &e),
+            SF_OK, "%s", e.msg);
         cr_expect(z[0] == 0x1f && z[1] == 0x8b, "gzip magic");
         cr_expect_eq(i32(z + 4), 0, "gzip mtime must be 0 (determinism)");
         size_t n;
@@ -190,21 +192,24 @@ Test(export, nifti_header_geometry_and_data) {
         cr_expect_eq(f32(h + 256), 0.0f);
         cr_expect_eq(f32(h + 260), 0.0f);
         cr_expect_eq(f32(h + 264), 1.0f, "quatern_d: 180 degrees about z");
-        const float srow[12] = {-0.5f, 0, 0, 0, 0, -2.0f, 0, 0, 0, 0, 999.0f, 0};
+        const float srow[12] = {-0.5f, 0, 0, 0, 0,      -2.0f,
+                                0,     0, 0, 0, 999.0f, 0};
         for (int k = 0; k < 12; k++)
             cr_expect_eq(f32(h + 280 + 4 * k), srow[k], "srow[%d]", k);
         cr_expect_eq(i32(h + 348), 0, "no extension");
         if (t)
             for (int k = 0; k < 6; k++)
-                cr_expect_eq((uint16_t)(h[352 + 2 * k] | h[353 + 2 * k] << 8), px16[k]);
+                cr_expect_eq((uint16_t)(h[352 + 2 * k] | h[353 + 2 * k] << 8),
+                             px16[k]);
         else
             cr_expect(!memcmp(h + 352, px8, 6), "voxels as given, x fastest");
         /* Same arguments, same bytes. */
         uint8_t *z2 = NULL;
         size_t zn2 = 0;
-        cr_assert_eq(sf_nifti_encode_2d(t ? (const void *)px16 : (const void *)px8, 3, 2,
-                                        type, sp, "hello", 6, &z2, &zn2, NULL),
-                     SF_OK);
+        cr_assert_eq(
+            sf_nifti_encode_2d(t ? (const void *)px16 : (const void *)px8, 3, 2,
+                               type, sp, "hello", 6, &z2, &zn2, NULL),
+            SF_OK);
         cr_expect(zn2 == zn && !memcmp(z, z2, zn), "not deterministic");
         free(z);
         free(z2);
@@ -218,28 +223,35 @@ Test(export, nifti_bad_arguments) {
     uint8_t *z = NULL;
     size_t n = 0;
     sf_err e = {0};
-    cr_expect_eq(sf_nifti_encode_2d(px, 0, 2, SF_NIFTI_UINT8, sp, NULL, 6, &z, &n, &e),
+    cr_expect_eq(
+        sf_nifti_encode_2d(px, 0, 2, SF_NIFTI_UINT8, sp, NULL, 6, &z, &n, &e),
+        SF_EINVAL);
+    cr_expect_eq(sf_nifti_encode_2d(px, 40000, 1, SF_NIFTI_UINT8, sp, NULL, 6,
+                                    &z, &n, &e),
                  SF_EINVAL);
-    cr_expect_eq(sf_nifti_encode_2d(px, 40000, 1, SF_NIFTI_UINT8, sp, NULL, 6, &z, &n, &e),
+    cr_expect_eq(sf_nifti_encode_2d(px, 2, 2, 16, sp, NULL, 6, &z, &n, &e),
                  SF_EINVAL);
-    cr_expect_eq(sf_nifti_encode_2d(px, 2, 2, 16, sp, NULL, 6, &z, &n, &e), SF_EINVAL);
-    cr_expect_eq(sf_nifti_encode_2d(px, 2, 2, SF_NIFTI_UINT8, bad_sp, NULL, 6, &z, &n, &e),
+    cr_expect_eq(sf_nifti_encode_2d(px, 2, 2, SF_NIFTI_UINT8, bad_sp, NULL, 6,
+                                    &z, &n, &e),
                  SF_EINVAL);
-    cr_expect_eq(sf_nifti_encode_2d(px, 2, 2, SF_NIFTI_UINT8, sp, NULL, 11, &z, &n, &e),
-                 SF_EINVAL);
-    cr_expect_eq(sf_nifti_encode_2d(NULL, 2, 2, SF_NIFTI_UINT8, sp, NULL, 6, &z, &n, &e),
-                 SF_EINVAL);
+    cr_expect_eq(
+        sf_nifti_encode_2d(px, 2, 2, SF_NIFTI_UINT8, sp, NULL, 11, &z, &n, &e),
+        SF_EINVAL);
+    cr_expect_eq(
+        sf_nifti_encode_2d(NULL, 2, 2, SF_NIFTI_UINT8, sp, NULL, 6, &z, &n, &e),
+        SF_EINVAL);
     sf_err_clear(&e);
-    cr_expect_eq(sf_nifti_write_2d("/nonexistent/dir/x.nii.gz", px, 2, 2, SF_NIFTI_UINT8,
-                                   sp, NULL, 6, &e),
+    cr_expect_eq(sf_nifti_write_2d("/nonexistent/dir/x.nii.gz", px, 2, 2,
+                                   SF_NIFTI_UINT8, sp, NULL, 6, &e),
                  SF_EIO);
     cr_expect(strstr(e.msg, "/nonexistent/dir/x.nii.gz"), "%s", e.msg);
 }
 
 /* ------------------------------------------------------------- export */
 
-static int run_export(const char *corpus, const char *out, int format, int labels,
-                      int max_label, int threads, sf_export_stats *st, sf_err *e) {
+static int run_export(const char *corpus, const char *out, int format,
+                      int labels, int max_label, int threads,
+                      sf_export_stats *st, sf_err *e) {
     sf_export_opts o = {0};
     o.format = format;
     o.labels = labels;
@@ -256,22 +268,23 @@ Test(export, nnunet_layout_dataset_json_and_determinism) {
     make_corpus(corpus, 6, 96, -1);
     sf_export_stats st;
     sf_err e = {0};
-    cr_assert_eq(run_export(corpus, a, SF_EXPORT_NNUNET, 0, 0, 1, &st, &e), SF_OK, "%s",
-                 e.msg);
+    cr_assert_eq(run_export(corpus, a, SF_EXPORT_NNUNET, 0, 0, 1, &st, &e),
+                 SF_OK, "%s", e.msg);
     cr_expect_eq(st.n_samples, 6u);
     cr_expect_eq(st.n_classes, 1);
     cr_expect(!st.up_to_date);
     cr_expect(st.bytes_written > 0);
     /* Another thread count: the same bytes. */
     mkdir(b, 0777); /* an empty OUT is accepted */
-    cr_assert_eq(run_export(corpus, b, SF_EXPORT_NNUNET, 0, 0, 2, NULL, &e), SF_OK, "%s",
-                 e.msg);
+    cr_assert_eq(run_export(corpus, b, SF_EXPORT_NNUNET, 0, 0, 2, NULL, &e),
+                 SF_OK, "%s", e.msg);
     sf_buf da = {0}, db = {0};
     tree_digest(a, "", &da);
     tree_digest(b, "", &db);
     cr_expect(da.len == db.len && !memcmp(da.s, db.s, da.len),
               "exports differ with the thread count:\n%s\n---\n%s", da.s, db.s);
-    cr_expect(strstr(da.s, " imagesTr/synthfm_000005_0000.nii.gz\n"), "%s", da.s);
+    cr_expect(strstr(da.s, " imagesTr/synthfm_000005_0000.nii.gz\n"), "%s",
+              da.s);
     cr_expect(strstr(da.s, " labelsTr/synthfm_000005.nii.gz\n"), "%s", da.s);
     cr_expect(strstr(da.s, " dataset.json\n") && strstr(da.s, " README.md\n") &&
               strstr(da.s, " synthfm_export.json\n"));
@@ -290,7 +303,8 @@ Test(export, nnunet_layout_dataset_json_and_determinism) {
     jv *d = jv_parse(text);
     cr_assert(d, "dataset.json is not JSON:\n%s", text);
     const jv *ch = jv_get(d, "channel_names");
-    cr_expect(ch && ch->n == 1 && jv_str(ch, "0") && !strcmp(jv_str(ch, "0"), "zscore"));
+    cr_expect(ch && ch->n == 1 && jv_str(ch, "0") &&
+              !strcmp(jv_str(ch, "0"), "zscore"));
     const jv *lab = jv_get(d, "labels");
     cr_assert(lab && lab->type == JV_OBJ && lab->n == 2, "labels");
     cr_expect(!strcmp(lab->keys[0], "background") && lab->items[0]->num == 0);
@@ -303,8 +317,9 @@ Test(export, nnunet_layout_dataset_json_and_determinism) {
     free(text);
     snprintf(path, sizeof path, "%s/README.md", a);
     text = (char *)slurp(path, NULL);
-    cr_expect(strstr(text, "--labels binary") && strstr(text, "no patient data") &&
-              strstr(text, "999"), "README.md:\n%s", text);
+    cr_expect(strstr(text, "--labels binary") &&
+                  strstr(text, "no patient data") && strstr(text, "999"),
+              "README.md:\n%s", text);
     free(text);
 
     /* A binary label file holds 0/1 exactly where the corpus has ids. */
@@ -313,7 +328,8 @@ Test(export, nnunet_layout_dataset_json_and_determinism) {
     int nx, ny;
     sf_corpus *c = NULL;
     cr_assert_eq(sf_corpus_open(corpus, &c, &e), SF_OK, "%s", e.msg);
-    cr_assert_eq(sf_corpus_load(c, 2, &img, &ids, &nx, &ny, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sf_corpus_load(c, 2, &img, &ids, &nx, &ny, &e), SF_OK, "%s",
+                 e.msg);
     snprintf(path, sizeof path, "%s/labelsTr/synthfm_000002.nii.gz", a);
     size_t zn, n;
     uint8_t *z = slurp(path, &zn), *h = gunzip(z, zn, &n);
@@ -330,7 +346,8 @@ Test(export, nnunet_layout_dataset_json_and_determinism) {
     snprintf(path, sizeof path, "%s/imagesTr/synthfm_000002_0000.nii.gz", a);
     z = slurp(path, &zn);
     h = gunzip(z, zn, &n);
-    cr_expect(n == 352 + (size_t)nx * (size_t)ny && !memcmp(h + 352, img, n - 352),
+    cr_expect(n == 352 + (size_t)nx * (size_t)ny &&
+                  !memcmp(h + 352, img, n - 352),
               "image voxels are the PNG's");
     free(z);
     free(h);
@@ -346,23 +363,24 @@ Test(export, rerun_foreign_output_and_staging) {
     make_corpus(corpus, 3, 64, -1);
     sf_export_stats st;
     sf_err e = {0};
-    cr_assert_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e), SF_OK, "%s",
-                 e.msg);
+    cr_assert_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e),
+                 SF_OK, "%s", e.msg);
     sf_buf before = {0}, after = {0};
     tree_digest(out, "", &before);
     /* The same export again: nothing to do, nothing touched. */
-    cr_assert_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e), SF_OK, "%s",
-                 e.msg);
+    cr_assert_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e),
+                 SF_OK, "%s", e.msg);
     cr_expect(st.up_to_date);
     /* Other options into it: refused, untouched. */
     sf_err_clear(&e);
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, SF_EXPORT_LABELS_INSTANCES, 0, 2,
-                            &st, &e),
+    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET,
+                            SF_EXPORT_LABELS_INSTANCES, 0, 2, &st, &e),
                  SF_EEXIST);
     cr_expect(strstr(e.msg, "synthfm_export.json differs"), "%s", e.msg);
     sf_err_clear(&e);
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_IMAGEFOLDER, 0, 0, 2, &st, &e),
-                 SF_EEXIST);
+    cr_expect_eq(
+        run_export(corpus, out, SF_EXPORT_IMAGEFOLDER, 0, 0, 2, &st, &e),
+        SF_EEXIST);
     tree_digest(out, "", &after);
     cr_expect(before.len == after.len && !memcmp(before.s, after.s, before.len),
               "a refused export changed OUT");
@@ -377,12 +395,16 @@ Test(export, rerun_foreign_output_and_staging) {
     fputs("mine\n", f);
     fclose(f);
     sf_err_clear(&e);
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e), SF_EEXIST);
-    cr_expect(strstr(e.msg, "not empty") && strstr(e.msg, "missing"), "%s", e.msg);
-    cr_expect(exists(path) && count_files(out) == 1, "foreign directory changed");
+    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e),
+                 SF_EEXIST);
+    cr_expect(strstr(e.msg, "not empty") && strstr(e.msg, "missing"), "%s",
+              e.msg);
+    cr_expect(exists(path) && count_files(out) == 1,
+              "foreign directory changed");
     /* OUT a file: refused. */
     sf_err_clear(&e);
-    cr_expect_eq(run_export(corpus, path, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e), SF_EEXIST);
+    cr_expect_eq(run_export(corpus, path, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e),
+                 SF_EEXIST);
 
     /* A stale staging directory of ours is replaced; a foreign one not. */
     snprintf(out, sizeof out, "%s/staged", base);
@@ -391,13 +413,14 @@ Test(export, rerun_foreign_output_and_staging) {
     snprintf(path, sizeof path, "%s.partial/junk", out);
     fclose(fopen(path, "w"));
     sf_err_clear(&e);
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e), SF_EEXIST);
+    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e),
+                 SF_EEXIST);
     cr_expect(strstr(e.msg, ".partial"), "%s", e.msg);
     cr_expect(exists(path), "a foreign .partial was removed");
     snprintf(path, sizeof path, "%s.partial/.synthfm-export-partial", out);
     fclose(fopen(path, "w"));
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e), SF_OK, "%s",
-                 e.msg);
+    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, &st, &e),
+                 SF_OK, "%s", e.msg);
     snprintf(path, sizeof path, "%s.partial", out);
     cr_expect(!exists(path), "stale staging not removed");
     snprintf(path, sizeof path, "%s/junk", out);
@@ -420,7 +443,8 @@ Test(export, damaged_corpus_leaves_nothing) {
     free(b);
     for (int fmt = SF_EXPORT_NNUNET; fmt <= SF_EXPORT_IMAGEFOLDER; fmt++) {
         sf_err e = {0};
-        cr_expect_eq(run_export(corpus, out, fmt, 0, 0, 2, NULL, &e), SF_ECORRUPT);
+        cr_expect_eq(run_export(corpus, out, fmt, 0, 0, 2, NULL, &e),
+                     SF_ECORRUPT);
         cr_expect(strstr(e.msg, "labels/000002.png"), "%s", e.msg);
         cr_expect(!exists(out), "OUT exists after a failed export");
         snprintf(path, sizeof path, "%s.partial", out);
@@ -429,22 +453,25 @@ Test(export, damaged_corpus_leaves_nothing) {
     /* An incomplete corpus is refused before anything is written. */
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             "sqlite3 '%s/manifest.sqlite' 'DELETE FROM instances WHERE sample_index=1; "
+             "sqlite3 '%s/manifest.sqlite' 'DELETE FROM instances WHERE "
+             "sample_index=1; "
              "DELETE FROM samples WHERE sample_index=1;' 2>/dev/null",
              corpus);
     if (system(cmd) == 0) {
         sf_err e = {0};
-        cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, NULL, &e),
-                     SF_ECORRUPT);
+        cr_expect_eq(
+            run_export(corpus, out, SF_EXPORT_NNUNET, 0, 0, 2, NULL, &e),
+            SF_ECORRUPT);
         cr_expect(strstr(e.msg, "incomplete"), "%s", e.msg);
         cr_expect(!exists(out));
     }
     /* Bad options. */
     sf_err e = {0};
     cr_expect_eq(run_export(corpus, out, 7, 0, 0, 2, NULL, &e), SF_EINVAL);
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 9, 0, 2, NULL, &e), SF_EINVAL);
-    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, SF_EXPORT_LABELS_INSTANCES,
-                            70000, 2, NULL, &e),
+    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET, 9, 0, 2, NULL, &e),
+                 SF_EINVAL);
+    cr_expect_eq(run_export(corpus, out, SF_EXPORT_NNUNET,
+                            SF_EXPORT_LABELS_INSTANCES, 70000, 2, NULL, &e),
                  SF_EINVAL);
     cr_expect(!exists(out));
 }
@@ -466,8 +493,8 @@ Test(export, nnunet_instances_capped) {
     cr_assert(max_k >= 3, "need a sample with 3+ instances (max %d)", max_k);
     int cap = max_k - 1;
     sf_export_stats st;
-    cr_assert_eq(run_export(corpus, out, SF_EXPORT_NNUNET, SF_EXPORT_LABELS_INSTANCES, cap,
-                            2, &st, &e),
+    cr_assert_eq(run_export(corpus, out, SF_EXPORT_NNUNET,
+                            SF_EXPORT_LABELS_INSTANCES, cap, 2, &st, &e),
                  SF_OK, "%s", e.msg);
     cr_expect_eq(st.n_classes, cap);
     cr_expect_eq(st.max_instances, max_k);
@@ -497,8 +524,8 @@ Test(export, nnunet_instances_capped) {
         uint8_t *z = slurp(path, &zn), *h = gunzip(z, zn, &n);
         cr_assert_eq(n, 352 + (size_t)nx * (size_t)ny);
         for (size_t p = 0; p < (size_t)nx * (size_t)ny; p++)
-            cr_assert_eq(h[352 + p], ids[p] > cap ? cap : ids[p], "sample %llu pixel %zu",
-                         (unsigned long long)i, p);
+            cr_assert_eq(h[352 + p], ids[p] > cap ? cap : ids[p],
+                         "sample %llu pixel %zu", (unsigned long long)i, p);
         free(z);
         free(h);
         free(img);
@@ -515,17 +542,19 @@ Test(export, imagefolder_metadata_and_files) {
     make_corpus(corpus, 5, 64, -1);
     sf_export_stats st;
     sf_err e = {0};
-    cr_assert_eq(run_export(corpus, out, SF_EXPORT_IMAGEFOLDER, 0, 0, 2, &st, &e), SF_OK,
-                 "%s", e.msg);
-    cr_assert_eq(run_export(corpus, out2, SF_EXPORT_IMAGEFOLDER, SF_EXPORT_LABELS_BINARY, 0,
-                            2, &st, &e),
+    cr_assert_eq(
+        run_export(corpus, out, SF_EXPORT_IMAGEFOLDER, 0, 0, 2, &st, &e), SF_OK,
+        "%s", e.msg);
+    cr_assert_eq(run_export(corpus, out2, SF_EXPORT_IMAGEFOLDER,
+                            SF_EXPORT_LABELS_BINARY, 0, 2, &st, &e),
                  SF_OK, "%s", e.msg);
     sf_corpus *c = NULL;
     cr_assert_eq(sf_corpus_open(corpus, &c, &e), SF_OK, "%s", e.msg);
     snprintf(path, sizeof path, "%s/train/metadata.jsonl", out);
     char *text = (char *)slurp(path, NULL), *save = NULL;
     uint64_t row = 0;
-    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save), row++) {
+    for (char *l = strtok_r(text, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save), row++) {
         jv *m = jv_parse(l);
         cr_assert(m && m->type == JV_OBJ, "metadata.jsonl line %llu: %s",
                   (unsigned long long)row, l);
@@ -537,21 +566,24 @@ Test(export, imagefolder_metadata_and_files) {
         cr_expect_eq(jv_get(m, "width")->num, (double)s.nx);
         cr_expect_str_eq(jv_str(m, "module"), sf_mode_name(s.module));
         /* Paths relative to train/; the image is the corpus file. */
-        const char *fn = jv_str(m, "file_name"), *ln = jv_str(m, "label_file_name");
+        const char *fn = jv_str(m, "file_name"),
+                   *ln = jv_str(m, "label_file_name");
         cr_assert(fn && ln);
         char p2[512];
         size_t n1, n2;
         snprintf(path, sizeof path, "%s/train/%s", out, fn);
         snprintf(p2, sizeof p2, "%s/%s", corpus, s.image_path);
         uint8_t *x = slurp(path, &n1), *y = slurp(p2, &n2);
-        cr_expect(n1 == n2 && !memcmp(x, y, n1), "%s differs from %s", path, p2);
+        cr_expect(n1 == n2 && !memcmp(x, y, n1), "%s differs from %s", path,
+                  p2);
         free(x);
         free(y);
         snprintf(path, sizeof path, "%s/train/%s", out, ln);
         snprintf(p2, sizeof p2, "%s/%s", corpus, s.label_path);
         x = slurp(path, &n1);
         y = slurp(p2, &n2);
-        cr_expect(n1 == n2 && !memcmp(x, y, n1), "instances: %s is the corpus label", path);
+        cr_expect(n1 == n2 && !memcmp(x, y, n1),
+                  "instances: %s is the corpus label", path);
         free(x);
         free(y);
         /* Binary: an 8-bit 0/1 mask of the same pixels. */
@@ -559,7 +591,8 @@ Test(export, imagefolder_metadata_and_files) {
         uint8_t *mask = NULL, *img = NULL;
         uint16_t *ids = NULL;
         int w, h, nx, ny;
-        cr_assert_eq(sf_png_read_gray8(path, &mask, &w, &h, &e), SF_OK, "%s", e.msg);
+        cr_assert_eq(sf_png_read_gray8(path, &mask, &w, &h, &e), SF_OK, "%s",
+                     e.msg);
         cr_assert_eq(sf_corpus_load(c, row, &img, &ids, &nx, &ny, &e), SF_OK);
         cr_assert(w == nx && h == ny);
         for (size_t p = 0; p < (size_t)w * (size_t)h; p++)
@@ -577,7 +610,8 @@ Test(export, imagefolder_metadata_and_files) {
     cr_expect_eq(count_files(path), 5);
     snprintf(path, sizeof path, "%s/README.md", out);
     text = (char *)slurp(path, NULL);
-    cr_expect(strstr(text, "load_dataset(\"imagefolder\"") && strstr(text, "label_file_name"));
+    cr_expect(strstr(text, "load_dataset(\"imagefolder\"") &&
+              strstr(text, "label_file_name"));
     free(text);
     sf_corpus_close(c);
 }

@@ -79,7 +79,9 @@ static int list_files(const char *dir, const char *ending, char ***out) {
     size_t le = strlen(ending);
     while ((e = readdir(d))) {
         size_t ln = strlen(e->d_name);
-        if (e->d_name[0] == '.' || ln < le || strcmp(e->d_name + ln - le, ending)) continue;
+        if (e->d_name[0] == '.' || ln < le ||
+            strcmp(e->d_name + ln - le, ending))
+            continue;
         names = realloc(names, (size_t)(n + 1) * sizeof *names);
         names[n++] = strdup(e->d_name);
     }
@@ -90,7 +92,8 @@ static int list_files(const char *dir, const char *ending, char ***out) {
 }
 
 static void free_list(char **v, int n) {
-    for (int i = 0; i < n; i++) free(v[i]);
+    for (int i = 0; i < n; i++)
+        free(v[i]);
     free(v);
 }
 
@@ -107,10 +110,10 @@ static hx_volume *read_volume(const char *path) {
 /* The first problem found, as nnU-Net would report it. */
 static char problem[1024];
 
-#define FAIL(...)                                                      \
-    do {                                                               \
-        snprintf(problem, sizeof problem, __VA_ARGS__);                \
-        goto out;                                                      \
+#define FAIL(...)                                                              \
+    do {                                                                       \
+        snprintf(problem, sizeof problem, __VA_ARGS__);                        \
+        goto out;                                                              \
     } while (0)
 
 /*
@@ -119,8 +122,8 @@ static char problem[1024];
  * gets the case identifiers in sorted order (caller frees), *n_ids their
  * count and *n_labels the largest declared label value.
  */
-static const char *verify_dataset_integrity(const char *dir, char ***ids_out, int *n_ids,
-                                            int *n_labels) {
+static const char *verify_dataset_integrity(const char *dir, char ***ids_out,
+                                            int *n_ids, int *n_labels) {
     char path[1024], imgdir[1024], labdir[1024];
     char **imgs = NULL, **labs = NULL, **ids = NULL;
     int ni = 0, nl = 0, n = 0, *vals = NULL;
@@ -131,13 +134,16 @@ static const char *verify_dataset_integrity(const char *dir, char ***ids_out, in
     text = slurp(path);
     d = jv_parse(text);
     if (!d || d->type != JV_OBJ) FAIL("%s is not a JSON object", path);
-    const char *required[] = {"labels", "channel_names", "numTraining", "file_ending"};
+    const char *required[] = {"labels", "channel_names", "numTraining",
+                              "file_ending"};
     for (int i = 0; i < 4; i++)
-        if (!jv_get(d, required[i])) FAIL("dataset.json lacks required key %s", required[i]);
+        if (!jv_get(d, required[i]))
+            FAIL("dataset.json lacks required key %s", required[i]);
     const jv *nt = jv_get(d, "numTraining"), *ch = jv_get(d, "channel_names"),
              *lab = jv_get(d, "labels");
     const char *ending = jv_str(d, "file_ending");
-    if (!ending || nt->type != JV_NUM || ch->type != JV_OBJ || lab->type != JV_OBJ)
+    if (!ending || nt->type != JV_NUM || ch->type != JV_OBJ ||
+        lab->type != JV_OBJ)
         FAIL("dataset.json: wrong types");
     for (int i = 0; i < ch->n; i++) {
         char want[16];
@@ -149,10 +155,12 @@ static const char *verify_dataset_integrity(const char *dir, char ***ids_out, in
     /* LabelManager: background present and 0; values ints, sorted unique
      * and consecutive (np.ediff1d == 1). */
     const jv *bg = jv_get(lab, "background");
-    if (!bg || bg->type != JV_NUM || bg->num != 0) FAIL("Background label must be 0");
+    if (!bg || bg->type != JV_NUM || bg->num != 0)
+        FAIL("Background label must be 0");
     vals = malloc((size_t)lab->n * sizeof *vals);
     for (int i = 0; i < lab->n; i++) {
-        if (lab->items[i]->type != JV_NUM || lab->items[i]->num != floor(lab->items[i]->num))
+        if (lab->items[i]->type != JV_NUM ||
+            lab->items[i]->num != floor(lab->items[i]->num))
             FAIL("label %s is not an integer", lab->keys[i]);
         vals[i] = (int)lab->items[i]->num;
     }
@@ -163,7 +171,8 @@ static const char *verify_dataset_integrity(const char *dir, char ***ids_out, in
             vals[k - 1] = t;
         }
     for (int i = 0; i < lab->n; i++)
-        if (vals[i] != i) FAIL("Labels must be in consecutive order (0, 1, 2, ...)");
+        if (vals[i] != i)
+            FAIL("Labels must be in consecutive order (0, 1, 2, ...)");
     *n_labels = lab->n - 1;
 
     /* Case identifiers as nnU-Net derives them from imagesTr. */
@@ -182,23 +191,31 @@ static const char *verify_dataset_integrity(const char *dir, char ***ids_out, in
         }
     }
     if (n != (int)nt->num)
-        FAIL("Did not find the expected number of training cases (%g). Found %d", nt->num, n);
+        FAIL(
+            "Did not find the expected number of training cases (%g). Found %d",
+            nt->num, n);
     for (int i = 0; i < n; i++) {
         /* Channel files: <id>_XXXX<ending>, as many as channel_names. */
         int nch = 0;
         for (int k = 0; k < ni; k++) {
             const char *f = imgs[k];
             size_t li = strlen(ids[i]);
-            nch += !strncmp(f, ids[i], li) && f[li] == '_' && strlen(f) == li + crop &&
-                   strspn(f + li + 1, "0123456789") == 4 && !strcmp(f + li + 5, ending);
+            nch += !strncmp(f, ids[i], li) && f[li] == '_' &&
+                   strlen(f) == li + crop &&
+                   strspn(f + li + 1, "0123456789") == 4 &&
+                   !strcmp(f + li + 5, ending);
         }
         if (nch != ch->n)
-            FAIL("case %s: %d channel files, channel_names has %d", ids[i], nch, ch->n);
+            FAIL("case %s: %d channel files, channel_names has %d", ids[i], nch,
+                 ch->n);
         char want[300];
         snprintf(want, sizeof want, "%s%s", ids[i], ending);
         int found = 0;
-        for (int k = 0; k < nl; k++) found |= !strcmp(labs[k], want);
-        if (!found) FAIL("not all training cases have a label file in labelsTr: %s", want);
+        for (int k = 0; k < nl; k++)
+            found |= !strcmp(labs[k], want);
+        if (!found)
+            FAIL("not all training cases have a label file in labelsTr: %s",
+                 want);
     }
     if (nl != n) FAIL("labelsTr holds %d files for %d cases", nl, n);
     *ids_out = ids;
@@ -217,24 +234,27 @@ out:
 /* check_cases + verify_labels for one case, and the values against the
  * corpus sample it came from. */
 static void check_case(const char *dir, const char *id, const uint8_t *img,
-                       const uint16_t *ids, int nx, int ny, int n_labels, int binary) {
+                       const uint16_t *ids, int nx, int ny, int n_labels,
+                       int binary) {
     char path[1024];
     snprintf(path, sizeof path, "%s/imagesTr/%s_0000.nii.gz", dir, id);
     hx_volume *vi = read_volume(path);
     snprintf(path, sizeof path, "%s/labelsTr/%s.nii.gz", dir, id);
     hx_volume *vl = read_volume(path);
     /* Shape, spacing, affine equal between image and label. */
-    cr_expect(vi->nx == vl->nx && vi->ny == vl->ny && vi->nz == vl->nz, "%s: shape", id);
+    cr_expect(vi->nx == vl->nx && vi->ny == vl->ny && vi->nz == vl->nz,
+              "%s: shape", id);
     for (int a = 0; a < 3; a++)
-        cr_expect(fabs(vi->spacing_mm[a] - vl->spacing_mm[a]) < 1e-6, "%s: spacing", id);
+        cr_expect(fabs(vi->spacing_mm[a] - vl->spacing_mm[a]) < 1e-6,
+                  "%s: spacing", id);
     for (int r = 0; r < 4; r++)
         for (int k = 0; k < 4; k++)
             cr_expect(fabs(vi->ijk_to_lps[r][k] - vl->ijk_to_lps[r][k]) < 1e-6,
                       "%s: affine [%d][%d]", id, r, k);
     /* 2-D as nnU-Net wants it: (nx, ny, 1), 1 x 1 x 999 mm, oriented, and
      * no flip needed for LPS (the PNG's rows and columns as stored). */
-    cr_expect(vi->nx == nx && vi->ny == ny && vi->nz == 1, "%s: %dx%dx%d", id, vi->nx,
-              vi->ny, vi->nz);
+    cr_expect(vi->nx == nx && vi->ny == ny && vi->nz == 1, "%s: %dx%dx%d", id,
+              vi->nx, vi->ny, vi->nz);
     cr_expect(vi->spacing_mm[0] == 1.0 && vi->spacing_mm[1] == 1.0 &&
                   vi->spacing_mm[2] == 999.0,
               "%s: spacing %g %g %g", id, vi->spacing_mm[0], vi->spacing_mm[1],
@@ -249,7 +269,8 @@ static void check_case(const char *dir, const char *id, const uint8_t *img,
         float v = vl->data[p];
         cr_assert(v >= 0 && v <= (float)n_labels && v == floorf(v),
                   "%s: label value %g not declared (0..%d)", id, v, n_labels);
-        float want = binary ? (ids[p] != 0) : (float)(ids[p] > n_labels ? n_labels : ids[p]);
+        float want = binary ? (ids[p] != 0)
+                            : (float)(ids[p] > n_labels ? n_labels : ids[p]);
         cr_assert_eq(v, want, "%s: label voxel %zu", id, p);
     }
     hx_volume_free(vi);
@@ -285,9 +306,11 @@ static void export_and_verify(int labels) {
         cr_assert_eq(sf_corpus_sample_at(c, (uint64_t)i, &s, NULL), SF_OK);
         if (s.n_instances > max_k) max_k = s.n_instances;
         char want[64];
-        snprintf(want, sizeof want, "synthfm_%06llu", (unsigned long long)s.index);
+        snprintf(want, sizeof want, "synthfm_%06llu",
+                 (unsigned long long)s.index);
         cr_expect_str_eq(ids[i], want, "case order follows the corpus");
-        cr_assert_eq(sf_corpus_load(c, (uint64_t)i, &img, &lab, &nx, &ny, &e), SF_OK);
+        cr_assert_eq(sf_corpus_load(c, (uint64_t)i, &img, &lab, &nx, &ny, &e),
+                     SF_OK);
         check_case(out, ids[i], img, lab, nx, ny, n_labels,
                    labels == SF_EXPORT_LABELS_BINARY);
         free(img);
@@ -323,10 +346,13 @@ Test(export_nnunet, checker_catches_broken_datasets) {
         {"sed -i 's/\"numTraining\": 2/\"numTraining\": 3/' dataset.json",
          "expected number of training cases"},
         {"rm labelsTr/synthfm_000001.nii.gz", "label file"},
-        {"sed -i 's/\"foreground\": 1/\"foreground\": 2/' dataset.json", "consecutive"},
-        {"sed -i 's/\"background\": 0/\"background\": 1/' dataset.json", "Background"},
+        {"sed -i 's/\"foreground\": 1/\"foreground\": 2/' dataset.json",
+         "consecutive"},
+        {"sed -i 's/\"background\": 0/\"background\": 1/' dataset.json",
+         "Background"},
         {"sed -i 's/\"file_ending\"/\"ending\"/' dataset.json", "file_ending"},
-        {"cp imagesTr/synthfm_000000_0000.nii.gz imagesTr/synthfm_000000_0001.nii.gz",
+        {"cp imagesTr/synthfm_000000_0000.nii.gz "
+         "imagesTr/synthfm_000000_0001.nii.gz",
          "channel files"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -337,13 +363,14 @@ Test(export_nnunet, checker_catches_broken_datasets) {
         cr_assert_eq(sf_export(corpus, out, &o, NULL, &e), SF_OK, "%s", e.msg);
         char **ids = NULL;
         int n = 0, n_labels = 0;
-        cr_assert(!verify_dataset_integrity(out, &ids, &n, &n_labels), "%s", problem);
+        cr_assert(!verify_dataset_integrity(out, &ids, &n, &n_labels), "%s",
+                  problem);
         free_list(ids, n);
         snprintf(cmd, sizeof cmd, "cd '%s' && %s", out, cases[i].shell);
         cr_assert_eq(system(cmd), 0, "%s", cmd);
         ids = NULL;
         const char *why = verify_dataset_integrity(out, &ids, &n, &n_labels);
-        cr_expect(why && strstr(why, cases[i].want), "after `%s`: %s", cases[i].shell,
-                  why ? why : "passed");
+        cr_expect(why && strstr(why, cases[i].want), "after `%s`: %s",
+                  cases[i].shell, why ? why : "passed");
     }
 }
