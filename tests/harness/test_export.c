@@ -49,20 +49,26 @@ static char *slurp(const char *path) {
     return b;
 }
 
-static void make_corpus(const char *dir, int count, int size) {
+/* size 0: the config's (the embedded default: 1024 px). */
+static void make_corpus_seed(const char *dir, int count, int size,
+                             uint64_t seed) {
     sf_config c;
     sf_err e = {0};
     cr_assert_eq(sf_config_default(&c, &e), SF_OK, "%s", e.msg);
-    c.image_size = size;
+    if (size) c.image_size = size;
     sf_generate_opts o = {0};
     o.out_dir = dir;
-    o.seed = 21;
+    o.seed = seed;
     o.count = (uint64_t)count;
     o.shard_count = 1;
     o.threads = 2;
     sf_generate_stats st;
     sf_corpus_result res;
     cr_assert_eq(sf_corpus_generate(&c, &o, &st, &res, &e), SF_OK, "%s", e.msg);
+}
+
+static void make_corpus(const char *dir, int count, int size) {
+    make_corpus_seed(dir, count, size, 21);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -277,11 +283,10 @@ static void check_case(const char *dir, const char *id, const uint8_t *img,
     hx_volume_free(vl);
 }
 
-static void export_and_verify(int labels) {
-    char corpus[128], out[128];
-    snprintf(corpus, sizeof corpus, "%s/c", base);
+/* Export the corpus in `corpus` and run every check on it. */
+static void verify_export(const char *corpus, int labels, int count) {
+    char out[128];
     snprintf(out, sizeof out, "%s/Dataset501_SynthFM_%d", base, labels);
-    make_corpus(corpus, 8, 96);
     sf_export_opts o = {0};
     o.format = SF_EXPORT_NNUNET;
     o.labels = labels;
@@ -294,7 +299,7 @@ static void export_and_verify(int labels) {
     int n_labels = 0, n = 0;
     const char *why = verify_dataset_integrity(out, &ids, &n, &n_labels);
     cr_assert(!why, "%s: %s", out, why);
-    cr_assert_eq(n, 8);
+    cr_assert_eq(n, count);
     sf_corpus *c = NULL;
     cr_assert_eq(sf_corpus_open(corpus, &c, &e), SF_OK, "%s", e.msg);
     int max_k = 0;
@@ -325,12 +330,30 @@ static void export_and_verify(int labels) {
     sf_corpus_close(c);
 }
 
+static void export_and_verify(int labels) {
+    char corpus[128];
+    snprintf(corpus, sizeof corpus, "%s/c", base);
+    make_corpus(corpus, 8, 96);
+    verify_export(corpus, labels, 8);
+}
+
 Test(export_nnunet, binary_passes_the_integrity_checks) {
     export_and_verify(SF_EXPORT_LABELS_BINARY);
 }
 
 Test(export_nnunet, instances_pass_the_integrity_checks) {
     export_and_verify(SF_EXPORT_LABELS_INSTANCES);
+}
+
+/* The demo corpus (`make demo`: the embedded default config, 1024 px,
+ * seed 0): its first 12 samples, the same bytes as the demo's since a
+ * sample does not depend on the count. */
+Test(export_nnunet, demo_corpus_passes_the_integrity_checks, .timeout = 600) {
+    char corpus[128];
+    snprintf(corpus, sizeof corpus, "%s/demo", base);
+    make_corpus_seed(corpus, 12, 0, 0);
+    verify_export(corpus, SF_EXPORT_LABELS_BINARY, 12);
+    verify_export(corpus, SF_EXPORT_LABELS_INSTANCES, 12);
 }
 
 /* The checker itself refuses what nnU-Net refuses (a guard against a
