@@ -22,6 +22,7 @@ typedef struct sf_command {
 int sf_cmd_generate(int argc, char **argv);
 int sf_cmd_verify(int argc, char **argv);
 int sf_cmd_merge(int argc, char **argv);
+int sf_cmd_export(int argc, char **argv);
 int sam_cmd_predict(int argc, char **argv);
 /* `predict` as dispatched: --volume (SAM 2 on a 3-D volume,
  * harness/cmd_predict_volume.c) or one image (sam_cmd_predict). */

@@ -13,6 +13,7 @@ static const sf_command commands[] = {
     {"generate", "make a synthetic corpus (images, labels, manifest)", sf_cmd_generate},
     {"verify", "check a corpus against its manifest and SHA256SUMS", sf_cmd_verify},
     {"merge", "combine shard directories into one corpus", sf_cmd_merge},
+    {"export", "write a corpus as an nnU-Net v2 dataset or an HF ImageFolder", sf_cmd_export},
     {"ttest", "paired Student's t-test of a CSV of a,b pairs", hx_cmd_ttest},
     {"predict", "run a SAM / SAM 2 checkpoint on an image or a volume", hx_cmd_predict},
     {"train", "train a SAM-architecture model on synthetic corpora", sam_cmd_train},
