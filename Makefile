@@ -75,6 +75,7 @@ ALL_CXXFLAGS = -std=c++17 $(CXXOPT) $(COMMON) -Wno-unused-parameter $(TORCH_INC)
 NIFTI_LIBS ?= -lnifti2 -lznz
 NIFTI_INC ?= -isystem /usr/include/nifti
 $(BUILD)/harness/rd_nifti.o: ALL_CFLAGS += $(NIFTI_INC)
+$(BUILD)/harness/cmd_predict_volume.o: ALL_CFLAGS += $(NIFTI_INC)
 GDCM_LIBS ?= -lgdcmMSFF -lgdcmDSED -lgdcmDICT -lgdcmCommon
 GDCM_INC ?= -isystem /usr/include/gdcm-3.0
 $(BUILD)/harness/rd_dicom.o: ALL_CXXFLAGS += $(GDCM_INC)
@@ -91,8 +92,8 @@ LDFLAGS_ALL = -fopenmp $(SAN) $(LDFLAGS)
 # error). The command-line kit is visible to command files only.
 INC := $(BUILD)/include
 PUB_factory := factory/sf.h factory/sf_util.h factory/sf_yaml.h \
-    factory/sf_plot.h
-PUB_model := model/sf_model.h
+    factory/sf_plot.h factory/sf_export.h
+PUB_model := model/sf_model.h model/sam2.h
 PUB_cli := factory/sf_cli.h model/sam_cmd.h
 $(shell for s in factory model cli; do mkdir -p $(INC)/$$s; done; \
     for h in $(PUB_factory); do ln -sfn $(CURDIR)/$$h $(INC)/factory/; done; \
@@ -220,7 +221,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
     -fno-omit-frame-pointer
-FUZZ_OBJS := $(LIBHX) $(BUILD)/model/ckpt.o $(LIBSF)
+FUZZ_OBJS := $(LIBHX) $(BUILD)/model/ckpt.o $(BUILD)/model/sam2_config.o $(LIBSF)
 $(BUILD)/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_OBJS)
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS_ALL) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) \

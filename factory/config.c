@@ -50,6 +50,8 @@ static const key_spec keys[] = {
      NULL, 0},
     {"shape.phantom_aspect", K_RANGE, OFF(shape.phantom_aspect), 0.1, 1, NULL,
      0},
+    {"shape.texture_probability", K_PROB, OFF(shape.texture_probability), 0, 1,
+     NULL, 0},
     {"contrast.function", K_ENUM, OFF(contrast.function), 0, 0, contrast_names,
      0},
     {"contrast.background", K_RANGE, OFF(contrast.background), 0, 1, NULL, 0},
@@ -487,6 +489,11 @@ int sf_config_to_yaml(const sf_config *c, char **out, sf_err *err) {
             }
             snprintf(section, sizeof section, "%s", sec);
         }
+        /* Added after corpora were published: written only when set, so
+         * an older config keeps its canonical text (and corpus identity). */
+        if (k->off == OFF(shape.texture_probability) &&
+            c->shape.texture_probability == 0.0)
+            continue;
         int depth = 0;
         for (const char *p = k->path; *p; p++)
             depth += *p == '.';

@@ -110,9 +110,33 @@ int sf_sample_generate(const sf_config *c, uint64_t seed, uint64_t index,
                   SF_RNG_VERSION, (unsigned long long)index,
                   (unsigned long long)s->seed, sf_mode_name(module), n, n,
                   sf_mode_name(module));
-    if (module == SF_MODE_SHAPE)
-        rc = sf__shape_generate(c, seed, index, &im, s->labels, &s->n_instances,
-                                &json, err);
+    /* A texture canvas behind the shapes: the boundary module's image
+     * (its structures unlabelled), drawn on its own streams. The plan
+     * draw happens only when the option is on, so corpora made without
+     * it keep their bytes. */
+    int texture = module == SF_MODE_SHAPE && c->shape.texture_probability > 0 &&
+                  sf__draw_bernoulli(&plan, c->shape.texture_probability);
+    if (texture) {
+        sf_imgf tex = {0};
+        uint16_t *tl = malloc((size_t)n * (size_t)n * sizeof *tl);
+        int n_tex = 0;
+        if (!tl || sf__imgf_alloc(&tex, n, n, 0.0f)) {
+            free(tl);
+            rc = sf_err_set(err, SF_ENOMEM, "out of memory for a texture");
+            goto out;
+        }
+        sf_buf_puts(&json, "\"texture\":{");
+        rc =
+            sf__boundary_generate(c, seed, index, &tex, tl, &n_tex, &json, err);
+        sf_buf_puts(&json, "},");
+        free(tl);
+        if (rc == SF_OK)
+            rc = sf__shape_generate(c, seed, index, &tex, &im, s->labels,
+                                    &s->n_instances, &json, err);
+        sf__imgf_release(&tex);
+    } else if (module == SF_MODE_SHAPE)
+        rc = sf__shape_generate(c, seed, index, NULL, &im, s->labels,
+                                &s->n_instances, &json, err);
     else
         rc = sf__boundary_generate(c, seed, index, &im, s->labels,
                                    &s->n_instances, &json, err);

@@ -151,6 +151,9 @@ typedef struct sf_config {
         double phantom_probability;
         sf_range phantom_radius; /* fraction of image size */
         sf_range phantom_aspect; /* minor/major axis ratio */
+        /* P(the canvas behind the shapes is a boundary-module texture,
+         * unlabelled, instead of the flat level I_b) */
+        double texture_probability;
     } shape;
 
     struct {

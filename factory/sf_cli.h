@@ -30,6 +30,7 @@ typedef struct sf_command {
 int sf_cmd_generate(int argc, char **argv);
 int sf_cmd_verify(int argc, char **argv);
 int sf_cmd_merge(int argc, char **argv);
+int sf_cmd_export(int argc, char **argv);
 
 /* True when argv[1..] has -h or --help. */
 int sf_cli_wants_help(int argc, char **argv);

@@ -203,10 +203,12 @@ int sf__blur_gauss_direct(sf_imgf *im, double sigma);
 /* ------------------------------------------------------------- modules */
 
 /* Shape-aware module: fills image (before noise/blur) and labels.
- * Appends drawn parameters to json (an object body, no braces). */
+ * Appends drawn parameters to json (an object body, no braces). canvas
+ * (NULL: the flat level I_b) is what lies behind the shapes inside the
+ * phantom (everywhere without one); I_b is then the canvas's mean. */
 int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
-                       sf_imgf *im, uint16_t *labels, int *n_instances,
-                       sf_buf *json, sf_err *err);
+                       const sf_imgf *canvas, sf_imgf *im, uint16_t *labels,
+                       int *n_instances, sf_buf *json, sf_err *err);
 
 /* Boundary-aware module: SynthMorph-style adjacent structures. */
 int sf__boundary_generate(const sf_config *c, uint64_t seed, uint64_t index,

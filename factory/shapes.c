@@ -299,8 +299,8 @@ static void json_pts(sf_buf *b, const sf_pt *p, int n) {
  * order that is part of the stream contract (corpora regenerate from it);
  * one function keeps that order readable top to bottom. */
 int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
-                       sf_imgf *im, uint16_t *labels, int *n_instances,
-                       sf_buf *json, sf_err *err) {
+                       const sf_imgf *canvas, sf_imgf *im, uint16_t *labels,
+                       int *n_instances, sf_buf *json, sf_err *err) {
     const int nx = im->nx, ny = im->ny;
     const double size = nx < ny ? nx : ny;
     sf_draw d, dc;
@@ -313,6 +313,13 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     /* Background: I_b ~ U, optional elliptic phantom. */
     double i_b = sf__draw_range(&dc, c->contrast.background);
     double delta = sf__draw_range(&dc, c->contrast.delta);
+    if (canvas) { /* the shapes' level follows the texture they lie on */
+        double sum = 0;
+        size_t np = (size_t)canvas->nx * (size_t)canvas->ny;
+        for (size_t p = 0; p < np; p++)
+            sum += canvas->px[p];
+        i_b = np ? sum / (double)np : i_b;
+    }
     int phantom = sf__draw_bernoulli(&d, c->shape.phantom_probability);
     double pcx = 0, pcy = 0, pa = 0, pb = 0, pth = 0;
     if (phantom) {
@@ -484,10 +491,17 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     for (int l = 0; l <= MAX_SHAPES; l++)
         lut[l] = (float)inten[l];
     float *restrict px = im->px;
-    for (size_t p = 0; p < npx; p++) { /* both loads, then a select */
-        int l = labels[p];
-        float fg = lut[l], bg = bgv[bgkind[p] != 0];
-        px[p] = l ? fg : bg;
+    if (canvas) {
+        for (size_t p = 0; p < npx; p++) {
+            int l = labels[p];
+            px[p] = l ? lut[l] : bgkind[p] ? canvas->px[p] : 0.0f;
+        }
+    } else {
+        for (size_t p = 0; p < npx; p++) { /* both loads, then a select */
+            int l = labels[p];
+            float fg = lut[l], bg = bgv[bgkind[p] != 0];
+            px[p] = l ? fg : bg;
+        }
     }
     *n_instances = k;
 
@@ -496,6 +510,7 @@ int sf__shape_generate(const sf_config *c, uint64_t seed, uint64_t index,
     sf_json_num(json, i_b);
     sf_buf_puts(json, ",\"delta\":");
     sf_json_num(json, delta);
+    if (canvas) sf_buf_puts(json, ",\"canvas\":\"texture\"");
     sf_buf_printf(json, ",\"contrast_function\":\"%s\"",
                   c->contrast.function == SF_CONTRAST_LINEAR ? "linear"
                                                              : "alternating");

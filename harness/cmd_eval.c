@@ -32,13 +32,22 @@ static const char usage_text[] =
     "  --data-root DIR       the dataset in its own layout (data/README.md);\n"
     "                        synthetic-ood: made here on first use\n"
     "  --method METHOD       classical (weight-free region growing), sam\n"
-    "                        (a SAM-format checkpoint), import (masks made\n"
-    "                        outside, see `synthfm prompts export`)\n"
+    "                        (a SAM-format checkpoint), sam2 (a SAM 2 / 2.1\n"
+    "                        checkpoint, image predictor per slice), import\n"
+    "                        (masks made outside, see `synthfm prompts\n"
+    "                        export`)\n"
     "  --checkpoint CKPT     sam: state_dict checkpoint (.pth)\n"
     "  --model-config SPEC   sam: vit_b | vit_l | vit_h | medsam or a YAML\n"
-    "                        model config (default vit_b)\n"
+    "                        model config (default vit_b); sam2:\n"
+    "                        sam2.1_hiera_t (default) | _s | _b+ | _l or a\n"
+    "                        SAM 2 YAML\n"
     "  --device cpu|cuda     sam: where to run (default cpu)\n"
     "  --threads N           sam: CPU threads (default all cores)\n"
+    "  --gallery N           after the run, a contact sheet of its worst,\n"
+    "                        median and best N units at the first setting\n"
+    "                        (image, ground truth, prediction, clicks, Dice)\n"
+    "  --gallery-dir DIR     where (default: the results file's folder\n"
+    "                        /gallery)\n"
     "  --multimask auto|on|off  sam, one click: score the best of the\n"
     "                        three masks by predicted IoU (auto: when the\n"
     "                        model config says they were trained, as for\n"
@@ -82,6 +91,7 @@ static void on_problem(void *ctx, const char *msg) {
 typedef struct eval_args {
     const char *dataset, *method, *settings;
     int threads;
+    char gallery_dir[4096]; /* --gallery's default folder */
 } eval_args;
 
 /* Options into o and a: -1 to go on, else the exit code of the usage
@@ -98,7 +108,8 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             !strcmp(arg, "--ring-width") || !strcmp(arg, "--min-pixels") ||
             !strcmp(arg, "--out") || !strcmp(arg, "--device") ||
             !strcmp(arg, "--threads") || !strcmp(arg, "--ood-count") ||
-            !strcmp(arg, "--ood-size") || !strcmp(arg, "--multimask")) {
+            !strcmp(arg, "--ood-size") || !strcmp(arg, "--multimask") ||
+            !strcmp(arg, "--gallery") || !strcmp(arg, "--gallery-dir")) {
             if (!v)
                 return sf_cli_usage_error("eval", NULL,
                                           "missing value for '%s'", arg);
@@ -126,6 +137,8 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             a->settings = v;
         else if (!strcmp(arg, "--out"))
             o->out_db = v;
+        else if (!strcmp(arg, "--gallery-dir"))
+            o->gallery_dir = v;
         else if (!strcmp(arg, "--multimask")) {
             if (!strcmp(v, "auto"))
                 o->multimask = HX_MULTIMASK_AUTO;
@@ -158,6 +171,11 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             o->min_pixels = (int)u;
         } else if (!strcmp(arg, "--threads")) {
             a->threads = (int)(u > 4096 ? 4096 : u);
+        } else if (!strcmp(arg, "--gallery")) {
+            if (u < 1 || u > 64)
+                return sf_cli_usage_error(
+                    "eval", NULL, "--gallery out of range (1..64): '%s'", v);
+            o->gallery_n = (int)u;
         } else if (!strcmp(arg, "--ood-count")) {
             if (u < 1 || u > 1000000)
                 return sf_cli_usage_error("eval", NULL,
@@ -175,7 +193,7 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
 }
 
 /* Options that must go together: -1, or 2 after the usage error. */
-static int check_options(hx_eval_opts *o, const eval_args *a) {
+static int check_options(hx_eval_opts *o, eval_args *a) {
     if (!a->dataset)
         return sf_cli_usage_error("eval", NULL, "missing --dataset");
     if (!(o->ds = hx_dataset_by_name(a->dataset)))
@@ -185,18 +203,36 @@ static int check_options(hx_eval_opts *o, const eval_args *a) {
         return sf_cli_usage_error("eval", NULL, "missing --data-root");
     if (!a->method) return sf_cli_usage_error("eval", NULL, "missing --method");
     if (!o->out_db) return sf_cli_usage_error("eval", NULL, "missing --out");
+    if (o->gallery_n > 0 && !o->gallery_dir) {
+        const char *slash = strrchr(o->out_db, '/');
+        if (slash)
+            snprintf(a->gallery_dir, sizeof a->gallery_dir, "%.*s/gallery",
+                     (int)(slash - o->out_db), o->out_db);
+        else
+            snprintf(a->gallery_dir, sizeof a->gallery_dir, "gallery");
+        o->gallery_dir = a->gallery_dir;
+    }
     if (!(o->method = hx_method_by_name(a->method)))
-        return sf_cli_usage_error(
-            "eval", NULL, "--method must be classical, sam or import, got '%s'",
-            a->method);
+        return sf_cli_usage_error("eval", NULL,
+                                  "--method must be classical, sam, sam2 or "
+                                  "import, got '%s'",
+                                  a->method);
     const unsigned needs = hx_method_needs(o->method);
     if ((needs & HX_METHOD_NEEDS_CHECKPOINT) && !o->checkpoint)
         return sf_cli_usage_error("eval", NULL,
-                                  "--method sam needs --checkpoint");
+                                  "--method %s needs --checkpoint", a->method);
+    if (!strcmp(a->method, "sam2") && o->model_config &&
+        !sam2_config_spec_is_sam2(o->model_config))
+        return sf_cli_usage_error("eval", NULL,
+                                  "--method sam2 needs a SAM 2 --model-config "
+                                  "(sam2.1_hiera_t, ... or a SAM 2 YAML), got "
+                                  "'%s'",
+                                  o->model_config);
     if (!(needs & HX_METHOD_NEEDS_CHECKPOINT) &&
         (o->checkpoint || o->model_config))
         return sf_cli_usage_error(
-            "eval", NULL, "--checkpoint/--model-config are for --method sam");
+            "eval", NULL,
+            "--checkpoint/--model-config are for --method sam or sam2");
     if ((needs & HX_METHOD_NEEDS_IMPORT) && !o->import_dir)
         return sf_cli_usage_error("eval", NULL,
                                   "--method import needs --import DIR");
@@ -217,7 +253,7 @@ int hx_cmd_eval(int argc, char **argv) {
     }
     hx_eval_opts o;
     hx_eval_opts_init(&o);
-    eval_args args = {NULL, NULL, "all", 0};
+    eval_args args = {NULL, NULL, "all", 0, ""};
     int rc;
     if ((rc = parse_options(argc, argv, &o, &args)) >= 0 ||
         (rc = check_options(&o, &args)) >= 0)
@@ -264,6 +300,8 @@ int hx_cmd_eval(int argc, char **argv) {
             o.method_name ? o.method_name : method, dataset, st.n_cases,
             st.n_cases_failed, st.n_units, st.n_predictions, st.n_reused,
             st.n_failed, mean, st.n_ok_total, st.seconds, rate, o.out_db);
+    if (st.gallery_path[0])
+        fprintf(stderr, "synthfm eval: gallery %s\n", st.gallery_path);
     printf("{\"run_id\":%ld,\"dataset\":\"%s\",\"cases\":%ld,"
            "\"cases_failed\":%ld,\"slices\":%ld,\"predictions\":%ld,"
            "\"reused\":%ld,\"failed\":%ld,\"mean_dice\":%s,\"rows\":%ld,"

@@ -11,6 +11,9 @@
 extern "C" {
 #endif
 
+/* `predict` as dispatched: --volume (SAM 2 on a 3-D volume,
+ * harness/cmd_predict_volume.c) or one image (sam_cmd_predict). */
+int hx_cmd_predict(int argc, char **argv);
 int hx_cmd_ttest(int argc, char **argv);
 int hx_cmd_eval(int argc, char **argv);
 int hx_cmd_data(int argc, char **argv);

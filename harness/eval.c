@@ -101,6 +101,20 @@ static void points_json(const sf_click *c, int n, sf_buf *b) {
     sf_buf_puts(b, "]");
 }
 
+/* The clicks of one unit and setting k: a pure function of (seed,
+ * dataset, case, structure, slice, setting). */
+static int unit_clicks(const ectx *x, const char *case_id, int z,
+                       const char *structure, const uint8_t *mask, int nx,
+                       int ny, int k, sf_click *clk, int *nc, sf_err *err) {
+    const sf_prompt_opts *so = &x->set[k];
+    char tag[400];
+    snprintf(tag, sizeof tag, "%s/%s/%s", x->o->ds->name, case_id, structure);
+    sf_rng_key key =
+        sf_prompt_key(x->o->seed, tag, (uint64_t)z,
+                      (uint64_t)so->n_pos * 65536u + (uint64_t)so->n_neg);
+    return sf_prompts_simulate(mask, nx, ny, so, key, clk, nc, err);
+}
+
 /* Predict one unit into pred. Returns SF_OK, or an error whose text is
  * stored as the prediction's failure (the run goes on). */
 static int predict(ectx *x, const hx_case *c, const uint8_t *img, int nx,
@@ -166,18 +180,12 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                                                  d->source_sha256, d->nx, d->ny,
                                                  gt, &slice_id, err)) != SF_OK)
                 goto out;
-            char tag[400];
-            snprintf(tag, sizeof tag, "%s/%s/%s", o->ds->name, c->id,
-                     d->st[s].name);
             for (int k = 0; k < x->n_set; k++) {
                 const sf_prompt_opts *so = &x->set[k];
                 sf_click clk[2 * SF_PROMPT_MAX_CLICKS];
                 int nc = 0;
-                sf_rng_key key = sf_prompt_key(o->seed, tag, (uint64_t)z,
-                                               (uint64_t)so->n_pos * 65536u +
-                                                   (uint64_t)so->n_neg);
-                if ((rc = sf_prompts_simulate(mask, d->nx, d->ny, so, key, clk,
-                                              &nc, err)) != SF_OK)
+                if ((rc = unit_clicks(x, c->id, z, d->st[s].name, mask, d->nx,
+                                      d->ny, k, clk, &nc, err)) != SF_OK)
                     goto out;
                 sf_buf_release(&js);
                 points_json(clk, nc, &js);
@@ -265,6 +273,113 @@ out:
     sf_buf_release(&js);
     free(mask);
     free(pred);
+    hx_case_data_free(d);
+    return rc;
+}
+
+/* The gallery (o->gallery_n > 0): the worst, median and best units of
+ * the run at its first setting, predicted again (the same clicks, the
+ * same method: deterministic) and drawn by hx__gallery_draw into
+ * o->gallery_dir/<dataset>_<method>_p<P>n<N>.png. */
+static int gallery(ectx *x, const hx_case_list *l, const char *method,
+                   char *path_out, size_t path_n, sf_err *err) {
+    const hx_eval_opts *o = x->o;
+    hx__ranked *rk = NULL;
+    size_t n = 0;
+    int rc = hx__results_ranked(x->db, x->run_id, x->set_name[0], &rk, &n, err);
+    if (rc != SF_OK || n == 0) return rc;
+    int N = o->gallery_n;
+    if ((size_t)N > n) N = (int)n;
+    static const char *const row_names[3] = {"worst", "median", "best"};
+    size_t pick[3][64];
+    for (int i = 0; i < N; i++) {
+        pick[0][i] = (size_t)i;
+        size_t m0 = n / 2 >= (size_t)N / 2 ? n / 2 - (size_t)N / 2 : 0;
+        pick[1][i] = m0 + (size_t)i < n ? m0 + (size_t)i : n - 1;
+        pick[2][i] = n - 1 - (size_t)i;
+    }
+    hx__tile *tiles = calloc((size_t)3 * N, sizeof *tiles);
+    sf_click *clk =
+        calloc((size_t)3 * N * 2 * SF_PROMPT_MAX_CLICKS, sizeof *clk);
+    uint8_t **bufs = calloc((size_t)9 * N, sizeof *bufs);
+    hx_case_data *d = NULL;
+    const char *loaded = NULL;
+    if (!tiles || !clk || !bufs) {
+        rc = sf_err_set(err, SF_ENOMEM, "gallery");
+        goto out;
+    }
+    for (int r = 0; r < 3 && rc == SF_OK; r++)
+        for (int i = 0; i < N && rc == SF_OK; i++) {
+            const hx__ranked *u = &rk[pick[r][i]];
+            const hx_case *c = NULL;
+            for (size_t j = 0; j < l->n && !c; j++)
+                if (!strcmp(l->v[j].id, u->case_id)) c = &l->v[j];
+            if (!c) continue;
+            if (!loaded || strcmp(loaded, c->id)) {
+                hx_case_data_free(d);
+                d = NULL;
+                loaded = NULL;
+                if ((rc = hx_case_load(o->ds, l, c, &d, err)) != SF_OK) break;
+                loaded = c->id;
+            }
+            int s = -1;
+            for (int k = 0; k < d->n_structures; k++)
+                if (!strcmp(d->st[k].name, u->structure)) s = k;
+            if (s < 0 || u->slice_index >= d->nz) continue;
+            size_t nxy = (size_t)d->nx * d->ny, t = (size_t)r * N + i;
+            uint8_t *img = malloc(nxy), *gt = malloc(nxy), *pr = malloc(nxy);
+            bufs[3 * t] = img, bufs[3 * t + 1] = gt, bufs[3 * t + 2] = pr;
+            if (!img || !gt || !pr) {
+                rc = sf_err_set(err, SF_ENOMEM, "gallery");
+                break;
+            }
+            memcpy(img, d->image + (size_t)u->slice_index * nxy, nxy);
+            hx_case_mask(d, u->slice_index, s, gt);
+            sf_click *ck = clk + t * 2 * SF_PROMPT_MAX_CLICKS;
+            int nc = 0, image_set = 0;
+            double secs;
+            char uname[400];
+            unit_name(c->id, u->slice_index, u->structure, &x->set[0], uname,
+                      sizeof uname);
+            if ((rc = unit_clicks(x, c->id, u->slice_index, u->structure, gt,
+                                  d->nx, d->ny, 0, ck, &nc, err)) != SF_OK ||
+                (rc = predict(x, c, img, d->nx, d->ny, u->slice_index,
+                              &image_set, ck, nc, uname, pr, &secs, err)) !=
+                    SF_OK)
+                break;
+            hx__tile *tl = &tiles[t];
+            tl->image = img, tl->gt = gt, tl->pred = pr;
+            tl->nx = d->nx, tl->ny = d->ny;
+            tl->clicks = ck, tl->n_clicks = nc;
+            memcpy(tl->view, x->m.view, sizeof tl->view);
+            tl->dice = u->dice;
+            snprintf(tl->caption, sizeof tl->caption, "%.40s z%d %s", c->id,
+                     u->slice_index, u->structure);
+        }
+    if (rc == SF_OK) {
+        char dir[HX_VOL_PATH_MAX], title[400], mname[128], sname[24];
+        safe_name(method, mname, sizeof mname);
+        snprintf(sname, sizeof sname, "p%dn%d", x->set[0].n_pos,
+                 x->set[0].n_neg);
+        snprintf(dir, sizeof dir, "%s", o->gallery_dir);
+        if ((rc = sf_mkdir_p(dir, err)) == SF_OK) {
+            snprintf(path_out, path_n, "%s/%s_%s_%s.png", dir, o->ds->name,
+                     mname, sname);
+            snprintf(title, sizeof title,
+                     "%s on %s, clicks (%s): worst, median and best of %zu "
+                     "units",
+                     method, o->ds->name, x->set_name[0], n);
+            rc = hx__gallery_draw(path_out, title, row_names, 3, N, tiles, err);
+        }
+    }
+out:
+    if (bufs)
+        for (int i = 0; i < 9 * N; i++)
+            free(bufs[i]);
+    free(bufs);
+    free(clk);
+    free(tiles);
+    free(rk);
     hx_case_data_free(d);
     return rc;
 }
@@ -438,6 +553,9 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     if (rc == SF_OK)
         rc = hx__results_run_summary(x.db, x.run_id, &st->mean_dice,
                                      &st->n_ok_total, err);
+    if (rc == SF_OK && o->gallery_n > 0)
+        rc = gallery(&x, &l, name, st->gallery_path, sizeof st->gallery_path,
+                     err);
 out:
     st->seconds = sf_clock_s() - t0;
     sf_buf_release(&id);

@@ -72,6 +72,9 @@ typedef struct hx_eval_opts {
     const char *out_db;
     uint64_t ood_count;      /* synthetic-ood: samples (0 = default) */
     int ood_size;            /* synthetic-ood: px (0 = ood.yaml's) */
+    int gallery_n;           /* > 0: draw the worst, median and best
+                                gallery_n units of the first setting */
+    const char *gallery_dir; /* where (created) */
     sf_progress_fn progress; /* units done / total (per case) */
     void *progress_ctx;
     /* Called once per problem that the run records and goes on after
@@ -90,7 +93,8 @@ typedef struct hx_eval_stats {
     long n_ok_total;
     double seconds, model_seconds;
     long run_id;
-    int fixed_split; /* 0: every case found (warned) */
+    int fixed_split;         /* 0: every case found (warned) */
+    char gallery_path[4096]; /* the gallery PNG written, or "" */
 } hx_eval_stats;
 
 void hx_eval_opts_init(hx_eval_opts *o);

@@ -8,12 +8,16 @@
 #include "eval.h"
 
 typedef struct sam_model sam_model;
+typedef struct sam2_model sam2_model;
 
 /* One method's state during a run (methods.c). */
 typedef struct hx__method_run {
     const hx_eval_opts *o;
     hx_classical_opts cls; /* classical; in every run's provenance */
     sam_model *model;      /* sam */
+    sam2_model *model2;    /* sam2: the image predictor */
+    int view[4];           /* sam: the zoom predictor's last view (w 0:
+                              none), what the gallery draws */
     int multimask;         /* sam: one click scores the best of three */
     int multimask_trained; /* sam: what the model config says */
     char ck_sha[65];       /* sam: the checkpoint's SHA-256, else "" */
@@ -80,6 +84,35 @@ int hx__results_prediction(hx_results *r, long run_id, long slice_id,
                            const char *error, sf_err *err);
 int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
                             long *n_ok, sf_err *err);
+
+/* The scored units of one run and setting, lowest Dice first (ties by
+ * case, slice, structure). *out is malloc'd. */
+typedef struct hx__ranked {
+    double dice;
+    char case_id[160];
+    int slice_index;
+    char structure[64];
+} hx__ranked;
+int hx__results_ranked(hx_results *r, long run_id, const char *setting,
+                       hx__ranked **out, size_t *n, sf_err *err);
+
+/* One tile of an evaluation gallery: the slice as the method saw it, the
+ * ground truth and the prediction (0/1, nx x ny), the clicks, the view
+ * the zoom predictor chose (w = 0: none) and a caption. */
+typedef struct hx__tile {
+    const uint8_t *image, *gt, *pred;
+    int nx, ny;
+    const sf_click *clicks;
+    int n_clicks;
+    int view[4];
+    double dice;
+    char caption[200];
+} hx__tile;
+/* Draw rows x cols tiles (image == NULL: an empty cell) with row names
+ * into a PNG at path (written to path.tmp, renamed). */
+int hx__gallery_draw(const char *path, const char *title,
+                     const char *const *row_names, int rows, int cols,
+                     const hx__tile *tiles, sf_err *err);
 
 /* Read the imported mask DIR/masks/UNIT.png (nx x ny, 8-bit) into pred
  * as 0/1; symbolic links for masks/ or the file are refused. */

@@ -1,7 +1,8 @@
 /*
  * methods.c - the evaluation methods behind `synthfm eval --method`, as a
  * const table of vtables (STYLE.md): classical (weight-free region growing,
- * classical.c), sam (a SAM-format checkpoint through sf_model.h) and import
+ * classical.c), sam (a SAM-format checkpoint through sf_model.h), sam2
+ * (a SAM 2 / 2.1 checkpoint, the image predictor per slice) and import
  * (masks made outside, read back from a folder). Adding one: its ops here,
  * one table line, its name in cmd_eval.c's usage text.
  */
@@ -97,8 +98,9 @@ static int sam_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
     }
     sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && m->multimask, 0};
     sam_prediction *r = NULL;
+    memset(m->view, 0, sizeof m->view);
     if ((rc = zoom ? sam_model_predict_image(m->model, img, nx, ny, 1, &p, &r,
-                                             NULL, err)
+                                             m->view, err)
                    : sam_model_predict(m->model, &p, &r, err)) != SF_OK)
         return rc;
     int k = p.multimask ? r->best : 0;
@@ -123,6 +125,74 @@ static void sam_provenance(const hx__method_run *m, sf_buf *b) {
 static void sam_close(hx__method_run *m) {
     sam_model_free(m->model);
     m->model = NULL;
+}
+
+/* ------------------------------------------------------------------ sam2 */
+
+/* A SAM 2 model config (default sam2.1_hiera_t) and checkpoint. Official
+ * SAM 2 checkpoints keep SAM's output contract: multimask trained. */
+static int sam2_open(hx__method_run *m, sf_err *err) {
+    const hx_eval_opts *o = m->o;
+    sam2_config cfg;
+    int rc;
+    if (!o->checkpoint)
+        return sf_err_set(err, SF_EINVAL, "--method sam2 needs --checkpoint");
+    const char *spec = o->model_config ? o->model_config : "sam2.1_hiera_t";
+    if (!sam2_config_spec_is_sam2(spec))
+        return sf_err_set(err, SF_ECONFIG,
+                          "--method sam2 needs a SAM 2 --model-config "
+                          "(sam2.1_hiera_t, _s, _b+, _l or a SAM 2 YAML), "
+                          "got '%s'",
+                          spec);
+    if ((rc = sam2_config_load(spec, &cfg, err)) != SF_OK) return rc;
+    if ((rc = hx_sha256_path(o->checkpoint, m->ck_sha, err)) != SF_OK)
+        return rc;
+    struct stat sst;
+    if (stat(spec, &sst) == 0) {
+        if ((rc = hx_sha256_path(spec, m->cfg_sha, err)) != SF_OK) return rc;
+    } else {
+        sf_sha256_hex(spec, strlen(spec), m->cfg_sha); /* a preset name */
+    }
+    if ((rc = sam2_model_load(o->checkpoint, &cfg, o->device, &m->model2,
+                              err)) != SF_OK)
+        return rc;
+    m->multimask_trained = 1;
+    m->multimask = o->multimask != HX_MULTIMASK_OFF;
+    return SF_OK;
+}
+
+static int sam2_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
+                        int *image_set, const sf_click *clk, int nc,
+                        const char *unit, uint8_t *pred, sf_err *err) {
+    (void)unit;
+    size_t n = (size_t)nx * ny;
+    int rc;
+    if (!*image_set) {
+        if ((rc = sam2_model_set_image(m->model2, img, nx, ny, 1, err)) !=
+            SF_OK)
+            return rc;
+        *image_set = 1;
+    }
+    float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
+    int lab[2 * SF_PROMPT_MAX_CLICKS];
+    for (int i = 0; i < nc; i++) {
+        pts[2 * i] = (float)clk[i].x;
+        pts[2 * i + 1] = (float)clk[i].y;
+        lab[i] = clk[i].positive;
+    }
+    sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && m->multimask, 0};
+    sam_prediction *r = NULL;
+    memset(m->view, 0, sizeof m->view);
+    if ((rc = sam2_model_predict(m->model2, &p, &r, err)) != SF_OK) return rc;
+    int k = p.multimask ? r->best : 0;
+    memcpy(pred, r->masks + (size_t)k * n, n);
+    sam_prediction_free(r);
+    return SF_OK;
+}
+
+static void sam2_close(hx__method_run *m) {
+    sam2_model_free(m->model2);
+    m->model2 = NULL;
 }
 
 /* ---------------------------------------------------------------- import */
@@ -154,12 +224,16 @@ static const hx_method_ops classical = {
 static const hx_method_ops sam = {
     "sam",    "native",    "sam",          HX_METHOD_NEEDS_CHECKPOINT,
     sam_open, sam_predict, sam_provenance, sam_close};
+static const hx_method_ops sam2 = {
+    "sam2",    "native",     "sam2",         HX_METHOD_NEEDS_CHECKPOINT,
+    sam2_open, sam2_predict, sam_provenance, sam2_close};
 static const hx_method_ops import = {
     "import",    "imported",     "imported", HX_METHOD_NEEDS_IMPORT,
     import_open, import_predict, NULL,       NULL};
 
 /* The only list to edit when a method is added. */
-static const hx_method_ops *const methods[] = {&classical, &sam, &import, NULL};
+static const hx_method_ops *const methods[] = {&classical, &sam, &sam2, &import,
+                                               NULL};
 
 const hx_method_ops *const *hx_methods(void) {
     return methods;

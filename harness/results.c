@@ -385,3 +385,51 @@ int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
     sqlite3_finalize(st);
     return SF_OK;
 }
+
+int hx__results_ranked(hx_results *r, long run_id, const char *setting,
+                       hx__ranked **out, size_t *n, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    *n = 0;
+    int rc = prep(r,
+                  "SELECT p.dice, s.case_id, s.slice_index, s.structure "
+                  "FROM predictions p JOIN slices s ON s.slice_id = "
+                  "p.slice_id WHERE p.run_id = ? AND p.setting = ? AND "
+                  "p.status = 'ok' ORDER BY p.dice, s.case_id, "
+                  "s.slice_index, s.structure",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, setting, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    hx__ranked *v = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            hx__ranked *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                free(v);
+                sqlite3_finalize(st);
+                return sf_err_set(err, SF_ENOMEM, "ranked rows");
+            }
+            v = nv;
+        }
+        hx__ranked *x = &v[(*n)++];
+        memset(x, 0, sizeof *x);
+        x->dice = sqlite3_column_double(st, 0);
+        snprintf(x->case_id, sizeof x->case_id, "%s",
+                 (const char *)sqlite3_column_text(st, 1));
+        x->slice_index = sqlite3_column_int(st, 2);
+        snprintf(x->structure, sizeof x->structure, "%s",
+                 (const char *)sqlite3_column_text(st, 3));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(v);
+        *n = 0;
+        return sf_err_set(err, SF_EDB, "ranked rows: %s",
+                          sqlite3_errmsg(r->db));
+    }
+    *out = v;
+    return SF_OK;
+}

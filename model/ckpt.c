@@ -622,6 +622,11 @@ static int finish(parser* p) {
         "the pickle does not hold a single dict (not a "
         "state_dict)");
   const pv* d = &p->vals[id];
+  /* The official SAM 2 checkpoints wrap the state_dict: {"model": sd}. */
+  if (d->n_items == 2 && is_kind(p, d->items[0], V_STR) &&
+      !strcmp(p->vals[d->items[0]].s, "model") &&
+      is_kind(p, d->items[1], V_DICT))
+    d = &p->vals[d->items[1]];
   for (int i = 0; i < d->n_items; i += 2) {
     int k = d->items[i], v = d->items[i + 1];
     if (!is_kind(p, k, V_STR))
@@ -631,8 +636,8 @@ static int finish(parser* p) {
       return PFAIL(
           p,
           "state_dict entry '%.100s' is not a tensor (a "
-          "wrapped checkpoint such as {'model': ...} is "
-          "not a state_dict)",
+          "wrapped checkpoint other than {'model': "
+          "state_dict} is not a state_dict)",
           name);
     if (sam__ckpt_find(p->ck, name) >= 0)
       return PFAIL(p, "duplicate key '%.100s'", name);

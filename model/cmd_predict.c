@@ -26,18 +26,22 @@ static const char usage_text[] =
     "                       [--multimask] [--device cpu|cuda] --out MASK.png\n"
     "\n"
     "Run a SAM-format checkpoint (official SAM or MedSAM .pth, or one\n"
-    "written by synthfm) on one image and write the predicted mask.\n"
+    "written by synthfm), or a SAM 2 / 2.1 checkpoint, on one image and\n"
+    "write the predicted mask. For a 3-D volume with SAM 2 see\n"
+    "synthfm predict --volume --help.\n"
     "\n"
     "options:\n"
     "  --checkpoint CKPT     state_dict checkpoint (torch.save zip format)\n"
     "  --model-config SPEC   preset vit_b | vit_l | vit_h | medsam, or a YAML\n"
-    "                        model config (default vit_b)\n"
+    "                        model config (default vit_b); SAM 2:\n"
+    "                        sam2.1_hiera_t | _s | _b+ | _l or a SAM 2 YAML\n"
     "  --image FILE          8-bit gray or RGB PNG\n"
     "  --point X,Y,LABEL     a click in original image pixels; LABEL 1 =\n"
     "                        foreground, 0 = background (repeatable)\n"
     "  --box X0,Y0,X1,Y1     a box in original image pixels\n"
     "  --multimask           predict 3 masks and keep the one with the\n"
-    "                        highest predicted IoU\n"
+    "                        highest predicted IoU (SAM 2 without it: one\n"
+    "                        mask, or the best of 3 when it is unstable)\n"
     "  --device cpu|cuda     where to run (default cpu)\n"
     "  --threads N           CPU threads (default: all cores)\n"
     "  --out MASK.png        output: 0/255 8-bit PNG of the image's size\n"
@@ -242,11 +246,15 @@ int sam_cmd_predict(int argc, char** argv) {
   sf_err err = {0};
   sam_config cfg;
   sam_model* m = NULL;
+  sam2_config cfg2;
+  sam2_model* m2 = NULL;
+  const int is2 = sam2_config_spec_is_sam2(a.spec);
   sam_prediction* pr = NULL;
   uint8_t *rgb = NULL, *mask = NULL;
   int nx = 0, ny = 0;
 
-  if (sam_config_load(a.spec, &cfg, &err)) {
+  if (is2 ? sam2_config_load(a.spec, &cfg2, &err)
+          : sam_config_load(a.spec, &cfg, &err)) {
     rc = fail("model config", &err);
     goto out;
   }
@@ -256,9 +264,17 @@ int sam_cmd_predict(int argc, char** argv) {
     rc = fail("image", &err);
     goto out;
   }
-  if (sam_model_load(a.ckpt, &cfg, a.device, &m, &err)) {
+  if (is2 ? sam2_model_load(a.ckpt, &cfg2, a.device, &m2, &err)
+          : sam_model_load(a.ckpt, &cfg, a.device, &m, &err)) {
     rc = fail("checkpoint", &err);
-    if (err.code == SF_ECORRUPT)
+    if (err.code == SF_ECORRUPT && !is2 &&
+        (strstr(err.msg, "image_encoder.trunk.") ||
+         strstr(err.msg, "maskmem_tpos_enc")))
+      fprintf(
+          stderr,
+          "(a SAM 2 checkpoint: use --model-config sam2.1_hiera_t, _s, _b+ "
+          "or _l, or a SAM 2 YAML)\n");
+    else if (err.code == SF_ECORRUPT)
       fprintf(
           stderr,
           "(is --model-config right for this "
@@ -266,7 +282,8 @@ int sam_cmd_predict(int argc, char** argv) {
           a.spec);
     goto out;
   }
-  if (sam_model_set_image(m, rgb, nx, ny, 3, &err)) {
+  if (is2 ? sam2_model_set_image(m2, rgb, nx, ny, 3, &err)
+          : sam_model_set_image(m, rgb, nx, ny, 3, &err)) {
     rc = fail("image encoder", &err);
     goto out;
   }
@@ -276,7 +293,8 @@ int sam_cmd_predict(int argc, char** argv) {
   p.labels = a.n_points ? a.labels : NULL;
   p.box = a.have_box ? a.box : NULL;
   p.multimask = a.multimask;
-  if (sam_model_predict(m, &p, &pr, &err)) {
+  if (is2 ? sam2_model_predict(m2, &p, &pr, &err)
+          : sam_model_predict(m, &p, &pr, &err)) {
     rc = fail("predict", &err);
     goto out;
   }
@@ -297,6 +315,7 @@ int sam_cmd_predict(int argc, char** argv) {
 out:
   sam_prediction_free(pr);
   sam_model_free(m);
+  sam2_model_free(m2);
   free(rgb);
   free(mask);
   return rc;

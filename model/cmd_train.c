@@ -48,6 +48,8 @@ static const char usage_text[] =
     "  --device cpu|cuda  (default: the config's)\n"
     "  --threads N        CPU threads (default: the config's, else all)\n"
     "  --stop-after N     stop (resumable) after N steps in total\n"
+    "  --max-minutes M    stop (resumable) after M minutes of training in\n"
+    "                     this process (best.pth: the last validation's best)\n"
     "  -q, --quiet        no progress line\n"
     "  -h, --help         this text\n"
     "\n"
@@ -121,6 +123,7 @@ static int parse_args(
       {"device", required_argument, 0, 'd'},
       {"threads", required_argument, 0, 't'},
       {"stop-after", required_argument, 0, 's'},
+      {"max-minutes", required_argument, 0, 'm'},
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
@@ -163,6 +166,12 @@ static int parse_args(
         if (*end || o->threads < 1)
           return sf_cli_usage_error(
               "train", NULL, "--threads: expected a positive integer");
+        break;
+      case 'm':
+        o->max_wall_s = 60.0 * strtod(optarg, &end);
+        if (*end || !(o->max_wall_s > 0) || o->max_wall_s > 1e9)
+          return sf_cli_usage_error(
+              "train", NULL, "--max-minutes: expected a positive number");
         break;
       case 's':
         o->stop_after_steps = strtol(optarg, &end, 10);

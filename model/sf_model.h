@@ -344,4 +344,8 @@ int sam_train_plot(const char* run_dir, const char* png_path, sf_err* err);
 #ifdef __cplusplus
 }
 #endif
+
+/* SAM 2 / 2.1: the Hiera image predictor and the video predictor. */
+#include "sam2.h"
+
 #endif /* SF_MODEL_H */

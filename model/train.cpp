@@ -1121,8 +1121,8 @@ int end_epoch(Trainer* t, int epoch, double train_loss, sf_err* err) {
   return SF_OK;
 }
 
-// The steps from t->step on, until the last one, stop_after_steps, an
-// error or a progress callback asking to stop (*cancelled).
+// The steps from t->step on, until the last one, stop_after_steps,
+// max_wall_s, an error or a progress callback asking to stop (*cancelled).
 int train_loop(
     Trainer* t,
     const sam_train_opts* o,
@@ -1137,6 +1137,8 @@ int train_loop(
   int rc = SF_OK;
   while (t->step < t->total) {
     if (o->stop_after_steps > 0 && t->step >= o->stop_after_steps)
+      break;
+    if (o->max_wall_s > 0 && sf_clock_s() - t_start >= o->max_wall_s)
       break;
     double lr = cosine_lr(c, t->step, t->total);
     double loss = 0;

@@ -126,6 +126,8 @@ typedef struct sam_train_opts {
   int threads; /* CPU threads, <= 0: the config's / all cores */
   long stop_after_steps; /* > 0: stop (resumable, not finished) once
                             this many steps are done in total */
+  double max_wall_s; /* > 0: stop (resumable) after a step once this
+                        process has trained this many seconds */
   sam_train_progress_fn progress;
   void* progress_ctx;
 } sam_train_opts;

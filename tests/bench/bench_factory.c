@@ -173,7 +173,8 @@ int main(void) {
         for (int r = 0; r < reps; r++) {
             sf_buf j = {0};
             if (mod == 0)
-                sf__shape_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
+                sf__shape_generate(&c, 1, (uint64_t)r, NULL, &im, lab, &k, &j,
+                                   &e);
             else
                 sf__boundary_generate(&c, 1, (uint64_t)r, &im, lab, &k, &j, &e);
             sf_buf_release(&j);

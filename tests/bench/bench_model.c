@@ -16,6 +16,14 @@
  * checkpointing are excluded.
  *   BENCH_TRAIN=0        skip training; BENCH_TRAIN_VITB=0 skip vit_b
  *   BENCH_TRAIN_STEPS=N  timed tiny steps (default 40); vit_b full: 2
+ * SAM 2 in the same process as SAM 1 (same threads), random weights:
+ * Hiera image encoder at its image_size, mask decoder per click, and the
+ * video predictor on a synthetic volume of 512 x 512 slices (one click on
+ * slice 0, propagated): seconds per propagated slice, per slice once the
+ * memory bank is full, and the cost of a 100-slice volume against SAM 1
+ * run slice by slice (encoder + one prompt per slice).
+ *   BENCH_SAM2=0 skip; BENCH_SAM2_MODEL=sam2.1_hiera_t|...|FILE.yaml
+ *   BENCH_SLICES=N       slices propagated (default 10)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +54,125 @@ static void die(const char *what, const sf_err *e) {
     exit(1);
 }
 
+typedef struct slice_times {
+    double *t;
+    int n;
+} slice_times;
+
+static int on_slice(void *ctx, int frame, const float *logits, float score,
+                    double seconds) {
+    (void)logits, (void)score;
+    slice_times *st = ctx;
+    if (frame >= 0 && frame < st->n) st->t[frame] = seconds;
+    return 0;
+}
+
+/* SAM 2 with the same threads as the SAM 1 figures above; `sam1_slice` is
+ * SAM 1's encoder + one predict, the cost of one slice done slice by
+ * slice. */
+static void sam2_bench(int reps, int n_prompts, int device, double sam1_slice) {
+    const char *spec = getenv("BENCH_SAM2_MODEL") ? getenv("BENCH_SAM2_MODEL")
+                                                  : "sam2.1_hiera_t";
+    int n_slices = env_int("BENCH_SLICES", 10), side = 512;
+    sf_err e = {0};
+    sam2_config c;
+    if (sam2_config_load(spec, &c, &e)) die("sam2 config", &e);
+    sam2_model *m = NULL;
+    double t0 = now_s();
+    if (sam2_model_new(&c, device, 0, &m, &e)) die("sam2 model", &e);
+    double t_build = now_s() - t0;
+    int S = c.image_size;
+    uint8_t *img = malloc((size_t)S * S * 3);
+    for (size_t i = 0; i < (size_t)S * S * 3; i++)
+        img[i] = (uint8_t)((i * 2654435761u) >> 24);
+    if (sam2_model_set_image(m, img, S, S, 3, &e)) die("sam2 set_image", &e);
+    double best = 1e30, sum = 0;
+    for (int r = 0; r < reps; r++) {
+        t0 = now_s();
+        if (sam2_model_set_image(m, img, S, S, 3, &e))
+            die("sam2 set_image", &e);
+        double t = now_s() - t0;
+        sum += t;
+        if (t < best) best = t;
+    }
+    float pt[2] = {100, 100};
+    int lab = 1;
+    sam_prompt p = {
+        .n_points = 1, .points = pt, .labels = &lab, .multimask = 1};
+    if (sam2__model_decode_only(m, &p, &e)) die("sam2 decode", &e);
+    t0 = now_s();
+    for (int i = 0; i < n_prompts; i++) {
+        pt[0] = (float)(37 * i % S);
+        pt[1] = (float)(101 * i % S);
+        if (sam2__model_decode_only(m, &p, &e)) die("sam2 decode", &e);
+    }
+    double t_dec = (now_s() - t0) / n_prompts;
+    /* a volume of smooth 512 x 512 slices with a drifting bright disc */
+    size_t npx = (size_t)side * side;
+    uint8_t *vol = malloc(npx * (size_t)n_slices);
+    for (int k = 0; k < n_slices; k++)
+        for (int y = 0; y < side; y++)
+            for (int x = 0; x < side; x++) {
+                int dx = x - 256 - 3 * k, dy = y - 240;
+                vol[(size_t)k * npx + (size_t)y * side + x] =
+                    (uint8_t)(dx * dx + dy * dy < 90 * 90
+                                  ? 200
+                                  : 60 + ((x * 7 + y * 13 + k) & 31));
+            }
+    sam2_video *v = NULL;
+    if (sam2_video_new(m, vol, n_slices, side, side, 1, &v, &e))
+        die("sam2 video", &e);
+    pt[0] = 256;
+    pt[1] = 240;
+    p.multimask = 0;
+    t0 = now_s();
+    if (sam2_video_add_points(v, 0, &p, &e)) die("sam2 add_points", &e);
+    double t_prompt = now_s() - t0;
+    slice_times st = {calloc((size_t)n_slices, sizeof(double)), n_slices};
+    if (sam2_video_propagate(v, 0, -1, 0, on_slice, &st, &e))
+        die("sam2 propagate", &e);
+    double prop = 0, full = 0;
+    int n_full = 0;
+    for (int k = 1; k < n_slices; k++) {
+        prop += st.t[k];
+        if (k >= c.num_maskmem) { /* the bank holds num_maskmem frames */
+            full += st.t[k];
+            n_full++;
+        }
+    }
+    double per = n_slices > 1 ? prop / (n_slices - 1) : 0;
+    double per_full = n_full ? full / n_full : per;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("%s (SAM 2, Hiera embed_dim %d, %d memory-attention layers, "
+           "%d memory frames), same threads\n",
+           spec, c.image_encoder.trunk.embed_dim, c.memory_attention.num_layers,
+           c.num_maskmem);
+    printf("  build (random init)        %8.2f s\n", t_build);
+    printf("  image encoder %dx%d      %8.2f s  (best of %d; mean %.2f s)\n", S,
+           S, best, reps, sum / reps);
+    printf("  mask decoder per click     %8.1f ms (prompt encoder + decoder, "
+           "3 masks)\n",
+           1e3 * t_dec);
+    printf("  prompted slice (512x512)   %8.2f s  (encoder + decoder)\n",
+           t_prompt);
+    printf("  propagation per slice      %8.2f s  (mean of %d; %.2f s with "
+           "the bank full, %d slices)\n",
+           per, n_slices - 1, per_full, n_full);
+    printf("  100-slice volume           %8.1f s  SAM 2 propagation vs "
+           "%.1f s SAM 1 slice by slice (encoder + 1 prompt each)\n",
+           t_prompt + 99 * per_full, 100 * sam1_slice);
+    printf("  peak RSS                   %8.0f MiB\n", ru.ru_maxrss / 1024.0);
+    fflush(stdout);
+    free(st.t);
+    sam2_video_free(v);
+    free(vol);
+    free(img);
+    sam2_model_free(m);
+}
+
 static int child(void) {
+    sf_tune_allocator(); /* as the synthfm binary does */
     const char *spec = getenv("BENCH_MODEL") ? getenv("BENCH_MODEL") : "vit_b";
     int device = sam_device_parse(
         getenv("BENCH_DEVICE") ? getenv("BENCH_DEVICE") : "cpu");
@@ -118,6 +244,9 @@ static int child(void) {
     fflush(stdout);
     sam_model_free(m);
     free(img);
+    const char *b2 = getenv("BENCH_SAM2");
+    if (!b2 || strcmp(b2, "0"))
+        sam2_bench(reps, n_prompts, device, best + t_pred);
     return 0;
 }
 

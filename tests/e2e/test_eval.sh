@@ -54,7 +54,8 @@ if [ -f "$G/ckpt.pth" ]; then
         "$SPLIT" >"$T/liver.yaml"
     expect_exit 0 "$SYNTHFM" eval --dataset totalseg-ct --data-root "$ROOT" \
         --method sam --checkpoint "$G/ckpt.pth" --model-config tests/model/sam_tiny.yaml \
-        --name sam_tiny --split "$T/liver.yaml" --min-pixels 2000 --threads 2 --out "$DB"
+        --name sam_tiny --split "$T/liver.yaml" --min-pixels 2000 --threads 2 \
+        --gallery 2 --out "$DB"
     m=$(q "SELECT count(*) FROM dice_scores WHERE method = 'sam_tiny'")
     [ "$m" -gt 0 ] || fail "no sam_tiny rows"
     [ "$(q "SELECT count(DISTINCT setting) FROM dice_scores WHERE method = 'sam_tiny'")" = 4 ] \
@@ -63,6 +64,12 @@ if [ -f "$G/ckpt.pth" ]; then
         || fail "sam_tiny Dice outside [0, 1]"
     [ "$(q "SELECT count(*) FROM runs WHERE method = 'sam_tiny' AND length(checkpoint_sha256) = 64")" = 1 ] \
         || fail "checkpoint hash not recorded"
+    # The gallery: worst, median and best 2 units at the first setting.
+    gal=$T/gallery/totalseg-ct_sam_tiny_p1n0.png
+    [ -s "$gal" ] || fail "no gallery at $gal"
+    grep -q "gallery $gal" "$T/err" || fail "gallery path not reported"
+    read -r gw gh _ <<<"$(png_info "$gal")"
+    [ "$gw" -gt 400 ] && [ "$gh" -gt 600 ] || fail "gallery size ${gw}x$gh"
     # The same clicks as the classical run on the shared units.
     [ "$(q "SELECT count(*) FROM prompts")" = $((4 * units)) ] || fail "prompts not shared"
     echo "sam_tiny: $m rows, $(q "SELECT setting || ' ' || printf('%.3f', avg(dice)) FROM dice_scores WHERE method = 'sam_tiny' GROUP BY setting" | tr '\n' ';')"

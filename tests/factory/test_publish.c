@@ -230,12 +230,12 @@ Test(publish, sums_csv_card_croissant_preview) {
     cr_expect_eq(count_lines(csv), COUNT + 1);
     const char *hdr =
         "sample_index,module,image,label,n_instances,image_sha256,"
-        "label_sha256,width,height\n";
+        "label_sha256,width,height,name\n";
     cr_expect(!strncmp(csv, hdr, strlen(hdr)), "header: %.120s", csv);
     cr_expect(strstr(csv, "\n0,"), "row 0");
     cr_expect(strstr(csv, "\n5,"), "row 5");
     cr_expect(strstr(csv, ",images/000003.png,labels/000003.png,"));
-    cr_expect(strstr(csv, ",128,128\n"));
+    cr_expect(strstr(csv, ",128,128,000003\n"));
     char csv_sha[65];
     cr_assert_eq(sf_sha256_hex(csv, csv_n, csv_sha), SF_OK);
 
@@ -248,10 +248,10 @@ Test(publish, sums_csv_card_croissant_preview) {
         sf_corpus_sample s;
         cr_assert_eq(sf_corpus_sample_at(c, i, &s, NULL), SF_OK);
         char row[512];
-        snprintf(row, sizeof row, "%llu,%s,%s,%s,%d,%s,%s,%d,%d\n",
+        snprintf(row, sizeof row, "%llu,%s,%s,%s,%d,%s,%s,%d,%d,%.6s\n",
                  (unsigned long long)s.index, sf_mode_name(s.module),
                  s.image_path, s.label_path, s.n_instances, s.image_sha256,
-                 s.label_sha256, s.nx, s.ny);
+                 s.label_sha256, s.nx, s.ny, s.image_path + 7);
         cr_expect(strstr(csv, row), "row missing: %s", row);
         n_inst += (uint64_t)s.n_instances;
     }
@@ -285,29 +285,29 @@ Test(publish, sums_csv_card_croissant_preview) {
     /* croissant.json: valid JSON naming every file set and field. */
     char *cj = slurp(dir, "croissant.json", NULL);
     cr_expect(json_ok(cj), "croissant.json is not valid JSON");
-    const char *names[] = {
-        "\"@context\"",
-        "\"conformsTo\": \"http://mlcommons.org/croissant/1.0\"",
-        "\"@type\": \"sc:Dataset\"",
-        "\"recordSet\"",
-        "\"distribution\"",
-        "\"@id\": \"samples.csv\"",
-        "\"@id\": \"manifest.sqlite\"",
-        "\"@id\": \"images\"",
-        "\"@id\": \"labels\"",
-        "\"includes\": \"images/*.png\"",
-        "\"includes\": \"labels/*.png\"",
-        "\"@id\": \"samples/sample_index\"",
-        "\"@id\": \"samples/module\"",
-        "\"@id\": \"samples/n_instances\"",
-        "\"@id\": \"samples/image_sha256\"",
-        "\"@id\": \"samples/label_sha256\"",
-        "\"@id\": \"samples/image\"",
-        "\"@id\": \"samples/label_map\"",
-        "\"citeAs\"",
-        "\"license\"",
-        "\"datePublished\"",
-        "\"version\": \"" SF_VERSION "\""};
+    const char *names[] = {"\"@context\"",
+                           "\"conformsTo\": [",
+                           "\"http://mlcommons.org/croissant/1.0\"",
+                           "\"@type\": \"sc:Dataset\"",
+                           "\"recordSet\"",
+                           "\"distribution\"",
+                           "\"@id\": \"samples.csv\"",
+                           "\"@id\": \"manifest.sqlite\"",
+                           "\"@id\": \"images\"",
+                           "\"@id\": \"labels\"",
+                           "\"includes\": \"images/*.png\"",
+                           "\"includes\": \"labels/*.png\"",
+                           "\"@id\": \"samples/sample_index\"",
+                           "\"@id\": \"samples/module\"",
+                           "\"@id\": \"samples/n_instances\"",
+                           "\"@id\": \"samples/image_sha256\"",
+                           "\"@id\": \"samples/label_sha256\"",
+                           "\"@id\": \"samples/image\"",
+                           "\"@id\": \"samples/label_map\"",
+                           "\"citeAs\"",
+                           "\"license\"",
+                           "\"datePublished\"",
+                           "\"version\": \"" SF_VERSION "\""};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         cr_expect(strstr(cj, names[i]), "croissant.json lacks %s", names[i]);
     snprintf(want, sizeof want, "\"sha256\": \"%s\"", csv_sha);

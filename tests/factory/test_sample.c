@@ -164,3 +164,46 @@ Test(sample, pixels_match_the_pinned_hashes) {
                   strstr(seen, "rician"),
               "noise models seen: %s", seen);
 }
+
+/* shape.texture_probability: a boundary-module texture behind the
+ * shapes, unlabelled (only the shapes are instances), deterministic;
+ * with the option off the canonical config does not mention it (older
+ * configs keep their text) and the pixels are those pinned above. */
+Test(sample, texture_canvas_behind_the_shapes) {
+    sf_config c = cfg(128, SF_MODE_SHAPE);
+    for (int m = 0; m < SF_NOISE_COUNT; m++)
+        c.noise.model[m].probability = 0;
+    c.blur.probability = 0;
+    c.shape.phantom_probability = 0;
+    sf_err e = {0};
+    char *y = NULL;
+    cr_assert_eq(sf_config_to_yaml(&c, &y, &e), SF_OK);
+    cr_assert_null(strstr(y, "texture_probability"));
+    free(y);
+    sf_sample *flat = NULL, *tex = NULL, *again = NULL;
+    cr_assert_eq(sf_sample_generate(&c, 5, 3, &flat, &e), SF_OK, "%s", e.msg);
+    c.shape.texture_probability = 1.0;
+    cr_assert_eq(sf_config_to_yaml(&c, &y, &e), SF_OK);
+    cr_assert(strstr(y, "texture_probability: 1"), "%s", y);
+    free(y);
+    cr_assert_eq(sf_sample_generate(&c, 5, 3, &tex, &e), SF_OK, "%s", e.msg);
+    cr_assert_eq(sf_sample_generate(&c, 5, 3, &again, &e), SF_OK);
+    cr_assert(same(tex, again), "not deterministic");
+    cr_assert(strstr(tex->params_json, "\"texture\":{"), "%s",
+              tex->params_json);
+    /* flat: one background grey; texture: many */
+    int seen_flat[256] = {0}, seen_tex[256] = {0}, n_flat = 0, n_tex = 0;
+    int max_label = 0;
+    for (int i = 0; i < 128 * 128; i++) {
+        if (!flat->labels[i] && !seen_flat[flat->image[i]]++) n_flat++;
+        if (!tex->labels[i] && !seen_tex[tex->image[i]]++) n_tex++;
+        if (tex->labels[i] > max_label) max_label = tex->labels[i];
+    }
+    cr_expect_eq(n_flat, 1);
+    cr_expect_gt(n_tex, 1);
+    cr_expect_eq(max_label, tex->n_instances, "texture structures labelled");
+    cr_expect_leq(tex->n_instances, c.shape.n_shapes.hi);
+    sf_sample_free(flat);
+    sf_sample_free(tex);
+    sf_sample_free(again);
+}

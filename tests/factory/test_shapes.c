@@ -123,8 +123,9 @@ Test(shape_module, labels_visible_and_contrasted) {
         sf_buf j = {0};
         int k = 0;
         sf_err e = {0};
-        cr_assert_eq(sf__shape_generate(&c, 11, idx, &im, lab, &k, &j, &e),
-                     SF_OK, "%s", e.msg);
+        cr_assert_eq(
+            sf__shape_generate(&c, 11, idx, NULL, &im, lab, &k, &j, &e), SF_OK,
+            "%s", e.msg);
         cr_assert(k >= 0 && k <= 6);
         long area[8] = {0};
         for (int p = 0; p < 256 * 256; p++) {

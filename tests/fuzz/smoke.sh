@@ -40,8 +40,9 @@ S=$F/seeds
 rm -rf "$S"
 ASAN_OPTIONS=detect_leaks=0 "$F/seedgen" "$S" >/dev/null || { echo "smoke: seedgen failed" >&2; exit 1; }
 rm -rf "$S/corpus-src"
-mkdir -p "$S"/{config,png,nifti,dicom,mha,tiff,ckpt,pickle,corpus,split,import}
+mkdir -p "$S"/{config,png,nifti,dicom,mha,tiff,ckpt,pickle,corpus,split,import,sam2_config}
 cp schemas/factory/*.yaml "$S/config/"
+cp schemas/model/sam2*.yaml tests/model/sam2_tiny.yaml "$S/sam2_config/"
 for y in schemas/splits/*.yaml; do [ -f "$y" ] && [ "$(stat -c %s "$y")" -le 65536 ] && cp "$y" "$S/split/"; done
 # import: flag byte (bit 0: a symbolic link), width - 1, height - 1, PNG
 for f in "$S"/png/*.png; do
