@@ -75,17 +75,22 @@ static int sam_open(hx__method_run *m, sf_err *err) {
     return SF_OK;
 }
 
-static int sam_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
-                       int *image_set, const sf_click *clk, int nc,
-                       const char *unit, uint8_t *pred, sf_err *err) {
+/* sam and sam2: one encoding per slice (the zoom predictor of a SAM
+ * config with `zoom` encodes views around each prompt's clicks instead),
+ * the clicks as pixel indices, best of three by predicted IoU at one
+ * click when the multimask policy says so, else the single mask. */
+static int native_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
+                          int *image_set, const sf_click *clk, int nc,
+                          const char *unit, uint8_t *pred, sf_err *err) {
     (void)unit;
     size_t n = (size_t)nx * ny;
     int rc;
-    /* The zoom predictor encodes views around each prompt's clicks;
-     * otherwise one encoding per slice serves every prompt. */
-    const int zoom = sam_model_config(m->model)->n_zoom > 0;
+    const int zoom = !m->model2 && sam_model_config(m->model)->n_zoom > 0;
     if (!*image_set && !zoom) {
-        if ((rc = sam_model_set_image(m->model, img, nx, ny, 1, err)) != SF_OK)
+        if ((rc = m->model2
+                      ? sam2_model_set_image(m->model2, img, nx, ny, 1, err)
+                      : sam_model_set_image(m->model, img, nx, ny, 1, err)) !=
+            SF_OK)
             return rc;
         *image_set = 1;
     }
@@ -99,9 +104,10 @@ static int sam_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
     sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && m->multimask, 0};
     sam_prediction *r = NULL;
     memset(m->view, 0, sizeof m->view);
-    if ((rc = zoom ? sam_model_predict_image(m->model, img, nx, ny, 1, &p, &r,
-                                             m->view, err)
-                   : sam_model_predict(m->model, &p, &r, err)) != SF_OK)
+    if ((rc = m->model2 ? sam2_model_predict(m->model2, &p, &r, err)
+              : zoom ? sam_model_predict_image(m->model, img, nx, ny, 1, &p, &r,
+                                               m->view, err)
+                     : sam_model_predict(m->model, &p, &r, err)) != SF_OK)
         return rc;
     int k = p.multimask ? r->best : 0;
     memcpy(pred, r->masks + (size_t)k * n, n);
@@ -161,35 +167,6 @@ static int sam2_open(hx__method_run *m, sf_err *err) {
     return SF_OK;
 }
 
-static int sam2_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
-                        int *image_set, const sf_click *clk, int nc,
-                        const char *unit, uint8_t *pred, sf_err *err) {
-    (void)unit;
-    size_t n = (size_t)nx * ny;
-    int rc;
-    if (!*image_set) {
-        if ((rc = sam2_model_set_image(m->model2, img, nx, ny, 1, err)) !=
-            SF_OK)
-            return rc;
-        *image_set = 1;
-    }
-    float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
-    int lab[2 * SF_PROMPT_MAX_CLICKS];
-    for (int i = 0; i < nc; i++) {
-        pts[2 * i] = (float)clk[i].x;
-        pts[2 * i + 1] = (float)clk[i].y;
-        lab[i] = clk[i].positive;
-    }
-    sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && m->multimask, 0};
-    sam_prediction *r = NULL;
-    memset(m->view, 0, sizeof m->view);
-    if ((rc = sam2_model_predict(m->model2, &p, &r, err)) != SF_OK) return rc;
-    int k = p.multimask ? r->best : 0;
-    memcpy(pred, r->masks + (size_t)k * n, n);
-    sam_prediction_free(r);
-    return SF_OK;
-}
-
 static void sam2_close(hx__method_run *m) {
     sam2_model_free(m->model2);
     m->model2 = NULL;
@@ -222,11 +199,11 @@ static const hx_method_ops classical = {
     "classical", "classical",       "classical", 0,
     NULL,        classical_predict, NULL,        NULL};
 static const hx_method_ops sam = {
-    "sam",    "native",    "sam",          HX_METHOD_NEEDS_CHECKPOINT,
-    sam_open, sam_predict, sam_provenance, sam_close};
+    "sam",    "native",       "sam",          HX_METHOD_NEEDS_CHECKPOINT,
+    sam_open, native_predict, sam_provenance, sam_close};
 static const hx_method_ops sam2 = {
-    "sam2",    "native",     "sam2",         HX_METHOD_NEEDS_CHECKPOINT,
-    sam2_open, sam2_predict, sam_provenance, sam2_close};
+    "sam2",    "native",       "sam2",         HX_METHOD_NEEDS_CHECKPOINT,
+    sam2_open, native_predict, sam_provenance, sam2_close};
 static const hx_method_ops import = {
     "import",    "imported",     "imported", HX_METHOD_NEEDS_IMPORT,
     import_open, import_predict, NULL,       NULL};

@@ -10,6 +10,12 @@
  * support grows with the downscale factor, weights normalised to sum 1 and
  * turned into 22-bit fixed point, accumulation from 2^21, >> 22, clip.
  *
+ * SAM 2's video loader (sam2/utils/misc.py::_load_img_as_tensor) resizes
+ * every frame with PIL's Image.resize((S, S)), whose default filter
+ * (Pillow >= 7) is BICUBIC: the same separable fixed-point scheme with the
+ * cubic convolution kernel a = -0.5, support 2 source pixels growing with
+ * the downscale factor (sam2_resize_bicubic_u8).
+ *
  * MedSAM: a square image_size x image_size resize (aspect not kept), then
  * min-max scaling to [0, 1] (float64, then float32, as numpy); no mean/std,
  * no padding. MedSAM's own script resizes with skimage (order-3 spline,
@@ -59,10 +65,31 @@ static double triangle(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-/* Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear
- * filter: per output sample, the first source index, the tap count and
- * ksize fixed-point weights. */
+/* Pillow's cubic convolution kernel, a = -0.5. */
+static double bicubic(double x) {
+  const double a = -0.5;
+  if (x < 0.0)
+    x = -x;
+  if (x < 1.0)
+    return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0)
+    return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+/* A Pillow filter: the kernel and its support in source pixels. */
+typedef struct pil_filter {
+  double (*kernel)(double);
+  double support;
+} pil_filter;
+
+static const pil_filter pil_bilinear = {triangle, 1.0};
+static const pil_filter pil_bicubic = {bicubic, 2.0};
+
+/* Pillow's precompute_coeffs + normalize_coeffs_8bpc: per output sample,
+ * the first source index, the tap count and ksize fixed-point weights. */
 static int coeffs(
+    const pil_filter* f,
     int in_size,
     int out_size,
     int** bounds_out,
@@ -71,7 +98,7 @@ static int coeffs(
   double scale = (double)in_size / out_size, filterscale = scale;
   if (filterscale < 1.0)
     filterscale = 1.0;
-  double support = 1.0 * filterscale;
+  double support = f->support * filterscale;
   int ksize = (int)ceil(support) * 2 + 1;
   int* bounds = malloc((size_t)out_size * 2 * sizeof *bounds);
   int32_t* kk = malloc((size_t)out_size * (size_t)ksize * sizeof *kk);
@@ -91,7 +118,7 @@ static int coeffs(
     xmax -= xmin;
     int x;
     for (x = 0; x < xmax; x++) {
-      double w = triangle((x + xmin - center + 0.5) * ss);
+      double w = f->kernel((x + xmin - center + 0.5) * ss);
       k[x] = w;
       ww += w;
     }
@@ -119,7 +146,9 @@ static inline uint8_t clip8(int32_t v) {
   return v < 0 ? 0 : v > 255 ? 255 : (uint8_t)v;
 }
 
-int sam_resize_bilinear_u8(
+/* Pillow's separable resize of interleaved uint8 pixels with filter f. */
+static int resize_u8(
+    const pil_filter* f,
     const uint8_t* src,
     int nx,
     int ny,
@@ -145,8 +174,8 @@ int sam_resize_bilinear_u8(
   int *bx = NULL, *by = NULL;
   int32_t *wx = NULL, *wy = NULL;
   uint8_t* tmp = NULL;
-  if ((rc = coeffs(nx, ox, &bx, &wx, &kx)) ||
-      (rc = coeffs(ny, oy, &by, &wy, &ky)))
+  if ((rc = coeffs(f, nx, ox, &bx, &wx, &kx)) ||
+      (rc = coeffs(f, ny, oy, &by, &wy, &ky)))
     goto out;
   /* Horizontal pass (skipped when the width is unchanged, as Pillow). */
   const uint8_t* h = src;
@@ -192,6 +221,30 @@ out:
     sf_err_set(err, rc, "resize: out of memory");
   free(bx), free(by), free(wx), free(wy), free(tmp);
   return rc;
+}
+
+int sam_resize_bilinear_u8(
+    const uint8_t* src,
+    int nx,
+    int ny,
+    int nc,
+    uint8_t* dst,
+    int ox,
+    int oy,
+    sf_err* err) {
+  return resize_u8(&pil_bilinear, src, nx, ny, nc, dst, ox, oy, err);
+}
+
+int sam2_resize_bicubic_u8(
+    const uint8_t* src,
+    int nx,
+    int ny,
+    int nc,
+    uint8_t* dst,
+    int ox,
+    int oy,
+    sf_err* err) {
+  return resize_u8(&pil_bicubic, src, nx, ny, nc, dst, ox, oy, err);
 }
 
 int sam_preprocess_image(
