@@ -9,11 +9,12 @@
 #include "eval_int.h"
 
 #include <cairo.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "sf_plot.h"
 
 enum { TILE = 224, PAD = 6, CAP = 30, HEAD = 34, LEFT = 70 };
 
@@ -87,14 +88,10 @@ static void tile_draw(cairo_t *cr, const hx__tile *t, double x0, double y0) {
         cairo_stroke(cr);
     }
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_set_font_size(cr, 11);
     char dl[32];
     snprintf(dl, sizeof dl, "Dice %.3f", t->dice);
-    cairo_move_to(cr, x0, y0 + TILE + 12);
-    cairo_show_text(cr, dl);
-    cairo_set_font_size(cr, 9);
-    cairo_move_to(cr, x0, y0 + TILE + 24);
-    cairo_show_text(cr, t->caption);
+    sf_plot_text(cr, x0, y0 + TILE + 12, 11, 0, dl);
+    sf_plot_text(cr, x0, y0 + TILE + 24, 9, 0, t->caption);
 }
 
 int hx__gallery_draw(const char *path, const char *title,
@@ -102,48 +99,27 @@ int hx__gallery_draw(const char *path, const char *title,
                      const hx__tile *tiles, sf_err *err) {
     int w = LEFT + cols * (TILE + PAD) + PAD;
     int h = HEAD + rows * (TILE + CAP + PAD) + PAD;
-    cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-    cairo_t *cr = cairo_create(sf);
-    int rc = SF_OK;
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
-        rc = sf_err_set(err, SF_ENOMEM, "%s: cairo surface", path);
-        goto out;
+    sf_plot p;
+    if (sf_plot_open(&p, w, h) != SF_OK) {
+        sf_plot_close(&p);
+        return sf_err_set(err, SF_ENOMEM, "%s: cairo surface", path);
     }
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_paint(cr);
-    cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL,
-                           CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_t *cr = p.cr;
     cairo_set_source_rgb(cr, 0, 0, 0);
-    cairo_set_font_size(cr, 14);
-    cairo_move_to(cr, PAD, 20);
-    cairo_show_text(cr, title);
-    cairo_set_font_size(cr, 10);
-    cairo_move_to(cr, PAD, 31);
-    cairo_show_text(cr, "green: ground truth, red: prediction, dots: "
-                        "positive clicks, rings: negative, yellow: zoom view");
+    sf_plot_text(cr, PAD, 20, 14, 0, title);
+    sf_plot_text(cr, PAD, 31, 10, 0,
+                 "green: ground truth, red: prediction, dots: positive "
+                 "clicks, rings: negative, yellow: zoom view");
     for (int r = 0; r < rows; r++) {
         double y0 = HEAD + r * (TILE + CAP + PAD);
         cairo_set_source_rgb(cr, 0, 0, 0);
-        cairo_set_font_size(cr, 13);
-        cairo_move_to(cr, PAD, y0 + TILE / 2.0);
-        cairo_show_text(cr, row_names[r]);
+        sf_plot_text(cr, PAD, y0 + TILE / 2.0, 13, 0, row_names[r]);
         for (int c = 0; c < cols; c++) {
             const hx__tile *t = &tiles[r * cols + c];
             if (t->image) tile_draw(cr, t, LEFT + c * (TILE + PAD), y0);
         }
     }
-    cairo_surface_flush(sf);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    cairo_status_t cs = cairo_surface_write_to_png(sf, tmp);
-    if (cs != CAIRO_STATUS_SUCCESS) {
-        remove(tmp);
-        rc = sf_err_set(err, SF_EIO, "%s: %s", tmp, cairo_status_to_string(cs));
-    } else if (rename(tmp, path) != 0) {
-        rc = sf_err_set(err, SF_EIO, "%s: %s", path, strerror(errno));
-    }
-out:
-    cairo_destroy(cr);
-    cairo_surface_destroy(sf);
+    int rc = sf_plot_save(&p, path, err);
+    sf_plot_close(&p);
     return rc;
 }
