@@ -203,18 +203,6 @@ typedef struct job {
     int gzip_level;
 } job;
 
-static void dataset_name(const sf_corpus_info *in, char *buf, size_t n) {
-    if (in->shard_count > 1)
-        snprintf(buf, n, "synthfm-seed%llu-n%llu-shard%dof%d",
-                 (unsigned long long)in->master_seed,
-                 (unsigned long long)in->sample_count, in->shard_index,
-                 in->shard_count);
-    else
-        snprintf(buf, n, "synthfm-seed%llu-n%llu",
-                 (unsigned long long)in->master_seed,
-                 (unsigned long long)in->sample_count);
-}
-
 /* The sample's base name: images/NAME.png (checked at open). */
 static void sample_base(const sf_corpus_sample *s, char *buf, size_t n) {
     const char *p = strrchr(s->image_path, '/');
@@ -375,7 +363,7 @@ static void instance_label_name(const job *j, int v, int max_k, char *buf,
 static void build_dataset_json(const job *j, const sf_corpus_info *in,
                                uint64_t n_cases, int max_k, sf_buf *b) {
     char name[160], desc[1024], lname[64];
-    dataset_name(in, name, sizeof name);
+    sf__dataset_name(in, name, sizeof name);
     sf_buf_puts(b, "{\n  \"channel_names\": {\n");
     json_kv_str(b, "    ", "0", NNUNET_CHANNEL, 0);
     sf_buf_puts(b, "  },\n  \"labels\": {\n    \"background\": 0");
@@ -432,7 +420,7 @@ static void build_metadata_jsonl(const sf_corpus *c, sf_buf *b) {
 static void build_marker(const job *j, const sf_corpus_info *in,
                          const char *identity, uint64_t n, sf_buf *b) {
     char name[160];
-    dataset_name(in, name, sizeof name);
+    sf__dataset_name(in, name, sizeof name);
     sf_buf_puts(b, "{\n  \"synthfm_export\": 1,\n");
     json_kv_str(b, "  ", "exporter", "synthfm " SF_VERSION, 1);
     json_kv_str(b, "  ", "format", sf_export_format_name(j->format), 1);
@@ -457,7 +445,7 @@ static void build_marker(const job *j, const sf_corpus_info *in,
 static void readme_common(sf_buf *b, const sf_corpus_info *in,
                           const char *identity, uint64_t n) {
     char name[160];
-    dataset_name(in, name, sizeof name);
+    sf__dataset_name(in, name, sizeof name);
     sf_buf_printf(b,
                   "Exported by `synthfm export` (synthfm %s) from the "
                   "SynthFM corpus `%s`: %llu samples [%llu, %llu) of a "

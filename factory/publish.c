@@ -209,7 +209,7 @@ static const char license_id[] = "CC0-1.0";
 static const char license_url[] = "https://spdx.org/licenses/CC0-1.0.html";
 
 /* Dataset name: the identity a person reads (seed, count, shard). */
-static void dataset_name(const sf_corpus_info *in, char *buf, size_t n) {
+void sf__dataset_name(const sf_corpus_info *in, char *buf, size_t n) {
     if (in->shard_count > 1)
         snprintf(buf, n, "synthfm-seed%llu-n%llu-shard%dof%d",
                  (unsigned long long)in->master_seed,
@@ -545,7 +545,7 @@ static void build_croissant(const sf_corpus_info *in, const stats *s,
     sf_buf_puts(&desc, " File locations (url, contentUrl, includes) are "
                        "relative to the directory that holds this "
                        "croissant.json.");
-    dataset_name(in, name, sizeof name);
+    sf__dataset_name(in, name, sizeof name);
 
     jw_open(&w, NULL, "{");
     croissant_context(&w);
@@ -755,7 +755,7 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
                          const sf_config *k, const char *yaml, int n_preview,
                          sf_buf *b) {
     char name[160], hb[32], hl[32], shard[160];
-    dataset_name(in, name, sizeof name);
+    sf__dataset_name(in, name, sizeof name);
     human_bytes(s->image_bytes, hb, sizeof hb);
     human_bytes(s->label_bytes, hl, sizeof hl);
     if (in->shard_count > 1)

@@ -285,4 +285,8 @@ extern const char sf__default_yaml[];
 extern const size_t sf__default_yaml_len;
 extern const char sf__manifest_sql[]; /* schemas/manifest.sql */
 
+/* A corpus's dataset name, the identity a person reads:
+ * "synthfm-seed<S>-n<N>" (+ "-shard<I>of<K>"); publish.c, export.c. */
+void sf__dataset_name(const sf_corpus_info *in, char *buf, size_t n);
+
 #endif /* SF_INT_H */
