@@ -130,6 +130,9 @@ typedef struct sam_train_opts {
                         process has trained this many seconds */
   sam_train_progress_fn progress;
   void* progress_ctx;
+  double dist_timeout_s; /* data parallel: how long a collective or the
+                            rendezvous waits for the other ranks before
+                            failing (<= 0: 300 s) */
 } sam_train_opts;
 
 typedef struct sam_train_result {
@@ -143,6 +146,8 @@ typedef struct sam_train_result {
   double last_val_dice;
   long encoder_calls; /* image encoder forwards in this process */
   int finished; /* 1: DONE written */
+  int rank, world_size; /* data parallel: this process's rank, of ... */
+  double allreduce_s; /* seconds in collectives (this process) */
 } sam_train_result;
 
 /* Train (or resume) a run as described above. SF_ECONFIG for config
