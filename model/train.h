@@ -70,6 +70,20 @@
  * Everything is validated (config, corpora, --init checkpoint) before RUN
  * is created, so a bad input leaves no run directory at all.
  *
+ * batch_size B: a step trains on data positions step * B + j (j < B;
+ * with B = 1 the position is the step, as before batches): each sample's
+ * loss / B is back-propagated, so the gradients add up to the batch
+ * mean's; images_per_epoch must be a multiple of B (steps per epoch =
+ * images_per_epoch / B).
+ *
+ * Data parallel (train_dist.h): with RANK/WORLD_SIZE (torchrun) or
+ * SLURM_PROCID/SLURM_NTASKS in the environment, rank r computes the
+ * slots j = r, r + world, ... of each step, the gradients are summed over
+ * the ranks (c10d, bucketed) and every rank takes the same AdamW step;
+ * validation items are split over the ranks and summed. Rank 0 alone
+ * writes RUN. B must be >= the world size. Same B, any world size: the
+ * same run up to the order of float sums (byte for byte with 2 ranks).
+ *
  * Determinism: the data order, instance picks and clicks come from the
  * counter RNG only; initial weights from torch::manual_seed(seed). The
  * resume test runs with 1 libtorch thread; on CPU a resumed run is then
