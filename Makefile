@@ -29,7 +29,7 @@ endif
 # ----------------------------------------------------------------- deps
 DEB_PACKAGES := build-essential pkg-config libpng-dev zlib1g-dev \
     libsqlite3-dev sqlite3 libyaml-dev libgsl-dev libssl-dev \
-    libcriterion-dev libtorch-dev libopenblas0-pthread libzip-dev \
+    libcriterion-dev libtorch-dev libgloo-dev libopenblas0-pthread libzip-dev \
     libnifti2-dev libgdcm-dev libtiff-dev libcairo2-dev libdeflate-dev \
     clang libclang-rt-14-dev clang-format cppcheck
 

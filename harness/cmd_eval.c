@@ -67,6 +67,9 @@ static const char usage_text[] =
     "  --ood-count N         synthetic-ood: images (default 32)\n"
     "  --ood-size PX         synthetic-ood: image side (default 256)\n"
     "  --out RESULTS.sqlite  results database (created or appended to)\n"
+    "  --shard I/N           evaluate only the I-th (0-based) of N contiguous\n"
+    "                        blocks of the cases, into its own --out; then\n"
+    "                        `synthfm results merge` joins the N files\n"
     "  -h, --help            this text\n"
     "\n"
     "stdout: one JSON line with the run's figures; stderr: progress, a\n"
@@ -109,7 +112,8 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             !strcmp(arg, "--out") || !strcmp(arg, "--device") ||
             !strcmp(arg, "--threads") || !strcmp(arg, "--ood-count") ||
             !strcmp(arg, "--ood-size") || !strcmp(arg, "--multimask") ||
-            !strcmp(arg, "--gallery") || !strcmp(arg, "--gallery-dir")) {
+            !strcmp(arg, "--gallery") || !strcmp(arg, "--gallery-dir") ||
+            !strcmp(arg, "--shard")) {
             if (!v)
                 return sf_cli_usage_error("eval", NULL,
                                           "missing value for '%s'", arg);
@@ -139,7 +143,17 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             o->out_db = v;
         else if (!strcmp(arg, "--gallery-dir"))
             o->gallery_dir = v;
-        else if (!strcmp(arg, "--multimask")) {
+        else if (!strcmp(arg, "--shard")) {
+            char *end = NULL;
+            long si = strtol(v, &end, 10), sn = -1;
+            if (end && *end == '/') sn = strtol(end + 1, &end, 10);
+            if (!end || *end || sn < 1 || sn > 100000 || si < 0 || si >= sn)
+                return sf_cli_usage_error(
+                    "eval", NULL,
+                    "--shard expects I/N with 0 <= I < N, got '%s'", v);
+            o->shard_index = (int)si;
+            o->shard_count = (int)sn;
+        } else if (!strcmp(arg, "--multimask")) {
             if (!strcmp(v, "auto"))
                 o->multimask = HX_MULTIMASK_AUTO;
             else if (!strcmp(v, "on"))

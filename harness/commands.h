@@ -19,6 +19,7 @@ int hx_cmd_eval(int argc, char **argv);
 int hx_cmd_data(int argc, char **argv);
 int hx_cmd_prompts(int argc, char **argv);
 int hx_cmd_report(int argc, char **argv);
+int hx_cmd_results(int argc, char **argv);
 
 #ifdef __cplusplus
 }

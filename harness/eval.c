@@ -523,7 +523,18 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         SF_OK)
         goto out;
     st->run_id = x.run_id;
-    for (size_t i = 0; i < l.n; i++) {
+    /* --shard I/N: the I-th contiguous block of the case list; the run's
+     * key is the whole run's, so that the shards merge into it. */
+    size_t lo = 0, hi = l.n;
+    if (o->shard_count > 1) {
+        char k[80], v[40];
+        lo = l.n * (size_t)o->shard_index / (size_t)o->shard_count;
+        hi = l.n * (size_t)(o->shard_index + 1) / (size_t)o->shard_count;
+        snprintf(k, sizeof k, "shard:%s", key);
+        snprintf(v, sizeof v, "%d/%d", o->shard_index, o->shard_count);
+        if ((rc = hx__results_meta_set(x.db, k, v, err)) != SF_OK) goto out;
+    }
+    for (size_t i = lo; i < hi; i++) {
         sf_err cerr;
         sf_err_clear(&cerr);
         st->n_cases++;
@@ -543,7 +554,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
                                           l.v[i].image, msg, err)) != SF_OK)
                 goto out;
         }
-        if (o->progress && o->progress(o->progress_ctx, i + 1, l.n)) {
+        if (o->progress && o->progress(o->progress_ctx, i + 1 - lo, hi - lo)) {
             rc = sf_err_set(err, SF_ECANCEL, "cancelled");
             hx__results_run_end(x.db, x.run_id, "failed", NULL);
             goto out;

@@ -70,12 +70,16 @@ typedef struct hx_eval_opts {
     int min_pixels; /* <= 0: the split's, else the default */
     uint64_t seed;
     const char *out_db;
-    uint64_t ood_count;      /* synthetic-ood: samples (0 = default) */
-    int ood_size;            /* synthetic-ood: px (0 = ood.yaml's) */
-    int gallery_n;           /* > 0: draw the worst, median and best
-                                gallery_n units of the first setting */
-    const char *gallery_dir; /* where (created) */
-    sf_progress_fn progress; /* units done / total (per case) */
+    uint64_t ood_count;           /* synthetic-ood: samples (0 = default) */
+    int ood_size;                 /* synthetic-ood: px (0 = ood.yaml's) */
+    int gallery_n;                /* > 0: draw the worst, median and best
+                                     gallery_n units of the first setting */
+    const char *gallery_dir;      /* where (created) */
+    int shard_index, shard_count; /* shard_count > 1: evaluate only the
+                                     shard_index-th of shard_count
+                                     contiguous blocks of the case list
+                                     (`synthfm results merge` joins them) */
+    sf_progress_fn progress;      /* units done / total (per case) */
     void *progress_ctx;
     /* Called once per problem that the run records and goes on after
      * (corrupt case, missing mask, ...). May be NULL. */

@@ -56,6 +56,9 @@ typedef struct hx__run_info {
  * or insert it. */
 int hx__results_run_begin(hx_results *r, const hx__run_info *ri, long *run_id,
                           int *resumed, sf_err *err);
+/* meta(key, value), replaced: e.g. a shard's "shard:<run_key>" = "I/N". */
+int hx__results_meta_set(hx_results *r, const char *key, const char *value,
+                         sf_err *err);
 int hx__results_run_end(hx_results *r, long run_id, const char *status,
                         sf_err *err);
 int hx__results_begin(hx_results *r, sf_err *err);

@@ -205,6 +205,19 @@ int hx__results_run_begin(hx_results *r, const hx__run_info *ri, long *run_id,
     return rc;
 }
 
+int hx__results_meta_set(hx_results *r, const char *key, const char *value,
+                         sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    rc = sqlite3_step(st) == SQLITE_DONE ? SF_OK : db_err(r, err, "meta");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 int hx__results_run_end(hx_results *r, long run_id, const char *status,
                         sf_err *err) {
     sqlite3_stmt *st = NULL;

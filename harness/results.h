@@ -26,6 +26,15 @@ int hx_results_open(const char *path, hx_results **out, sf_err *err);
 void hx_results_close(hx_results *r);
 /* The embedded schema text. */
 const char *hx_results_schema(void);
+/* Merge the n shard files of one evaluation (`synthfm eval --shard I/N`,
+ * every shard done) into a new results database `out`, equal to the
+ * single run row for row (slice ids in case order). Refused (SF_EINVAL,
+ * nothing written): shards of different evaluations (run key: method,
+ * checkpoint, dataset, split, settings, prompt seed) or builds, a
+ * missing, repeated or unfinished shard, overlapping units; SF_EEXIST
+ * when out exists. */
+int hx_results_merge(const char *out, const char *const *paths, int n,
+                     sf_err *err);
 
 #ifdef __cplusplus
 }

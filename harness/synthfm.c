@@ -30,6 +30,8 @@ static const sf_command commands[] = {
      hx_cmd_prompts},
     {"report", "tables, figures and index.md from a results database",
      hx_cmd_report},
+    {"results", "merge the shards of a sharded evaluation (results merge)",
+     hx_cmd_results},
     {NULL, NULL, NULL}};
 
 static void usage(FILE *f) {

@@ -4,12 +4,17 @@
  * (0 finished or stopped cleanly, 1 failure or interrupted, 2 usage or
  * config error).
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sam_cmd.h"
@@ -50,8 +55,19 @@ static const char usage_text[] =
     "  --stop-after N     stop (resumable) after N steps in total\n"
     "  --max-minutes M    stop (resumable) after M minutes of training in\n"
     "                     this process (best.pth: the last validation's best)\n"
+    "  --nproc N          data parallel on this machine: start N ranks\n"
+    "                     (loopback rendezvous; each splits every global\n"
+    "                     batch of batch_size samples with the others)\n"
+    "  --dist-timeout S   data parallel: a rank that died or hangs stops the\n"
+    "                     others after S seconds (default 300)\n"
     "  -q, --quiet        no progress line\n"
     "  -h, --help         this text\n"
+    "\n"
+    "\n"
+    "Data parallel across machines: start one process per rank with\n"
+    "torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,\n"
+    "MASTER_PORT) or under Slurm's srun (SLURM_PROCID, SLURM_NTASKS, ...);\n"
+    "rank 0 alone writes RUN. SIGTERM and Ctrl-C stop every rank resumably.\n"
     "\n"
     "stdout: one JSON line with steps, steps_per_s, best_val_dice, ...\n";
 
@@ -63,7 +79,7 @@ static void on_sigint(int sig) {
 }
 
 typedef struct progress_ctx {
-  int tty, quiet;
+  int tty, quiet, nproc;
   double last;
 } progress_ctx;
 
@@ -124,6 +140,8 @@ static int parse_args(
       {"threads", required_argument, 0, 't'},
       {"stop-after", required_argument, 0, 's'},
       {"max-minutes", required_argument, 0, 'm'},
+      {"nproc", required_argument, 0, 'n'},
+      {"dist-timeout", required_argument, 0, 'T'},
       {"quiet", no_argument, 0, 'q'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
@@ -179,6 +197,18 @@ static int parse_args(
           return sf_cli_usage_error(
               "train", NULL, "--stop-after: expected a positive integer");
         break;
+      case 'n':
+        pc->nproc = (int)strtol(optarg, &end, 10);
+        if (*end || pc->nproc < 1 || pc->nproc > 256)
+          return sf_cli_usage_error(
+              "train", NULL, "--nproc: expected an integer in 1..256");
+        break;
+      case 'T':
+        o->dist_timeout_s = strtod(optarg, &end);
+        if (*end || !(o->dist_timeout_s > 0) || o->dist_timeout_s > 1e6)
+          return sf_cli_usage_error(
+              "train", NULL, "--dist-timeout: expected positive seconds");
+        break;
       case 'q':
         pc->quiet = 1;
         break;
@@ -216,13 +246,119 @@ static int parse_args(
   return -1;
 }
 
+/* A free TCP port on the loopback (bound to port 0 and released: the
+ * ranks' rendezvous takes it a moment later). 0 on failure. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  socklen_t n = sizeof a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int port = 0;
+  if (fd >= 0 && !bind(fd, (struct sockaddr*)&a, sizeof a) &&
+      !getsockname(fd, (struct sockaddr*)&a, &n))
+    port = ntohs(a.sin_port);
+  if (fd >= 0)
+    close(fd);
+  return port;
+}
+
+static volatile sig_atomic_t g_forward; /* a signal for the ranks */
+
+static void on_forward(int sig) {
+  g_forward = sig;
+}
+
+/* --nproc N: fork N ranks with torchrun's variables on the loopback and
+ * wait for them. In a rank: returns -1 (go on training); in the parent:
+ * the exit code (the first failing rank's, else 0). The parent forwards
+ * SIGTERM to every rank (Ctrl-C reaches them through the terminal). */
+static int spawn_ranks(int n) {
+  if (getenv("RANK") || getenv("WORLD_SIZE") || getenv("SLURM_PROCID")) {
+    fprintf(
+        stderr,
+        "synthfm train: --nproc starts its own ranks; unset RANK, "
+        "WORLD_SIZE and SLURM_PROCID (or drop --nproc)\n");
+    return 2;
+  }
+  int port = free_port();
+  if (!port) {
+    fprintf(
+        stderr,
+        "synthfm train: --nproc: no free loopback port: %s\n",
+        strerror(errno));
+    return 1;
+  }
+  pid_t pids[256];
+  char v[32];
+  fflush(NULL);
+  for (int r = 0; r < n; r++) {
+    pid_t p = fork();
+    if (p < 0) {
+      fprintf(stderr, "synthfm train: fork: %s\n", strerror(errno));
+      for (int k = 0; k < r; k++)
+        kill(pids[k], SIGTERM);
+      return 1;
+    }
+    if (p == 0) {
+      snprintf(v, sizeof v, "%d", r);
+      setenv("RANK", v, 1);
+      setenv("LOCAL_RANK", v, 1);
+      snprintf(v, sizeof v, "%d", n);
+      setenv("WORLD_SIZE", v, 1);
+      snprintf(v, sizeof v, "%d", port);
+      setenv("MASTER_PORT", v, 1);
+      setenv("MASTER_ADDR", "127.0.0.1", 1);
+      return -1;
+    }
+    pids[r] = p;
+  }
+  struct sigaction sa, old_term, old_int;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_forward;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, &old_term);
+  sigaction(SIGINT, &sa, &old_int);
+  int code = 0, left = n;
+  while (left > 0) {
+    int st;
+    pid_t p = waitpid(-1, &st, 0);
+    if (p < 0 && errno == EINTR) {
+      if (g_forward == SIGTERM)
+        for (int r = 0; r < n; r++)
+          kill(pids[r], SIGTERM);
+      g_forward = 0; /* SIGINT: the ranks got it from the terminal */
+      continue;
+    }
+    if (p < 0)
+      break;
+    left--;
+    int r = 0;
+    while (r < n && pids[r] != p)
+      r++;
+    int c = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    if (WIFSIGNALED(st))
+      fprintf(
+          stderr,
+          "synthfm train: rank %d killed by signal %d\n",
+          r,
+          WTERMSIG(st));
+    if (c && !code)
+      code = c;
+  }
+  sigaction(SIGTERM, &old_term, NULL);
+  sigaction(SIGINT, &old_int, NULL);
+  return code;
+}
+
 int sam_cmd_train(int argc, char** argv) {
   const char* corpora[MAX_CORPORA];
   sam_train_opts o;
   memset(&o, 0, sizeof o);
   o.device = -1;
   o.corpora = corpora;
-  progress_ctx pc = {isatty(2), 0, 0};
+  progress_ctx pc = {isatty(2), 0, 0, 0};
   int code = parse_args(argc, argv, &o, corpora, &pc);
   if (code >= 0)
     return code;
@@ -233,23 +369,44 @@ int sam_cmd_train(int argc, char** argv) {
     fprintf(stderr, "synthfm train: %s\n", sf_err_text(&err, msg, sizeof msg));
     return 2;
   }
+  if (pc.nproc > 1 && (code = spawn_ranks(pc.nproc)) >= 0)
+    return code;
+  const char* rank_env = getenv("RANK");
+  if (!rank_env)
+    rank_env = getenv("SLURM_NTASKS") && atoi(getenv("SLURM_NTASKS")) > 1
+        ? getenv("SLURM_PROCID")
+        : NULL;
+  int rank = rank_env ? atoi(rank_env) : 0;
+  if (rank > 0) /* rank 0 alone shows progress and the summary */
+    pc.quiet = 1;
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
+  struct sigaction old_term;
   sigaction(SIGINT, &sa, &old);
+  sigaction(SIGTERM, &sa, &old_term); /* Slurm's pre-emption signal */
   o.progress = on_progress;
   o.progress_ctx = &pc;
   sam_train_result r;
   int rc = sam_train_run(&o, &r, &err);
   sigaction(SIGINT, &old, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   if (pc.tty && !pc.quiet)
     fputs("\r\033[K", stderr);
   if (rc != SF_OK && rc != SF_ECANCEL) {
-    char msg[1200];
-    fprintf(stderr, "synthfm train: %s\n", sf_err_text(&err, msg, sizeof msg));
+    char msg[1200], who[32] = "";
+    if (r.world_size > 1 && strncmp(err.msg, "rank ", 5))
+      snprintf(who, sizeof who, "rank %d: ", r.rank);
+    fprintf(
+        stderr,
+        "synthfm train: %s%s\n",
+        who,
+        sf_err_text(&err, msg, sizeof msg));
     return rc == SF_ECONFIG || rc == SF_EINVAL ? 2 : 1;
   }
+  if (r.rank > 0)
+    return rc == SF_ECANCEL ? 1 : 0;
   fprintf(
       stderr,
       "synthfm train: %s: step %ld/%ld, %.2f steps/s, best val Dice "
@@ -267,7 +424,7 @@ int sam_cmd_train(int argc, char** argv) {
       "{\"run\": \"%s\", \"steps\": %ld, \"total_steps\": %ld, "
       "\"steps_per_s\": %.4f, \"best_val_dice\": %.6f, \"best_step\": "
       "%ld, \"last_val_dice\": %.6f, \"encoder_calls\": %ld, "
-      "\"finished\": %s}\n",
+      "\"world_size\": %d, \"allreduce_s\": %.4f, \"finished\": %s}\n",
       o.out_dir,
       r.steps,
       r.total_steps,
@@ -276,6 +433,8 @@ int sam_cmd_train(int argc, char** argv) {
       r.best_step,
       isnan(r.last_val_dice) ? -1.0 : r.last_val_dice,
       r.encoder_calls,
+      r.world_size,
+      r.allreduce_s,
       r.finished ? "true" : "false");
   return rc == SF_ECANCEL ? 1 : 0;
 }

@@ -4,6 +4,7 @@
 // is train_config.cpp and the run database train_db.cpp (train_int.h);
 // this is the one trainer file with libtorch. Read top to bottom: data ->
 // model -> trainer -> run.
+#include "train_dist.h"
 #include "train_int.h"
 
 #include <dlfcn.h>
@@ -255,12 +256,19 @@ struct Trainer {
   uint64_t otf_seed = 0;
   Db db;
   long step = 0, total = 0, best_step = -1;
-  long ipe = 0; // images (steps) per epoch
+  long spe = 0; // steps per epoch (images_per_epoch / batch_size)
+  // Data parallel (train_dist.h): this rank's share of each global batch
+  // is the batch slots j = rank, rank + world, ...; rank 0 alone writes.
+  Dist* dist = nullptr;
+  int rank = 0, world = 1;
+  bool writer = true;
+  std::vector<Tensor> tparams; // trainable parameters, in module order
   double best = NAN, last_val = NAN, wall_before = 0, t0 = 0;
   long encoder_calls = 0;
   std::vector<double> recent;
   ~Trainer() {
     sam_model_free(model);
+    dist_close(dist);
   }
 
   torch::Device dev() {
@@ -287,7 +295,7 @@ struct Trainer {
       uint64_t* index,
       sf_err* err) {
     for (uint64_t k = 0; k < 8; k++) {
-      uint64_t ix = g + k * uint64_t(total);
+      uint64_t ix = g + k * uint64_t(total) * uint64_t(cfg.batch_size);
       sf_sample* s = nullptr;
       int rc = sf_sample_generate(&fcfg, otf_seed, ix, &s, err);
       if (rc)
@@ -337,6 +345,7 @@ struct Trainer {
   // (min_area_frac of the view) replace *el; no eligible instance: the
   // whole image is used. Draws: key "train-crop" (seed, step).
   int crop_view(
+      uint64_t g,
       Loaded* l,
       const std::vector<int>& el,
       uint64_t pos,
@@ -344,7 +353,7 @@ struct Trainer {
       bool* cropped,
       sf_err* err) {
     *cropped = false;
-    sf_rng_key kc = sf_prompt_key(cfg.seed, "train-crop", uint64_t(step), 0);
+    sf_rng_key kc = sf_prompt_key(cfg.seed, "train-crop", g, 0);
     const int nx = l->nx, ny = l->ny;
     const size_t npx = size_t(nx) * size_t(ny);
     int label = el[size_t(sf_rng_u64(kc, 0) % el.size())];
@@ -418,8 +427,12 @@ struct Trainer {
     return SF_OK;
   }
 
-  // One training step on data position `step`. *loss_out gets the loss.
-  int train_step(double lr, double* loss_out, sf_err* err) {
+  // One sample of a step: data position gpos (step * batch_size + batch
+  // slot; = step at batch 1, what the keys below were before batches),
+  // forward and backward of its loss x scale (1 / batch_size: the
+  // gradients of a step's samples add up to their mean's). *loss_out gets
+  // the unscaled loss.
+  int train_sample(uint64_t gpos, double scale, double* loss_out, sf_err* err) {
     Loaded l;
     std::vector<int> otf_labels;
     const std::vector<int>* el = nullptr;
@@ -427,11 +440,11 @@ struct Trainer {
     long idx = -1; // embedding cache slot (corpora only)
     int rc;
     if (otf) {
-      if ((rc = otf_sample(uint64_t(step), &l, &otf_labels, &pos, err)))
+      if ((rc = otf_sample(gpos, &l, &otf_labels, &pos, err)))
         return rc;
       el = &otf_labels;
     } else {
-      idx = long(order.at(uint64_t(step)));
+      idx = long(order.at(gpos));
       const Item& it = train.items[size_t(idx)];
       if ((rc = load_sample(train, it, &l, err)))
         return rc;
@@ -441,7 +454,7 @@ struct Trainer {
     std::vector<int> crop_labels;
     bool cropped = false;
     if (cfg.crop_lo > 0) {
-      if ((rc = crop_view(&l, *el, pos, &crop_labels, &cropped, err)))
+      if ((rc = crop_view(gpos, &l, *el, pos, &crop_labels, &cropped, err)))
         return rc;
       if (cropped)
         el = &crop_labels;
@@ -450,7 +463,7 @@ struct Trainer {
     // the counter RNG; the first pick is the K = 1 pick), each with its
     // own clicks; the click counts are drawn once per step so that the K
     // prompts batch without padding.
-    sf_rng_key kp = sf_prompt_key(cfg.seed, "train-pick", uint64_t(step), 0);
+    sf_rng_key kp = sf_prompt_key(cfg.seed, "train-pick", gpos, 0);
     std::vector<int> picks(*el);
     size_t K = std::min(size_t(cfg.instances_per_step), picks.size());
     for (size_t i = 0; i < K; i++) {
@@ -482,7 +495,7 @@ struct Trainer {
       clicks[k].resize(size_t(po.n_pos + po.n_neg));
       int n_clicks = 0;
       sf_rng_key kc = sf_prompt_key(
-          cfg.seed, "train", pos, uint64_t(step) * 65536u + uint64_t(picks[k]));
+          cfg.seed, "train", pos, gpos * 65536u + uint64_t(picks[k]));
       if ((rc = sf_prompts_simulate(
                mask, l.nx, l.ny, &po, kc, clicks[k].data(), &n_clicks, err)))
         return rc;
@@ -621,10 +634,7 @@ struct Trainer {
         if (!n_err) // nothing to correct: a not-a-point pad
           continue;
         sf_rng_key ke = sf_prompt_key(
-            cfg.seed,
-            "train-correct",
-            pos,
-            uint64_t(step) * 65536u + uint64_t(picks[k]));
+            cfg.seed, "train-correct", pos, gpos * 65536u + uint64_t(picks[k]));
         size_t want = size_t(sf_rng_u64(ke, uint64_t(it)) % n_err), i = 0;
         for (;; i++)
           if ((q[i] != 0) != (g[i] != 0) && want-- == 0)
@@ -638,16 +648,87 @@ struct Trainer {
       n_cur++;
     }
     loss = loss / double(n_iter);
+    if (scale != 1.0)
+      (loss * scale).backward();
+    else
+      loss.backward();
+    *loss_out = loss.item<double>();
+    return SF_OK;
+  }
+
+  // One optimiser step: this rank's samples of the global batch (slots
+  // j = rank + k * world of batch_size), then, with several ranks, one
+  // small sum (the losses, the stop votes, which parameters have a
+  // gradient) and the bucketed gradient all-reduce; AdamW at lr.
+  // vote[0..1]: this rank's stop requests (signal, wall clock), replaced
+  // by the sums over the ranks. *loss_out: the global batch's mean loss.
+  int train_step(double lr, double vote[2], double* loss_out, sf_err* err) {
+    const int B = cfg.batch_size;
+    opt->zero_grad();
+    double local = 0;
+    int rc;
+    for (int j = rank; j < B; j += world) {
+      double l = 0;
+      if ((rc = train_sample(
+               uint64_t(step) * uint64_t(B) + uint64_t(j),
+               1.0 / double(B),
+               &l,
+               err)))
+        return rc;
+      local += l;
+    }
+    if (world > 1) {
+      // A parameter some rank's share did not reach has no gradient
+      // there; every rank takes a zero one, so that AdamW (which skips
+      // parameters without one) updates the same set on every rank, as
+      // one process accumulating the whole batch would.
+      std::vector<double> small(3 + tparams.size());
+      small[0] = local;
+      small[1] = vote[0];
+      small[2] = vote[1];
+      for (size_t i = 0; i < tparams.size(); i++)
+        small[3 + i] = tparams[i].grad().defined() ? 1 : 0;
+      if ((rc = dist_sum(
+               dist, small.data(), small.size(), "the step's sums", err)))
+        return rc;
+      local = small[0];
+      vote[0] = small[1];
+      vote[1] = small[2];
+      // Buckets from the last parameters to the first: the order in which
+      // backward produces the gradients.
+      std::vector<Tensor> grads;
+      for (size_t i = tparams.size(); i-- > 0;) {
+        if (small[3 + i] == 0)
+          continue;
+        if (!tparams[i].grad().defined())
+          tparams[i].mutable_grad() = torch::zeros_like(tparams[i]);
+        grads.push_back(tparams[i].grad());
+      }
+      if ((rc = dist_allreduce(dist, grads, "the gradient all-reduce", err)))
+        return rc;
+    }
     const bool two = opt->param_groups().size() == 2; // encoder first
     for (size_t gi = 0; gi < opt->param_groups().size(); gi++)
       static_cast<torch::optim::AdamWOptions&>(
           opt->param_groups()[gi].options())
           .lr(two && gi == 0 ? lr * cfg.encoder_lr_scale : lr);
-    opt->zero_grad();
-    loss.backward();
     opt->step();
-    *loss_out = loss.item<double>();
+    *loss_out = B == 1 ? local : local / double(B);
     return SF_OK;
+  }
+
+  // SHA-256 of the step and every parameter's bytes: what the ranks
+  // compare at the start and after every epoch.
+  std::string param_digest() {
+    std::string buf = std::to_string(step) + "\n";
+    for (auto& kv : sam::net(model)->named_parameters(true)) {
+      Tensor c = kv.value().detach().to(torch::kCPU).contiguous();
+      buf += kv.key();
+      buf.append(static_cast<const char*>(c.data_ptr()), size_t(c.nbytes()));
+    }
+    char hex[65];
+    sf_sha256_hex(buf.data(), buf.size(), hex);
+    return hex;
   }
 
   struct ValRow {
@@ -658,14 +739,23 @@ struct Trainer {
   };
   std::vector<ValRow> val_rows; // the last validation's instances
 
+  // Each rank predicts the items vi with vi % world == rank into their
+  // instances' slots (item order); with several ranks one sum gives every
+  // rank all rows, and the mean is taken in slot order, as one process
+  // takes it.
   int validate(double* dice, long* n_val, sf_err* err) {
-    double sum = 0;
-    long n = 0;
     val_rows.clear();
     int C = 0, E = 0;
     sam_model_embedding_shape(model, &C, &E);
+    std::vector<size_t> first(val.items.size() + 1, 0); // slot of item vi
+    for (size_t vi = 0; vi < val.items.size(); vi++)
+      first[vi + 1] = first[vi] + val.items[vi].labels.size();
+    val_rows.resize(first.back());
     for (size_t vi = 0; vi < val.items.size(); vi++) {
+      if (int(vi % size_t(world)) != rank)
+        continue;
       const Item& it = val.items[vi];
+      size_t slot = first[vi];
       Loaded l;
       int rc = load_sample(val, it, &l, err);
       if (rc)
@@ -737,11 +827,35 @@ struct Trainer {
         }
         sam_prediction_free(pr);
         double d = a + b ? 2.0 * double(ab) / double(a + b) : 1.0;
-        val_rows.push_back({it.pos, label, b, a, d});
-        sum += d;
-        n++;
+        val_rows[slot++] = {it.pos, label, b, a, d};
       }
     }
+    if (world > 1) {
+      std::vector<double> v(3 * val_rows.size(), 0.0);
+      for (size_t vi = 0; vi < val.items.size(); vi++)
+        for (size_t i = first[vi];
+             i < first[vi + 1] && int(vi % size_t(world)) == rank;
+             i++) {
+          v[3 * i] = double(val_rows[i].area);
+          v[3 * i + 1] = double(val_rows[i].pred_area);
+          v[3 * i + 2] = val_rows[i].dice;
+        }
+      int rc = dist_sum(dist, v.data(), v.size(), "the validation sum", err);
+      if (rc)
+        return rc;
+      for (size_t vi = 0; vi < val.items.size(); vi++)
+        for (size_t i = first[vi]; i < first[vi + 1]; i++)
+          val_rows[i] = {
+              val.items[vi].pos,
+              val.items[vi].labels[i - first[vi]],
+              long(v[3 * i]),
+              long(v[3 * i + 1]),
+              v[3 * i + 2]};
+    }
+    double sum = 0;
+    for (const auto& r : val_rows)
+      sum += r.dice;
+    long n = long(val_rows.size());
     *dice = n ? sum / double(n) : NAN;
     *n_val = n;
     return SF_OK;
@@ -750,6 +864,8 @@ struct Trainer {
   // Resumable state: weights + optimiser + counters in one archive,
   // written to a temporary name and renamed (atomic).
   int save_state(sf_err* err) {
+    if (!writer)
+      return SF_OK;
     std::string p = out + "/state.pt", tmp = p + ".tmp";
     try {
       torch::serialize::OutputArchive ar, am, ao;
@@ -806,6 +922,8 @@ struct Trainer {
   // RUN/curve.png from run.sqlite; a failure to draw is recorded in
   // run.plot_error, not fatal (the numbers are in run.sqlite).
   void plot() {
+    if (!writer)
+      return;
     sf_err e{};
     if (sam_train_plot(out.c_str(), (out + "/curve.png").c_str(), &e))
       db.set("plot_error", e.msg);
@@ -852,6 +970,8 @@ int build_model(Trainer* t, sf_err* err) {
       enc_params.push_back(kv.value());
     else
       params.push_back(kv.value());
+    if (kv.value().requires_grad())
+      t->tparams.push_back(kv.value());
   }
   auto aw = torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay);
   if (two) {
@@ -894,11 +1014,19 @@ int resolve_inputs(
           o->out_dir);
     if ((rc = parse_config((t->out + "/config.yaml").c_str(), &t->cfg, err)))
       return rc;
+    // Ranks other than 0 only read the run (the corpora), then close it.
     if (sqlite3_open_v2(
-            dbpath.c_str(), &t->db.db, SQLITE_OPEN_READWRITE, nullptr))
+            dbpath.c_str(),
+            &t->db.db,
+            t->writer ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY,
+            nullptr))
       return sf_err_set(err, SF_EDB, "%s: cannot open", dbpath.c_str());
     bool otf = false;
     t->db.corpora(tdirs, vdir, &otf);
+    if (!t->writer) {
+      sqlite3_close(t->db.db);
+      t->db.db = nullptr;
+    }
     if (otf)
       *otf_path = t->out + "/factory.yaml";
     return SF_OK;
@@ -1008,9 +1136,32 @@ int check_and_load(
     return rc;
   if ((rc = build_model(t, err)))
     return rc;
-  t->ipe =
+  const long ipe =
       c.images_per_epoch > 0 ? c.images_per_epoch : long(t->train.items.size());
-  t->total = t->ipe * long(c.epochs);
+  if (c.images_per_epoch > 0 && ipe % c.batch_size)
+    return sf_err_set(
+        err,
+        SF_ECONFIG,
+        "images_per_epoch %ld is not a multiple of batch_size %d",
+        ipe,
+        c.batch_size);
+  if (ipe < c.batch_size)
+    return sf_err_set(
+        err,
+        SF_ECONFIG,
+        "batch_size %d is larger than an epoch (%ld images)",
+        c.batch_size,
+        ipe);
+  if (c.batch_size < t->world)
+    return sf_err_set(
+        err,
+        SF_ECONFIG,
+        "batch_size %d is smaller than the world size %d: every rank needs "
+        "at least one sample of each global batch",
+        c.batch_size,
+        t->world);
+  t->spe = ipe / c.batch_size;
+  t->total = t->spe * long(c.epochs);
   t->order.seed = c.seed;
   t->order.n = t->otf ? 1 : t->train.items.size();
   t->emb_cache.resize(t->train.items.size());
@@ -1049,7 +1200,7 @@ int create_run_dir(
   t->db.set(
       "lr_choice", "AdamW, cosine decay: our choice (the paper's LR is lost)");
   if (t->otf) {
-    t->db.add_corpus("on-the-fly", otf_path, otf_id, t->total);
+    t->db.add_corpus("on-the-fly", otf_path, otf_id, t->total * c.batch_size);
     t->db.set("on_the_fly_seed", std::to_string(t->otf_seed));
   }
   for (size_t i = 0; i < tdirs.size(); i++)
@@ -1067,6 +1218,8 @@ int create_run_dir(
   return SF_OK;
 }
 
+void write_epoch(Trainer* t, int epoch, double d, long nv, double train_loss);
+
 // End of an epoch: validation, its epochs and val_instances rows, best.pth
 // when it is the best so far, the resumable state, the learning curve.
 int end_epoch(Trainer* t, int epoch, double train_loss, sf_err* err) {
@@ -1076,6 +1229,30 @@ int end_epoch(Trainer* t, int epoch, double train_loss, sf_err* err) {
   if ((rc = t->validate(&d, &nv, err)))
     return rc;
   t->last_val = d;
+  if (t->world > 1) {
+    char what[64];
+    snprintf(what, sizeof what, "the parameters after epoch %d", epoch + 1);
+    if ((rc = dist_agree(t->dist, false, t->param_digest(), what, err)))
+      return rc;
+  }
+  if (t->writer)
+    write_epoch(t, epoch, d, nv, train_loss);
+  if (std::isnan(t->best) || d > t->best) {
+    t->best = d;
+    t->best_step = t->step;
+    if (t->writer &&
+        (rc = sam_model_save(t->model, (t->out + "/best.pth").c_str(), err)))
+      return rc;
+  }
+  if ((rc = t->save_state(err)))
+    return rc;
+  t->db.exec("COMMIT; BEGIN", nullptr);
+  t->plot();
+  return SF_OK;
+}
+
+// The epochs row and the val_instances rows of an epoch (rank 0).
+void write_epoch(Trainer* t, int epoch, double d, long nv, double train_loss) {
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(
       t->db.db,
@@ -1108,21 +1285,13 @@ int end_epoch(Trainer* t, int epoch, double train_loss, sf_err* err) {
     sqlite3_reset(st);
   }
   sqlite3_finalize(st);
-  if (std::isnan(t->best) || d > t->best) {
-    t->best = d;
-    t->best_step = t->step;
-    if ((rc = sam_model_save(t->model, (t->out + "/best.pth").c_str(), err)))
-      return rc;
-  }
-  if ((rc = t->save_state(err)))
-    return rc;
-  t->db.exec("COMMIT; BEGIN", nullptr);
-  t->plot();
-  return SF_OK;
 }
 
 // The steps from t->step on, until the last one, stop_after_steps,
 // max_wall_s, an error or a progress callback asking to stop (*cancelled).
+// With several ranks a stop request (a rank's progress callback, or its
+// wall clock) is voted on in the next step's sum, so that every rank stops
+// after the same step.
 int train_loop(
     Trainer* t,
     const sam_train_opts* o,
@@ -1135,16 +1304,18 @@ int train_loop(
   double epoch_loss = 0;
   long epoch_n = 0;
   int rc = SF_OK;
+  double vote[2] = {0, 0}; // this rank's: signal, wall clock
   while (t->step < t->total) {
     if (o->stop_after_steps > 0 && t->step >= o->stop_after_steps)
       break;
-    if (o->max_wall_s > 0 && sf_clock_s() - t_start >= o->max_wall_s)
+    vote[1] = o->max_wall_s > 0 && sf_clock_s() - t_start >= o->max_wall_s;
+    if (t->world == 1 && vote[1] > 0)
       break;
     double lr = cosine_lr(c, t->step, t->total);
     double loss = 0;
-    if ((rc = t->train_step(lr, &loss, err)))
+    if ((rc = t->train_step(lr, vote, &loss, err)))
       break;
-    int epoch = int(t->step / t->ipe);
+    int epoch = int(t->step / t->spe);
     t->step++;
     epoch_loss += loss;
     epoch_n++;
@@ -1155,13 +1326,17 @@ int train_loop(
     pg.validated = 0;
     if (t->step % 200 == 0) // keep run.sqlite readable during an epoch
       t->db.exec("COMMIT; BEGIN", nullptr);
-    if (t->step % t->ipe == 0) { // end of an epoch: validate, checkpoint
+    if (t->step % t->spe == 0) { // end of an epoch: validate, checkpoint
       if ((rc = end_epoch(
                t, epoch, epoch_n ? epoch_loss / double(epoch_n) : NAN, err)))
         break;
       epoch_loss = 0;
       epoch_n = 0;
       pg.validated = 1;
+    }
+    if (t->world > 1 && (vote[0] > 0 || vote[1] > 0)) {
+      *cancelled = vote[0] > 0;
+      break;
     }
     pg.step = t->step;
     pg.total_steps = t->total;
@@ -1176,12 +1351,67 @@ int train_loop(
     pg.best_val_dice = t->best;
     pg.elapsed_s = t->elapsed();
     pg.steps_per_s = double(t->step - step0) / (sf_clock_s() - t_start);
-    if (o->progress && o->progress(o->progress_ctx, &pg)) {
+    vote[0] = o->progress && o->progress(o->progress_ctx, &pg);
+    if (t->world == 1 && vote[0] > 0) {
       *cancelled = 1;
       break;
     }
   }
   return rc;
+}
+
+// What every rank must share: the config, the corpora, the run's length.
+std::string inputs_digest(
+    const Trainer* t,
+    const std::vector<std::string>& tdirs,
+    const std::string& otf_id) {
+  std::string s = config_yaml(t->cfg) + "\n" + std::to_string(t->total);
+  (void)tdirs; // paths may differ between hosts; contents may not
+  for (auto& id : t->train.identities)
+    s += "\ntrain " + id;
+  for (auto& id : t->val.identities)
+    s += "\nval " + id;
+  s += "\notf " + otf_id;
+  char hex[65];
+  sf_sha256_hex(s.data(), s.size(), hex);
+  return hex;
+}
+
+// A run that stopped (Ctrl-C, SIGTERM, stop_after_steps, max_wall_s) or
+// finished: the resumable state, the run's summary, DONE when finished.
+int conclude(
+    Trainer* t,
+    const sam_train_opts* o,
+    int cancelled,
+    sam_train_result* res,
+    sf_err* err) {
+  int rc;
+  // Stopped (Ctrl-C, stop_after_steps) or finished: save where we are.
+  if ((rc = t->save_state(err)))
+    return rc;
+  t->db.set("wall_s", std::to_string(t->elapsed()));
+  t->db.set("steps_done", std::to_string(t->step));
+  t->db.set("best_val_dice", std::to_string(t->best));
+  t->db.set("best_step", std::to_string(t->best_step));
+  if (cancelled || t->step < t->total) {
+    t->db.set("status", "interrupted");
+    return cancelled ? sf_err_set(
+                           err,
+                           SF_ECANCEL,
+                           "stopped at step %ld of %ld; resumable with "
+                           "--resume %s",
+                           t->step,
+                           t->total,
+                           o->out_dir)
+                     : SF_OK;
+  }
+  t->db.set("status", "done");
+  t->db.set("finished_at", std::to_string(long(time(nullptr))));
+  if (t->writer && (rc = write_text(t->out + "/DONE", "done\n", err)))
+    return rc;
+  if (res)
+    res->finished = 1;
+  return SF_OK;
 }
 
 int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
@@ -1193,22 +1423,73 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
   std::vector<std::string> tdirs;
   std::string vdir, otf_path; // otf_path: factory config (on-the-fly)
   std::string otf_yaml, otf_id;
-  if ((rc = resolve_inputs(t.get(), o, &tdirs, &vdir, &otf_path, err)) ||
-      (rc = check_and_load(
-           t.get(), tdirs, vdir, otf_path, &otf_yaml, &otf_id, err)))
+  DistEnv env;
+  if ((rc = dist_env(&env, err)))
+    return rc;
+  t->rank = env.rank;
+  t->world = env.world;
+  t->writer = env.rank == 0;
+  if (res) {
+    res->rank = env.rank;
+    res->world_size = env.world;
+  }
+  rc = resolve_inputs(t.get(), o, &tdirs, &vdir, &otf_path, err);
+  // The rendezvous comes before anything is written; a rank whose inputs
+  // failed still joins, so that the others hear of it at the first
+  // agreement instead of waiting for the timeout.
+  int rc_dist = dist_open(
+      env,
+      rc == SF_OK && t->cfg.device == SAM_DEVICE_CUDA,
+      o->dist_timeout_s > 0 ? o->dist_timeout_s : 300.0,
+      &t->dist,
+      rc ? nullptr : err);
+  if (rc || rc_dist)
+    return rc ? rc : rc_dist;
+  rc = check_and_load(t.get(), tdirs, vdir, otf_path, &otf_yaml, &otf_id, err);
+  if (t->world > 1) {
+    sf_err e2{};
+    int rc2 = dist_agree(
+        t->dist,
+        rc != SF_OK,
+        rc ? std::string() : inputs_digest(t.get(), tdirs, otf_id),
+        "the config and corpora",
+        &e2);
+    if (rc == SF_OK && rc2 != SF_OK && err)
+      *err = e2;
+    if (rc == SF_OK)
+      rc = rc2;
+  }
+  if (rc)
     return rc;
   const TrainConfig& c = t->cfg;
-  // Everything checked: now (and only now) the run directory appears.
+  // Everything checked: now (and only now) the run directory appears
+  // (rank 0's; the others read a resumed run's state).
   if (!o->resume) {
-    if ((rc = create_run_dir(
-             t.get(), o, tdirs, vdir, otf_path, otf_yaml, otf_id, err)))
-      return rc;
+    if (t->writer)
+      rc = create_run_dir(
+          t.get(), o, tdirs, vdir, otf_path, otf_yaml, otf_id, err);
   } else {
     t->db.exec(kSchema, nullptr);
-    if ((rc = t->load_state(err)))
-      return rc;
+    rc = t->load_state(err);
   }
+  if (t->world > 1) {
+    sf_err e2{};
+    int rc2 = dist_agree(
+        t->dist,
+        rc != SF_OK,
+        rc ? std::string() : t->param_digest(),
+        "the starting step and parameters",
+        &e2);
+    if (rc == SF_OK && rc2 != SF_OK && err)
+      *err = e2;
+    if (rc == SF_OK)
+      rc = rc2;
+  }
+  if (rc)
+    return rc;
   t->db.set("status", "running");
+  t->db.set("world_size", std::to_string(t->world));
+  t->db.set("rendezvous", env.source);
   t->db.set("device", c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu");
   t->db.set("threads", std::to_string(torch::get_num_threads()));
   t->t0 = sf_clock_s();
@@ -1234,6 +1515,7 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     res->best_step = t->best_step;
     res->last_val_dice = t->last_val;
     res->encoder_calls = t->encoder_calls;
+    res->allreduce_s = dist_comm_s(t->dist);
     res->finished = 0;
   }
   if (rc) {
@@ -1241,32 +1523,24 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     t->db.set("error", err ? err->msg : "?");
     return rc;
   }
-  // Stopped (Ctrl-C, stop_after_steps) or finished: save where we are.
-  if ((rc = t->save_state(err)))
-    return rc;
-  t->db.set("wall_s", std::to_string(t->elapsed()));
-  t->db.set("steps_done", std::to_string(t->step));
-  t->db.set("best_val_dice", std::to_string(t->best));
-  t->db.set("best_step", std::to_string(t->best_step));
-  if (cancelled || t->step < t->total) {
-    t->db.set("status", "interrupted");
-    return cancelled ? sf_err_set(
-                           err,
-                           SF_ECANCEL,
-                           "stopped at step %ld of %ld; resumable with "
-                           "--resume %s",
-                           t->step,
-                           t->total,
-                           o->out_dir)
-                     : SF_OK;
+  rc = conclude(t.get(), o, cancelled, res, err);
+  // Rank 0's store serves the group until every rank got here; a rank 0
+  // that failed to save makes the others fail too.
+  if (t->world > 1) {
+    sf_err e2{};
+    int rc2 = dist_agree(
+        t->dist,
+        rc != SF_OK && rc != SF_ECANCEL,
+        std::string(),
+        "the end of the run",
+        &e2);
+    if ((rc == SF_OK || rc == SF_ECANCEL) && rc2) {
+      if (err)
+        *err = e2;
+      rc = rc2;
+    }
   }
-  t->db.set("status", "done");
-  t->db.set("finished_at", std::to_string(long(time(nullptr))));
-  if ((rc = write_text(t->out + "/DONE", "done\n", err)))
-    return rc;
-  if (res)
-    res->finished = 1;
-  return SF_OK;
+  return rc;
 }
 
 } // namespace

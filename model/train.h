@@ -70,6 +70,20 @@
  * Everything is validated (config, corpora, --init checkpoint) before RUN
  * is created, so a bad input leaves no run directory at all.
  *
+ * batch_size B: a step trains on data positions step * B + j (j < B;
+ * with B = 1 the position is the step, as before batches): each sample's
+ * loss / B is back-propagated, so the gradients add up to the batch
+ * mean's; images_per_epoch must be a multiple of B (steps per epoch =
+ * images_per_epoch / B).
+ *
+ * Data parallel (train_dist.h): with RANK/WORLD_SIZE (torchrun) or
+ * SLURM_PROCID/SLURM_NTASKS in the environment, rank r computes the
+ * slots j = r, r + world, ... of each step, the gradients are summed over
+ * the ranks (c10d, bucketed) and every rank takes the same AdamW step;
+ * validation items are split over the ranks and summed. Rank 0 alone
+ * writes RUN. B must be >= the world size. Same B, any world size: the
+ * same run up to the order of float sums (byte for byte with 2 ranks).
+ *
  * Determinism: the data order, instance picks and clicks come from the
  * counter RNG only; initial weights from torch::manual_seed(seed). The
  * resume test runs with 1 libtorch thread; on CPU a resumed run is then
@@ -130,6 +144,9 @@ typedef struct sam_train_opts {
                         process has trained this many seconds */
   sam_train_progress_fn progress;
   void* progress_ctx;
+  double dist_timeout_s; /* data parallel: how long a collective or the
+                            rendezvous waits for the other ranks before
+                            failing (<= 0: 300 s) */
 } sam_train_opts;
 
 typedef struct sam_train_result {
@@ -143,6 +160,8 @@ typedef struct sam_train_result {
   double last_val_dice;
   long encoder_calls; /* image encoder forwards in this process */
   int finished; /* 1: DONE written */
+  int rank, world_size; /* data parallel: this process's rank, of ... */
+  double allreduce_s; /* seconds in collectives (this process) */
 } sam_train_result;
 
 /* Train (or resume) a run as described above. SF_ECONFIG for config

@@ -301,10 +301,6 @@ int parse_config(const char* path, TrainConfig* out, sf_err* err) {
           !strcmp(key, "val_max_images") || !strcmp(key, "threads") ? 0 : 1;
       if (!to_long(s, &l) || l < lo || l > 1000000)
         rc = bad(lo ? "a positive integer" : "a non-negative integer");
-      else if (!strcmp(key, "batch_size") && l != 1)
-        rc =
-            bad("1 (the recipe's batch size; larger batches are not "
-                "implemented)");
       else
         *(!strcmp(key, "epochs")              ? &c.epochs
               : !strcmp(key, "batch_size")    ? &c.batch_size

@@ -35,7 +35,11 @@ Db::~Db() {
     sqlite3_close(db);
 }
 
+// A Db without a connection (ranks other than 0 of a data-parallel run)
+// writes nothing.
 int Db::exec(const char* sql, sf_err* err) {
+  if (!db)
+    return SF_OK;
   char* m = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &m) != SQLITE_OK) {
     int rc = sf_err_set(err, SF_EDB, "run.sqlite: %s", m ? m : "?");
@@ -46,6 +50,8 @@ int Db::exec(const char* sql, sf_err* err) {
 }
 
 void Db::set(const char* key, const std::string& value) {
+  if (!db)
+    return;
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(
       db,
@@ -64,6 +70,8 @@ void Db::add_corpus(
     const std::string& dir,
     const std::string& identity,
     long long n_samples) {
+  if (!db)
+    return;
   sqlite3_stmt* st = nullptr;
   sqlite3_prepare_v2(
       db, "INSERT INTO corpora VALUES(?, ?, ?, ?)", -1, &st, nullptr);
@@ -103,6 +111,8 @@ void Db::corpora(
 }
 
 void Db::add_step(long step, int epoch, double loss, double lr, double wall) {
+  if (!db)
+    return;
   if (!step_ins)
     sqlite3_prepare_v2(
         db,
