@@ -347,7 +347,7 @@ static int eval_case_ix(ectx *x, const hx_case_list *l, const hx_case *c,
                                   d->nx, d->ny, d->spacing_mm[0],
                                   d->spacing_mm[1], seq, &secs, &perr);
             x->st->model_seconds += secs;
-            char msg[1200];
+            char msg[1200] = "";
             if (prc != SF_OK) {
                 sf_err_text(&perr, msg, sizeof msg);
                 problem(x, "%s slice %d %s %s: %s", c->id, z, d->st[s].name,
@@ -470,7 +470,7 @@ static int eval_case_volume(ectx *x, const hx_case_list *l, const hx_case *c,
                 mode,        key,   js.s,          d->nz,
                 n_gt,        0,     NAN,           NAN,
                 secs,        NULL};
-            char msg[1200];
+            char msg[1200] = "";
             if (prc == SF_OK)
                 prc = hx__vol_metrics(d, gt, vol, &row.dice, &row.nsd_2mm,
                                       &row.pred_voxels, &perr);
@@ -834,7 +834,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
             goto out;
         }
         if (crc != SF_OK) {
-            char msg[1200];
+            char msg[1200] = "";
             sf_err_text(&cerr, msg, sizeof msg);
             st->n_cases_failed++;
             problem(&x, "case %s: %s", l.v[i].id, msg);
@@ -919,7 +919,7 @@ int hx_prompts_export(const hx_eval_opts *o, const char *out_dir,
         sf_err cerr;
         sf_err_clear(&cerr);
         if (eval_case(&x, &l, &l.v[i], &cerr) != SF_OK) {
-            char msg[1200];
+            char msg[1200] = "";
             problem(&x, "case %s: %s", l.v[i].id,
                     sf_err_text(&cerr, msg, sizeof msg));
         }
