@@ -677,37 +677,41 @@ int hx__report_ix(const char *db_path, const char *out_dir, const char *fig_dir,
                                          "%.2f", "%.2f", "%.2f"};
         static const double sc[] = {1, 1, 100, 100, 1, 1};
         static const int which[] = {0, 2, 5};
-        tdef t = {"Table 4: interactive segmentation (CVPR 2025 click "
-                  "protocol and clicks to Dice)",
-                  "DSC / NSD AUC: trapezoid over the 5 corrective-click steps "
-                  "of the CVPR 2025 protocol (`--protocol cvpr25`; maximum "
-                  "4), final: after the 5th click; NSD at 2 mm, counted only "
-                  "when DSC > 0.2. NoC@85 / @90 (`--protocol noc`): clicks "
-                  "until Dice >= 0.85 / 0.90, 21 = not reached within 20. "
-                  "Each click is at the deepest point of the largest error "
-                  "of the method's own previous mask; the first one is the "
-                  "same for every method. A cell is missing when the "
-                  "protocol was not run. Tests (table4_tests.csv): Wilcoxon "
-                  "signed-rank on shared units, Holm over the method pairs "
-                  "of each dataset and metric.",
-                  g_ds,
-                  vn,
-                  sc,
-                  fm};
-        if ((rc = one_table(db, out_dir, "table4",
-                            "SELECT dataset, method, case_id, case_id || '/' "
-                            "|| slice_index || '/' || structure, "
-                            "max(CASE WHEN protocol = 'cvpr25' THEN dsc_auc "
-                            "END), max(CASE WHEN protocol = 'cvpr25' THEN "
-                            "nsd_auc END), max(CASE WHEN protocol = 'cvpr25' "
-                            "THEN dsc_final END), max(CASE WHEN protocol = "
-                            "'cvpr25' THEN nsd_final END), max(CASE WHEN "
-                            "protocol = 'noc' THEN noc85 END), max(CASE WHEN "
-                            "protocol = 'noc' THEN noc90 END) FROM "
-                            "interactive_scores WHERE has_box = 0 GROUP BY "
-                            "dataset, method, case_id, slice_index, structure "
-                            "ORDER BY dataset, method",
-                            1, 6, &t, which, 3, &n, err)) != SF_OK)
+        tdef t = {
+            "Table 4: interactive segmentation (CVPR 2025 click "
+            "protocol and clicks to Dice)",
+            "DSC / NSD AUC: trapezoid over the 5 corrective-click steps "
+            "of the CVPR 2025 protocol (`--protocol cvpr25`; maximum "
+            "4), final: after the 5th click; NSD at 2 mm, counted only "
+            "when DSC > 0.2. NoC@85 / @90 (`--protocol noc`): clicks "
+            "until Dice >= 0.85 / 0.90, 21 = not reached within 20. "
+            "Each click is at the deepest point of the largest error "
+            "of the method's own previous mask; the first one is the "
+            "same for every method. A cell is missing when the "
+            "protocol was not run; a run with the box step (`--box`) is "
+            "its own row, \"method (box)\". Tests (table4_tests.csv): Wilcoxon "
+            "signed-rank on shared units, Holm over the method pairs "
+            "of each dataset and metric.",
+            g_ds,
+            vn,
+            sc,
+            fm};
+        if ((rc =
+                 one_table(db, out_dir, "table4",
+                           "SELECT dataset, method || CASE WHEN has_box THEN "
+                           "' (box)' ELSE '' END AS m, case_id, case_id || '/' "
+                           "|| slice_index || '/' || structure, "
+                           "max(CASE WHEN protocol = 'cvpr25' THEN dsc_auc "
+                           "END), max(CASE WHEN protocol = 'cvpr25' THEN "
+                           "nsd_auc END), max(CASE WHEN protocol = 'cvpr25' "
+                           "THEN dsc_final END), max(CASE WHEN protocol = "
+                           "'cvpr25' THEN nsd_final END), max(CASE WHEN "
+                           "protocol = 'noc' THEN noc85 END), max(CASE WHEN "
+                           "protocol = 'noc' THEN noc90 END) FROM "
+                           "interactive_scores GROUP BY dataset, method, "
+                           "has_box, case_id, slice_index, structure "
+                           "ORDER BY dataset, m",
+                           1, 6, &t, which, 3, &n, err)) != SF_OK)
             goto out;
         if (n)
             sf_buf_printf(idx,

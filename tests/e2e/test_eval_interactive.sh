@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_eval_interactive.sh - `synthfm eval --protocol cvpr25|noc|volume` end
-# to end on the real CT sample (liver only) for classical, SAM (the golden
+# to end on the real CT sample (liver, its two largest slices) for classical, SAM (the golden
 # tiny SAM of ../shared/golden/sam_tiny) and SAM 2 (the golden tiny SAM 2.1
 # of ../shared/golden/sam2_tiny; random weights are fine here): sequences
 # with 5 clicks (cvpr25, with and without a box), NoC within the cap, the
@@ -27,7 +27,7 @@ grep -Ev '^  (aorta|gallbladder|left_kidney|right_kidney|spleen|pancreas|prostat
 DB=$T/results.sqlite
 q() { sqlite3 "$DB" "$1"; }
 base=(eval --dataset totalseg-ct --data-root "$ROOT" --split "$T/liver.yaml"
-      --min-pixels 2000 --threads 2 --out "$DB")
+      --min-pixels 2090 --threads 2 --out "$DB")
 
 # Refusals: usage errors before anything is written.
 expect_exit 2 "$SYNTHFM" "${base[@]}" --method classical --protocol bogus
