@@ -17,8 +17,9 @@ static const char usage_text[] =
     "usage: synthfm eval --dataset NAME --data-root DIR --method METHOD\n"
     "                    [--checkpoint CKPT --model-config FILE|PRESET]\n"
     "                    [--import DIR] [--name LABEL] [--split FILE]\n"
-    "                    [--settings all|P,N:P,N...] [--seed S] --out "
-    "RESULTS.sqlite\n"
+    "                    [--settings all|P,N:P,N...] [--seed S]\n"
+    "                    [--protocol fixed|cvpr25|noc|volume [--box]]\n"
+    "                    --out RESULTS.sqlite\n"
     "\n"
     "Evaluate one click-prompted segmentation method on a dataset: every\n"
     "axial slice where a structure has at least --min-pixels pixels is\n"
@@ -60,6 +61,28 @@ static const char usage_text[] =
     "                        Without it every case found is evaluated "
     "(warned)\n"
     "  --settings S          all = 1,0:3,0:1,1:3,3 (default), or P,N:P,N...\n"
+    "  --protocol P          what is measured (default fixed):\n"
+    "                        fixed: the --settings clicks; Dice, NSD at 1\n"
+    "                          and 2 mm and HD95 per slice (table\n"
+    "                          predictions, surface_scores)\n"
+    "                        cvpr25: the CVPR 2025 interactive challenge per\n"
+    "                          slice: [box,] then 5 corrective clicks, each "
+    "at\n"
+    "                          the centre of the largest error of the\n"
+    "                          method's own last mask; DSC and NSD (2 mm) per\n"
+    "                          step, their AUCs, final values, time per step\n"
+    "                          (interactive_seqs, interactive_steps)\n"
+    "                        noc: corrective clicks until Dice >= 0.90, at\n"
+    "                          most 20: NoC@85, NoC@90, Dice-vs-clicks curve\n"
+    "                        volume: per case and structure, clicks on the\n"
+    "                          slice of largest area (--settings of 1-3\n"
+    "                          positives; default 1,0:3,0); sam2 propagates\n"
+    "                          through the volume, 2-D methods get clicks on\n"
+    "                          every slice with the structure; 3D Dice and\n"
+    "                          NSD (volume_scores)\n"
+    "  --box                 cvpr25: step 0 is the ground truth's bounding "
+    "box\n"
+    "                        (sam, sam2 only)\n"
     "  --seed S              prompt seed (default 0)\n"
     "  --ring-width PX       negative-click ring width (default 10)\n"
     "  --min-pixels N        a slice counts for a structure with >= N pixels\n"
@@ -103,6 +126,10 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t u;
+        if (!strcmp(arg, "--box")) {
+            o->box_step = 1;
+            continue;
+        }
         if (!strcmp(arg, "--dataset") || !strcmp(arg, "--data-root") ||
             !strcmp(arg, "--method") || !strcmp(arg, "--checkpoint") ||
             !strcmp(arg, "--model-config") || !strcmp(arg, "--import") ||
@@ -113,7 +140,7 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             !strcmp(arg, "--threads") || !strcmp(arg, "--ood-count") ||
             !strcmp(arg, "--ood-size") || !strcmp(arg, "--multimask") ||
             !strcmp(arg, "--gallery") || !strcmp(arg, "--gallery-dir") ||
-            !strcmp(arg, "--shard")) {
+            !strcmp(arg, "--shard") || !strcmp(arg, "--protocol")) {
             if (!v)
                 return sf_cli_usage_error("eval", NULL,
                                           "missing value for '%s'", arg);
@@ -139,7 +166,14 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
             o->split_path = v;
         else if (!strcmp(arg, "--settings"))
             a->settings = v;
-        else if (!strcmp(arg, "--out"))
+        else if (!strcmp(arg, "--protocol")) {
+            if ((o->protocol = hx_protocol_parse(v)) < 0)
+                return sf_cli_usage_error(
+                    "eval", NULL,
+                    "--protocol must be fixed, cvpr25, noc or volume, got "
+                    "'%s'",
+                    v);
+        } else if (!strcmp(arg, "--out"))
             o->out_db = v;
         else if (!strcmp(arg, "--gallery-dir"))
             o->gallery_dir = v;
@@ -226,6 +260,15 @@ static int check_options(hx_eval_opts *o, eval_args *a) {
             snprintf(a->gallery_dir, sizeof a->gallery_dir, "gallery");
         o->gallery_dir = a->gallery_dir;
     }
+    if (o->box_step && o->protocol != HX_PROTOCOL_CVPR25)
+        return sf_cli_usage_error("eval", NULL,
+                                  "--box is for --protocol cvpr25");
+    if (o->protocol != HX_PROTOCOL_FIXED && o->gallery_n > 0)
+        return sf_cli_usage_error("eval", NULL,
+                                  "--gallery is for --protocol fixed");
+    if (o->protocol == HX_PROTOCOL_VOLUME && !a->settings)
+        a->settings = "1,0:3,0";
+    if (!a->settings) a->settings = "all";
     if (!(o->method = hx_method_by_name(a->method)))
         return sf_cli_usage_error("eval", NULL,
                                   "--method must be classical, sam, sam2 or "
@@ -267,7 +310,7 @@ int hx_cmd_eval(int argc, char **argv) {
     }
     hx_eval_opts o;
     hx_eval_opts_init(&o);
-    eval_args args = {NULL, NULL, "all", 0, ""};
+    eval_args args = {NULL, NULL, NULL, 0, ""};
     int rc;
     if ((rc = parse_options(argc, argv, &o, &args)) >= 0 ||
         (rc = check_options(&o, &args)) >= 0)
@@ -310,20 +353,25 @@ int hx_cmd_eval(int argc, char **argv) {
     fprintf(stderr,
             "synthfm eval: %s on %s: %ld cases (%ld failed), %ld slices "
             "(slice x structure), %ld predictions (%ld reused, %ld failed), "
-            "mean Dice %s over %ld rows, %.1f s, %.2f slices/s -> %s\n",
+            "mean %s %s over %ld rows, %.1f s, %.2f slices/s -> %s\n",
             o.method_name ? o.method_name : method, dataset, st.n_cases,
             st.n_cases_failed, st.n_units, st.n_predictions, st.n_reused,
-            st.n_failed, mean, st.n_ok_total, st.seconds, rate, o.out_db);
+            st.n_failed,
+            o.protocol == HX_PROTOCOL_FIXED    ? "Dice"
+            : o.protocol == HX_PROTOCOL_VOLUME ? "3D Dice"
+                                               : "final Dice",
+            mean, st.n_ok_total, st.seconds, rate, o.out_db);
     if (st.gallery_path[0])
         fprintf(stderr, "synthfm eval: gallery %s\n", st.gallery_path);
     printf("{\"run_id\":%ld,\"dataset\":\"%s\",\"cases\":%ld,"
            "\"cases_failed\":%ld,\"slices\":%ld,\"predictions\":%ld,"
            "\"reused\":%ld,\"failed\":%ld,\"mean_dice\":%s,\"rows\":%ld,"
            "\"seconds\":%.3f,\"model_seconds\":%.3f,\"slices_per_s\":%.3f,"
-           "\"fixed_split\":%s}\n",
+           "\"fixed_split\":%s,\"protocol\":\"%s\"}\n",
            st.run_id, dataset, st.n_cases, st.n_cases_failed, st.n_units,
            st.n_predictions, st.n_reused, st.n_failed,
            st.n_ok_total > 0 ? mean : "null", st.n_ok_total, st.seconds,
-           st.model_seconds, rate, st.fixed_split ? "true" : "false");
+           st.model_seconds, rate, st.fixed_split ? "true" : "false",
+           hx_protocol_name(o.protocol));
     return st.n_cases_failed || st.n_failed ? 1 : 0;
 }

@@ -809,6 +809,7 @@ static int load_corpus_case(const hx_case_list *l, const hx_case *c,
     cd->nx = nx;
     cd->ny = ny;
     cd->nz = 1;
+    cd->spacing_mm[0] = cd->spacing_mm[1] = cd->spacing_mm[2] = 1.0;
     cd->image = img;
     cd->bits = calloc(n, sizeof *cd->bits);
     if (!cd->bits) {
@@ -852,6 +853,7 @@ int hx_case_load(const hx_dataset_ops *ds, const hx_case_list *l,
     cd->nx = img->nx;
     cd->ny = img->ny;
     cd->nz = img->nz;
+    memcpy(cd->spacing_mm, img->spacing_mm, sizeof cd->spacing_mm);
     cd->bits = calloc(n, sizeof *cd->bits);
     cd->image = malloc(n);
     if (!cd->bits || !cd->image) {

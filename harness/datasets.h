@@ -107,6 +107,9 @@ typedef struct hx_case_data {
     hx_structure st[HX_MAX_STRUCTURES];
     char source_sha256[65]; /* of the image file (DICOM: of the sorted
                                files' hashes) */
+    double spacing_mm[3];   /* voxel size along x (column), y (row), z
+                               (slice) in mm, as the reader gives it after
+                               reorientation (1, 1, 1 for corpus images) */
 } hx_case_data;
 
 /* Load case c of dataset ds: read the image and labels, check that their

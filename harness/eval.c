@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,10 +145,20 @@ static int export_image(ectx *x, const hx_case *c, const uint8_t *img, int nx,
     return rc;
 }
 
+static int eval_case_ix(ectx *x, const hx_case_list *l, const hx_case *c,
+                        sf_err *err);
+static int eval_case_volume(ectx *x, const hx_case_list *l, const hx_case *c,
+                            sf_err *err);
+
 /* One case: every unit and setting, one transaction. */
 static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                      sf_err *err) {
     const hx_eval_opts *o = x->o;
+    if (!x->export_dir &&
+        (o->protocol == HX_PROTOCOL_CVPR25 || o->protocol == HX_PROTOCOL_NOC))
+        return eval_case_ix(x, l, c, err);
+    if (!x->export_dir && o->protocol == HX_PROTOCOL_VOLUME)
+        return eval_case_volume(x, l, c, err);
     hx_case_data *d = NULL;
     uint8_t *mask = NULL, *pred = NULL;
     sf_buf js = {0};
@@ -228,7 +239,9 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                                              o->seed, js.s, err)) != SF_OK)
                     goto out;
                 if (hx__results_pred_status(x->db, x->run_id, slice_id,
-                                            x->set_name[k]) == 1) {
+                                            x->set_name[k]) == 1 &&
+                    hx__results_has_surface(x->db, x->run_id, slice_id,
+                                            x->set_name[k])) {
                     x->st->n_reused++;
                     continue;
                 }
@@ -259,6 +272,16 @@ static int eval_case(ectx *x, const hx_case_list *l, const hx_case *c,
                     rc = hx__results_prediction(x->db, x->run_id, slice_id,
                                                 x->set_name[k], dice, np, h,
                                                 secs, NULL, err);
+                    /* Boundary metrics with the slice's pixel spacing. */
+                    hx_grid g = {2,
+                                 {d->ny, d->nx, 0},
+                                 {d->spacing_mm[1], d->spacing_mm[0], 0}};
+                    hx_metrics mt;
+                    if (rc == SF_OK && (rc = hx_metrics_compute(
+                                            &g, mask, pred, &mt, err)) == SF_OK)
+                        rc = hx__results_surface(
+                            x->db, x->run_id, slice_id, x->set_name[k], &mt,
+                            d->spacing_mm[0], d->spacing_mm[1], err);
                 }
                 if (rc != SF_OK) goto out;
             }
@@ -273,6 +296,205 @@ out:
     sf_buf_release(&js);
     free(mask);
     free(pred);
+    hx_case_data_free(d);
+    return rc;
+}
+
+/* One case under an interactive protocol: every unit's sequence, one
+ * transaction. A unit whose method call fails gets a 'failed' row. */
+static int eval_case_ix(ectx *x, const hx_case_list *l, const hx_case *c,
+                        sf_err *err) {
+    const hx_eval_opts *o = x->o;
+    const char *proto = hx_protocol_name(o->protocol);
+    hx_case_data *d = NULL;
+    uint8_t *mask = NULL;
+    hx_seq *seq = malloc(sizeof *seq);
+    int rc = seq ? hx_case_load(o->ds, l, c, &d, err)
+                 : sf_err_set(err, SF_ENOMEM, "sequence");
+    int in_tx = 0;
+    if (rc != SF_OK) goto out;
+    size_t nxy = (size_t)d->nx * d->ny;
+    if (!(mask = malloc(nxy))) {
+        rc = sf_err_set(err, SF_ENOMEM, "case %s", c->id);
+        goto out;
+    }
+    if ((rc = hx__results_begin(x->db, err)) != SF_OK) goto out;
+    in_tx = 1;
+    if ((rc = hx__results_clear_failures(x->db, x->run_id, c->id, err)) !=
+        SF_OK)
+        goto out;
+    const int cap = o->protocol == HX_PROTOCOL_NOC ? HX_NOC_MAX_CLICKS : 5;
+    for (int z = 0; z < d->nz; z++) {
+        const uint8_t *img = d->image + (size_t)z * nxy;
+        for (int s = 0; s < d->n_structures; s++) {
+            long gt = hx_case_mask(d, z, s, mask);
+            if (gt < x->min_pixels) continue;
+            x->st->n_units++;
+            long slice_id = 0;
+            if ((rc = hx__results_slice(x->db, o->ds->name, c->id, z,
+                                        d->st[s].name, d->st[s].lo,
+                                        d->source_sha256, d->nx, d->ny, gt,
+                                        &slice_id, err)) != SF_OK)
+                goto out;
+            if (hx__results_seq_done(x->db, x->run_id, slice_id, proto)) {
+                x->st->n_reused++;
+                continue;
+            }
+            double secs = 0;
+            sf_err perr;
+            sf_err_clear(&perr);
+            int prc = hx__ix_unit(&x->m, o->protocol, o->box_step, img, mask,
+                                  d->nx, d->ny, d->spacing_mm[0],
+                                  d->spacing_mm[1], seq, &secs, &perr);
+            x->st->model_seconds += secs;
+            char msg[1200] = "";
+            if (prc != SF_OK) {
+                sf_err_text(&perr, msg, sizeof msg);
+                problem(x, "%s slice %d %s %s: %s", c->id, z, d->st[s].name,
+                        proto, msg);
+                x->st->n_failed++;
+            } else {
+                x->st->n_predictions += seq->n_steps - !seq->has_bbox_step;
+            }
+            if ((rc = hx__results_seq(x->db, x->run_id, slice_id, proto, cap,
+                                      prc == SF_OK ? seq : NULL,
+                                      d->spacing_mm[0], d->spacing_mm[1], secs,
+                                      prc == SF_OK ? NULL : msg, err)) != SF_OK)
+                goto out;
+        }
+    }
+    rc = hx__results_commit(x->db, err);
+    in_tx = 0;
+out:
+    if (in_tx) hx__results_rollback(x->db);
+    free(seq);
+    free(mask);
+    hx_case_data_free(d);
+    return rc;
+}
+
+/* The 3-D prediction of structure s with setting k into vol (nz, ny,
+ * nx): the method's predict_volume from the clicks on slice key, or its
+ * 2-D predict on every slice where s has at least min_pixels pixels
+ * (each slice its own clicks of the setting, as the fixed settings'
+ * units). */
+static int predict_volume(ectx *x, const hx_case *c, const hx_case_data *d,
+                          int s, int k, int key, const sf_click *kclk, int knc,
+                          uint8_t *vol, uint8_t *mask, double *secs,
+                          sf_err *err) {
+    const hx_method_ops *m = x->o->method;
+    size_t nxy = (size_t)d->nx * d->ny;
+    double t0 = sf_clock_s();
+    int rc = SF_OK;
+    if (m->predict_volume) {
+        rc = m->predict_volume(&x->m, d->image, d->nx, d->ny, d->nz, key, kclk,
+                               knc, vol, err);
+        *secs = sf_clock_s() - t0;
+        return rc;
+    }
+    memset(vol, 0, nxy * (size_t)d->nz);
+    for (int z = 0; z < d->nz && rc == SF_OK; z++) {
+        if (hx_case_mask(d, z, s, mask) < x->min_pixels) continue;
+        sf_click clk[2 * SF_PROMPT_MAX_CLICKS];
+        int nc = 0, image_set = 0;
+        char uname[400];
+        unit_name(c->id, z, d->st[s].name, &x->set[k], uname, sizeof uname);
+        if ((rc = unit_clicks(x, c->id, z, d->st[s].name, mask, d->nx, d->ny, k,
+                              clk, &nc, err)) == SF_OK)
+            rc = m->predict(&x->m, d->image + (size_t)z * nxy, d->nx, d->ny,
+                            &image_set, clk, nc, uname, vol + (size_t)z * nxy,
+                            err);
+    }
+    *secs = sf_clock_s() - t0;
+    return rc;
+}
+
+/* One case in the volume setting: per structure and setting one 3-D
+ * prediction and its 3-D Dice / NSD, one transaction. */
+static int eval_case_volume(ectx *x, const hx_case_list *l, const hx_case *c,
+                            sf_err *err) {
+    const hx_eval_opts *o = x->o;
+    hx_case_data *d = NULL;
+    uint8_t *mask = NULL, *gt = NULL, *vol = NULL;
+    sf_buf js = {0};
+    int rc = hx_case_load(o->ds, l, c, &d, err), in_tx = 0;
+    if (rc != SF_OK) goto out;
+    size_t nxy = (size_t)d->nx * d->ny, nv = nxy * (size_t)d->nz;
+    mask = malloc(nxy);
+    gt = malloc(nv);
+    vol = malloc(nv);
+    if (!mask || !gt || !vol) {
+        rc = sf_err_set(err, SF_ENOMEM, "case %s: %zu voxels", c->id, nv);
+        goto out;
+    }
+    if ((rc = hx__results_begin(x->db, err)) != SF_OK) goto out;
+    in_tx = 1;
+    if ((rc = hx__results_clear_failures(x->db, x->run_id, c->id, err)) !=
+        SF_OK)
+        goto out;
+    const char *mode = o->method->predict_volume ? "propagation" : "per-slice";
+    for (int s = 0; s < d->n_structures; s++) {
+        long area = 0;
+        int key = hx__vol_key_slice(d, s, &area);
+        if (key < 0 || area < x->min_pixels) continue;
+        long n_gt = 0;
+        for (int z = 0; z < d->nz; z++)
+            n_gt += hx_case_mask(d, z, s, gt + (size_t)z * nxy);
+        x->st->n_units++;
+        for (int k = 0; k < x->n_set; k++) {
+            if (hx__results_volume_done(x->db, x->run_id, c->id, d->st[s].name,
+                                        x->set_name[k])) {
+                x->st->n_reused++;
+                continue;
+            }
+            sf_click clk[2 * SF_PROMPT_MAX_CLICKS];
+            int nc = 0;
+            if ((rc = unit_clicks(x, c->id, key, d->st[s].name,
+                                  gt + (size_t)key * nxy, d->nx, d->ny, k, clk,
+                                  &nc, err)) != SF_OK)
+                goto out;
+            sf_buf_release(&js);
+            points_json(clk, nc, &js);
+            if (js.oom) {
+                rc = sf_err_set(err, SF_ENOMEM, "points");
+                goto out;
+            }
+            double secs = 0;
+            sf_err perr;
+            sf_err_clear(&perr);
+            int prc = predict_volume(x, c, d, s, k, key, clk, nc, vol, mask,
+                                     &secs, &perr);
+            x->st->model_seconds += secs;
+            hx__volume_row row = {
+                o->ds->name, c->id, d->st[s].name, x->set_name[k],
+                mode,        key,   js.s,          d->nz,
+                n_gt,        0,     NAN,           NAN,
+                secs,        NULL};
+            char msg[1200] = "";
+            if (prc == SF_OK)
+                prc = hx__vol_metrics(d, gt, vol, &row.dice, &row.nsd_2mm,
+                                      &row.pred_voxels, &perr);
+            if (prc != SF_OK) {
+                sf_err_text(&perr, msg, sizeof msg);
+                problem(x, "%s %s volume %s: %s", c->id, d->st[s].name,
+                        x->set_name[k], msg);
+                x->st->n_failed++;
+                row.error = msg;
+            } else {
+                x->st->n_predictions++;
+            }
+            if ((rc = hx__results_volume(x->db, x->run_id, &row, err)) != SF_OK)
+                goto out;
+        }
+    }
+    rc = hx__results_commit(x->db, err);
+    in_tx = 0;
+out:
+    if (in_tx) hx__results_rollback(x->db);
+    sf_buf_release(&js);
+    free(mask);
+    free(gt);
+    free(vol);
     hx_case_data_free(d);
     return rc;
 }
@@ -436,6 +658,50 @@ static int prepare_cases(ectx *x, hx_case_list *l, hx_split **split,
     return SF_OK;
 }
 
+/* What the protocol asks of the method and the settings, before
+ * anything is loaded or written. */
+static int check_protocol(const ectx *x, sf_err *err) {
+    const hx_eval_opts *o = x->o;
+    const char *name = hx_protocol_name(o->protocol);
+    if (!name)
+        return sf_err_set(err, SF_EINVAL, "unknown protocol %d", o->protocol);
+    if (o->box_step && o->protocol != HX_PROTOCOL_CVPR25)
+        return sf_err_set(err, SF_EINVAL,
+                          "--box is for --protocol cvpr25 (not %s)", name);
+    if ((o->protocol == HX_PROTOCOL_CVPR25 || o->protocol == HX_PROTOCOL_NOC) &&
+        !o->method->predict_ix)
+        return sf_err_set(err, SF_EINVAL,
+                          "--method %s cannot run --protocol %s (its masks "
+                          "are made outside, without corrective clicks)",
+                          o->method->option, name);
+    if (o->box_step && o->method->predict_ix &&
+        !(o->method->needs & HX_METHOD_NEEDS_CHECKPOINT))
+        return sf_err_set(err, SF_EINVAL,
+                          "--method %s takes no box prompt (--box is for "
+                          "SAM-format models)",
+                          o->method->option);
+    if (o->protocol == HX_PROTOCOL_VOLUME) {
+        if (o->method->needs & HX_METHOD_NEEDS_IMPORT)
+            return sf_err_set(err, SF_EINVAL,
+                              "--method %s cannot run --protocol volume",
+                              o->method->option);
+        for (int k = 0; k < x->n_set; k++)
+            if (x->set[k].n_neg != 0 || x->set[k].n_pos < 1 ||
+                x->set[k].n_pos > 3)
+                return sf_err_set(err, SF_EINVAL,
+                                  "--protocol volume takes settings of 1 to 3 "
+                                  "positive clicks and no negative (1,0:3,0), "
+                                  "got %s",
+                                  x->set_name[k]);
+    }
+    if (o->gallery_n > 0 && o->protocol != HX_PROTOCOL_FIXED)
+        return sf_err_set(err, SF_EINVAL,
+                          "--gallery is for the fixed settings, not "
+                          "--protocol %s",
+                          name);
+    return SF_OK;
+}
+
 int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     ectx x;
     memset(&x, 0, sizeof x);
@@ -462,6 +728,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         rc = sf_err_set(err, SF_EINVAL, "unknown method kind");
         goto out;
     }
+    if ((rc = check_protocol(&x, err)) != SF_OK) goto out;
     if (method->open && (rc = method->open(&x.m, err)) != SF_OK) goto out;
     if (!realpath(o->data_root, root_abs))
         snprintf(root_abs, sizeof root_abs, "%s", o->data_root);
@@ -478,6 +745,10 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
         sf_buf_printf(&id, "%s%s", k ? ":" : "", x.set_name[k]);
     sf_buf_printf(&id, "\nring=%d\nseed=%llu\nmin_pixels=%d\n",
                   o->ring_width_px, (unsigned long long)o->seed, x.min_pixels);
+    /* Version 1 keys stay as they were: a fixed run resumes its rows. */
+    if (o->protocol != HX_PROTOCOL_FIXED)
+        sf_buf_printf(&id, "protocol=%s\nbox=%d\n",
+                      hx_protocol_name(o->protocol), o->box_step);
     if (id.oom) {
         rc = sf_err_set(err, SF_ENOMEM, "run key");
         goto out;
@@ -494,12 +765,40 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     if (!strcmp(o->ds->name, "synthetic-ood"))
         sf_buf_printf(&prov, ",\"ood_seed\":%u", (unsigned)HX_OOD_SEED);
     if (method->provenance) method->provenance(&x.m, &prov);
-    sf_buf_puts(&prov, "}");
-    char settings[HX_MAX_SETTINGS * 24] = "";
-    for (int k = 0; k < x.n_set; k++) {
-        if (k) strcat(settings, ":");
-        strcat(settings, x.set_name[k]);
+    if (o->protocol == HX_PROTOCOL_CVPR25 || o->protocol == HX_PROTOCOL_NOC) {
+        hx_seq_opts so;
+        hx__ix_seq_opts(o->protocol, &so);
+        sf_buf_printf(
+            &prov,
+            ",\"protocol\":{\"name\":\"%s\",\"box\":%s,"
+            "\"clicks\":%d,\"stop_dsc\":%g,\"nsd_tol_mm\":%g,"
+            "\"nsd_min_dsc\":%g,\"click_rule\":\"CVPR 2025 "
+            "(2D, 8-connected, MT19937 seed 42)\","
+            "\"logits_fed_back\":%s}",
+            hx_protocol_name(o->protocol), o->box_step ? "true" : "false",
+            so.n_clicks, so.stop_dsc <= 1 ? so.stop_dsc : 0, so.tol_mm,
+            so.nsd_min_dsc,
+            method->needs & HX_METHOD_NEEDS_CHECKPOINT ? "true" : "false");
+    } else if (o->protocol == HX_PROTOCOL_VOLUME) {
+        sf_buf_printf(&prov,
+                      ",\"protocol\":{\"name\":\"volume\",\"mode\":"
+                      "\"%s\"}",
+                      method->predict_volume ? "propagation" : "per-slice");
     }
+    sf_buf_puts(&prov, "}");
+    /* runs.settings: the click settings, or the protocol ("cvpr25",
+     * "cvpr25+box", "noc", "volume:1,0:3,0"). */
+    char settings[HX_MAX_SETTINGS * 24 + 32] = "";
+    if (o->protocol == HX_PROTOCOL_CVPR25 || o->protocol == HX_PROTOCOL_NOC)
+        snprintf(settings, sizeof settings, "%s%s",
+                 hx_protocol_name(o->protocol), o->box_step ? "+box" : "");
+    else if (o->protocol == HX_PROTOCOL_VOLUME)
+        strcpy(settings, "volume:");
+    if (o->protocol == HX_PROTOCOL_FIXED || o->protocol == HX_PROTOCOL_VOLUME)
+        for (int k = 0; k < x.n_set; k++) {
+            if (k) strcat(settings, ":");
+            strcat(settings, x.set_name[k]);
+        }
     if ((rc = hx_results_open(o->out_db, &x.db, err)) != SF_OK) goto out;
     hx__run_info ri = {
         key,
@@ -546,7 +845,7 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
             goto out;
         }
         if (crc != SF_OK) {
-            char msg[1200];
+            char msg[1200] = "";
             sf_err_text(&cerr, msg, sizeof msg);
             st->n_cases_failed++;
             problem(&x, "case %s: %s", l.v[i].id, msg);
@@ -562,8 +861,8 @@ int hx_eval_run(const hx_eval_opts *o, hx_eval_stats *st, sf_err *err) {
     }
     rc = hx__results_run_end(x.db, x.run_id, "done", err);
     if (rc == SF_OK)
-        rc = hx__results_run_summary(x.db, x.run_id, &st->mean_dice,
-                                     &st->n_ok_total, err);
+        rc = hx__results_protocol_summary(x.db, x.run_id, o->protocol,
+                                          &st->mean_dice, &st->n_ok_total, err);
     if (rc == SF_OK && o->gallery_n > 0)
         rc = gallery(&x, &l, name, st->gallery_path, sizeof st->gallery_path,
                      err);
@@ -631,7 +930,7 @@ int hx_prompts_export(const hx_eval_opts *o, const char *out_dir,
         sf_err cerr;
         sf_err_clear(&cerr);
         if (eval_case(&x, &l, &l.v[i], &cerr) != SF_OK) {
-            char msg[1200];
+            char msg[1200] = "";
             problem(&x, "case %s: %s", l.v[i].id,
                     sf_err_text(&cerr, msg, sizeof msg));
         }

@@ -49,6 +49,35 @@ extern "C" {
  * always the single mask. With more clicks the single mask is scored. */
 enum hx_multimask { HX_MULTIMASK_AUTO = 0, HX_MULTIMASK_ON, HX_MULTIMASK_OFF };
 
+/* What a run measures (`synthfm eval --protocol`).
+ * FIXED: the click settings (Dice, NSD at 1 and 2 mm, HD95 per unit).
+ * CVPR25: the CVPR 2025 interactive challenge per unit (2D form of its
+ *   click rule, metrics.h hx_seq_run): an optional box step (box_step;
+ *   the ground truth's bounding box), then 5 corrective clicks, each at
+ *   the deepest point of the largest error component of the method's
+ *   own previous prediction; DSC and NSD (2 mm, only when DSC > 0.2)
+ *   per step, their AUCs and final values.
+ * NOC: corrective clicks until Dice >= 0.90 (at most 20): NoC@85,
+ *   NoC@90 and the Dice-vs-clicks curve.
+ * VOLUME: per case and structure, the settings' clicks (at most 3
+ *   positive, no negative; default 1,0 and 3,0) on the slice of largest
+ *   area; SAM 2 propagates through the volume, the 2-D methods get
+ *   clicks of the same setting on every slice where the structure is
+ *   present; 3D Dice and NSD (2 mm) per case and structure. */
+enum hx_protocol {
+    HX_PROTOCOL_FIXED = 0,
+    HX_PROTOCOL_CVPR25 = 1,
+    HX_PROTOCOL_NOC = 2,
+    HX_PROTOCOL_VOLUME = 3
+};
+/* The click cap of NOC. */
+#define HX_NOC_MAX_CLICKS 20
+
+/* "fixed", "cvpr25", "noc", "volume"; NULL for another value. */
+const char *hx_protocol_name(int protocol);
+/* The protocol called name, or -1. */
+int hx_protocol_parse(const char *name);
+
 typedef struct hx_eval_opts {
     const hx_dataset_ops *ds;
     const char *data_root;
@@ -72,6 +101,9 @@ typedef struct hx_eval_opts {
     const char *out_db;
     uint64_t ood_count;           /* synthetic-ood: samples (0 = default) */
     int ood_size;                 /* synthetic-ood: px (0 = ood.yaml's) */
+    int protocol;                 /* enum hx_protocol (FIXED) */
+    int box_step;                 /* CVPR25: step 0 is a box prediction (SAM-
+                                     format methods only) */
     int gallery_n;                /* > 0: draw the worst, median and best
                                      gallery_n units of the first setting */
     const char *gallery_dir;      /* where (created) */
@@ -93,7 +125,9 @@ typedef struct hx_eval_stats {
     long n_predictions; /* scored this call */
     long n_reused;      /* already in the database (resume) */
     long n_failed;      /* predictions recorded as failed */
-    double mean_dice;   /* over this run's ok rows (all of them) */
+    double mean_dice;   /* over this run's ok rows (all of them); the
+                           final Dice of sequences (cvpr25, noc), the 3D
+                           Dice (volume) */
     long n_ok_total;
     double seconds, model_seconds;
     long run_id;

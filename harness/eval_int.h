@@ -6,6 +6,7 @@
 #define HX_EVAL_INT_H
 
 #include "eval.h"
+#include "metrics.h"
 
 typedef struct sam_model sam_model;
 typedef struct sam2_model sam2_model;
@@ -22,6 +23,11 @@ typedef struct hx__method_run {
     int multimask_trained; /* sam: what the model config says */
     char ck_sha[65];       /* sam: the checkpoint's SHA-256, else "" */
     char cfg_sha[65];      /* sam: the model config's (file or preset) */
+    /* Interactive protocols: the previous step's low-res logits (the
+     * scored mask's), fed back as mask_input when the model allows it. */
+    float *prev_low_res; /* (prev_side, prev_side) or NULL */
+    int prev_side;
+    int feeds_logits; /* 1: this method feeds prev_low_res back */
 } hx__method_run;
 
 /* An evaluation method (methods.h). open (NULL: nothing to do) loads and
@@ -41,7 +47,43 @@ struct hx_method_ops {
                    const char *unit, uint8_t *pred, sf_err *err);
     void (*provenance)(const hx__method_run *m, sf_buf *b);
     void (*close)(hx__method_run *m);
+    /* Interactive step (NULL: the method cannot run the interactive
+     * protocols): as predict, plus box (NULL or x0, y0, x1, y1 in
+     * pixels; SF_EUNSUPPORTED when the method takes no box) and reset (1
+     * at a sequence's first call: forget the previous step's logits;
+     * later calls feed them back when the method can). */
+    int (*predict_ix)(hx__method_run *m, const uint8_t *img, int nx, int ny,
+                      int *image_set, const sf_click *clk, int nc,
+                      const float *box, int reset, uint8_t *pred, sf_err *err);
+    /* Volume setting (NULL: slice by slice with predict): segment the
+     * (nz, ny, nx) 8-bit volume from clicks on slice key into vol_out
+     * (nz * ny * nx, 0/1). */
+    int (*predict_volume)(hx__method_run *m, const uint8_t *vol, int nx, int ny,
+                          int nz, int key, const sf_click *clk, int nc,
+                          uint8_t *vol_out, sf_err *err);
 };
+
+/* Interactive protocols and the volume setting (eval_ix.c). */
+/* The sequence options of protocol (CVPR25: 5 clicks; NOC: 20, stop at
+ * Dice 0.90; both NSD at 2 mm when DSC > 0.2). */
+void hx__ix_seq_opts(int protocol, hx_seq_opts *so);
+/* One unit's interactive sequence on the slice img (ny, nx) with ground
+ * truth gt (0/1) and pixel spacing (sx, sy) mm; box_step: step 0 is the
+ * method's prediction from the ground truth's bounding box. *seconds:
+ * the method's time. Errors: the method's (SF_EUNSUPPORTED for one
+ * without predict_ix or without a box prompt), hx_seq_run's. */
+int hx__ix_unit(hx__method_run *m, int protocol, int box_step,
+                const uint8_t *img, const uint8_t *gt, int nx, int ny,
+                double sx_mm, double sy_mm, hx_seq *out, double *seconds,
+                sf_err *err);
+/* The slice with the most voxels of structure bit s (lowest z on a tie),
+ * its area in *area; -1 when the structure is absent. */
+int hx__vol_key_slice(const hx_case_data *d, int s, long *area);
+/* 3-D Dice and NSD (2 mm) of pred against gt ((nz, ny, nx) 0/1) with the
+ * case's spacing; the predicted voxel count. */
+int hx__vol_metrics(const hx_case_data *d, const uint8_t *gt,
+                    const uint8_t *pred, double *dice, double *nsd_2mm,
+                    long *pred_voxels, sf_err *err);
 
 /* What a run is: written to `runs` (strings may be NULL). */
 typedef struct hx__run_info {
@@ -85,8 +127,42 @@ int hx__results_prediction(hx_results *r, long run_id, long slice_id,
                            const char *setting, double dice, long pred_pixels,
                            const char *mask_sha256, double seconds,
                            const char *error, sf_err *err);
-int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
-                            long *n_ok, sf_err *err);
+
+/* Boundary metrics of one fixed-setting prediction (surface_scores). */
+int hx__results_surface(hx_results *r, long run_id, long slice_id,
+                        const char *setting, const hx_metrics *m, double sx_mm,
+                        double sy_mm, sf_err *err);
+int hx__results_has_surface(hx_results *r, long run_id, long slice_id,
+                            const char *setting);
+/* 1 when an 'ok' interactive sequence row exists. */
+int hx__results_seq_done(hx_results *r, long run_id, long slice_id,
+                         const char *protocol);
+/* Write one sequence (replacing a previous one and its steps): error ==
+ * NULL: s's values and steps; else a 'failed' row with the error. */
+int hx__results_seq(hx_results *r, long run_id, long slice_id,
+                    const char *protocol, int click_cap, const hx_seq *s,
+                    double sx_mm, double sy_mm, double seconds,
+                    const char *error, sf_err *err);
+
+/* One row of volume_scores (strings borrowed). */
+typedef struct hx__volume_row {
+    const char *dataset, *case_id, *structure, *setting, *mode;
+    int key_slice;
+    const char *points_json;
+    int n_slices;
+    long gt_voxels, pred_voxels;
+    double dice, nsd_2mm, seconds;
+    const char *error; /* NULL: ok */
+} hx__volume_row;
+int hx__results_volume_done(hx_results *r, long run_id, const char *case_id,
+                            const char *structure, const char *setting);
+int hx__results_volume(hx_results *r, long run_id, const hx__volume_row *v,
+                       sf_err *err);
+/* Mean and count of the run's scored rows of its protocol: Dice of
+ * 'ok' predictions (fixed), final Dice of 'ok' sequences (cvpr25, noc),
+ * 3D Dice of 'ok' volume rows (volume). */
+int hx__results_protocol_summary(hx_results *r, long run_id, int protocol,
+                                 double *mean_dice, long *n_ok, sf_err *err);
 
 /* The scored units of one run and setting, lowest Dice first (ties by
  * case, slice, structure). *out is malloc'd. */

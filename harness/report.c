@@ -548,6 +548,8 @@ int hx_report_write(const hx_report_opts *o, sf_err *err) {
 
     index_inputs(&idx, o, r, have_paper);
     index_tables_figures(&idx, o, box, n_box, fig_dir, pre);
+    if ((rc = hx__report_ix(o->results, o->out_dir, fig_dir, pre, &idx, err)))
+        goto out;
     index_runs(&idx, &runs_csv, r);
     for (int i = 0; i < o->n_runs; i++)
         describe_run(r, o->runs[i], &idx);

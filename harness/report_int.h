@@ -83,4 +83,12 @@ struct hx_scores {
 const char *hx__cfg_map(const hx__strs *keys, const hx__strs *vals,
                         const char *key);
 
+/* The boundary-metric, interactive (Table 4) and volume tables with
+ * their tests, the Dice-vs-clicks curves and NoC histograms
+ * (report_ix.c): files into out_dir and fig_dir, a section of links
+ * (prefix pre) appended to idx. A database before format_version 2 gets
+ * a line saying so. Errors: SF_EDB, SF_EIO, SF_ENOMEM. */
+int hx__report_ix(const char *db_path, const char *out_dir, const char *fig_dir,
+                  const char *pre, sf_buf *idx, sf_err *err);
+
 #endif

@@ -8,6 +8,7 @@
 #include "eval.h"
 #include "eval_int.h"
 
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,33 @@ void hx_results_close(hx_results *r) {
     free(r);
 }
 
+/* Inside the open transaction: create what is missing (a new file, or a
+ * format_version 1 file getting version 2's tables and views), then
+ * stamp or check the version. Never touches existing rows. */
+static int migrate(hx_results *r, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = exec(r, hx__results_sql, err);
+    if (rc != SF_OK) return rc;
+    if ((rc = prep(r, "SELECT value FROM meta WHERE key = 'format_version'",
+                   &st, err)) != SF_OK)
+        return rc;
+    char v[32] = "";
+    if (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(v, sizeof v, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    if (!v[0] || !strcmp(v, "1"))
+        return exec(r,
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES "
+                    "('format_version', '" HX_RESULTS_FORMAT_VERSION "');",
+                    err);
+    if (strcmp(v, HX_RESULTS_FORMAT_VERSION))
+        return sf_err_set(err, SF_EFORMAT,
+                          "%s: results database format_version is %s; this "
+                          "build reads 1 and " HX_RESULTS_FORMAT_VERSION,
+                          r->path, v);
+    return SF_OK;
+}
+
 int hx_results_open(const char *path, hx_results **out, sf_err *err) {
     int rc = SF_ENOMEM;
     hx_results *r = calloc(1, sizeof *r);
@@ -81,27 +109,11 @@ int hx_results_open(const char *path, hx_results **out, sf_err *err) {
     sqlite3_busy_timeout(r->db, 10000);
     if ((rc = exec(r, "PRAGMA foreign_keys = ON;", err)) != SF_OK) goto out;
     if ((rc = exec(r, "BEGIN IMMEDIATE;", err)) != SF_OK) goto out;
-    if ((rc = exec(r, hx__results_sql, err)) != SF_OK ||
-        (rc = exec(r,
-                   "INSERT OR IGNORE INTO meta (key, value) VALUES "
-                   "('format_version', '1');",
-                   err)) != SF_OK) {
+    if ((rc = migrate(r, err)) != SF_OK) {
         exec(r, "ROLLBACK;", NULL);
         goto out;
     }
     if ((rc = exec(r, "COMMIT;", err)) != SF_OK) goto out;
-    sqlite3_stmt *st = NULL;
-    if ((rc = prep(r, "SELECT value FROM meta WHERE key = 'format_version'",
-                   &st, err)) != SF_OK)
-        goto out;
-    int ok = sqlite3_step(st) == SQLITE_ROW &&
-             !strcmp((const char *)sqlite3_column_text(st, 0), "1");
-    sqlite3_finalize(st);
-    if (!ok) {
-        rc = sf_err_set(err, SF_EFORMAT,
-                        "%s: results database format_version is not 1", path);
-        goto out;
-    }
     if ((rc = prep(r,
                    "INSERT OR IGNORE INTO slices (dataset, case_id, "
                    "slice_index, structure, label_value, source_sha256, "
@@ -382,13 +394,20 @@ int hx__results_prediction(hx_results *r, long run_id, long slice_id,
     return SF_OK;
 }
 
-int hx__results_run_summary(hx_results *r, long run_id, double *mean_dice,
-                            long *n_ok, sf_err *err) {
+int hx__results_protocol_summary(hx_results *r, long run_id, int protocol,
+                                 double *mean_dice, long *n_ok, sf_err *err) {
+    static const char *const sql[] = {
+        "SELECT avg(dice), count(*) FROM predictions WHERE run_id = ? AND "
+        "status = 'ok'",
+        "SELECT avg(dsc_final), count(*) FROM interactive_seqs WHERE "
+        "run_id = ? AND status = 'ok'",
+        "SELECT avg(dice), count(*) FROM volume_scores WHERE run_id = ? AND "
+        "status = 'ok'"};
+    int q = protocol == HX_PROTOCOL_CVPR25 || protocol == HX_PROTOCOL_NOC ? 1
+            : protocol == HX_PROTOCOL_VOLUME                              ? 2
+                                                                          : 0;
     sqlite3_stmt *st = NULL;
-    int rc = prep(r,
-                  "SELECT avg(dice), count(*) FROM predictions WHERE "
-                  "run_id = ? AND status = 'ok'",
-                  &st, err);
+    int rc = prep(r, sql[q], &st, err);
     if (rc != SF_OK) return rc;
     sqlite3_bind_int64(st, 1, run_id);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -445,4 +464,197 @@ int hx__results_ranked(hx_results *r, long run_id, const char *setting,
     }
     *out = v;
     return SF_OK;
+}
+
+/* ------------------------------------------------------ format_version 2 */
+
+/* A double or NULL when not finite (the reference's NaN / inf). */
+static void bind_real(sqlite3_stmt *st, int i, double v) {
+    if (isfinite(v))
+        sqlite3_bind_double(st, i, v);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+/* Run one statement with bound values; SF_OK or SF_EDB naming what. */
+static int step_done(hx_results *r, sqlite3_stmt *st, const char *what,
+                     sf_err *err) {
+    int rc = sqlite3_step(st) == SQLITE_DONE ? SF_OK : db_err(r, err, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int hx__results_surface(hx_results *r, long run_id, long slice_id,
+                        const char *setting, const hx_metrics *m, double sx_mm,
+                        double sy_mm, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r,
+                  "INSERT OR REPLACE INTO surface_scores (run_id, slice_id, "
+                  "setting, nsd_1mm, nsd_2mm, hd95_mm, spacing_x_mm, "
+                  "spacing_y_mm) VALUES (?,?,?,?,?,?,?,?)",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, slice_id);
+    bind_text(st, 3, setting);
+    bind_real(st, 4, m->nsd_1mm);
+    bind_real(st, 5, m->nsd_2mm);
+    bind_real(st, 6, m->hd95);
+    sqlite3_bind_double(st, 7, sx_mm);
+    sqlite3_bind_double(st, 8, sy_mm);
+    return step_done(r, st, "surface_scores", err);
+}
+
+/* 1 when the statement (one ?1..?3 key) finds a row. */
+static int exists(hx_results *r, const char *sql, long a, long b,
+                  const char *c) {
+    sqlite3_stmt *st = NULL;
+    if (prep(r, sql, &st, NULL) != SF_OK) return 0;
+    sqlite3_bind_int64(st, 1, a);
+    sqlite3_bind_int64(st, 2, b);
+    bind_text(st, 3, c);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+int hx__results_has_surface(hx_results *r, long run_id, long slice_id,
+                            const char *setting) {
+    return exists(r,
+                  "SELECT 1 FROM surface_scores WHERE run_id = ?1 AND "
+                  "slice_id = ?2 AND setting = ?3",
+                  run_id, slice_id, setting);
+}
+
+int hx__results_seq_done(hx_results *r, long run_id, long slice_id,
+                         const char *protocol) {
+    return exists(r,
+                  "SELECT 1 FROM interactive_seqs WHERE run_id = ?1 AND "
+                  "slice_id = ?2 AND protocol = ?3 AND status = 'ok'",
+                  run_id, slice_id, protocol);
+}
+
+int hx__results_seq(hx_results *r, long run_id, long slice_id,
+                    const char *protocol, int click_cap, const hx_seq *s,
+                    double sx_mm, double sy_mm, double seconds,
+                    const char *error, sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r,
+                  "DELETE FROM interactive_steps WHERE run_id = ? AND "
+                  "slice_id = ? AND protocol = ?",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, slice_id);
+    bind_text(st, 3, protocol);
+    if ((rc = step_done(r, st, "interactive_steps", err)) != SF_OK) return rc;
+    if ((rc = prep(r,
+                   "INSERT OR REPLACE INTO interactive_seqs (run_id, "
+                   "slice_id, protocol, has_box, n_clicks, dsc_auc, nsd_auc, "
+                   "dsc_final, nsd_final, noc85, noc90, click_cap, "
+                   "spacing_x_mm, spacing_y_mm, seconds, status, error) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   &st, err)) != SF_OK)
+        return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int64(st, 2, slice_id);
+    bind_text(st, 3, protocol);
+    sqlite3_bind_int(st, 4, s ? s->has_bbox_step : 0);
+    if (s && !error) {
+        sqlite3_bind_int(st, 5, s->n_steps - 1);
+        bind_real(st, 6, s->dsc_auc);
+        bind_real(st, 7, s->nsd_auc);
+        bind_real(st, 8, s->dsc_final);
+        bind_real(st, 9, s->nsd_final);
+        if (!strcmp(protocol, "noc")) {
+            sqlite3_bind_int(st, 10, hx_seq_noc(s, 0.85));
+            sqlite3_bind_int(st, 11, hx_seq_noc(s, 0.90));
+        }
+    }
+    sqlite3_bind_int(st, 12, click_cap);
+    sqlite3_bind_double(st, 13, sx_mm);
+    sqlite3_bind_double(st, 14, sy_mm);
+    sqlite3_bind_double(st, 15, seconds);
+    bind_text(st, 16, error ? "failed" : "ok");
+    bind_text(st, 17, error);
+    if ((rc = step_done(r, st, "interactive_seqs", err)) != SF_OK) return rc;
+    if (!s || error) return SF_OK;
+    for (int k = s->has_bbox_step ? 0 : 1; k < s->n_steps; k++) {
+        const hx_seq_step *p = &s->step[k];
+        if ((rc = prep(r,
+                       "INSERT INTO interactive_steps (run_id, slice_id, "
+                       "protocol, step, has_click, click_x, click_y, "
+                       "positive, dsc, nsd, seconds) VALUES "
+                       "(?,?,?,?,?,?,?,?,?,?,?)",
+                       &st, err)) != SF_OK)
+            return rc;
+        sqlite3_bind_int64(st, 1, run_id);
+        sqlite3_bind_int64(st, 2, slice_id);
+        bind_text(st, 3, protocol);
+        sqlite3_bind_int(st, 4, k);
+        sqlite3_bind_int(st, 5, k > 0 && p->click.has_click);
+        if (k > 0 && p->click.has_click) {
+            /* 2D grid (ny, nx): pos[0] = row, pos[1] = column */
+            sqlite3_bind_int(st, 6, p->click.pos[1]);
+            sqlite3_bind_int(st, 7, p->click.pos[0]);
+            sqlite3_bind_int(st, 8, p->click.positive);
+        }
+        /* NaN (never for a non-empty ground truth) would violate NOT
+         * NULL: the insert fails and says so. */
+        bind_real(st, 9, p->dsc);
+        bind_real(st, 10, p->nsd);
+        sqlite3_bind_double(st, 11, p->t_predict_s);
+        if ((rc = step_done(r, st, "interactive_steps", err)) != SF_OK)
+            return rc;
+    }
+    return SF_OK;
+}
+
+int hx__results_volume_done(hx_results *r, long run_id, const char *case_id,
+                            const char *structure, const char *setting) {
+    sqlite3_stmt *st = NULL;
+    if (prep(r,
+             "SELECT 1 FROM volume_scores WHERE run_id = ? AND case_id = ? "
+             "AND structure = ? AND setting = ? AND status = 'ok'",
+             &st, NULL) != SF_OK)
+        return 0;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, case_id);
+    bind_text(st, 3, structure);
+    bind_text(st, 4, setting);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
+}
+
+int hx__results_volume(hx_results *r, long run_id, const hx__volume_row *v,
+                       sf_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(r,
+                  "INSERT OR REPLACE INTO volume_scores (run_id, dataset, "
+                  "case_id, structure, setting, mode, key_slice, "
+                  "points_json, n_slices, gt_voxels, pred_voxels, dice, "
+                  "nsd_2mm, seconds, status, error) VALUES "
+                  "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  &st, err);
+    if (rc != SF_OK) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    bind_text(st, 2, v->dataset);
+    bind_text(st, 3, v->case_id);
+    bind_text(st, 4, v->structure);
+    bind_text(st, 5, v->setting);
+    bind_text(st, 6, v->mode);
+    sqlite3_bind_int(st, 7, v->key_slice);
+    bind_text(st, 8, v->points_json);
+    sqlite3_bind_int(st, 9, v->n_slices);
+    sqlite3_bind_int64(st, 10, v->gt_voxels);
+    if (!v->error) {
+        sqlite3_bind_int64(st, 11, v->pred_voxels);
+        bind_real(st, 12, v->dice);
+        bind_real(st, 13, v->nsd_2mm);
+    }
+    sqlite3_bind_double(st, 14, v->seconds);
+    bind_text(st, 15, v->error ? "failed" : "ok");
+    bind_text(st, 16, v->error);
+    return step_done(r, st, "volume_scores", err);
 }

@@ -20,8 +20,14 @@ extern "C" {
 
 typedef struct hx_results hx_results;
 
+/* The format_version this build writes (schemas/results.sql). */
+#define HX_RESULTS_FORMAT_VERSION "2"
+
 /* Open (create) a results database with schemas/results.sql (compiled
- * in); an existing file must have format_version 1 (SF_EFORMAT). */
+ * in). An existing file of format_version 1 is migrated in place (its
+ * rows kept; version 2's tables and views added, the version stamped
+ * 2, in one transaction); any other version than 1 or 2 is refused with
+ * SF_EFORMAT and left unchanged. */
 int hx_results_open(const char *path, hx_results **out, sf_err *err);
 void hx_results_close(hx_results *r);
 /* The embedded schema text. */

@@ -3,7 +3,8 @@
  * evaluation (`synthfm eval --shard I/N`) into one results database equal
  * to the single run, row for row: the shards' slices are renumbered in
  * shard order (= the case order a single run inserts them in), prompts and
- * predictions follow their slices, failures are copied.
+ * predictions, surface scores and interactive rows follow their slices,
+ * volume rows and failures are copied.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -172,6 +173,38 @@ int hx_results_merge(const char *out, const char *const *paths, int n,
             "main.slices m ON m.dataset = s.dataset AND m.case_id = "
             "s.case_id AND m.slice_index = s.slice_index AND m.structure = "
             "s.structure WHERE %d >= 0",
+            "INSERT INTO main.surface_scores SELECT (SELECT run_id FROM "
+            "main.runs), "
+            "m.slice_id, x.setting, x.nsd_1mm, x.nsd_2mm, x.hd95_mm, "
+            "x.spacing_x_mm, x.spacing_y_mm FROM src.surface_scores x "
+            "JOIN src.slices s USING (slice_id) JOIN "
+            "main.slices m ON m.dataset = s.dataset AND m.case_id = "
+            "s.case_id AND m.slice_index = s.slice_index AND m.structure = "
+            "s.structure WHERE %d >= 0",
+            "INSERT INTO main.interactive_seqs SELECT (SELECT run_id FROM "
+            "main.runs), "
+            "m.slice_id, x.protocol, x.has_box, x.n_clicks, x.dsc_auc, "
+            "x.nsd_auc, x.dsc_final, x.nsd_final, x.noc85, x.noc90, "
+            "x.click_cap, x.spacing_x_mm, x.spacing_y_mm, x.seconds, x.status, "
+            "x.error FROM src.interactive_seqs x "
+            "JOIN src.slices s USING (slice_id) JOIN "
+            "main.slices m ON m.dataset = s.dataset AND m.case_id = "
+            "s.case_id AND m.slice_index = s.slice_index AND m.structure = "
+            "s.structure WHERE %d >= 0",
+            "INSERT INTO main.interactive_steps SELECT (SELECT run_id FROM "
+            "main.runs), "
+            "m.slice_id, x.protocol, x.step, x.has_click, x.click_x, "
+            "x.click_y, x.positive, x.dsc, x.nsd, x.seconds FROM "
+            "src.interactive_steps x "
+            "JOIN src.slices s USING (slice_id) JOIN "
+            "main.slices m ON m.dataset = s.dataset AND m.case_id = "
+            "s.case_id AND m.slice_index = s.slice_index AND m.structure = "
+            "s.structure WHERE %d >= 0",
+            "INSERT INTO main.volume_scores SELECT (SELECT run_id FROM "
+            "main.runs), dataset, case_id, structure, setting, mode, "
+            "key_slice, points_json, n_slices, gt_voxels, pred_voxels, dice, "
+            "nsd_2mm, seconds, status, error FROM src.volume_scores WHERE "
+            "%d >= 0",
             "INSERT INTO main.failures SELECT (SELECT run_id FROM main.runs), "
             "case_id, path, message FROM src.failures WHERE %d >= 0 ORDER BY "
             "rowid",

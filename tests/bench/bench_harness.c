@@ -16,6 +16,11 @@
  * 3-D and on one 512 x 512 slice, timed per step: the method's time and
  * the click + DSC + NSD time the harness adds.
  *
+ * Last, `synthfm eval --protocol cvpr25` and `--protocol noc` through the
+ * driver (hx_eval_run: case load, units, sequences, results database) with
+ * the classical method on the real CT sample: per unit and per click
+ * step, the method's time and the rest.
+ *
  *   BENCH_REPS=N   repetitions (default 20); SF_SHARED as in the tests.
  *   BENCH_INTERACTIVE_REPS=N  repetitions of the interactive part (3).
  * The real-data part prints a skip line when ../shared is absent.
@@ -313,6 +318,29 @@ int main(void) {
     printf("  throughput: %.0f slices/s (preprocessing + prompting + Dice, "
            "model excluded; %ld clicks, mean Dice %.3f)\n",
            units / (t_prep + t_units), clicks, dsum / (units * n_set));
+    /* The driver's interactive protocols, classical method. */
+    for (int pr = HX_PROTOCOL_CVPR25; pr <= HX_PROTOCOL_NOC; pr++) {
+        hx_eval_opts o;
+        hx_eval_opts_init(&o);
+        char db[600];
+        snprintf(db, sizeof db, "%s/ix_%d.sqlite", dir, pr);
+        o.ds = ds;
+        o.data_root = dir;
+        o.method = hx_method_by_name("classical");
+        o.protocol = pr;
+        o.out_db = db;
+        hx_eval_stats st;
+        t0 = now_s();
+        if (hx_eval_run(&o, &st, &err) != SF_OK) die("eval protocol", &err);
+        double t = now_s() - t0;
+        printf("  eval --protocol %-6s (classical, driver + DB): %ld units, "
+               "%ld click steps, %.1f ms per unit (method %.1f ms); per "
+               "step %.2f ms, of which the method %.2f ms\n",
+               hx_protocol_name(pr), st.n_units, st.n_predictions,
+               1e3 * t / st.n_units, 1e3 * st.model_seconds / st.n_units,
+               1e3 * t / st.n_predictions,
+               1e3 * st.model_seconds / st.n_predictions);
+    }
     free(img);
     free(mask);
     free(pred);
