@@ -112,9 +112,8 @@ int sf_cmd_generate(int argc, char **argv) {
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
-            return sf_cli_usage_error("generate", NULL,
-                                      "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
+            return sf_cli_unknown_option("generate", NULL, argv[optind - 1],
+                                         opts, NULL);
         }
     }
     if (optind < argc)

@@ -130,6 +130,7 @@ static int parse_args(
   const char* resume = NULL;
   int ch;
   optind = 1;
+  opterr = 0;
   while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
     char* end;
     switch (ch) {
@@ -186,7 +187,8 @@ static int parse_args(
         fputs(usage_text, stdout);
         return 0;
       default:
-        return sf_cli_usage_error("train", NULL, "bad option");
+        return sf_cli_unknown_option(
+            "train", NULL, argv[optind - 1], opts, NULL);
     }
   }
   if (optind < argc)

@@ -39,6 +39,13 @@ expect_exit 0 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" \
     --model-config "$T/run/model.yaml" --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" \
     --point 32,32,1 --out "$T/mask.png"
 [ -f "$T/mask.png" ] || fail "predict wrote no mask"
+# without --model-config, predict takes the model.yaml beside the checkpoint
+expect_exit 0 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" \
+    --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" --point 32,32,1 --out "$T/mask2.png"
+grep -q "using $T/run/model.yaml" "$T/err" || fail "model.yaml beside the checkpoint not said"
+cmp -s "$T/mask.png" "$T/mask2.png" || fail "model.yaml beside the checkpoint: another mask"
+expect_exit 2 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" --model-config "$T/none.yaml" \
+    --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" --point 32,32,1 --out "$T/mask3.png"
 [ "$(png_info "$T/run/curve.png" | cut -d' ' -f1)" = 820 ] || fail "no learning curve PNG"
 
 # on the fly: samples from the factory, validation on a corpus of another seed
