@@ -1149,7 +1149,7 @@ int train_loop(
     epoch_loss += loss;
     epoch_n++;
     t->recent.push_back(loss);
-    if (t->recent.size() > 100)
+    if (t->recent.size() > SAM_TRAIN_LOSS_WINDOW)
       t->recent.erase(t->recent.begin());
     t->db.add_step(t->step, epoch, loss, lr, t->elapsed());
     pg.validated = 0;
@@ -1207,6 +1207,8 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
     t->db.exec(kSchema, nullptr);
     if ((rc = t->load_state(err)))
       return rc;
+    // the reported loss's window goes on across the resume
+    t->db.recent_losses(t->step, SAM_TRAIN_LOSS_WINDOW, &t->recent);
   }
   t->db.set("status", "running");
   t->db.set("device", c.device == SAM_DEVICE_CUDA ? "cuda" : "cpu");
