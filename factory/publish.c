@@ -879,8 +879,10 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
 
     sf_buf_puts(b, "## How to regenerate\n\nEvery sample is a pure function "
                    "of (config, master seed, sample index). From this "
-                   "directory, with `DIR` a new, empty directory outside "
-                   "it:\n\n```sh\n");
+                   "directory, with `synthfm` (the generator version above) "
+                   "on the PATH (`make install PREFIX=...` in the synthfm "
+                   "source tree puts it in `PREFIX/bin`) and `DIR` a new, "
+                   "empty directory outside it:\n\n```sh\n");
     sf_buf_printf(b,
                   "synthfm generate --config config.yaml --out DIR --count "
                   "%llu --seed %llu",
