@@ -76,11 +76,21 @@ fi
 e2e=()
 [ -z "${SF_SKIP_E2E:-}" ] && for e in tests/e2e/test_*.sh; do [ -f "$e" ] && e2e+=("$e"); done
 par=${SF_E2E_JOBS:-$(nproc)}
+t0=$SECONDS last=$SECONDS
+# every $heartbeat seconds: how many end-to-end scripts have finished
+e2e_beat() {
+    if [ $((SECONDS - last)) -ge "$heartbeat" ]; then
+        echo "   ... e2e: $(find "$log" -name 'test_*.rc' | wc -l)/${#e2e[@]} scripts finished, $((SECONDS - t0)) s"
+        last=$SECONDS
+    fi
+}
+[ ${#e2e[@]} -gt 0 ] && echo "== e2e (${#e2e[@]} scripts, $par at a time)"
 for e in "${e2e[@]}"; do
     name=$(basename "$e" .sh)
     ( bash "$e" >"$log/$name.out" 2>&1; echo $? >"$log/$name.rc" ) &
-    while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do wait -n; done
+    while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do sleep 1; e2e_beat; done
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do sleep 1; e2e_beat; done
 wait
 for e in "${e2e[@]}"; do
     name=$(basename "$e" .sh)
