@@ -398,6 +398,10 @@ static inline v4f load4(const float *p) {
     return v;
 }
 
+/* The 4-lane helpers serve the paths for machines without AVX2 (the
+ * AVX2 paths use 8 lanes): compiled only there, so that no build has
+ * unused functions (clang warns about unused static inline ones). */
+#ifndef __AVX2__
 /* p[0..7] = the lanes of a, then b (values in [0, 65535]). */
 static inline void store8u16(uint16_t *p, v4i a, v4i b) {
 #ifdef __SSE2__
@@ -424,6 +428,7 @@ static inline unsigned mask4(v4i m) {
            (unsigned)(m[3] & 8);
 #endif
 }
+#endif
 
 /* For a 4-bit mask m: the positions of its set bits in lanes 0 .. (the
  * rest 0). */
@@ -434,6 +439,7 @@ static const v4i set_bits4[16] = {
     {2, 3, 0, 0}, {0, 2, 3, 0}, {1, 2, 3, 0}, {0, 1, 2, 3},
 };
 
+#ifndef __AVX2__
 #ifndef __SSE2__
 static inline v4f sel4f(v4i m, v4f a, v4f b) {
     return (v4f)(((v4i)a & m) | ((v4i)b & ~m));
@@ -457,6 +463,7 @@ static inline v4f min4f(v4f a, v4f b) {
     return sel4f(a < b, a, b);
 #endif
 }
+#endif /* !__AVX2__ */
 
 /*
  * Labels + 1 of the pixels [x, x1) of a row whose sample points all lie in

@@ -61,9 +61,8 @@ int sf_cmd_verify(int argc, char **argv) {
             break;
         case 'h': fputs(verify_usage, stdout); return 0;
         default:
-            fprintf(stderr, "synthfm verify: bad option '%s'\n%s",
-                    argv[optind - 1], verify_usage);
-            return 2;
+            return sf_cli_unknown_option("verify", NULL, argv[optind - 1], opts,
+                                         NULL);
         }
     }
     if (optind != argc - 1) {

@@ -106,8 +106,8 @@ int sf_cmd_export(int argc, char **argv) {
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
-            return fail_usage("unknown or incomplete option '%s'",
-                              argv[optind - 1]);
+            return sf_cli_unknown_option("export", NULL, argv[optind - 1], opts,
+                                         NULL);
         }
     }
     if (!o.format)

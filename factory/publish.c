@@ -47,12 +47,28 @@ static long percentile(const long *v, size_t n, int p) {
     return v[rank ? rank - 1 : 0];
 }
 
+/* The contact sheet preview.png (write_preview; the card describes it). */
+enum {
+    PV_TILE = 256,   /* px, thumbnail side */
+    PV_GAP = 8,      /* px between tiles and at the borders */
+    PV_CAPTION = 20, /* px, caption band under each tile */
+    PV_HEADER = 28,  /* px, title band at the top */
+    PV_COLS = 4,
+    PV_MAX = 16,
+    PV_OUTLINES = 12 /* the largest instances outlined per tile: a boundary
+                      * sample's hundreds of outlines would hide the image */
+};
+
 /* ----------------------------------------------------------- statistics */
 
 typedef struct stats {
     uint64_t n, n_shape, n_boundary;
-    uint64_t n_instances;             /* sum over samples */
-    int inst_min, inst_max;           /* instances per sample */
+    uint64_t n_instances;   /* sum over samples */
+    int inst_min, inst_max; /* instances per sample */
+    /* the same per module: [0] shape, [1] boundary (min/max valid when
+     * the module has samples) */
+    uint64_t mod_instances[2];
+    int mod_min[2], mod_max[2];
     long area_p5, area_p50, area_p95; /* px, over all instances */
     size_t n_areas;
     uint64_t image_bytes, label_bytes;
@@ -75,6 +91,13 @@ static int collect_stats(const sf_corpus *c, stats *s, sf_err *err) {
             s->inst_min = sm.n_instances;
         if (i == 0 || sm.n_instances > s->inst_max)
             s->inst_max = sm.n_instances;
+        int m = sm.module != SF_MODE_SHAPE;
+        uint64_t n_mod = m ? s->n_boundary : s->n_shape; /* counted above */
+        s->mod_instances[m] += (uint64_t)sm.n_instances;
+        if (n_mod == 1 || sm.n_instances < s->mod_min[m])
+            s->mod_min[m] = sm.n_instances;
+        if (n_mod == 1 || sm.n_instances > s->mod_max[m])
+            s->mod_max[m] = sm.n_instances;
         if (i == 0 || sm.nx < s->nx_min) s->nx_min = sm.nx;
         if (i == 0 || sm.nx > s->nx_max) s->nx_max = sm.nx;
         if (i == 0 || sm.ny < s->ny_min) s->ny_min = sm.ny;
@@ -720,7 +743,10 @@ static void readme_params(sf_buf *b, const sf_config *k) {
     sf_buf_printf(b, "| Contrast step δ (min. contrast) | %g – %g (%g) |\n",
                   k->contrast.delta.lo, k->contrast.delta.hi,
                   k->contrast.min_contrast);
-    row_irange(b, "Boundary labels (boundary module)", k->boundary.n_labels);
+    row_irange(b,
+               "Boundary label fields (boundary module; not instances: see "
+               "Contents)",
+               k->boundary.n_labels);
     row_irange(b, "Boundary erosion steps", k->boundary.erode_iterations);
     sf_buf_printf(b, "| Noise: gaussian | p = %g, σ %g – %g |\n",
                   nz[SF_NOISE_GAUSSIAN].probability,
@@ -774,10 +800,13 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
     sf_buf_printf(b,
                   "![Contact sheet of the first %d samples](preview.png)\n\n"
                   "`preview.png` shows the first %d samples of this directory: "
-                  "each image downscaled to 256 px, with the outline of every "
-                  "instance of its label map drawn in its own colour, and the "
-                  "sample index, module and instance count below it.\n\n",
-                  n_preview, n_preview);
+                  "each image downscaled to 256 px, with the outlines of the "
+                  "%d largest instances of its label map (all of them when it "
+                  "has fewer), each in its own colour, and the sample index, "
+                  "module and instance count below it (\"%d largest\" where "
+                  "not every instance is outlined: boundary samples have "
+                  "hundreds).\n\n",
+                  n_preview, n_preview, PV_OUTLINES, PV_OUTLINES);
 
     sf_buf_puts(b, "## Contents\n\n| Figure | Value |\n|---|---:|\n");
     sf_buf_printf(b, "| Samples in this directory | %llu |\n",
@@ -792,6 +821,16 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
         b, "| Instances per sample: mean / min / max | %.2f / %d / %d |\n",
         s->n ? (double)s->n_instances / (double)s->n : 0.0, s->inst_min,
         s->inst_max);
+    static const char *const mod_name[2] = {"shape", "boundary"};
+    const uint64_t mod_n[2] = {s->n_shape, s->n_boundary};
+    for (int m = 0; m < 2; m++)
+        if (mod_n[m])
+            sf_buf_printf(b,
+                          "| … per %s sample: mean / min / max | %.2f / %d / "
+                          "%d |\n",
+                          mod_name[m],
+                          (double)s->mod_instances[m] / (double)mod_n[m],
+                          s->mod_min[m], s->mod_max[m]);
     sf_buf_printf(
         b, "| Instance area, percentile 5 / 50 / 95 | %ld / %ld / %ld px |\n",
         s->area_p5, s->area_p50, s->area_p95);
@@ -821,6 +860,17 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
                    "sample (integers inclusive); p is the chance that a "
                    "step is in a sample's plan.\n\n");
     readme_params(b, k);
+    if (s->n_boundary)
+        sf_buf_printf(
+            b,
+            "\nWhy a boundary sample holds hundreds of instances (%d to %d "
+            "here) from %d to %d label fields: the fields give a SynthMorph "
+            "label map, some of its regions are eroded to open background "
+            "rims between neighbours, and every 4-connected piece of "
+            "foreground of at least %d px is an instance of its own, so "
+            "each field's region breaks into many instances.\n",
+            s->mod_min[1], s->mod_max[1], k->boundary.n_labels.lo,
+            k->boundary.n_labels.hi, k->min_instance_area);
     sf_buf_puts(b, "\nThe full resolved config (also `config.yaml` in this "
                    "directory):\n\n```yaml\n");
     sf_buf_puts(b, yaml);
@@ -829,8 +879,10 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
 
     sf_buf_puts(b, "## How to regenerate\n\nEvery sample is a pure function "
                    "of (config, master seed, sample index). From this "
-                   "directory, with `DIR` a new, empty directory outside "
-                   "it:\n\n```sh\n");
+                   "directory, with `synthfm` (the generator version above) "
+                   "on the PATH (`make install PREFIX=...` in the synthfm "
+                   "source tree puts it in `PREFIX/bin`) and `DIR` a new, "
+                   "empty directory outside it:\n\n```sh\n");
     sf_buf_printf(b,
                   "synthfm generate --config config.yaml --out DIR --count "
                   "%llu --seed %llu",
@@ -881,15 +933,6 @@ static void build_readme(const sf_corpus_info *in, const stats *s,
 }
 
 /* ----------------------------------------------------------- preview.png */
-
-enum {
-    PV_TILE = 256,   /* px, thumbnail side */
-    PV_GAP = 8,      /* px between tiles and at the borders */
-    PV_CAPTION = 20, /* px, caption band under each tile */
-    PV_HEADER = 28,  /* px, title band at the top */
-    PV_COLS = 4,
-    PV_MAX = 16
-};
 
 /* Per-axis box-filter weights for resampling n source pixels to t output
  * pixels: output pixel o covers source [o*n/t, (o+1)*n/t); in units of
@@ -946,12 +989,52 @@ static void put_px(uint8_t *surf, int stride, int x, int y,
     memcpy(surf + (size_t)y * (size_t)stride + 4 * (size_t)x, &v, 4);
 }
 
+typedef struct id_area {
+    long area;
+    uint16_t id;
+} id_area;
+
+/* Larger area first; equal areas by id (a total order: same picks). */
+static int cmp_id_area(const void *a, const void *b) {
+    const id_area *x = a, *y = b;
+    if (x->area != y->area) return x->area > y->area ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* keep[id] = 1 for the PV_OUTLINES largest instances of lab (all when
+ * there are fewer); keep has 65536 entries. Returns how many. */
+static int pick_outlined(const uint16_t *lab, size_t npx, uint8_t *keep) {
+    long *area = calloc(65536, sizeof *area);
+    id_area *v = NULL;
+    int n = 0, k = -1;
+    if (!area) return -1;
+    for (size_t i = 0; i < npx; i++)
+        area[lab[i]]++;
+    for (int id = 1; id < 65536; id++)
+        n += area[id] > 0;
+    if ((v = malloc(((size_t)n + 1) * sizeof *v))) {
+        n = 0;
+        for (int id = 1; id < 65536; id++)
+            if (area[id] > 0) v[n++] = (id_area){area[id], (uint16_t)id};
+        qsort(v, (size_t)n, sizeof *v, cmp_id_area);
+        k = n < PV_OUTLINES ? n : PV_OUTLINES;
+        for (int i = 0; i < k; i++)
+            keep[v[i].id] = 1;
+    }
+    free(v);
+    free(area);
+    return k;
+}
+
 /* Draw sample `pos` (image nx x ny) into the tile at (x0, y0): box-filtered
- * gray image scaled so its longer side is PV_TILE, then the outlines of a
- * nearest-neighbour label map at the same resolution. */
+ * gray image scaled so its longer side is PV_TILE, then the outlines of the
+ * PV_OUTLINES largest instances of a nearest-neighbour label map at the
+ * same resolution (*n_outlined: how many). */
 static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
-                     uint8_t *surf, int stride, int x0, int y0) {
+                     uint8_t *surf, int stride, int x0, int y0,
+                     int *n_outlined) {
     int rc = SF_ENOMEM;
+    uint8_t *keep = calloc(65536, 1);
     int tw = nx >= ny ? PV_TILE : (int)((long)PV_TILE * nx / ny);
     int th = ny >= nx ? PV_TILE : (int)((long)PV_TILE * ny / nx);
     if (tw < 1) tw = 1;
@@ -963,7 +1046,9 @@ static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
     int *px = NULL, *py = NULL;
     uint32_t *rows = malloc((size_t)ny * (size_t)tw * sizeof *rows);
     uint16_t *tl = malloc((size_t)tw * (size_t)th * sizeof *tl);
-    if (!ax || !ay || !rows || !tl) goto out;
+    if (!keep || !ax || !ay || !rows || !tl) goto out;
+    if ((*n_outlined = pick_outlined(lab, (size_t)nx * (size_t)ny, keep)) < 0)
+        goto out;
     if (axis_weights(nx, tw, ax, &px) || axis_weights(ny, th, ay, &py))
         goto out;
     /* Horizontal pass: each source row to tw sums (<= 255 * nx). */
@@ -1004,7 +1089,7 @@ static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
     for (int y = 0; y < th; y++)
         for (int x = 0; x < tw; x++) {
             uint16_t l = tl[(size_t)y * (size_t)tw + (size_t)x];
-            if (!l) continue;
+            if (!l || !keep[l]) continue;
             int edge = (x > 0 && tl[(size_t)y * tw + x - 1] != l) ||
                        (x + 1 < tw && tl[(size_t)y * tw + x + 1] != l) ||
                        (y > 0 && tl[(size_t)(y - 1) * tw + x] != l) ||
@@ -1016,6 +1101,7 @@ static int draw_tile(const uint8_t *img, const uint16_t *lab, int nx, int ny,
         }
     rc = SF_OK;
 out:
+    free(keep);
     free(ax);
     free(ay);
     free(px);
@@ -1057,6 +1143,7 @@ static int write_preview(const sf_corpus *c, const char *dir,
     cairo_surface_flush(sf);
     uint8_t *data = cairo_image_surface_get_data(sf);
     int stride = cairo_image_surface_get_stride(sf);
+    int n_outlined[PV_MAX];
     for (int t = 0; t < n_show; t++) {
         int nx, ny;
         if ((rc = sf_corpus_load(c, (uint64_t)t, &img, &lab, &nx, &ny, err))) {
@@ -1065,7 +1152,8 @@ static int write_preview(const sf_corpus *c, const char *dir,
         }
         int x0 = PV_GAP + (t % cols) * (PV_TILE + PV_GAP);
         int y0 = PV_HEADER + (t / cols) * (PV_TILE + PV_CAPTION + PV_GAP);
-        if ((rc = draw_tile(img, lab, nx, ny, data, stride, x0, y0))) {
+        if ((rc = draw_tile(img, lab, nx, ny, data, stride, x0, y0,
+                            &n_outlined[t]))) {
             rc = sf_err_set(err, SF_ENOMEM, "%s: out of memory", path);
             goto out;
         }
@@ -1099,9 +1187,14 @@ static int write_preview(const sf_corpus *c, const char *dir,
         if ((rc = sf_corpus_sample_at(c, (uint64_t)t, &sm, err))) goto out;
         int x0 = PV_GAP + (t % cols) * (PV_TILE + PV_GAP);
         int y0 = PV_HEADER + (t / cols) * (PV_TILE + PV_CAPTION + PV_GAP);
-        snprintf(line, sizeof line, "#%llu  %s  %d inst.",
-                 (unsigned long long)sm.index, sf_mode_name(sm.module),
-                 sm.n_instances);
+        if (n_outlined[t] < sm.n_instances)
+            snprintf(line, sizeof line, "#%llu %s %d inst, %d largest",
+                     (unsigned long long)sm.index, sf_mode_name(sm.module),
+                     sm.n_instances, n_outlined[t]);
+        else
+            snprintf(line, sizeof line, "#%llu  %s  %d inst.",
+                     (unsigned long long)sm.index, sf_mode_name(sm.module),
+                     sm.n_instances);
         if (sm.module == SF_MODE_SHAPE)
             cairo_set_source_rgb(cr, 0.55, 0.85, 1.0);
         else

@@ -44,6 +44,29 @@ int sf_cli_wants_help(int argc, char **argv);
 int sf_cli_usage_error(const char *cmd, const char *synopsis, const char *fmt,
                        ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Suggestions for misspelt names. sf_cli_edit_distance is the optimal
+ * string alignment distance (insertions, deletions, substitutions and
+ * swaps of neighbours each cost 1). sf_cli_nearest returns the name of
+ * names[0..n) (NULL entries skipped) nearest to s when it is close enough
+ * to be a slip (distance 1, or 2 for names of 6+ characters; never the
+ * whole word), else NULL.
+ */
+size_t sf_cli_edit_distance(const char *a, const char *b);
+const char *sf_cli_nearest(const char *s, const char *const *names, size_t n);
+
+/*
+ * The usage error for an option the command does not know, with a
+ * suggestion: "unknown option '--cuont' (did you mean --count?)". The
+ * candidates are the long options of opts (getopt_long's table; NULL when
+ * the command parses by hand) and every "--word" of help (the command's
+ * --help text; NULL for none). Returns 2, as sf_cli_usage_error.
+ */
+struct option;
+int sf_cli_unknown_option(const char *cmd, const char *synopsis,
+                          const char *arg, const struct option *opts,
+                          const char *help);
+
 /* A decimal unsigned integer: no sign, no empty string, no trailing
  * characters, no overflow. 0 and *v set, or -1 and *v unchanged. */
 int sf_cli_parse_u64(const char *s, uint64_t *v);

@@ -35,11 +35,13 @@ static void print_problem(void *ctx, const char *msg) {
     printf("    %s\n", msg);
 }
 
-/* One dataset's line; returns 1 when wrong. */
+/* One dataset's line; returns 1 when wrong (*missing += 1 when its
+ * folder is not there). */
 static int check_one(const hx_dataset_ops *ds, const char *root,
-                     const char *split_path) {
+                     const char *split_path, int *missing) {
     if (!sf_path_is_dir(root)) {
         printf("%-14s missing  %s\n", ds->name, root);
+        ++*missing;
         return 0;
     }
     sf_err err;
@@ -106,12 +108,12 @@ static int cmd_check(int argc, char **argv) {
         else if (!strcmp(a, "--split"))
             split = v;
         else
-            return sf_cli_usage_error("data", NULL, "unknown option '%s'", a);
+            return sf_cli_unknown_option("data", NULL, a, NULL, usage_text);
         i++;
     }
     if (split && !dataset)
         return sf_cli_usage_error("data", NULL, "--split needs --dataset");
-    int wrong = 0;
+    int wrong = 0, missing = 0, n_checked = 0;
     for (const hx_dataset_ops *const *d = hx_datasets(); *d; d++) {
         if (dataset ? strcmp((*d)->name, dataset)
                     : !strcmp((*d)->name, "synthetic-ood"))
@@ -125,11 +127,19 @@ static int cmd_check(int argc, char **argv) {
             snprintf(sp, sizeof sp, "%s", split);
         else
             snprintf(sp, sizeof sp, "%s/%s.yaml", splits, (*d)->name);
-        wrong += check_one(*d, r, sp);
+        wrong += check_one(*d, r, sp, &missing);
+        n_checked++;
     }
     if (dataset && !hx_dataset_by_name(dataset))
         return sf_cli_usage_error("data", NULL, "unknown dataset '%s'",
                                   dataset);
+    if (missing)
+        fprintf(
+            stderr,
+            "synthfm data check: %d of %d dataset(s) missing; data/README.md "
+            "says where each one comes from, its licence and the folder "
+            "it goes in\n",
+            missing, n_checked);
     return wrong ? 1 : 0;
 }
 
@@ -160,7 +170,7 @@ static int cmd_split(int argc, char **argv) {
                                           "--min-pixels out of range: '%s'", v);
             min_pixels = (int)m;
         } else
-            return sf_cli_usage_error("data", NULL, "unknown option '%s'", a);
+            return sf_cli_unknown_option("data", NULL, a, NULL, usage_text);
         i++;
     }
     if (!dataset || !root || !out)
@@ -191,6 +201,12 @@ int hx_cmd_data(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "check")) return cmd_check(argc, argv);
     if (!strcmp(argv[1], "split")) return cmd_split(argc, argv);
+    static const char *const subs[] = {"check", "split"};
+    const char *near = sf_cli_nearest(argv[1], subs, 2);
+    if (near)
+        return sf_cli_usage_error("data", NULL,
+                                  "unknown subcommand '%s' (did you mean %s?)",
+                                  argv[1], near);
     return sf_cli_usage_error(
         "data", NULL, "unknown subcommand (check, split): '%s'", argv[1]);
 }

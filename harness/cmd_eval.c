@@ -146,7 +146,7 @@ static int parse_options(int argc, char **argv, hx_eval_opts *o, eval_args *a) {
                                           "missing value for '%s'", arg);
             i++;
         } else {
-            return sf_cli_usage_error("eval", NULL, "unknown option '%s'", arg);
+            return sf_cli_unknown_option("eval", NULL, arg, NULL, usage_text);
         }
         if (!strcmp(arg, "--dataset"))
             a->dataset = v;

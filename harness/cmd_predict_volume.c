@@ -342,9 +342,8 @@ static int predict_volume(int argc, char **argv) {
             break;
         case 'h': fputs(usage_text, stdout); return 0;
         default:
-            return sf_cli_usage_error("predict --volume", NULL,
-                                      "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
+            return sf_cli_unknown_option("predict --volume", NULL,
+                                         argv[optind - 1], opts, NULL);
         }
     }
     if (optind < argc)

@@ -34,9 +34,13 @@ int hx_cmd_prompts(int argc, char **argv) {
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "export"))
-        return sf_cli_usage_error("prompts", NULL,
-                                  "unknown subcommand (export): '%s'", argv[1]);
+    if (strcmp(argv[1], "export")) {
+        static const char *const subs[] = {"export"};
+        return sf_cli_usage_error(
+            "prompts", NULL, "unknown subcommand '%s'%s", argv[1],
+            sf_cli_nearest(argv[1], subs, 1) ? " (did you mean export?)"
+                                             : " (export)");
+    }
     hx_eval_opts o;
     hx_eval_opts_init(&o);
     const char *dataset = NULL, *out = NULL, *settings = "all";
@@ -72,8 +76,7 @@ int hx_cmd_prompts(int argc, char **argv) {
             else
                 o.min_pixels = (int)x;
         } else
-            return sf_cli_usage_error("prompts", NULL, "unknown option '%s'",
-                                      a);
+            return sf_cli_unknown_option("prompts", NULL, a, NULL, usage_text);
         i++;
     }
     if (!dataset || !o.data_root || !out)

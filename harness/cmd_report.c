@@ -117,9 +117,7 @@ int hx_cmd_report(int argc, char **argv) {
                            : !strcmp(a, "--data-root") ? &o.data_root
                            : !strcmp(a, "--models")    ? &o.models_root
                                                        : NULL;
-        if (!dst)
-            return sf_cli_usage_error("report", USAGE, "unknown option '%s'",
-                                      a);
+        if (!dst) return sf_cli_unknown_option("report", USAGE, a, NULL, USAGE);
         if (i + 1 >= argc)
             return sf_cli_usage_error("report", USAGE,
                                       "missing value after '%s'", a);

@@ -48,8 +48,7 @@ int hx_cmd_ttest(int argc, char **argv) {
             continue;
         }
         if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
-            return sf_cli_usage_error("ttest", USAGE, "unknown option '%s'",
-                                      argv[i]);
+            return sf_cli_unknown_option("ttest", USAGE, argv[i], NULL, USAGE);
         if (path)
             return sf_cli_usage_error(
                 "ttest", USAGE, "one FILE only, got another: '%s'", argv[i]);

@@ -176,7 +176,7 @@ static const char default_text[] =
     "  methods: [MedSAM, SynthFM]\n"
     "\n"
     "# Datasets whose presence under the data root (data/<name>/) the report\n"
-    "# lists (issue 6's names).\n"
+    "# lists (the names of synthfm eval --dataset).\n"
     "datasets: [amos-ct, amos-mr, chaos-ct, chaos-mr, totalseg-ct, "
     "totalseg-mr,\n"
     "           camus, hc18, fh-ps-aop, alfi]\n";

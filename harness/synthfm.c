@@ -62,6 +62,16 @@ int main(int argc, char **argv) {
     }
     for (const sf_command *c = commands; c->name; c++)
         if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+    const char *names[sizeof commands / sizeof commands[0]];
+    size_t n = 0;
+    for (const sf_command *c = commands; c->name; c++)
+        names[n++] = c->name;
+    const char *near = sf_cli_nearest(argv[1], names, n);
+    if (near) {
+        fprintf(stderr, "synthfm: unknown command '%s' (did you mean %s?)\n",
+                argv[1], near);
+        return 2;
+    }
     fprintf(stderr, "synthfm: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

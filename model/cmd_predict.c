@@ -33,8 +33,10 @@ static const char usage_text[] =
     "options:\n"
     "  --checkpoint CKPT     state_dict checkpoint (torch.save zip format)\n"
     "  --model-config SPEC   preset vit_b | vit_l | vit_h | medsam, or a YAML\n"
-    "                        model config (default vit_b); SAM 2:\n"
-    "                        sam2.1_hiera_t | _s | _b+ | _l or a SAM 2 YAML\n"
+    "                        model config; SAM 2: sam2.1_hiera_t | _s | _b+ |\n"
+    "                        _l or a SAM 2 YAML. Default: model.yaml beside\n"
+    "                        CKPT when there is one (a synthfm train run),\n"
+    "                        else vit_b\n"
     "  --image FILE          8-bit gray or RGB PNG\n"
     "  --point X,Y,LABEL     a click in original image pixels; LABEL 1 =\n"
     "                        foreground, 0 = background (repeatable)\n"
@@ -70,6 +72,8 @@ static int parse_floats(const char* s, double* v, int n) {
   return *p ? -1 : 0;
 }
 
+/* The error's message; exit code 2 for a config error (a model config
+ * that is missing or wrong is one, whatever its code), else 1. */
 static int fail(const char* what, const sf_err* err) {
   char msg[1200];
   fprintf(
@@ -77,15 +81,34 @@ static int fail(const char* what, const sf_err* err) {
       "synthfm predict: %s: %s\n",
       what,
       sf_err_text(err, msg, sizeof msg));
-  return err->code == SF_ECONFIG ? 2 : 1;
+  return err->code == SF_ECONFIG || !strcmp(what, "model config") ? 2 : 1;
 }
 
 /* What the command line asks for. */
 typedef struct predict_args {
   const char *ckpt, *spec, *image, *out;
+  char spec_beside[4096]; /* CKPT's folder/model.yaml */
   float points[2 * MAX_POINTS], box[4];
   int labels[MAX_POINTS], n_points, have_box, multimask, device, threads;
 } predict_args;
+
+/* Without --model-config: the model.yaml that synthfm train writes beside
+ * its checkpoints (RUN/best.pth, RUN/model.yaml), said on stderr, else the
+ * vit_b preset (official SAM ViT-B checkpoints). */
+static const char* default_spec(const char* ckpt, char* buf, size_t n) {
+  const char* slash = strrchr(ckpt, '/');
+  int dir_len = slash ? (int)(slash - ckpt) : 1;
+  const char* dir = slash ? ckpt : ".";
+  if (snprintf(buf, n, "%.*s/model.yaml", dir_len, dir) >= (int)n ||
+      access(buf, F_OK) != 0)
+    return "vit_b";
+  fprintf(
+      stderr,
+      "synthfm predict: no --model-config: using %s (the model config beside "
+      "the checkpoint)\n",
+      buf);
+  return buf;
+}
 
 /* Options into a: -1 to go on, else the exit code (help printed: 0; a
  * usage error printed: 2). */
@@ -103,7 +126,6 @@ static int parse_args(int argc, char** argv, predict_args* a) {
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   memset(a, 0, sizeof *a);
-  a->spec = "vit_b";
   a->device = SAM_DEVICE_CPU;
   double v[4];
   optind = 1;
@@ -170,11 +192,8 @@ static int parse_args(int argc, char** argv, predict_args* a) {
         fputs(usage_text, stdout);
         return 0;
       default:
-        return sf_cli_usage_error(
-            "predict",
-            NULL,
-            "unknown or incomplete option '%s'",
-            argv[optind - 1]);
+        return sf_cli_unknown_option(
+            "predict", NULL, argv[optind - 1], opts, NULL);
     }
   }
   if (optind < argc)
@@ -189,6 +208,8 @@ static int parse_args(int argc, char** argv, predict_args* a) {
   if (!a->n_points && !a->have_box)
     return sf_cli_usage_error(
         "predict", NULL, "give at least one --point or a --box");
+  if (!a->spec)
+    a->spec = default_spec(a->ckpt, a->spec_beside, sizeof a->spec_beside);
   return -1;
 }
 

@@ -60,16 +60,20 @@ static const char usage_text[] =
     "                     batch of batch_size samples with the others)\n"
     "  --dist-timeout S   data parallel: a rank that died or hangs stops the\n"
     "                     others after S seconds (default 300)\n"
-    "  -q, --quiet        no progress line\n"
+    "  -q, --quiet        no progress lines\n"
     "  -h, --help         this text\n"
-    "\n"
     "\n"
     "Data parallel across machines: start one process per rank with\n"
     "torchrun's variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR,\n"
     "MASTER_PORT) or under Slurm's srun (SLURM_PROCID, SLURM_NTASKS, ...);\n"
     "rank 0 alone writes RUN. SIGTERM and Ctrl-C stop every rank resumably.\n"
     "\n"
-    "stdout: one JSON line with steps, steps_per_s, best_val_dice, ...\n";
+    "stderr: a line per epoch (validation Dice) and progress: redrawn every\n"
+    "second on a terminal, else (a log file) a line every 30 s\n"
+    "(SF_PROGRESS_S=seconds to change it), each with the step, the loss\n"
+    "(the mean of the last 100 steps' losses: the learning curve's dark\n"
+    "line), steps/s and the ETA. stdout: one JSON line with steps,\n"
+    "steps_per_s, best_val_dice, ...\n";
 
 static volatile sig_atomic_t g_stop;
 
@@ -78,43 +82,61 @@ static void on_sigint(int sig) {
   g_stop = 1;
 }
 
+/* Progress on stderr: on a terminal, one line redrawn every second; else
+ * (a log file) one line every every_s seconds (SF_PROGRESS_S, default 30),
+ * so a log never stays silent for long. Both and the epoch lines show the
+ * one loss the trainer reports: the mean of the last <= 100 steps' losses
+ * (train.h), as the learning curve's dark line and the demo's table. */
 typedef struct progress_ctx {
   int tty, quiet, nproc;
-  double last;
+  double last, every_s;
 } progress_ctx;
+
+/* "val Dice 0.1234" or, before the first validation, "val Dice not yet". */
+static const char* dice_text(double d, char* buf, size_t n) {
+  if (isnan(d))
+    snprintf(buf, n, "val Dice not yet");
+  else
+    snprintf(buf, n, "val Dice %.4f", d);
+  return buf;
+}
 
 static int on_progress(void* vctx, const sam_train_progress* p) {
   progress_ctx* c = vctx;
+  char vd[64];
   if (p->validated && !c->quiet)
     fprintf(
         stderr,
-        "%sepoch %d: step %ld/%ld  loss %.4f  val Dice %.4f"
-        "  (best %.4f)  %.0f s\n",
+        "%sepoch %d: step %ld/%ld  loss %.4f (mean of last 100 steps)  %s"
+        "  (best %.4f)  %.0f s since the start\n",
         c->tty ? "\r\033[K" : "",
         p->epoch + 1,
         p->step,
         p->total_steps,
         p->loss_avg,
-        p->val_dice,
+        dice_text(p->val_dice, vd, sizeof vd),
         p->best_val_dice,
         p->elapsed_s);
   double t = sf_clock_s();
-  if (c->tty && !c->quiet &&
-      (t - c->last >= 1.0 || p->step == p->total_steps)) {
+  double every = c->tty ? 1.0 : c->every_s;
+  if (!c->quiet &&
+      (t - c->last >= every || (c->tty && p->step == p->total_steps))) {
     double eta = p->steps_per_s > 0
         ? (double)(p->total_steps - p->step) / p->steps_per_s
         : 0;
     fprintf(
         stderr,
-        "\r\033[Kstep %ld/%ld  loss %.4f  val Dice %.4f  lr %.2e"
-        "  %.2f steps/s  ETA %.0f s",
+        "%sstep %ld/%ld  loss %.4f (mean of last 100 steps)  %s  lr %.2e"
+        "  %.2f steps/s  ETA %.0f s%s",
+        c->tty ? "\r\033[K" : "",
         p->step,
         p->total_steps,
         p->loss_avg,
-        p->val_dice,
+        dice_text(p->val_dice, vd, sizeof vd),
         p->lr,
         p->steps_per_s,
-        eta);
+        eta,
+        c->tty ? "" : "\n");
     c->last = t;
   }
   return g_stop ? 1 : 0;
@@ -148,6 +170,7 @@ static int parse_args(
   const char* resume = NULL;
   int ch;
   optind = 1;
+  opterr = 0;
   while ((ch = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
     char* end;
     switch (ch) {
@@ -216,7 +239,8 @@ static int parse_args(
         fputs(usage_text, stdout);
         return 0;
       default:
-        return sf_cli_usage_error("train", NULL, "bad option");
+        return sf_cli_unknown_option(
+            "train", NULL, argv[optind - 1], opts, NULL);
     }
   }
   if (optind < argc)
@@ -358,7 +382,20 @@ int sam_cmd_train(int argc, char** argv) {
   memset(&o, 0, sizeof o);
   o.device = -1;
   o.corpora = corpora;
-  progress_ctx pc = {isatty(2), 0, 0, 0};
+  progress_ctx pc = {isatty(2), 0, 0, sf_clock_s(), 30};
+  const char* every = getenv("SF_PROGRESS_S");
+  if (every && *every) {
+    char* end;
+    double s = strtod(every, &end);
+    if (*end || !(s >= 0) || s > 1e6) {
+      fprintf(
+          stderr,
+          "synthfm train: SF_PROGRESS_S must be seconds >= 0, got '%s'\n",
+          every);
+      return 2;
+    }
+    pc.every_s = s;
+  }
   int code = parse_args(argc, argv, &o, corpora, &pc);
   if (code >= 0)
     return code;

@@ -332,12 +332,17 @@ void sam_npy_free(sam_npy* a);
 
 /* -------------------------------------------------------- training runs */
 
-/* Draw a training run's learning curve (per-step loss and its moving
- * average, per-epoch validation Dice) from RUN/run.sqlite into png_path
- * (written through png_path.tmp + rename). The trainer calls it after every
- * validation with RUN/curve.png; the report draws each --runs RUN's
- * (model/train_plot.c). SF_EIO without run.sqlite, SF_EDB without its
- * tables, SF_EFORMAT when there is nothing to draw. The rest of the
+/* The one training loss the trainer reports (progress and epoch lines,
+ * the learning curve's dark line, the demo's table): the mean of the
+ * losses of the last SAM_TRAIN_LOSS_WINDOW steps (fewer at the start). */
+#define SAM_TRAIN_LOSS_WINDOW 100
+
+/* Draw a training run's learning curve (per-step loss and its trailing
+ * mean over SAM_TRAIN_LOSS_WINDOW steps, per-epoch validation Dice) from
+ * RUN/run.sqlite into png_path (written through png_path.tmp + rename). The
+ * trainer calls it after every validation with RUN/curve.png; the report draws
+ * each --runs RUN's (model/train_plot.c). SF_EIO without run.sqlite, SF_EDB
+ * without its tables, SF_EFORMAT when there is nothing to draw. The rest of the
  * trainer's API (sam_train_run) is model/train.h, for `synthfm train`. */
 int sam_train_plot(const char* run_dir, const char* png_path, sf_err* err);
 

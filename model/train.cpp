@@ -1320,7 +1320,7 @@ int train_loop(
     epoch_loss += loss;
     epoch_n++;
     t->recent.push_back(loss);
-    if (t->recent.size() > 100)
+    if (t->recent.size() > SAM_TRAIN_LOSS_WINDOW)
       t->recent.erase(t->recent.begin());
     t->db.add_step(t->step, epoch, loss, lr, t->elapsed());
     pg.validated = 0;
@@ -1471,6 +1471,9 @@ int run(const sam_train_opts* o, sam_train_result* res, sf_err* err) {
   } else {
     t->db.exec(kSchema, nullptr);
     rc = t->load_state(err);
+    // the reported loss's window goes on across the resume
+    if (rc == SF_OK)
+      t->db.recent_losses(t->step, SAM_TRAIN_LOSS_WINDOW, &t->recent);
   }
   if (t->world > 1) {
     sf_err e2{};

@@ -110,7 +110,7 @@ typedef struct sam_train_progress {
   long total_steps;
   int epoch; /* 0-based epoch of the step */
   double loss; /* this step's loss; running mean in loss_avg */
-  double loss_avg; /* mean over the last <= 100 steps */
+  double loss_avg; /* mean over the last <= SAM_TRAIN_LOSS_WINDOW steps */
   double lr;
   double val_dice; /* last validation, NAN before the first */
   double best_val_dice; /* NAN before the first validation */

@@ -129,6 +129,23 @@ void Db::add_step(long step, int epoch, double loss, double lr, double wall) {
   sqlite3_reset(step_ins);
 }
 
+void Db::recent_losses(long step, int n, std::vector<double>* out) {
+  out->clear();
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(
+          db,
+          "SELECT loss FROM steps WHERE step > ? AND step <= ? ORDER BY step",
+          -1,
+          &st,
+          nullptr) != SQLITE_OK)
+    return;
+  sqlite3_bind_int64(st, 1, step - n);
+  sqlite3_bind_int64(st, 2, step);
+  while (sqlite3_step(st) == SQLITE_ROW)
+    out->push_back(sqlite3_column_double(st, 0));
+  sqlite3_finalize(st);
+}
+
 void Db::end_steps() {
   sqlite3_finalize(step_ins);
   step_ins = nullptr;

@@ -89,6 +89,8 @@ struct Db {
       bool* on_the_fly);
   // One steps row (prepared once; end_steps finalizes it).
   void add_step(long step, int epoch, double loss, double lr, double wall_s);
+  // The losses of steps (step - n, step], oldest first, into *out.
+  void recent_losses(long step, int n, std::vector<double>* out);
   void end_steps();
 };
 extern const char* const kSchema;

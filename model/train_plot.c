@@ -1,7 +1,8 @@
 /*
  * train_plot.c - a run's learning curve as a PNG (cairo), from the numbers
  * in RUN/run.sqlite (sam_train_plot, sf_model.h): top panel the per-step
- * training loss (raw, light, and an exponential moving average, dark), bottom
+ * training loss (raw, light, and the mean of the last 100 steps, dark: the
+ * loss the trainer prints), bottom
  * panel the validation Dice after each epoch, on the same step axis, with the
  * best one (the checkpoint kept as best.pth) marked. The trainer writes
  * RUN/curve.png after every validation; the report (harness) draws the
@@ -104,25 +105,33 @@ static void draw_loss(
     cairo_line_to(cr, sf_plot_fx(&f, loss->x[i]), sf_plot_fy(&f, y));
   }
   cairo_stroke(cr);
-  /* EMA, span ~ n/40 steps (at least 5); non-finite losses skipped */
-  double span = fmax(5, (double)loss->n / 40), a = 2 / (span + 1), ema = NAN;
+  /* The trailing mean of the last <= SAM_TRAIN_LOSS_WINDOW finite
+   * losses: the loss the trainer prints (train.h), so the line's end is
+   * the number on the last progress line. */
+  double sum = 0, mean = NAN;
+  long n_in = 0, j = 0;
   cairo_set_line_width(cr, 2);
   cairo_set_source_rgb(cr, 0.0, 0.35, 0.62);
   for (long i = 0; i < loss->n; i++) {
-    if (!isfinite(loss->y[i]))
+    if (isfinite(loss->y[i]))
+      sum += loss->y[i], n_in++;
+    for (; loss->x[i] - loss->x[j] >= SAM_TRAIN_LOSS_WINDOW; j++)
+      if (isfinite(loss->y[j]))
+        sum -= loss->y[j], n_in--;
+    if (!n_in)
       continue;
-    ema = isnan(ema) ? loss->y[i] : a * loss->y[i] + (1 - a) * ema;
-    cairo_line_to(cr, sf_plot_fx(&f, loss->x[i]), sf_plot_fy(&f, ema));
+    mean = sum / (double)n_in;
+    cairo_line_to(cr, sf_plot_fx(&f, loss->x[i]), sf_plot_fy(&f, mean));
   }
   cairo_stroke(cr);
   cairo_restore(cr);
   snprintf(
       buf,
       sizeof buf,
-      "per-step loss (light) and its moving average (dark, span %.0f "
-      "steps); final average %.4f",
-      span,
-      ema);
+      "loss per step (light) and the mean of the last %d steps (dark); "
+      "final %.4f",
+      SAM_TRAIN_LOSS_WINDOW,
+      mean);
   cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
   sf_plot_text(cr, f.x, f.y - 7, 11, 0, buf);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make_report.sh BUILD - what `make report` runs (issue 7): the whole chain
+# make_report.sh BUILD - what `make report` runs: the whole chain
 # from nothing to reports/index.md.
 #
 # Embedded default (a fresh clone, no datasets, no checkpoints): train the

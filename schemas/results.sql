@@ -110,7 +110,7 @@ JOIN runs r   ON r.run_id = p.run_id
 JOIN slices s ON s.slice_id = p.slice_id
 WHERE p.status = 'ok';
 
--- Case-level Dice (issue 6): the slices of a case pooled, 2 sum|A n B| /
+-- Case-level Dice: the slices of a case pooled, 2 sum|A n B| /
 -- (sum|A| + sum|B|) over every scored slice of (run, case, structure,
 -- setting). |A n B| of one slice is recovered exactly from its Dice:
 -- dice = 2I / (P + G)  =>  I = dice * (P + G) / 2, an integer well inside

@@ -9,6 +9,7 @@ for p in "$@"; do
     fi
 done
 if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all dependencies present ($# Debian packages)" >&2
     exit 0
 fi
 echo "deps: installing ${missing[*]}" >&2

@@ -6,6 +6,11 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "skipped: $*"; exit 77; }
+# fixture REL: where a test file is (tests/fixtures.h): tests/fixtures/REL
+# when the repository has it, else $SHARED/REL
+fixture() { if [ -e "tests/fixtures/$1" ]; then echo "$PWD/tests/fixtures/$1"; else echo "$SHARED/$1"; fi; }
+# skip_large REL WHAT: skip, naming the shared folder's set the test needs
+skip_large() { skip "$2 ($1) is not in the repository (too large): set SF_SHARED to the project's shared/ folder"; }
 # expect_exit CODE CMD...: run CMD, check its exit code, keep its stderr in $T/err
 expect_exit() {
     local want=$1; shift

@@ -10,8 +10,8 @@
 # Exit 0 pass, 1 fail, 77 skip (no ../shared).
 . "$(dirname "$0")/lib.sh"
 
-RD=$SHARED/realdata/totalsegmentator
-[ -f "$RD/example_ct_sm.nii.gz" ] || skip "real data absent ($RD)"
+RD=$(fixture realdata/totalsegmentator)
+[ -f "$RD/example_ct_sm.nii.gz" ] || skip "real data absent ($RD; tests/fixtures.h)"
 RD=$(cd "$RD" && pwd)
 G=$SHARED/golden/sam_tiny
 SPLIT=schemas/splits/totalseg-ct-realdata.yaml

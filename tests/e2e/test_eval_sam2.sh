@@ -7,10 +7,10 @@
 # Exit 0 pass, 1 fail, 77 skip (no ../shared, no sqlite3).
 . "$(dirname "$0")/lib.sh"
 
-RD=$SHARED/realdata/totalsegmentator
+RD=$(fixture realdata/totalsegmentator)
 G=$SHARED/golden/sam2_tiny
-[ -f "$RD/example_ct_sm.nii.gz" ] || skip "real data absent ($RD)"
-[ -f "$G/ckpt.pth" ] || skip "SAM 2 golden outputs absent ($G)"
+[ -f "$RD/example_ct_sm.nii.gz" ] || skip "real data absent ($RD; tests/fixtures.h)"
+[ -f "$G/ckpt.pth" ] || skip_large golden/sam2_tiny "the SAM 2 parity set"
 command -v sqlite3 >/dev/null || skip "sqlite3 CLI absent"
 RD=$(cd "$RD" && pwd)
 SPLIT=schemas/splits/totalseg-ct-realdata.yaml

@@ -52,6 +52,27 @@ grep -q "malformed YAML" "$T/err" || fail "syntax error not reported"
 expect_exit 1 "$SYNTHFM" generate --config "$T/nope.yaml" --out "$T/x4"
 # bad options
 expect_exit 2 "$SYNTHFM" generate --out "$T/x5" --count zero
+# misspelt flags and subcommands get a suggestion
+expect_exit 2 "$SYNTHFM" generate --out "$T/x5" --cuont 5
+grep -q "did you mean --count?" "$T/err" || fail "no suggestion for --cuont: $(cat "$T/err")"
+expect_exit 2 "$SYNTHFM" generat --out "$T/x5"
+grep -q "did you mean generate?" "$T/err" || fail "no suggestion for generat: $(cat "$T/err")"
+expect_exit 2 "$SYNTHFM" eval --datset x
+grep -q "did you mean --dataset?" "$T/err" || fail "no suggestion for --datset: $(cat "$T/err")"
+expect_exit 2 "$SYNTHFM" data chek
+grep -q "did you mean check?" "$T/err" || fail "no suggestion for chek: $(cat "$T/err")"
+expect_exit 2 "$SYNTHFM" generate --out "$T/x5" --zzzzzz 5
+grep -q "did you mean" "$T/err" && fail "a suggestion for a far word: $(cat "$T/err")"
+# a big run says its expected size first (here it then stops: OUT is a file)
+touch "$T/afile"
+expect_exit 1 "$SYNTHFM" generate --out "$T/afile" --count 1000 --size 1024
+grep -q '^synthfm generate: 1000 samples of 1024 px need about 0.5 GB (~0.45 bytes/pixel); [0-9.]* GB free there' "$T/err" ||
+    fail "no disk size note: $(cat "$T/err")"
+expect_exit 1 "$SYNTHFM" generate --out "$T/afile" --count 10 --size 64
+grep -q 'need about' "$T/err" && fail "a disk note for a small run"
+# data check points at data/README.md when datasets are missing
+expect_exit 0 "$SYNTHFM" data check --data-root "$T/nodata"
+grep -q "data/README.md" "$T/err" || fail "data check: no pointer to data/README.md"
 expect_exit 2 "$SYNTHFM" generate --out "$T/x5" --shard 2/2
 expect_exit 2 "$SYNTHFM" generate --out "$T/x5" --mode all
 expect_exit 2 "$SYNTHFM" generate --count 3

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 G=$SHARED/golden/sam_tiny
-[ -f "$G/ckpt.pth" ] || skip "golden outputs absent ($G)"
+[ -f "$G/ckpt.pth" ] || skip_large golden/sam_tiny "the SAM parity set"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || CC=gcc
 command -v "$CC" >/dev/null || skip "no C compiler for the npy -> PNG helper"

@@ -12,9 +12,9 @@
 . "$(dirname "$0")/lib.sh"
 
 G=$SHARED/golden/sam2_tiny
-R=$SHARED/realdata/totalsegmentator
-[ -f "$G/ckpt.pth" ] || skip "SAM 2 golden outputs absent ($G)"
-[ -f "$R/example_ct_sm.nii.gz" ] || skip "real data absent ($R)"
+R=$(fixture realdata/totalsegmentator)
+[ -f "$G/ckpt.pth" ] || skip_large golden/sam2_tiny "the SAM 2 parity set"
+[ -f "$R/example_ct_sm.nii.gz" ] || skip "real data absent ($R; tests/fixtures.h)"
 CC=${CC:-cc}
 command -v "$CC" >/dev/null || CC=gcc
 command -v "$CC" >/dev/null || skip "no C compiler for the NIfTI helper"

@@ -26,8 +26,21 @@ lr: 0.001
 threads: 1
 YAML
 
-expect_exit 0 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/tr" \
+SF_PROGRESS_S=0 expect_exit 0 "$SYNTHFM" train --config "$T/cfg.yaml" --corpus "$T/tr" \
     --val "$T/va" --out "$T/run"
+# stderr is a file here: progress lines (SF_PROGRESS_S apart; every step
+# at 0) with the step, the named loss, steps/s; no "nan" before the first
+# validation; epoch lines say what the seconds are
+grep -q '^step 1/12  loss [0-9.]* (mean of last 100 steps)  val Dice not yet .* steps/s' "$T/err" ||
+    fail "no progress line for step 1: $(head -3 "$T/err")"
+[ "$(grep -c '^step [0-9]*/12 ' "$T/err")" -ge 12 ] || fail "not a progress line per step"
+grep -q 'nan' "$T/err" && fail "nan on a progress line: $(grep nan "$T/err" | head -1)"
+grep -q '^epoch 2: step 12/12  loss .* s since the start$' "$T/err" || fail "epoch line"
+# the epoch line's loss is the curve's and the demo table's: the mean of
+# the steps' losses in run.sqlite
+want=$(sqlite3 "$T/run/run.sqlite" "SELECT printf('%.4f', avg(loss)) FROM steps WHERE step > 12 - 100")
+grep -q "^epoch 2: step 12/12  loss $want " "$T/err" ||
+    fail "epoch line's loss is not the mean of the last steps ($want): $(grep '^epoch 2' "$T/err")"
 grep -q '"finished": true' "$T/out" || fail "no finished JSON line: $(cat "$T/out")"
 grep -q 'best val Dice' "$T/err" || fail "no summary line"
 [ -f "$T/run/DONE" ] || fail "no DONE"
@@ -39,6 +52,13 @@ expect_exit 0 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" \
     --model-config "$T/run/model.yaml" --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" \
     --point 32,32,1 --out "$T/mask.png"
 [ -f "$T/mask.png" ] || fail "predict wrote no mask"
+# without --model-config, predict takes the model.yaml beside the checkpoint
+expect_exit 0 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" \
+    --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" --point 32,32,1 --out "$T/mask2.png"
+grep -q "using $T/run/model.yaml" "$T/err" || fail "model.yaml beside the checkpoint not said"
+cmp -s "$T/mask.png" "$T/mask2.png" || fail "model.yaml beside the checkpoint: another mask"
+expect_exit 2 "$SYNTHFM" predict --checkpoint "$T/run/best.pth" --model-config "$T/none.yaml" \
+    --image "$T/tr/images/$(ls "$T/tr/images" | head -1)" --point 32,32,1 --out "$T/mask3.png"
 [ "$(png_info "$T/run/curve.png" | cut -d' ' -f1)" = 820 ] || fail "no learning curve PNG"
 
 # on the fly: samples from the factory, validation on a corpus of another seed

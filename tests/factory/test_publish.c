@@ -25,11 +25,13 @@ TestSuite(publish, .init = setup, .fini = teardown);
 
 enum { COUNT = 6, SEED = 7 };
 
-static void make_corpus(const char *dir, int shard, int n_shards) {
+static void make_corpus_mode(const char *dir, int shard, int n_shards,
+                             int mode) {
     sf_config c;
     sf_err e = {0};
     cr_assert_eq(sf_config_default(&c, &e), SF_OK, "%s", e.msg);
     c.image_size = 128;
+    if (mode >= 0) c.mode = mode;
     sf_generate_opts o = {0};
     o.out_dir = dir;
     o.seed = SEED;
@@ -40,6 +42,10 @@ static void make_corpus(const char *dir, int shard, int n_shards) {
     sf_generate_stats st;
     sf_corpus_result res;
     cr_assert_eq(sf_corpus_generate(&c, &o, &st, &res, &e), SF_OK, "%s", e.msg);
+}
+
+static void make_corpus(const char *dir, int shard, int n_shards) {
+    make_corpus_mode(dir, shard, n_shards, -1);
 }
 
 /* Whole file, NUL-terminated; *n = its length. */
@@ -194,6 +200,41 @@ Test(publish, json_checker_sanity) {
 
 /* ------------------------------------------------------------ content */
 
+/* The card states the boundary samples' instance counts as measured in
+ * the manifest, and why they are far above the number of label fields. */
+Test(publish, card_states_boundary_instance_counts) {
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/b", base);
+    make_corpus_mode(dir, 0, 1, SF_MODE_BOUNDARY);
+    sf_corpus *c = NULL;
+    sf_err e = {0};
+    cr_assert_eq(sf_corpus_open(dir, &c, &e), SF_OK, "%s", e.msg);
+    uint64_t sum = 0, n = sf_corpus_count(c);
+    int lo = 0, hi = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        sf_corpus_sample s;
+        cr_assert_eq(sf_corpus_sample_at(c, i, &s, NULL), SF_OK);
+        cr_assert_eq(s.module, SF_MODE_BOUNDARY);
+        sum += (uint64_t)s.n_instances;
+        if (!i || s.n_instances < lo) lo = s.n_instances;
+        if (!i || s.n_instances > hi) hi = s.n_instances;
+    }
+    sf_corpus_close(c);
+    cr_assert_gt(hi, 15, "boundary samples hold more instances than fields");
+    char *card = slurp(dir, "README.md", NULL), want[256];
+    snprintf(want, sizeof want,
+             "| … per boundary sample: mean / min / max | %.2f / %d / %d |",
+             (double)sum / (double)n, lo, hi);
+    cr_expect(strstr(card, want), "%s", want);
+    snprintf(want, sizeof want,
+             "Why a boundary sample holds hundreds of instances (%d to %d "
+             "here) from 10 to 15 label fields",
+             lo, hi);
+    cr_expect(strstr(card, want), "%s", want);
+    cr_expect(!strstr(card, "per shape sample"), "no shape samples here");
+    free(card);
+}
+
 Test(publish, sums_csv_card_croissant_preview) {
     char dir[128], path[256];
     snprintf(dir, sizeof dir, "%s/c", base);
@@ -243,7 +284,7 @@ Test(publish, sums_csv_card_croissant_preview) {
     sf_corpus *c = NULL;
     sf_err e = {0};
     cr_assert_eq(sf_corpus_open(dir, &c, &e), SF_OK, "%s", e.msg);
-    uint64_t n_inst = 0;
+    uint64_t n_inst = 0, n_b = 0;
     for (uint64_t i = 0; i < sf_corpus_count(c); i++) {
         sf_corpus_sample s;
         cr_assert_eq(sf_corpus_sample_at(c, i, &s, NULL), SF_OK);
@@ -254,6 +295,7 @@ Test(publish, sums_csv_card_croissant_preview) {
                  s.label_sha256, s.nx, s.ny, s.image_path + 7);
         cr_expect(strstr(csv, row), "row missing: %s", row);
         n_inst += (uint64_t)s.n_instances;
+        n_b += s.module == SF_MODE_BOUNDARY;
     }
     sf_corpus_close(c);
     free(csv);
@@ -279,7 +321,11 @@ Test(publish, sums_csv_card_croissant_preview) {
     cr_expect(strstr(card, "CC0-1.0 (synthetic data, no real patient data"));
     cr_expect(strstr(card, "preview.png"));
     cr_expect(strstr(card, "| Shapes per image (shape module) | 1 – 6 |"));
-    cr_expect(strstr(card, "| Boundary labels (boundary module) | 10 – 15 |"));
+    cr_expect(strstr(card, "| Boundary label fields (boundary module; not "
+                           "instances: see Contents) | 10 – 15 |"));
+    cr_expect(n_b > 0 || !strstr(card, "Why a boundary sample"),
+              "no boundary samples, no paragraph about them");
+    cr_expect(strstr(card, "outlines of the 12 largest instances"));
     free(card);
 
     /* croissant.json: valid JSON naming every file set and field. */

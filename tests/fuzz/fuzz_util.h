@@ -72,8 +72,10 @@ static const char *fz_dir(void) {
 
 /* Write data to <scratch>/<name> (name may hold sub-directories, made as
  * needed); returns the path in buf. */
-static const char *fz_write(const char *name, const uint8_t *data, size_t n,
-                            char *buf, size_t nbuf) {
+__attribute__((unused)) /* not every target writes files */
+static const char *
+fz_write(const char *name, const uint8_t *data, size_t n, char *buf,
+         size_t nbuf) {
     snprintf(buf, nbuf, "%s/%s", fz_dir(), name);
     for (char *s = buf + strlen(fz_dir()) + 1; (s = strchr(s, '/')); s++) {
         *s = 0;

@@ -6,8 +6,8 @@
 #   tests/fuzz/smoke.sh BUILD_DIR SECONDS [TARGET...]
 #
 # Seeds are assembled at run time into BUILD_DIR/fuzz/seeds (seedgen, the
-# repo's configs, ../shared/realdata when present: nothing is copied into
-# the repository); new inputs found accumulate in BUILD_DIR/fuzz/work/,
+# repo's configs, tests/fixtures/realdata, the DICOM series of
+# ../shared/realdata when present: nothing is copied into the repository); new inputs found accumulate in BUILD_DIR/fuzz/work/,
 # crashes go to BUILD_DIR/fuzz/artifacts/<t>/ (move a fixed one to
 # tests/fuzz/regress/<t>/ with a name saying what it was).
 # FUZZ_NICE=N runs the targets under nice -n N. Limits: -rss_limit_mb=2048
@@ -52,13 +52,16 @@ done
 { printf '\001\013\011'; cat "$S/png/gray8.png"; } >"$S/import/gray8-link.png"
 [ -n "$(ls -A "$S/split")" ] || printf 'name: x\ndataset: hc18\ncases: []\n' >"$S/split/min.yaml"
 [ -d tests/fuzz/seeds ] && for d in tests/fuzz/seeds/*/; do cp "$d"* "$S/$(basename "$d")/" 2>/dev/null; done
-if [ -d "$SHARED/realdata" ]; then
-    R=$SHARED/realdata
-    find "$R/hc18/annotations" -name '*.png' -size -8k | head -4 | xargs -r cp -t "$S/png/"
-    find "$R/totalsegmentator" -name '*.nii.gz' -size -8k | head -4 | xargs -r cp -t "$S/nifti/"
-    find "$R/totalsegmentator/example_ct_dicom" -type f | sort | head -2 | xargs -r cp -t "$S/dicom/"
+# real seeds: tests/fixtures/realdata (in the repository), and the DICOM
+# series from $SHARED/realdata when present (too large for the repository)
+R=tests/fixtures/realdata
+find "$R/hc18/annotations" -name '*.png' -size -8k | head -4 | xargs -r cp -t "$S/png/"
+find "$R/totalsegmentator" -name '*.nii.gz' -size -8k | head -4 | xargs -r cp -t "$S/nifti/"
+if [ -d "$SHARED/realdata/totalsegmentator/example_ct_dicom" ]; then
+    find "$SHARED/realdata/totalsegmentator/example_ct_dicom" -type f | sort | head -2 |
+        xargs -r cp -t "$S/dicom/"
 else
-    echo "smoke: $SHARED/realdata absent: synthetic seeds only"
+    echo "smoke: $SHARED/realdata absent: no real DICOM seeds (set SF_SHARED to the project's shared/ folder)"
 fi
 
 fail=0

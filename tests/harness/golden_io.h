@@ -14,26 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *golden_shared_dir(void) {
-    const char *s = getenv("SF_SHARED");
-    return s && *s ? s : "../shared";
-}
+#include "../fixtures.h"
 
-/* Path of a file under golden/metrics/. */
+/* Path of a file under golden/metrics/ (tests/fixtures/ or $SF_SHARED:
+ * fixtures.h). */
 static void golden_path(char *buf, size_t n, const char *rel) {
-    snprintf(buf, n, "%s/golden/metrics/%s", golden_shared_dir(), rel);
+    char r[600];
+    snprintf(r, sizeof r, "golden/metrics/%s", rel);
+    sf_test_fixture(r, buf, n);
 }
 
 /* Skips the calling test when golden/metrics/ is absent. */
 static void golden_require(void) {
     char p[1024];
-    golden_path(p, sizeof p, "README.md");
-    FILE *f = fopen(p, "r");
-    if (!f)
-        cr_skip_test("golden metrics files not found under "
-                     "%s/golden/metrics/ (set SF_SHARED)",
-                     golden_shared_dir());
-    fclose(f);
+    if (!sf_test_fixture("golden/metrics/README.md", p, sizeof p))
+        cr_skip_test("golden/metrics/: " SF_TEST_FIXTURE_ABSENT);
 }
 
 /* An NPY array: dtype one of "|u1" "<i4" "<i8" "<f8", C order. */

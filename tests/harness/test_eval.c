@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../fixtures.h"
 #include "../tmpdir.h"
 #include "eval.h"
 #include "eval_int.h"
@@ -549,37 +550,37 @@ Test(split, shipped_splits_parse) {
 
 /* ------------------------------------------------- real data (../shared) */
 
-static const char *realdata(void) {
-    static char b[512];
-    const char *s = getenv("SF_SHARED");
-    snprintf(b, sizeof b, "%s/realdata", s && *s ? s : "../shared");
-    struct stat st;
-    if (stat(b, &st) != 0)
-        cr_skip_test("%s not found: real-data dataset tests skipped (set "
-                     "SF_SHARED to the shared folder)",
-                     b);
+/* realdata/<rel> from tests/fixtures/ or $SF_SHARED (fixtures.h), or
+ * skip the test. */
+static const char *real_path(const char *rel) {
+    static char buf[4][1024];
+    static int k;
+    char *b = buf[k++ & 3], r[600];
+    snprintf(r, sizeof r, "realdata/%s", rel);
+    if (!sf_test_fixture(r, b, sizeof buf[0]))
+        cr_skip_test("%s: " SF_TEST_FIXTURE_ABSENT, r);
     return b;
 }
 
 TestSuite(datasets, .init = mk_tmp, .fini = rm_tmp);
 
 /* The real CT sample in TotalSegmentator's layout (symlinks). */
-static void ts_layout(const char *rel) {
-    char a[1024], b[1024], real[PATH_MAX];
-    cr_assert_not_null(realpath(rel, real)); /* symlinks need it absolute */
+static void ts_layout(void) {
+    char a[PATH_MAX], b[1024]; /* symlinks need absolute targets */
     mkdir(P("ts"), 0755);
     mkdir(P("ts/example_ct_sm"), 0755);
-    snprintf(a, sizeof a, "%s/totalsegmentator/example_ct_sm.nii.gz", real);
+    cr_assert_not_null(
+        realpath(real_path("totalsegmentator/example_ct_sm.nii.gz"), a));
     snprintf(b, sizeof b, "%s", P("ts/example_ct_sm/ct.nii.gz"));
     cr_assert_eq(symlink(a, b), 0);
-    snprintf(a, sizeof a, "%s/totalsegmentator/example_seg_fast", real);
+    cr_assert_not_null(
+        realpath(real_path("totalsegmentator/example_seg_fast"), a));
     snprintf(b, sizeof b, "%s", P("ts/example_ct_sm/segmentations"));
     cr_assert_eq(symlink(a, b), 0);
 }
 
 Test(datasets, totalseg_ct_real_sample_orientation_and_counts) {
-    const char *real = realdata();
-    ts_layout(real);
+    ts_layout();
     const hx_dataset_ops *ds = hx_dataset_by_name("totalseg-ct");
     hx_case_list l;
     sf_err err;
@@ -632,9 +633,7 @@ Test(datasets, totalseg_ct_real_sample_orientation_and_counts) {
 }
 
 Test(datasets, hc18_real_layout) {
-    const char *real = realdata();
-    char root[600];
-    snprintf(root, sizeof root, "%s/hc18", real);
+    const char *root = real_path("hc18");
     const hx_dataset_ops *ds = hx_dataset_by_name("hc18");
     hx_case_list l;
     sf_err err;
@@ -678,11 +677,9 @@ Test(datasets, missing_layouts_name_the_folder) {
  * threshold of the canonical volume's slice: each PNG landed on its own
  * DICOM file's slice, in the same orientation. */
 Test(datasets, chaos_png_slices_follow_their_dicom_files) {
-    const char *real = realdata();
     char src[PATH_MAX];
-    char rel[700];
-    snprintf(rel, sizeof rel, "%s/totalsegmentator/example_ct_dicom", real);
-    cr_assert_not_null(realpath(rel, src));
+    cr_assert_not_null(
+        realpath(real_path("totalsegmentator/example_ct_dicom"), src));
     mkdir(P("chaos"), 0755);
     mkdir(P("chaos/Train_Sets"), 0755);
     mkdir(P("chaos/Train_Sets/CT"), 0755);

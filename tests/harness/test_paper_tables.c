@@ -300,8 +300,9 @@ static paper *paper_load(void) {
              shared && *shared ? shared : "../shared");
     FILE *f = fopen(path, "r");
     if (!f)
-        cr_skip_test("%s not found: paper cross-check skipped (set "
-                     "SF_SHARED to the shared folder)",
+        cr_skip_test("%s not found: the paper's text (arXiv 2504.08177, not "
+                     "ours to redistribute, so not in tests/fixtures/) is in "
+                     "the project's shared/ folder: set SF_SHARED to it",
                      path);
     paper *p = calloc(1, sizeof *p);
     cr_assert_not_null(p);

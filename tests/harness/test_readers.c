@@ -26,31 +26,22 @@
 #include <nifti/nifti2.h>
 #include <tiffio.h>
 
+#include "../fixtures.h"
 #include "../tmpdir.h"
 #include "hx.h"
 #include "readers_int.h"
 
 /* ------------------------------------------------------------ helpers */
 
-static char g_real[1024];
-
-/* $SF_SHARED/realdata, or skip the test. */
-static const char *realdata(void) {
-    const char *s = getenv("SF_SHARED");
-    snprintf(g_real, sizeof g_real, "%s/realdata", s && *s ? s : "../shared");
-    struct stat st;
-    if (stat(g_real, &st) != 0 || !S_ISDIR(st.st_mode))
-        cr_skip_test("%s not found: real-data reader tests skipped (set "
-                     "SF_SHARED to the shared folder)",
-                     g_real);
-    return g_real;
-}
-
+/* realdata/<rel> from tests/fixtures/ or $SF_SHARED (fixtures.h), or
+ * skip the test. */
 static char *rpath(const char *rel) {
     static char buf[4][1200];
     static int k;
-    char *b = buf[k++ & 3];
-    snprintf(b, sizeof buf[0], "%s/%s", realdata(), rel);
+    char *b = buf[k++ & 3], r[1100];
+    snprintf(r, sizeof r, "realdata/%s", rel);
+    if (!sf_test_fixture(r, b, sizeof buf[0]))
+        cr_skip_test("%s: " SF_TEST_FIXTURE_ABSENT, r);
     return b;
 }
 
@@ -1810,13 +1801,12 @@ static int make_sample(const hx_reader_ops *ops, int variant, const char *dir,
         snprintf(p, np, "%s/s.tif", dir);
         write_tiff(p, 20, 17, 2, 16, SAMPLEFORMAT_UINT, 0, 1, 1);
     } else if (!strcmp(ops->name, "dicom") && variant == 1) {
-        const char *s = getenv("SF_SHARED");
         char src[1200];
-        snprintf(src, sizeof src,
-                 "%s/realdata/totalsegmentator/example_ct_dicom/"
-                 "CT.1.3.12.2.1107.5.1.4.60064.30000022120808113428000016583",
-                 s && *s ? s : "../shared");
-        if (access(src, R_OK) != 0) return 0;
+        if (!sf_test_fixture(
+                "realdata/totalsegmentator/example_ct_dicom/"
+                "CT.1.3.12.2.1107.5.1.4.60064.30000022120808113428000016583",
+                src, sizeof src))
+            return 0;
         size_t n;
         uint8_t *b = slurp(src, &n);
         snprintf(p, np, "%s/s_j2k.dcm", dir);
@@ -1952,6 +1942,6 @@ Test(readers, dicom_decoder_crash_is_an_error_not_a_crash) {
     cr_assert_neq(rc, SF_OK, "the crafted file was accepted");
     cr_expect(strstr(e.msg, "slice.dcm") || strstr(e.where, "slice.dcm"),
               "%s | %s", e.where, e.msg);
-    cr_log_info("%s", e.msg);
+    cr_log_info("expected refusal of a crafted file (this test): %s", e.msg);
     sf_test_rmtree(dir);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fixtures.h"
 #include "hx.h"
 
 /* ------------------------------------------------------- golden reader */
@@ -30,15 +31,11 @@ typedef struct golden {
     golden_case c[N_CASES + 1]; /* 1-based */
 } golden;
 
-static const char *shared_dir(void) {
-    const char *s = getenv("SF_SHARED");
-    return s && *s ? s : "../shared";
-}
-
+/* golden/stats/<file> from tests/fixtures/ or $SF_SHARED (fixtures.h). */
 static FILE *open_golden(const char *file) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/golden/stats/%s", shared_dir(), file);
-    return fopen(path, "r");
+    char rel[256], path[1024];
+    snprintf(rel, sizeof rel, "golden/stats/%s", file);
+    return sf_test_fixture(rel, path, sizeof path) ? fopen(path, "r") : NULL;
 }
 
 static double num(const char *s) {
@@ -78,9 +75,7 @@ static golden *golden_load(void) {
     if (!fr || !fv) {
         if (fr) fclose(fr);
         if (fv) fclose(fv);
-        cr_skip_test("golden t-test files not found under %s/golden/stats/ "
-                     "(set SF_SHARED to the shared folder)",
-                     shared_dir());
+        cr_skip_test("golden/stats/: " SF_TEST_FIXTURE_ABSENT);
     }
     golden *g = calloc(1, sizeof *g);
     cr_assert_not_null(g);

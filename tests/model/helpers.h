@@ -34,8 +34,9 @@ static inline const char *golden_dir(void) {
 #define REQUIRE_GOLDEN(dir)                                                    \
     const char *dir = golden_dir();                                            \
     if (!dir) {                                                                \
-        cr_skip_test("golden outputs absent: set SF_SHARED or provide "        \
-                     "../shared/golden/sam_tiny");                             \
+        cr_skip_test("the SAM parity set golden/sam_tiny (42 MB: outputs of "  \
+                     "the reference PyTorch code) is not in the repository: "  \
+                     "set SF_SHARED to the project's shared/ folder");         \
         return;                                                                \
     }
 

@@ -26,8 +26,10 @@ static const char *sam2_golden_dir(void) {
 #define REQUIRE_SAM2_GOLDEN(dir)                                               \
     const char *dir = sam2_golden_dir();                                       \
     if (!dir) {                                                                \
-        cr_skip_test("SAM 2 golden outputs absent: set SF_SHARED or provide "  \
-                     "../shared/golden/sam2_tiny");                            \
+        cr_skip_test("the SAM 2 parity set golden/sam2_tiny (58 MB: outputs "  \
+                     "of the reference PyTorch code) is not in the "           \
+                     "repository: set SF_SHARED to the project's shared/ "     \
+                     "folder");                                                \
         return;                                                                \
     }
 
