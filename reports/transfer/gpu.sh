@@ -37,7 +37,7 @@ grep -q '^image_size:' "$OUT/gpu-factory.yaml" ||
     echo "image_size: $SIZE" >>"$OUT/gpu-factory.yaml"
 # The base config with the study's training choices (later keys win).
 {
-    grep -v '^\(init\|device\|precision\|threads\|epochs\|images_per_epoch\|multimask\|instances_per_step\|loss\|lr\|warmup_steps\|val_max_images\):' "$BASE"
+    grep -v '^\(init\|device\|precision\|threads\|epochs\|images_per_epoch\|multimask\|iou_loss_weight\|single_click_frac\|corrective_iters\|instances_per_step\|loss\|lr\|warmup_steps\|val_max_images\):' "$BASE"
     cat <<EOF
 lr: 0.0003
 warmup_steps: 200
