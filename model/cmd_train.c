@@ -444,16 +444,24 @@ int sam_cmd_train(int argc, char** argv) {
   }
   if (r.rank > 0)
     return rc == SF_ECANCEL ? 1 : 0;
+  char best[64];
+  if (isnan(r.best_val_dice) || r.best_step < 0)
+    snprintf(best, sizeof best, "best val Dice not yet (no validation)");
+  else
+    snprintf(
+        best,
+        sizeof best,
+        "best val Dice %.4f (step %ld)",
+        r.best_val_dice,
+        r.best_step);
   fprintf(
       stderr,
-      "synthfm train: %s: step %ld/%ld, %.2f steps/s, best val Dice "
-      "%.4f (step %ld)%s\n",
+      "synthfm train: %s: step %ld/%ld, %.2f steps/s, %s%s\n",
       o.out_dir,
       r.steps,
       r.total_steps,
       r.steps_per_s,
-      r.best_val_dice,
-      r.best_step,
+      best,
       rc == SF_ECANCEL ? " - interrupted, resumable"
           : r.finished ? " - done"
                        : " - stopped, resumable");
