@@ -11,8 +11,8 @@
 # Exit 0 pass, 1 fail, 77 skip (no ../shared, no sqlite3).
 . "$(dirname "$0")/lib.sh"
 
-RD=$SHARED/realdata/totalsegmentator
-[ -f "$RD/example_ct_sm.nii.gz" ] || skip "real data absent ($RD; set SF_SHARED)"
+RD=$(fixture realdata/totalsegmentator)
+[ -f "$RD/example_ct_sm.nii.gz" ] || skip "real data absent ($RD; tests/fixtures.h)"
 command -v sqlite3 >/dev/null || skip "sqlite3 CLI absent"
 RD=$(cd "$RD" && pwd)
 G1=$SHARED/golden/sam_tiny
