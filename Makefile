@@ -266,7 +266,7 @@ deps:
 # TEST_SANITIZED=0: the plain suite alone, end-to-end tests included (a
 # quick local check).
 TEST_SANITIZED ?= 1
-TEST_FUZZ_SECONDS ?= 5
+TEST_FUZZ_SECONDS ?= 3
 test: deps
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
