@@ -59,7 +59,7 @@ cmp -s "$T/r1/best.pth" "$T/r2/best.pth" || fail "2-rank best.pth differs"
 
 # SIGTERM (Slurm's pre-emption) to the launcher: every rank stops after the
 # same step, rank 0 saves; --resume (2 ranks) ends as the uninterrupted run.
-write_cfg "$T/long.yaml" 10
+write_cfg "$T/long.yaml" 6
 "$SYNTHFM" train --config "$T/long.yaml" --corpus "$T/tr" --val "$T/va" --out "$T/lu" \
     -q --nproc 2 >/dev/null 2>&1 || fail "uninterrupted long run failed"
 "$SYNTHFM" train --config "$T/long.yaml" --corpus "$T/tr" --val "$T/va" --out "$T/ls" \
