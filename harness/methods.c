@@ -74,6 +74,17 @@ static int keep_low_res(hx__method_run *m, const sam_prediction *r, int k,
     return SF_OK;
 }
 
+/* The clicks as a SAM prompt's points: (x, y) pixel indices and labels
+ * (1 positive, 0 negative); pts holds 2 * nc floats, lab nc ints. */
+static void clicks_to_points(const sf_click *clk, int nc, float *pts,
+                             int *lab) {
+    for (int i = 0; i < nc; i++) {
+        pts[2 * i] = (float)clk[i].x;
+        pts[2 * i + 1] = (float)clk[i].y;
+        lab[i] = clk[i].positive;
+    }
+}
+
 /* One SAM-format prediction for an interactive step: every click so
  * far, the box, and (after the first step) the previous step's low-res
  * logits as mask_input, as SAM's interactive training and the
@@ -98,11 +109,7 @@ static int samfmt_predict_ix(hx__method_run *m, const uint8_t *img, int nx,
     if (nc > HX_SEQ_MAX_CLICKS)
         return sf_err_set(err, SF_EINVAL, "%d clicks (at most %d)", nc,
                           HX_SEQ_MAX_CLICKS);
-    for (int i = 0; i < nc; i++) {
-        pts[2 * i] = (float)clk[i].x;
-        pts[2 * i + 1] = (float)clk[i].y;
-        lab[i] = clk[i].positive;
-    }
+    clicks_to_points(clk, nc, pts, lab);
     /* The zoom predictor refuses mask_input: no feedback there. */
     m->feeds_logits = !zoom;
     const float *mi = m->feeds_logits && m->prev_side ? m->prev_low_res : NULL;
@@ -177,11 +184,7 @@ static int native_predict(hx__method_run *m, const uint8_t *img, int nx, int ny,
     }
     float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
     int lab[2 * SF_PROMPT_MAX_CLICKS];
-    for (int i = 0; i < nc; i++) {
-        pts[2 * i] = (float)clk[i].x;
-        pts[2 * i + 1] = (float)clk[i].y;
-        lab[i] = clk[i].positive;
-    }
+    clicks_to_points(clk, nc, pts, lab);
     sam_prompt p = {nc, pts, lab, NULL, NULL, nc == 1 && m->multimask, 0};
     sam_prediction *r = NULL;
     memset(m->view, 0, sizeof m->view);
@@ -274,11 +277,7 @@ static int sam2_predict_volume(hx__method_run *m, const uint8_t *vol, int nx,
                                int nc, uint8_t *vol_out, sf_err *err) {
     float pts[2 * 2 * SF_PROMPT_MAX_CLICKS];
     int lab[2 * SF_PROMPT_MAX_CLICKS];
-    for (int i = 0; i < nc; i++) {
-        pts[2 * i] = (float)clk[i].x;
-        pts[2 * i + 1] = (float)clk[i].y;
-        lab[i] = clk[i].positive;
-    }
+    clicks_to_points(clk, nc, pts, lab);
     sam_prompt p = {nc, pts, lab, NULL, NULL, 0, 0};
     sam2_video *v = NULL;
     vol_ctx c = {vol_out, (size_t)nx * ny};
